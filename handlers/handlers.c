@@ -1,0 +1,13 @@
+/*
+ * The list of handler files. A new resource group adds its *_register() here.
+ */
+#include "handlers.h"
+
+int handlers_register_all(router_t *r, const config_t *cfg)
+{
+    if (health_register(r) != 0)
+        return -1;
+    if (cfg->test_routes && testing_register(r) != 0)
+        return -1;
+    return 0;
+}

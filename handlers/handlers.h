@@ -1,0 +1,17 @@
+/*
+ * Every handler file exports one <file>_register(router_t *) that adds its routes; the
+ * server calls handlers_register_all() once at start-up, before the loop threads run.
+ */
+#ifndef SF_HANDLERS_H
+#define SF_HANDLERS_H
+
+#include "config.h"
+#include "router.h"
+
+int health_register(router_t *r);
+int testing_register(router_t *r);
+
+/* Registers every route of the API; -1 on a programming error (bad or duplicate pattern). */
+int handlers_register_all(router_t *r, const config_t *cfg);
+
+#endif

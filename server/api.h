@@ -1,0 +1,84 @@
+/*
+ * What a handler sees: a request whose inputs were copied off the loop thread's h2o_req_t
+ * (so a handler may run on a worker thread while the connection goes on, or goes away), and
+ * the reply it sets. A handler never touches h2o: it reads inputs, calls models, and sets
+ * exactly one reply with api_reply_*(); the HTTP layer sends it on the request's own loop
+ * thread if the client is still there.
+ *
+ * Ownership: everything in an api_req_t belongs to it and is freed with it by the HTTP
+ * layer. api_reply_json() steals the document it is given; so does api_reply_error() with
+ * its details. A handler frees nothing it handed over.
+ */
+#ifndef SF_API_H
+#define SF_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "errors.h"
+#include "pool.h"
+#include "router.h"
+
+typedef struct api_server api_server_t; /* the running server, for inline handlers */
+
+typedef struct api_req {
+    pool_job_t job; /* first: the pool sees an api_req_t as a job */
+    const route_t *route;
+    const config_t *cfg;
+    api_server_t *server; /* only inline handlers (loop thread) may use it */
+    size_t nparams;
+    char *params[ROUTER_MAX_PARAMS]; /* path parameters, percent-decoded, NUL-terminated */
+    char *query;                     /* raw query string without '?', "" if none */
+    json_t *body;                    /* the parsed JSON object for ROUTE_BODY_JSON routes, else NULL */
+    char *raw_body;                  /* the body as received for ROUTE_BODY_ANY routes, else NULL */
+    size_t raw_body_len;
+    char *authorization; /* the Authorization header, or NULL */
+    char *if_none_match; /* the If-None-Match header, or NULL */
+    char request_id[72];
+    char peer[64]; /* client address, for logs and throttling */
+    /* the reply */
+    int status; /* 0 until a reply is set */
+    char *out;  /* body text (malloc'd unless out_static) */
+    size_t out_len;
+    int out_static;
+    const char *content_type;
+    char *etag;      /* optional ETag (malloc'd) */
+    int retry_after; /* seconds; 0 for none */
+    sf_err_t err;    /* the error replied, SF_OK otherwise (for the access log) */
+    const char *err_code;
+} api_req_t;
+
+/* Replies with a JSON document (stolen). On failure to render, replies 500. */
+void api_reply_json(api_req_t *req, int status, json_t *doc);
+
+/* Replies with the error shape. code NULL = the error's own code; message NULL = its default;
+ * details (stolen, may be NULL) goes into "details". */
+void api_reply_error(api_req_t *req, sf_err_t err, const char *code, const char *message, json_t *details);
+
+/* Replies with text that lives forever (a string literal). */
+void api_reply_static(api_req_t *req, int status, const char *content_type, const char *text);
+
+/* Replies with malloc'd text (stolen). */
+void api_reply_text(api_req_t *req, int status, const char *content_type, char *text, size_t len);
+
+/* Parses path parameter i as an id: a decimal integer from 1 to 2^53 (ids are JSON
+ * integers, and JavaScript clients hold them as doubles). 0 on success, -1 otherwise. */
+int api_param_id(const api_req_t *req, size_t i, int64_t *out);
+
+/* Copies query parameter `name` (percent-decoded) into buf. 1 if present, 0 if absent,
+ * -1 if present but malformed or longer than buflen - 1. */
+int api_query(const api_req_t *req, const char *name, char *buf, size_t buflen);
+
+/* For the /metrics handler (loop thread): the Prometheus text of the running server,
+ * malloc'd; NULL if out of memory. */
+char *api_server_metrics(api_server_t *s, size_t *len);
+
+/* Percent-decodes [s, s+n) into buf; with plus_is_space '+' becomes a space. -1 if malformed,
+ * if it holds a NUL byte, or if it does not fit. */
+int api_decode(const char *s, size_t n, char *buf, size_t buflen, int plus_is_space);
+
+/* Frees a request and everything it owns. */
+void api_req_free(api_req_t *req);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * Configuration: one frozen struct, read once at start-up from an optional file plus
+ * STALLFRONT_* environment overrides, then shared read-only by every thread.
+ *
+ * The file format is one `key = value` per line, `#` starts a comment, blank lines are
+ * ignored; the keys are the dotted names below (docs/configuration.md lists them all).
+ * The environment variable of a key is STALLFRONT_ followed by the key in upper case with
+ * dots turned into underscores: `db.port` is STALLFRONT_DB_PORT. The environment wins over
+ * the file, the file over the defaults.
+ *
+ * Nothing here allocates after config_load() returns; config_free() releases the strings.
+ */
+#ifndef SF_CONFIG_H
+#define SF_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct config {
+    /* HTTP */
+    char *http_listen;      /* host:port of HTTP/1.1 and h2c */
+    char *tls_listen;       /* host:port of TLS (h2, http/1.1); empty disables TLS */
+    char *tls_cert;         /* PEM certificate chain */
+    char *tls_key;          /* PEM private key */
+    int http_threads;       /* event-loop threads; 0 means one per core */
+    int64_t http_max_body;  /* bytes; larger bodies are refused with 413 */
+    int http_deadline_ms;   /* a request waiting on the pool longer than this gets 504 */
+    int http_conn_rps;      /* requests a connection may start per second before 429 */
+    int http_conn_inflight; /* pool jobs one connection may have outstanding before 429 */
+    int http_idle_timeout_s;
+    /* worker pool */
+    int pool_workers; /* threads, each with one MariaDB and one Redis connection */
+    int pool_queue;   /* jobs waiting for a worker before 503 */
+    /* MariaDB */
+    char *db_host;
+    int db_port;
+    char *db_user;
+    char *db_password;
+    char *db_name;
+    int db_connect_timeout_s;
+    int db_rw_timeout_s; /* read and write timeout of every statement */
+    /* Redis */
+    char *redis_host;
+    int redis_port;
+    char *redis_password;
+    int redis_timeout_ms; /* connect and command timeout */
+    /* logging */
+    char *log_access; /* "-" for stdout, a path, or "off" */
+    char *log_level;  /* "debug", "info", "warn", "error" */
+    /* lifecycle */
+    int shutdown_grace_s; /* how long SIGTERM waits for in-flight requests */
+    int test_routes;      /* 1 registers the /_test/ routes the end-to-end tests need */
+    char *file;           /* the file the values came from, or NULL */
+} config_t;
+
+/* Describes one key, for the loader, `--help` and the documentation test. */
+typedef struct config_key {
+    const char *name; /* dotted name, e.g. "db.port" */
+    const char *def;  /* default as text */
+    const char *help; /* one line */
+} config_key_t;
+
+/* The table of every key, terminated by a {NULL} entry. */
+extern const config_key_t config_keys[];
+
+/* Loads defaults, then `path` (may be NULL: then $STALLFRONT_CONFIG, if set), then the
+ * environment. Returns 0, or -1 with a message in errbuf (unknown key, bad number, value
+ * out of range, unreadable file). On failure cfg holds nothing to free. */
+int config_load(config_t *cfg, const char *path, char *errbuf, size_t errlen);
+
+/* Sets one key from text, as the loader does; -1 with errbuf on an unknown key or bad value. */
+int config_set(config_t *cfg, const char *key, const char *value, char *errbuf, size_t errlen);
+
+/* Writes the value of `key` as text into buf; -1 for an unknown key. */
+int config_get(const config_t *cfg, const char *key, char *buf, size_t buflen);
+
+/* Frees the strings of a loaded config. */
+void config_free(config_t *cfg);
+
+/* Splits "host:port" into its parts; -1 if malformed. host must hold hostlen bytes. */
+int config_split_hostport(const char *hp, char *host, size_t hostlen, int *port);
+
+#endif

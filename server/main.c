@@ -1,0 +1,297 @@
+/*
+ * The stallfront binary: one executable, one subcommand per role (serve, work, migrate,
+ * seed, config), one configuration for all. Each subcommand parses its own options, has
+ * --help, and returns a process exit status: 0 ok, 1 failure, 2 usage error.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+#include "db.h"
+#include "handlers/handlers.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "pool.h"
+#include "redis.h"
+#include "router.h"
+
+typedef struct command {
+    const char *name;
+    const char *summary;
+    const char *usage; /* the rest of the --help text */
+    int (*run)(const config_t *cfg, int argc, char **argv);
+} command_t;
+
+static const command_t *find_command(const char *name);
+
+static void usage_all(FILE *out)
+{
+    fprintf(out, "usage: stallfront COMMAND [--config FILE] [options]\n\ncommands:\n");
+    for (const command_t *c = find_command(NULL); c->name != NULL; c++)
+        fprintf(out, "  %-8s %s\n", c->name, c->summary);
+    fprintf(out, "\nEvery command takes --config FILE (or $STALLFRONT_CONFIG) and STALLFRONT_* environment\n"
+                 "overrides; `stallfront COMMAND --help` says more. Keys: docs/configuration.md.\n");
+}
+
+/* Blocks the shutdown signals in this thread and every thread it starts, so that they can
+ * be taken synchronously with sigwait() on the main thread. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int usage_error(const char *cmd, const char *arg)
+{
+    fprintf(stderr, "stallfront %s: unexpected argument '%s' (see stallfront %s --help)\n", cmd, arg, cmd);
+    return 2;
+}
+
+static int cmd_serve(const config_t *cfg, int argc, char **argv)
+{
+    sigset_t set;
+    int sig, rc = 1;
+    char err[512];
+    router_t routes;
+    pool_t *pool = NULL;
+    http_server_t *srv = NULL;
+
+    if (argc > 0)
+        return usage_error("serve", argv[0]);
+    block_signals(&set);
+    router_init(&routes);
+    if (handlers_register_all(&routes, cfg) != 0) {
+        log_error("route table is invalid (a duplicate or malformed pattern)");
+        goto out;
+    }
+    if ((pool = pool_new(cfg, (size_t)cfg->pool_workers, (size_t)cfg->pool_queue)) == NULL || pool_start(pool) != 0) {
+        log_error("cannot start the worker pool");
+        goto out;
+    }
+    if ((srv = http_server_new(cfg, &routes, pool, err, sizeof(err))) == NULL) {
+        log_error("%s", err);
+        goto out;
+    }
+    if (http_server_start(srv) != 0) {
+        log_error("cannot start the loop threads");
+        goto out;
+    }
+    log_info("serving http (HTTP/1.1, h2c) on %s%s%s; %d workers", cfg->http_listen,
+             cfg->tls_listen[0] ? " and TLS (h2, http/1.1) on " : "", cfg->tls_listen, cfg->pool_workers);
+    sigwait(&set, &sig);
+    log_info("received %s: draining (up to %d s)", sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
+    size_t left = http_server_shutdown(srv);
+    if (left > 0)
+        log_warn("%zu requests were still unanswered when the grace period ended", left);
+    rc = 0;
+out:
+    if (srv != NULL && http_server_free(srv) == 0) {
+        /* Connections were still open: their memory belongs to h2o until the process ends. */
+        log_info("stopped with connections still open");
+        pool_free(pool);
+        router_free(&routes);
+        fflush(NULL);
+        _exit(rc);
+    }
+    pool_free(pool);
+    router_free(&routes);
+    if (rc == 0)
+        log_info("stopped cleanly");
+    return rc;
+}
+
+static int cmd_work(const config_t *cfg, int argc, char **argv)
+{
+    sigset_t set;
+    int sig;
+    if (argc > 0)
+        return usage_error("work", argv[0]);
+    block_signals(&set);
+    /* The queue consumers (outbox relay, order timeouts, dispatch, ...) come with the order
+     * lifecycle; until then `work` only proves it can reach both stores, then waits. */
+    db_t db;
+    redis_t r;
+    db_thread_init();
+    db_open(&db, cfg);
+    redis_open(&r, cfg);
+    int ok = db_ping(&db) == DB_OK && redis_ping(&r) == 0;
+    if (!ok)
+        log_warn("work: MariaDB (%s) or Redis (%s) is not answering yet", db.err, r.err);
+    log_info("work: no worker kinds are registered yet; waiting for SIGTERM");
+    sigwait(&set, &sig);
+    redis_close(&r);
+    db_close(&db);
+    db_thread_end();
+    log_info("work: stopped");
+    return 0;
+}
+
+static int cmd_migrate(const config_t *cfg, int argc, char **argv)
+{
+    int status_only = 0, rc = 1, applied = 0, version = 0;
+    char err[512];
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--status") != 0)
+            return usage_error("migrate", argv[i]);
+        status_only = 1;
+    }
+    db_t db;
+    db_thread_init();
+    if (db_open(&db, cfg) != DB_OK) {
+        fprintf(stderr, "migrate: cannot connect to MariaDB at %s:%d: %s\n", cfg->db_host, cfg->db_port, db.err);
+        goto out;
+    }
+    if (status_only) {
+        if (migrate_current(&db, &version, err, sizeof(err)) != 0) {
+            fprintf(stderr, "migrate: %s\n", err);
+            goto out;
+        }
+        printf("database is at schema %d; this binary knows up to %d\n", version,
+               migrations_builtin_count ? migrations_builtin[migrations_builtin_count - 1].version : 0);
+        rc = 0;
+        goto out;
+    }
+    if (migrate_run(&db, migrations_builtin, migrations_builtin_count, stdout, &applied, err, sizeof(err)) != 0) {
+        fprintf(stderr, "migrate: %s\n", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    db_close(&db);
+    db_thread_end();
+    return rc;
+}
+
+static int cmd_seed(const config_t *cfg, int argc, char **argv)
+{
+    int version = 0, rc = 1;
+    char err[512];
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--credentials") == 0 && i + 1 < argc)
+            i++; /* written by the demo market loader */
+        else
+            return usage_error("seed", argv[i]);
+    }
+    db_t db;
+    db_thread_init();
+    if (db_open(&db, cfg) != DB_OK) {
+        fprintf(stderr, "seed: cannot connect to MariaDB at %s:%d: %s\n", cfg->db_host, cfg->db_port, db.err);
+        goto out;
+    }
+    int want = migrations_builtin_count ? migrations_builtin[migrations_builtin_count - 1].version : 0;
+    if (migrate_current(&db, &version, err, sizeof(err)) != 0 || version != want) {
+        fprintf(stderr, "seed: the database is at schema %d, this binary expects %d: run `stallfront migrate` first\n",
+                version, want);
+        goto out;
+    }
+    /* The demo market (stalls, vendors, products, couriers) needs the catalogue schema,
+     * which comes with the catalogue; there is nothing to seed before it. */
+    printf("seed: schema %d is current; the demo market arrives with the catalogue schema\n", version);
+    rc = 0;
+out:
+    db_close(&db);
+    db_thread_end();
+    return rc;
+}
+
+static int cmd_config(const config_t *cfg, int argc, char **argv)
+{
+    printf("# effective configuration%s%s (passwords hidden)\n", cfg->file ? " from " : "", cfg->file ? cfg->file : "");
+    if (argc > 0)
+        return usage_error("config", argv[0]);
+    for (const config_key_t *k = config_keys; k->name != NULL; k++) {
+        char value[1024];
+        config_get(cfg, k->name, value, sizeof(value));
+        int secret = strstr(k->name, "password") != NULL && value[0] != '\0';
+        printf("# %s\n%s = %s\n", k->help, k->name, secret ? "(hidden)" : value);
+    }
+    return 0;
+}
+
+static const command_t commands[] = {
+    {"serve", "serve the HTTP API (HTTP/1.1, h2c, TLS h2) until SIGTERM",
+     "Runs the event-loop threads and the worker pool. SIGTERM or SIGINT stops accepting, lets\n"
+     "in-flight requests finish (shutdown.grace_s) and exits 0.\n",
+     cmd_serve},
+    {"work", "run the background workers until SIGTERM",
+     "Runs the queue consumers and periodic jobs (none are registered yet).\n", cmd_work},
+    {"migrate", "apply the schema migrations compiled into this binary",
+     "Applies sql/NNNN_*.sql in order and records them; safe to run twice; refuses a database\n"
+     "newer than this binary.\n  --status   print the database's schema version and exit\n",
+     cmd_migrate},
+    {"seed", "load the demo market (idempotent)",
+     "Loads the demo Zhengzhou market once the catalogue schema exists; safe to run twice.\n"
+     "  --credentials FILE   where to write the demo logins (var/demo-credentials.json)\n",
+     cmd_seed},
+    {"config", "print the configuration keys", "Prints every configuration key with its meaning.\n", cmd_config},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const command_t *find_command(const char *name)
+{
+    if (name == NULL)
+        return commands;
+    for (const command_t *c = commands; c->name != NULL; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage_all(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const command_t *cmd = find_command(argv[1]);
+    if (cmd == NULL) {
+        fprintf(stderr, "stallfront: unknown command '%s'\n\n", argv[1]);
+        usage_all(stderr);
+        return 2;
+    }
+    const char *config_path = NULL;
+    int rest_argc = 0;
+    char **rest = calloc((size_t)argc, sizeof(char *));
+    if (rest == NULL)
+        return 1;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: stallfront %s [--config FILE] [options]\n\n%s.\n\n%s", cmd->name, cmd->summary, cmd->usage);
+            printf("  --config FILE   configuration file (default: $STALLFRONT_CONFIG); STALLFRONT_* override it\n");
+            free(rest);
+            return 0;
+        }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config_path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            config_path = argv[i] + 9;
+        else
+            rest[rest_argc++] = argv[i];
+    }
+    config_t cfg;
+    char err[512];
+    if (config_load(&cfg, config_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "stallfront: %s\n", err);
+        free(rest);
+        return 2;
+    }
+    if (log_set_level(cfg.log_level) != 0) {
+        fprintf(stderr, "stallfront: log.level '%s' is not debug, info, warn or error\n", cfg.log_level);
+        config_free(&cfg);
+        free(rest);
+        return 2;
+    }
+    db_library_init();
+    int rc = cmd->run(&cfg, rest_argc, rest);
+    db_library_end();
+    config_free(&cfg);
+    free(rest);
+    return rc;
+}

@@ -1,0 +1,565 @@
+/*
+ * Integration tests of server/db.c against a real MariaDB: parameters and UTF-8 round
+ * trips, error mapping, transactions, the statement cache, and rebuilding a connection the
+ * server killed. Needs STALLFRONT_DB_{HOST,PORT,USER,PASSWORD,NAME} (scripts/dev test sets
+ * them) and a user allowed to create databases: each test works in its own scratch database
+ * `sf_itdb_<pid of the runner>_<tag>`, and main drops whatever a failed test left behind.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "config.h"
+#include "db.h"
+
+static const char *const required_env[] = {"STALLFRONT_DB_HOST",     "STALLFRONT_DB_PORT", "STALLFRONT_DB_USER",
+                                           "STALLFRONT_DB_PASSWORD", "STALLFRONT_DB_NAME", NULL};
+
+/* Prefix of this run's scratch databases; written once by main before any test runs. */
+static char run_prefix[48];
+
+/* ---------------------------------------------------------------- helpers */
+
+static void load_cfg(config_t *cfg)
+{
+    char err[256];
+    ck_assert_msg(config_load(cfg, NULL, err, sizeof err) == 0, "config_load: %s", err);
+}
+
+static void exec_script(db_t *db, const char *sql)
+{
+    ck_assert_msg(db_exec_script(db, sql, strlen(sql)) == DB_OK, "script `%s`: %s", sql, db->err);
+}
+
+/* Creates a fresh scratch database named after tag and opens db on it (cfg is loaded here
+ * and must outlive db). */
+static void scratch_open(db_t *db, config_t *cfg, const char *tag)
+{
+    char name[96], sql[256], err[256];
+    db_t boot;
+    load_cfg(cfg);
+    ck_assert_msg(db_open(&boot, cfg) == DB_OK, "connecting to %s: %s", cfg->db_name, boot.err);
+    snprintf(name, sizeof name, "%s_%s", run_prefix, tag);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s CHARACTER SET utf8mb4", name, name);
+    exec_script(&boot, sql);
+    db_close(&boot);
+    ck_assert_msg(config_set(cfg, "db.name", name, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(db_open(db, cfg) == DB_OK, "connecting to %s: %s", name, db->err);
+}
+
+static void scratch_close(db_t *db, config_t *cfg)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP DATABASE %s", cfg->db_name);
+    exec_script(db, sql);
+    db_close(db);
+    config_free(cfg);
+    db_thread_end();
+}
+
+static int64_t query_i64(db_t *db, const char *sql, const db_param_t *p, size_t n)
+{
+    db_rows_t *rows = NULL;
+    int rc = db_query_row(db, sql, p, n, &rows);
+    ck_assert_msg(rc == DB_OK, "`%s` gave %d: %s", sql, rc, db->err);
+    int64_t v = db_rows_i64(rows, 0);
+    db_rows_free(rows);
+    return v;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Kills victim's session from killer and waits until the server has really let it go. */
+static void kill_session(db_t *killer, db_t *victim)
+{
+    char sql[64];
+    int64_t id = query_i64(victim, "SELECT CONNECTION_ID()", NULL, 0);
+    snprintf(sql, sizeof sql, "KILL CONNECTION %lld", (long long)id);
+    exec_script(killer, sql);
+    for (int i = 0; i < 100; i++) {
+        db_param_t p[] = {DB_I64(id)};
+        if (query_i64(killer, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", p, 1) == 0)
+            return;
+        sleep_ms(50);
+    }
+    ck_abort_msg("session %lld still alive 5 s after KILL", (long long)id);
+}
+
+static const char table_sql[] = "CREATE TABLE t (id BIGINT AUTO_INCREMENT PRIMARY KEY, n BIGINT NULL,"
+                                " s VARCHAR(64) NULL, UNIQUE KEY (s)) ENGINE=InnoDB";
+
+/* ---------------------------------------------------------------- tests */
+
+START_TEST(test_round_trip_keeps_ints_strings_nulls_and_chinese)
+{
+    config_t cfg;
+    db_t db;
+    uint64_t affected = 0, id = 0;
+    db_rows_t *rows = NULL;
+    scratch_open(&db, &cfg, "rt");
+    exec_script(&db, table_sql);
+
+    db_param_t p1[] = {DB_I64(-9007199254740993LL), DB_STR("西红柿")};
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO t (n, s) VALUES (?, ?)", p1, 2, &affected, &id), DB_OK);
+    ck_assert_uint_eq(affected, 1);
+    ck_assert_uint_gt(id, 0);
+    db_param_t p2[] = {DB_NULL, DB_STRN("a\0b", 3)};
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO t (n, s) VALUES (?, ?)", p2, 2, NULL, NULL), DB_OK);
+    db_param_t p3[] = {DB_NULL, DB_NULL};
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO t (n, s) VALUES (?, ?)", p3, 2, NULL, NULL), DB_OK);
+
+    ck_assert_int_eq(db_query(&db, "SELECT id, n, s FROM t ORDER BY id", NULL, 0, &rows), DB_OK);
+    ck_assert_uint_eq(rows->nrows, 3);
+    ck_assert_uint_eq(rows->ncols, 3);
+    size_t len = 0;
+    ck_assert(db_rows_next(rows));
+    ck_assert_uint_eq((uint64_t)db_rows_i64(rows, 0), id);
+    ck_assert(db_rows_i64(rows, 1) == -9007199254740993LL);
+    ck_assert_str_eq(db_rows_str(rows, 2, &len), "西红柿");
+    ck_assert_uint_eq(len, 9);
+    ck_assert(db_rows_next(rows));
+    ck_assert(db_rows_isnull(rows, 1));
+    ck_assert_int_eq(db_rows_i64(rows, 1), 0);
+    ck_assert_ptr_nonnull(db_rows_str(rows, 2, &len));
+    ck_assert_uint_eq(len, 3);
+    ck_assert(memcmp(db_rows_str(rows, 2, NULL), "a\0b", 3) == 0);
+    ck_assert(db_rows_next(rows));
+    ck_assert(db_rows_isnull(rows, 2));
+    ck_assert_ptr_null(db_rows_str(rows, 2, &len));
+    ck_assert(!db_rows_next(rows));
+    ck_assert(!db_rows_next(rows));
+    ck_assert_ptr_null(db_rows_str(rows, 0, NULL)); /* past the end */
+    db_rows_free(rows);
+
+    /* a parameter travels as utf8mb4: three characters, and a four-byte one survives */
+    ck_assert_int_eq(query_i64(&db, "SELECT CHAR_LENGTH(?)", (db_param_t[]){DB_STR("西红柿")}, 1), 3);
+    ck_assert_int_eq(db_query_row(&db, "SELECT CONCAT(?, '🍅')", (db_param_t[]){DB_STR("番茄")}, 1, &rows), DB_OK);
+    ck_assert_str_eq(db_rows_str(rows, 0, NULL), "番茄🍅");
+    db_rows_free(rows);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_session_is_utc_strict_and_utf8mb4)
+{
+    config_t cfg;
+    db_t db;
+    db_rows_t *rows = NULL;
+    scratch_open(&db, &cfg, "sess");
+    ck_assert_int_eq(db_query_row(&db,
+                                  "SELECT @@session.time_zone, @@session.sql_mode,"
+                                  " @@session.character_set_connection",
+                                  NULL, 0, &rows),
+                     DB_OK);
+    ck_assert_str_eq(db_rows_str(rows, 0, NULL), "+00:00");
+    ck_assert_ptr_nonnull(strstr(db_rows_str(rows, 1, NULL), "STRICT_ALL_TABLES"));
+    ck_assert_ptr_nonnull(strstr(db_rows_str(rows, 1, NULL), "NO_ZERO_DATE"));
+    ck_assert_str_eq(db_rows_str(rows, 2, NULL), "utf8mb4");
+    db_rows_free(rows);
+
+    /* strict: too long a value is an error, not a silent truncation */
+    exec_script(&db, "CREATE TABLE short (s VARCHAR(3) NOT NULL)");
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO short VALUES (?)", (db_param_t[]){DB_STR("abcdef")}, 1, NULL, NULL),
+                     DB_ERR);
+    ck_assert_uint_eq(db.last_errno, 1406); /* ER_DATA_TOO_LONG */
+    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM short", NULL, 0), 0);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_long_values_and_non_string_types_come_back_as_text)
+{
+    config_t cfg;
+    db_t db;
+    db_rows_t *rows = NULL;
+    char big[20000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    scratch_open(&db, &cfg, "types");
+    exec_script(&db, "CREATE TABLE v (id INT PRIMARY KEY, body MEDIUMTEXT, price DECIMAL(10,2),"
+                     " at DATETIME(3))");
+    db_param_t p[] = {DB_I64(1), DB_STR(big), DB_STR("12.50"), DB_STR("2024-02-29 23:59:58.123")};
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO v VALUES (?, ?, ?, ?)", p, 4, NULL, NULL), DB_OK);
+    ck_assert_int_eq(db_query_row(&db, "SELECT body, price, at, id * 1000000000000 FROM v", NULL, 0, &rows), DB_OK);
+    size_t len = 0;
+    ck_assert_str_eq(db_rows_str(rows, 0, &len), big);
+    ck_assert_uint_eq(len, sizeof big - 1);
+    ck_assert_str_eq(db_rows_str(rows, 1, NULL), "12.50");
+    ck_assert_str_eq(db_rows_str(rows, 2, NULL), "2024-02-29 23:59:58.123");
+    ck_assert(db_rows_i64(rows, 3) == 1000000000000LL);
+    db_rows_free(rows);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_duplicate_key_is_db_dup)
+{
+    config_t cfg;
+    db_t db;
+    scratch_open(&db, &cfg, "dup");
+    exec_script(&db, table_sql);
+    db_param_t p[] = {DB_STR("白菜")};
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", p, 1, NULL, NULL), DB_OK);
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", p, 1, NULL, NULL), DB_DUP);
+    ck_assert_uint_eq(db.last_errno, 1062);
+    ck_assert_ptr_nonnull(strstr(db.err, "Duplicate"));
+    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM t", NULL, 0), 1);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_commit_is_seen_by_others_and_rollback_is_not)
+{
+    config_t cfg;
+    db_t db, other;
+    scratch_open(&db, &cfg, "tx");
+    ck_assert_int_eq(db_open(&other, &cfg), DB_OK);
+    exec_script(&db, table_sql);
+    const char *count = "SELECT COUNT(*) FROM t WHERE s = ?";
+
+    ck_assert_int_eq(db_begin(&db), DB_OK);
+    ck_assert_int_eq(db.in_tx, 1);
+    ck_assert_int_eq(db_begin(&db), DB_ERR); /* no nesting */
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", (db_param_t[]){DB_STR("kept")}, 1, NULL, NULL),
+                     DB_OK);
+    ck_assert_int_eq(query_i64(&other, count, (db_param_t[]){DB_STR("kept")}, 1), 0);
+    ck_assert_int_eq(db_commit(&db), DB_OK);
+    ck_assert_int_eq(db.in_tx, 0);
+    ck_assert_int_eq(query_i64(&other, count, (db_param_t[]){DB_STR("kept")}, 1), 1);
+
+    ck_assert_int_eq(db_begin(&db), DB_OK);
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", (db_param_t[]){DB_STR("undone")}, 1, NULL, NULL),
+                     DB_OK);
+    ck_assert_int_eq(query_i64(&db, count, (db_param_t[]){DB_STR("undone")}, 1), 1);
+    db_rollback(&db);
+    ck_assert_int_eq(db.in_tx, 0);
+    db_rollback(&db); /* harmless twice */
+    ck_assert_int_eq(query_i64(&db, count, (db_param_t[]){DB_STR("undone")}, 1), 0);
+    ck_assert_int_eq(query_i64(&other, count, (db_param_t[]){DB_STR("undone")}, 1), 0);
+    ck_assert_int_eq(db_commit(&db), DB_ERR); /* nothing open */
+    db_close(&other);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_killed_connection_is_rebuilt_outside_a_transaction)
+{
+    config_t cfg;
+    db_t db, killer;
+    scratch_open(&db, &cfg, "kill");
+    ck_assert_int_eq(db_open(&killer, &cfg), DB_OK);
+    exec_script(&db, table_sql);
+    int64_t before_id = query_i64(&db, "SELECT CONNECTION_ID()", NULL, 0);
+    uint64_t before = db.reconnects;
+
+    kill_session(&killer, &db);
+    int64_t after_id = query_i64(&db, "SELECT CONNECTION_ID()", NULL, 0);
+    ck_assert_uint_eq(db.reconnects, before + 1);
+    ck_assert_int_ne(after_id, before_id);
+
+    /* the new session has the same settings and the statements are prepared again */
+    kill_session(&killer, &db);
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", (db_param_t[]){DB_STR("after")}, 1, NULL, NULL),
+                     DB_OK);
+    ck_assert_uint_eq(db.reconnects, before + 2);
+    ck_assert_int_eq(query_i64(&killer, "SELECT COUNT(*) FROM t", NULL, 0), 1);
+    db_rows_t *rows = NULL;
+    ck_assert_int_eq(db_query_row(&db, "SELECT @@session.time_zone", NULL, 0, &rows), DB_OK);
+    ck_assert_str_eq(db_rows_str(rows, 0, NULL), "+00:00");
+    db_rows_free(rows);
+    db_close(&killer);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_killed_connection_inside_a_transaction_is_db_gone_and_writes_nothing)
+{
+    config_t cfg;
+    db_t db, killer;
+    scratch_open(&db, &cfg, "killtx");
+    ck_assert_int_eq(db_open(&killer, &cfg), DB_OK);
+    exec_script(&db, table_sql);
+    const char *ins = "INSERT INTO t (s) VALUES (?)";
+
+    ck_assert_int_eq(db_begin(&db), DB_OK);
+    ck_assert_int_eq(db_exec(&db, ins, (db_param_t[]){DB_STR("first")}, 1, NULL, NULL), DB_OK);
+    uint64_t before = db.reconnects;
+    kill_session(&killer, &db);
+    ck_assert_int_eq(db_exec(&db, ins, (db_param_t[]){DB_STR("second")}, 1, NULL, NULL), DB_GONE);
+    ck_assert_int_eq(db.in_tx, 0);
+    ck_assert_ptr_null(db.mysql);
+    ck_assert_uint_ne(db.last_errno, 0);
+    ck_assert_str_ne(db.err, "");
+    ck_assert_uint_eq(db.reconnects, before); /* not retried */
+    ck_assert_int_eq(db_commit(&db), DB_ERR); /* the transaction is gone */
+    db_rollback(&db);
+
+    ck_assert_int_eq(query_i64(&killer, "SELECT COUNT(*) FROM t", NULL, 0), 0);
+    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM t", NULL, 0), 0); /* connects again */
+    ck_assert_uint_eq(db.reconnects, before + 1);
+
+    /* a commit that finds the connection gone is DB_GONE too */
+    ck_assert_int_eq(db_begin(&db), DB_OK);
+    ck_assert_int_eq(db_exec(&db, ins, (db_param_t[]){DB_STR("third")}, 1, NULL, NULL), DB_OK);
+    kill_session(&killer, &db);
+    ck_assert_int_eq(db_commit(&db), DB_GONE);
+    ck_assert_int_eq(db.in_tx, 0);
+    ck_assert_int_eq(query_i64(&killer, "SELECT COUNT(*) FROM t", NULL, 0), 0);
+    db_close(&killer);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_ping_rebuilds_a_killed_connection)
+{
+    config_t cfg;
+    db_t db, killer;
+    scratch_open(&db, &cfg, "ping");
+    ck_assert_int_eq(db_open(&killer, &cfg), DB_OK);
+    ck_assert_int_eq(db_ping(&db), DB_OK);
+    uint64_t before = db.reconnects;
+    kill_session(&killer, &db);
+    ck_assert_int_eq(db_ping(&db), DB_OK);
+    ck_assert_uint_eq(db.reconnects, before + 1);
+    ck_assert_ptr_nonnull(db.mysql);
+    ck_assert_int_eq(query_i64(&db, "SELECT 41 + 1", NULL, 0), 42);
+    db_close(&killer);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_lock_wait_timeout_ends_the_transaction)
+{
+    config_t cfg;
+    db_t db, holder;
+    scratch_open(&db, &cfg, "lockwait");
+    ck_assert_int_eq(db_open(&holder, &cfg), DB_OK);
+    exec_script(&db, "CREATE TABLE acct (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB;"
+                     " INSERT INTO acct VALUES (1, 0)");
+    ck_assert_int_eq(db_exec(&db, "SET SESSION innodb_lock_wait_timeout = 1", NULL, 0, NULL, NULL), DB_OK);
+
+    ck_assert_int_eq(db_begin(&holder), DB_OK);
+    ck_assert_int_eq(db_exec(&holder, "UPDATE acct SET v = 1 WHERE id = 1", NULL, 0, NULL, NULL), DB_OK);
+    ck_assert_int_eq(db_begin(&db), DB_OK);
+    ck_assert_int_eq(db_exec(&db, "INSERT INTO acct VALUES (2, 2)", NULL, 0, NULL, NULL), DB_OK);
+    ck_assert_int_eq(db_exec(&db, "UPDATE acct SET v = 2 WHERE id = 1", NULL, 0, NULL, NULL), DB_DEADLOCK);
+    ck_assert_uint_eq(db.last_errno, 1205);
+    ck_assert_int_eq(db.in_tx, 0);
+    db_rollback(&holder);
+    /* the whole transaction was rolled back, not only the statement that waited */
+    ck_assert_int_eq(query_i64(&holder, "SELECT COUNT(*) FROM acct", NULL, 0), 1);
+    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM acct", NULL, 0), 1);
+    db_close(&holder);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+/* Server-wide count of prepared statements (all sessions). */
+static int64_t prepared_count(db_t *db)
+{
+    return query_i64(db,
+                     "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+                     " WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'",
+                     NULL, 0);
+}
+
+START_TEST(test_statement_cache_survives_many_distinct_statements)
+{
+    config_t cfg;
+    db_t db, observer;
+    char sql[64];
+    scratch_open(&db, &cfg, "cache");
+    ck_assert_int_eq(db_open(&observer, &cfg), DB_OK);
+    int64_t before = prepared_count(&observer);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 700; i++) {
+            snprintf(sql, sizeof sql, "SELECT ? + %d", i);
+            ck_assert_int_eq(query_i64(&db, sql, (db_param_t[]){DB_I64(round)}, 1), i + round);
+        }
+    }
+    /* bounded: 700 distinct statements do not stay prepared (slack for other sessions) */
+    ck_assert_int_le(prepared_count(&observer) - before, 256 + 100);
+    /* a recently used statement is still cached: its text reused works the same */
+    ck_assert_int_eq(query_i64(&db, "SELECT ? + 699", (db_param_t[]){DB_I64(1)}, 1), 700);
+    db_close(&observer);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_bad_sql_is_db_err_with_a_message)
+{
+    config_t cfg;
+    db_t db;
+    db_rows_t *rows = (db_rows_t *)&cfg; /* must be reset to NULL on failure */
+    scratch_open(&db, &cfg, "bad");
+    ck_assert_int_eq(db_query(&db, "SELEC 1", NULL, 0, &rows), DB_ERR);
+    ck_assert_ptr_null(rows);
+    ck_assert_uint_eq(db.last_errno, 1064);
+    ck_assert_ptr_nonnull(strstr(db.err, "SQL syntax"));
+    ck_assert_int_eq(db_exec(&db, "SELECT * FROM no_such_table", NULL, 0, NULL, NULL), DB_ERR);
+    ck_assert_uint_eq(db.last_errno, 1146);
+    /* parameter count mismatch is refused before the server sees it */
+    ck_assert_int_eq(db_query(&db, "SELECT ?, ?", (db_param_t[]){DB_I64(1)}, 1, &rows), DB_ERR);
+    ck_assert_ptr_nonnull(strstr(db.err, "parameters"));
+    ck_assert_int_eq(db_query_row(&db, "SELECT 1 FROM DUAL WHERE 1 = 0", NULL, 0, &rows), DB_NOROW);
+    ck_assert_ptr_null(rows);
+    /* and the connection is as good as before */
+    ck_assert_int_eq(query_i64(&db, "SELECT 7", NULL, 0), 7);
+    ck_assert_uint_eq(db.reconnects, 0);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_script_runs_every_statement_and_reports_the_first_error)
+{
+    config_t cfg;
+    db_t db;
+    scratch_open(&db, &cfg, "script");
+    const char *ok = "-- comment\nCREATE TABLE a (id INT PRIMARY KEY);\n"
+                     "INSERT INTO a VALUES (1); /* two */ INSERT INTO a VALUES (2);\n-- trailing\n";
+    ck_assert_int_eq(db_exec_script(&db, ok, strlen(ok)), DB_OK);
+    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM a", NULL, 0), 2);
+    ck_assert_int_eq(db_exec_script(&db, "-- nothing\n", 11), DB_OK);
+
+    const char *bad = "INSERT INTO a VALUES (3); INSERT INTO a VALUES (1); INSERT INTO a VALUES (4)";
+    ck_assert_int_eq(db_exec_script(&db, bad, strlen(bad)), DB_DUP);
+    ck_assert_uint_eq(db.last_errno, 1062);
+    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM a", NULL, 0), 3); /* stopped at the error */
+    const char *syntax = "SELECT 1; SELEKT 2";
+    ck_assert_int_eq(db_exec_script(&db, syntax, strlen(syntax)), DB_ERR);
+    ck_assert_uint_eq(db.last_errno, 1064);
+
+    /* multi-statement mode was switched off again */
+    ck_assert_int_ne(mysql_real_query(db.mysql, "SELECT 1; SELECT 2", 18), 0);
+    ck_assert_uint_eq(mysql_errno(db.mysql), 1064);
+    ck_assert_int_eq(query_i64(&db, "SELECT 5", NULL, 0), 5);
+    scratch_close(&db, &cfg);
+}
+END_TEST
+
+START_TEST(test_wrong_password_fails_to_open_without_crashing)
+{
+    config_t cfg;
+    db_t db;
+    char err[256];
+    db_rows_t *rows = NULL;
+    load_cfg(&cfg);
+    ck_assert_int_eq(config_set(&cfg, "db.password", "definitely-not-the-password", err, sizeof err), 0);
+    ck_assert_int_eq(db_open(&db, &cfg), DB_ERR);
+    ck_assert_ptr_null(db.mysql);
+    ck_assert_uint_eq(db.last_errno, 1045);
+    ck_assert_ptr_nonnull(strstr(db.err, "Access denied"));
+    /* every call on the unconnected handle fails cleanly */
+    ck_assert_int_ne(db_query(&db, "SELECT 1", NULL, 0, &rows), DB_OK);
+    ck_assert_ptr_null(rows);
+    ck_assert_int_ne(db_ping(&db), DB_OK);
+    ck_assert_int_ne(db_begin(&db), DB_OK);
+    ck_assert_int_eq(db.in_tx, 0);
+    ck_assert_int_ne(db_exec_script(&db, "SELECT 1", 8), DB_OK);
+    ck_assert_uint_eq(db.reconnects, 0);
+    db_close(&db);
+    config_free(&cfg);
+    db_thread_end();
+}
+END_TEST
+
+START_TEST(test_closed_port_fails_within_the_connect_timeout)
+{
+    config_t cfg;
+    db_t db;
+    char err[256];
+    load_cfg(&cfg);
+    /* port 1 on loopback: nothing listens, the connect is refused at once */
+    ck_assert_int_eq(config_set(&cfg, "db.port", "1", err, sizeof err), 0);
+    time_t start = time(NULL);
+    ck_assert_int_eq(db_open(&db, &cfg), DB_ERR);
+    ck_assert(db.last_errno == 2002 || db.last_errno == 2003);
+    ck_assert_int_le(time(NULL) - start, cfg.db_connect_timeout_s + 1);
+    db_close(&db);
+    config_free(&cfg);
+    db_thread_end();
+}
+END_TEST
+
+/* ---------------------------------------------------------------- runner */
+
+static int env_present(void)
+{
+    int ok = 1;
+    for (size_t i = 0; required_env[i] != NULL; i++) {
+        if (getenv(required_env[i]) == NULL) {
+            fprintf(stderr, "test_db: %s is not set (run through scripts/dev test)\n", required_env[i]);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+/* Drops the scratch databases a failed test left behind. */
+static void sweep(void)
+{
+    config_t cfg;
+    db_t db;
+    db_rows_t *rows = NULL;
+    char err[256], like[96], sql[160];
+    if (config_load(&cfg, NULL, err, sizeof err) != 0)
+        return;
+    if (db_open(&db, &cfg) == DB_OK) {
+        snprintf(like, sizeof like, "%s\\_%%", run_prefix);
+        if (db_query(&db, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?",
+                     (db_param_t[]){DB_STR(like)}, 1, &rows) == DB_OK) {
+            while (db_rows_next(rows)) {
+                snprintf(sql, sizeof sql, "DROP DATABASE %s", db_rows_str(rows, 0, NULL));
+                db_exec_script(&db, sql, strlen(sql));
+            }
+            db_rows_free(rows);
+        }
+    }
+    db_close(&db);
+    config_free(&cfg);
+}
+
+static Suite *db_suite(void)
+{
+    Suite *s = suite_create("db");
+    TCase *tc = tcase_create("mariadb");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_round_trip_keeps_ints_strings_nulls_and_chinese);
+    tcase_add_test(tc, test_session_is_utc_strict_and_utf8mb4);
+    tcase_add_test(tc, test_long_values_and_non_string_types_come_back_as_text);
+    tcase_add_test(tc, test_duplicate_key_is_db_dup);
+    tcase_add_test(tc, test_commit_is_seen_by_others_and_rollback_is_not);
+    tcase_add_test(tc, test_killed_connection_is_rebuilt_outside_a_transaction);
+    tcase_add_test(tc, test_killed_connection_inside_a_transaction_is_db_gone_and_writes_nothing);
+    tcase_add_test(tc, test_ping_rebuilds_a_killed_connection);
+    tcase_add_test(tc, test_lock_wait_timeout_ends_the_transaction);
+    tcase_add_test(tc, test_statement_cache_survives_many_distinct_statements);
+    tcase_add_test(tc, test_bad_sql_is_db_err_with_a_message);
+    tcase_add_test(tc, test_script_runs_every_statement_and_reports_the_first_error);
+    tcase_add_test(tc, test_wrong_password_fails_to_open_without_crashing);
+    tcase_add_test(tc, test_closed_port_fails_within_the_connect_timeout);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (!env_present())
+        return EXIT_FAILURE;
+    snprintf(run_prefix, sizeof run_prefix, "sf_itdb_%ld", (long)getpid());
+    db_library_init();
+    SRunner *sr = srunner_create(db_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    sweep();
+    db_thread_end();
+    db_library_end();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

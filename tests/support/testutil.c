@@ -1,0 +1,246 @@
+/*
+ * Test support (see testutil.h). Used from the test's main thread, or from threads that
+ * each make their own requests: nothing here is shared between calls.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "testutil.h"
+
+extern char **environ;
+
+#define T_BODY_MAX (16u << 20) /* no answer in these tests comes near this */
+
+const char *t_env(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v != NULL && *v != '\0', "%s is not set: run the tests through scripts/dev test", name);
+    return v;
+}
+
+int t_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+const char *t_base(const tserver_t *s, tproto_t proto)
+{
+    return proto == T_H2TLS || proto == T_H1TLS ? s->tls_base : s->base;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int tserver_start(tserver_t *s, const char *const *env)
+{
+    memset(s, 0, sizeof(*s));
+    s->port = t_free_port();
+    s->tls_port = t_free_port();
+    snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
+    snprintf(s->tls_base, sizeof(s->tls_base), "https://127.0.0.1:%d", s->tls_port);
+    const char *var = t_env("STALLFRONT_TEST_VAR");
+    snprintf(s->log_path, sizeof(s->log_path), "%s/server-%d-%d.log", var, (int)getpid(), s->port);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char listen[64], tls[64];
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test never leaves a server behind */
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+        snprintf(tls, sizeof(tls), "127.0.0.1:%d", s->tls_port);
+        setenv("STALLFRONT_HTTP_LISTEN", listen, 1);
+        setenv("STALLFRONT_TLS_LISTEN", tls, 1);
+        setenv("STALLFRONT_LOG_ACCESS", s->log_path, 1);
+        setenv("STALLFRONT_HTTP_THREADS", "2", 0);
+        setenv("STALLFRONT_POOL_WORKERS", "4", 0);
+        for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+            putenv((char *)env[i]);
+        FILE *f = freopen(s->log_path, "a", stderr);
+        (void)f;
+        execl(SF_BINARY, SF_BINARY, "serve", (char *)NULL);
+        _exit(127);
+    }
+    s->pid = pid;
+    char url[128];
+    snprintf(url, sizeof(url), "%s/healthz", s->base);
+    for (int i = 0; i < 200; i++) { /* up to 20 s: slow under the sanitizers */
+        tresp_t r;
+        if (t_request(T_HTTP1, "GET", url, NULL, NULL, 0, &r) == 0 && r.status == 200) {
+            t_resp_free(&r);
+            return 0;
+        }
+        t_resp_free(&r);
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            s->pid = 0;
+            return -1;
+        }
+        sleep_ms(100);
+    }
+    tserver_stop(s, SIGKILL);
+    return -1;
+}
+
+int tserver_stop(tserver_t *s, int sig)
+{
+    if (s->pid <= 0)
+        return -1;
+    if (sig != 0)
+        kill(s->pid, sig);
+    int st = 0;
+    while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    s->pid = 0;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return 128 + WTERMSIG(st);
+}
+
+typedef struct {
+    char *p;
+    size_t len;
+} buf_t;
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+{
+    buf_t *b = ud;
+    size_t add = size * n;
+    if (b->len + add > T_BODY_MAX)
+        return 0;
+    char *np = realloc(b->p, b->len + add + 1);
+    if (np == NULL)
+        return 0;
+    memcpy(np + b->len, ptr, add);
+    b->p = np;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+int t_request(tproto_t proto, const char *method, const char *url, const char *const *headers, const char *body,
+              size_t len, tresp_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return -1;
+    buf_t b = {0}, h = {0};
+    struct curl_slist *hl = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    hl = curl_slist_append(hl, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    long ver = proto == T_H2C         ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+               : proto == T_H2TLS     ? CURL_HTTP_VERSION_2TLS
+               : proto == T_H2UPGRADE ? CURL_HTTP_VERSION_2_0
+                                      : CURL_HTTP_VERSION_1_1;
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, ver);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+        curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &out->version);
+    }
+    out->body = b.p != NULL ? b.p : strdup("");
+    out->len = b.len;
+    out->headers = h.p != NULL ? h.p : strdup("");
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+const char *t_header(const tresp_t *r, const char *name, char *buf, size_t buflen)
+{
+    size_t n = strlen(name);
+    for (const char *line = r->headers; line != NULL && *line != '\0';) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol != NULL ? (size_t)(eol - line) : strlen(line);
+        if (len > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = (size_t)(line + len - v);
+            while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+                vlen--;
+            snprintf(buf, buflen, "%.*s", (int)vlen, v);
+            return buf;
+        }
+        line = eol != NULL ? eol + 1 : NULL;
+    }
+    return NULL;
+}
+
+json_t *t_json(const tresp_t *r)
+{
+    return json_loadb(r->body, r->len, 0, NULL);
+}
+
+int t_is_error(const tresp_t *r, const char *code)
+{
+    json_t *doc = t_json(r);
+    json_t *err = json_object_get(doc, "error");
+    int ok = json_is_object(err) && json_is_string(json_object_get(err, "message")) &&
+             json_is_object(json_object_get(err, "details")) && json_is_string(json_object_get(err, "code")) &&
+             (code == NULL || strcmp(json_string_value(json_object_get(err, "code")), code) == 0);
+    json_decref(doc);
+    return ok;
+}
+
+void t_resp_free(tresp_t *r)
+{
+    free(r->body);
+    free(r->headers);
+    r->body = r->headers = NULL;
+}
+
+int t_sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    fflush(NULL);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
