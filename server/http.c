@@ -55,6 +55,7 @@ typedef struct conn_state {
     uint64_t window_ms; /* start of the current one-second window */
     uint32_t started;   /* requests started in that window */
     uint32_t inflight;  /* pool jobs outstanding */
+    char peer[48];      /* the client address, looked up once per connection */
 } conn_state_t;
 
 typedef struct guard guard_t;
@@ -95,7 +96,8 @@ struct loop {
     h2o_timeout_entry_t tick;
     size_t conns;
     size_t inflight; /* jobs handed to the pool, not yet back */
-    int stopping, exiting;
+    int started, joined, exiting, disposed;
+    int stopping;
     uint64_t stop_at_ms;
     accesslog_t log;
     uint64_t seq; /* request id counter */
@@ -112,9 +114,12 @@ struct api_server {
     SSL_CTX *ssl;
     size_t nloops;
     loop_t *loops[MAX_THREADS];
-    size_t inflight_total; /* atomic: requests with a job in the pool */
-    size_t conns_total;    /* atomic */
-    size_t unanswered_at_exit;
+    size_t inflight_total;     /* atomic: requests with a job in the pool */
+    size_t conns_total;        /* atomic */
+    size_t unanswered_at_exit; /* atomic */
+    pthread_mutex_t ready_mu;  /* loop threads report their context built */
+    pthread_cond_t ready_cv;
+    size_t ready;
 };
 
 static uint64_t now_us(void)
@@ -389,7 +394,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     router_params_t params = {0};
     char allow[128];
     api_req_t local = {.cfg = S->cfg, .server = S};
-    peer_of(req, local.peer, sizeof(local.peer));
+    conn_state_t *cs = conn_of(req);
+    if (cs == NULL) {
+        peer_of(req, local.peer, sizeof(local.peer));
+    } else {
+        if (cs->peer[0] == '\0')
+            peer_of(req, cs->peer, sizeof(cs->peer));
+        memcpy(local.peer, cs->peer, sizeof(cs->peer));
+    }
     set_request_id(L, req, &local);
 
     router_result_t rr = router_match(S->routes, req->method.base, req->method.len, req->path_normalized.base,
@@ -403,7 +415,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     local.route = route;
-    conn_state_t *cs = conn_of(req);
     if (over_limits(L, cs, !(route->flags & ROUTE_INLINE))) {
         metrics_event(S->metrics, L->id, METRICS_RATE_LIMITED);
         send_error(L, req, &local, SF_E_RATE_LIMITED, NULL, "too many requests on this connection", NULL, NULL, t0);
@@ -664,32 +675,37 @@ static void on_tick(h2o_timeout_entry_t *entry)
     h2o_timeout_link(L->ctx.loop, &L->tick_timeout, &L->tick);
 }
 
-static void *loop_main(void *arg)
+/* Builds the loop's h2o context. Runs on the loop thread itself: h2o 2.2.5 ties every
+ * socket buffer to the recycling list of the thread that created the socket (a __thread
+ * prototype), so a context built on the main thread would have its queue socket's buffers
+ * recycled by two threads at once: memory corruption under load. */
+static void loop_init(loop_t *L)
 {
-    loop_t *L = arg;
-    h2o_evloop_t *evloop = L->ctx.loop;
-    h2o_timeout_link(evloop, &L->tick_timeout, &L->tick);
-    L->sock_plain = h2o_evloop_socket_create(evloop, L->fd_plain, H2O_SOCKET_FLAG_DONT_READ);
+    api_server_t *S = L->srv;
+    h2o_context_init(&L->ctx, h2o_evloop_create(), &S->h2o);
+    L->accept_plain = (h2o_accept_ctx_t){.ctx = &L->ctx, .hosts = S->h2o.hosts};
+    L->accept_tls = (h2o_accept_ctx_t){.ctx = &L->ctx, .hosts = S->h2o.hosts, .ssl_ctx = S->ssl};
+    h2o_multithread_register_receiver(L->ctx.queue, &L->done_rx, on_done);
+    h2o_multithread_register_receiver(L->ctx.queue, &L->ctl_rx, on_ctl);
+    h2o_timeout_init(L->ctx.loop, &L->deadline_timeout, (uint64_t)S->cfg->http_deadline_ms);
+    h2o_timeout_init(L->ctx.loop, &L->tick_timeout, TICK_MS);
+    L->tick.cb = on_tick;
+    h2o_timeout_link(L->ctx.loop, &L->tick_timeout, &L->tick);
+    L->sock_plain = h2o_evloop_socket_create(L->ctx.loop, L->fd_plain, H2O_SOCKET_FLAG_DONT_READ);
     L->sock_plain->data = L;
     h2o_socket_read_start(L->sock_plain, on_accept);
     if (L->fd_tls >= 0) {
-        L->sock_tls = h2o_evloop_socket_create(evloop, L->fd_tls, H2O_SOCKET_FLAG_DONT_READ);
+        L->sock_tls = h2o_evloop_socket_create(L->ctx.loop, L->fd_tls, H2O_SOCKET_FLAG_DONT_READ);
         L->sock_tls->data = L;
         h2o_socket_read_start(L->sock_tls, on_accept);
     }
-    while (!L->exiting)
-        h2o_evloop_run(evloop, INT32_MAX);
-    /* Requests still in the pool when time ran out are dropped with the process. */
-    L->srv->unanswered_at_exit += L->inflight;
-    return NULL;
 }
 
-/* Tears a loop down on the main thread after its thread has exited. A loop whose
- * connections or jobs were still open at exit is left as it is: the process is ending,
- * and disposing a context under live connections would free what they still point at. */
-static void loop_dispose(loop_t *L)
+/* Tears the loop's h2o context down, on its own thread for the same reason. A loop whose
+ * connections or jobs were still open when time ran out is left as it is: the process is
+ * ending, and disposing a context under live connections would free what they point at. */
+static void loop_fini(loop_t *L)
 {
-    accesslog_close(&L->log);
     if (L->conns != 0 || L->inflight != 0)
         return;
     /* The trap: h2o's graceful-shutdown entry sits on one_sec_timeout; disposing the
@@ -710,7 +726,24 @@ static void loop_dispose(loop_t *L)
      * never frees the queue itself (the libuv build does, in its close callback); nothing
      * refers to it once the loop is gone. */
     free(queue);
-    free(L);
+    L->disposed = 1;
+}
+
+static void *loop_main(void *arg)
+{
+    loop_t *L = arg;
+    api_server_t *S = L->srv;
+    loop_init(L);
+    pthread_mutex_lock(&S->ready_mu);
+    S->ready++;
+    pthread_cond_broadcast(&S->ready_cv);
+    pthread_mutex_unlock(&S->ready_mu);
+    while (!L->exiting)
+        h2o_evloop_run(L->ctx.loop, INT32_MAX);
+    /* Requests still in the pool when time ran out are dropped with the process. */
+    __atomic_add_fetch(&S->unanswered_at_exit, L->inflight, __ATOMIC_RELAXED);
+    loop_fini(L);
+    return NULL;
 }
 
 static loop_t *loop_new(api_server_t *S, size_t id, char *errbuf, size_t errlen)
@@ -738,14 +771,6 @@ static loop_t *loop_new(api_server_t *S, size_t id, char *errbuf, size_t errlen)
         free(L);
         return NULL;
     }
-    h2o_context_init(&L->ctx, h2o_evloop_create(), &S->h2o);
-    L->accept_plain = (h2o_accept_ctx_t){.ctx = &L->ctx, .hosts = S->h2o.hosts};
-    L->accept_tls = (h2o_accept_ctx_t){.ctx = &L->ctx, .hosts = S->h2o.hosts, .ssl_ctx = S->ssl};
-    h2o_multithread_register_receiver(L->ctx.queue, &L->done_rx, on_done);
-    h2o_multithread_register_receiver(L->ctx.queue, &L->ctl_rx, on_ctl);
-    h2o_timeout_init(L->ctx.loop, &L->deadline_timeout, (uint64_t)S->cfg->http_deadline_ms);
-    h2o_timeout_init(L->ctx.loop, &L->tick_timeout, TICK_MS);
-    L->tick.cb = on_tick;
     return L;
 }
 
@@ -771,6 +796,8 @@ http_server_t *http_server_new(const config_t *cfg, const router_t *routes, pool
     S->cfg = cfg;
     S->routes = routes;
     S->pool = pool;
+    pthread_mutex_init(&S->ready_mu, NULL);
+    pthread_cond_init(&S->ready_cv, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     S->nloops = cfg->http_threads > 0 ? (size_t)cfg->http_threads : cores > 0 ? (size_t)cores : 1;
     if (S->nloops > MAX_THREADS)
@@ -801,19 +828,34 @@ fail:
 
 int http_server_start(http_server_t *S)
 {
-    for (size_t i = 0; i < S->nloops; i++)
+    size_t created = 0;
+    for (size_t i = 0; i < S->nloops; i++) {
         if (pthread_create(&S->loops[i]->tid, NULL, loop_main, S->loops[i]) != 0)
-            return -1;
-    return 0;
+            break;
+        S->loops[i]->started = 1;
+        created++;
+    }
+    /* Shutdown messages go to receivers the threads register: wait until they have, also
+     * when some failed to start, so that http_server_shutdown() can stop the others. */
+    pthread_mutex_lock(&S->ready_mu);
+    while (S->ready < created)
+        pthread_cond_wait(&S->ready_cv, &S->ready_mu);
+    pthread_mutex_unlock(&S->ready_mu);
+    return created == S->nloops ? 0 : -1;
 }
 
 size_t http_server_shutdown(http_server_t *S)
 {
     for (size_t i = 0; i < S->nloops; i++)
-        h2o_multithread_send_message(&S->loops[i]->ctl_rx, &S->loops[i]->stop_msg.super);
+        if (S->loops[i]->started)
+            h2o_multithread_send_message(&S->loops[i]->ctl_rx, &S->loops[i]->stop_msg.super);
     for (size_t i = 0; i < S->nloops; i++)
-        pthread_join(S->loops[i]->tid, NULL);
-    return S->unanswered_at_exit;
+        if (S->loops[i]->started) {
+            pthread_join(S->loops[i]->tid, NULL);
+            S->loops[i]->started = 0;
+            S->loops[i]->joined = 1;
+        }
+    return __atomic_load_n(&S->unanswered_at_exit, __ATOMIC_RELAXED);
 }
 
 int http_server_free(http_server_t *S)
@@ -825,20 +867,24 @@ int http_server_free(http_server_t *S)
         loop_t *L = S->loops[i];
         if (L == NULL)
             continue;
-        if (L->conns != 0 || L->inflight != 0)
-            all_clean = 0;
-        if (L->tid == 0) { /* never started: its listeners are still plain fds */
+        accesslog_close(&L->log);
+        if (!L->joined) { /* never ran: its listeners are still plain fds */
             close(L->fd_plain);
             if (L->fd_tls >= 0)
                 close(L->fd_tls);
-            L->fd_plain = L->fd_tls = -1;
+        } else if (!L->disposed) {
+            all_clean = 0;
+            continue;
         }
-        loop_dispose(L);
+        free(L);
+        S->loops[i] = NULL;
     }
     if (!all_clean)
         return 0; /* connections still point into the configuration: keep it to the end */
     if (S->h2o_ready)
         h2o_config_dispose(&S->h2o);
+    pthread_mutex_destroy(&S->ready_mu);
+    pthread_cond_destroy(&S->ready_cv);
     SSL_CTX_free(S->ssl);
     metrics_free(S->metrics);
     free(S);

@@ -22,7 +22,8 @@ typedef struct api_server http_server_t;
 /* Binds the listeners and loads TLS. NULL with errbuf on failure (port in use, bad cert). */
 http_server_t *http_server_new(const config_t *cfg, const router_t *routes, pool_t *pool, char *errbuf, size_t errlen);
 
-/* Starts the loop threads. 0 or -1. */
+/* Starts the loop threads and waits until each is ready. 0, or -1 if a thread could not be
+ * started (then call http_server_shutdown() to stop those that did). */
 int http_server_start(http_server_t *s);
 
 /* Stops accepting, lets in-flight requests finish (up to shutdown.grace_s), joins the loop

@@ -81,6 +81,7 @@ static int cmd_serve(const config_t *cfg, int argc, char **argv)
     }
     if (http_server_start(srv) != 0) {
         log_error("cannot start the loop threads");
+        http_server_shutdown(srv);
         goto out;
     }
     log_info("serving http (HTTP/1.1, h2c) on %s%s%s; %d workers", cfg->http_listen,
