@@ -204,9 +204,9 @@ out:
 
 static int cmd_config(const config_t *cfg, int argc, char **argv)
 {
-    printf("# effective configuration%s%s (passwords hidden)\n", cfg->file ? " from " : "", cfg->file ? cfg->file : "");
     if (argc > 0)
         return usage_error("config", argv[0]);
+    printf("# effective configuration%s%s (passwords hidden)\n", cfg->file ? " from " : "", cfg->file ? cfg->file : "");
     for (const config_key_t *k = config_keys; k->name != NULL; k++) {
         char value[1024];
         config_get(cfg, k->name, value, sizeof(value));

@@ -635,6 +635,30 @@ START_TEST(test_readyz_turns_503_naming_redis_when_it_stops_and_200_when_it_is_b
 }
 END_TEST
 
+START_TEST(test_readyz_names_mariadb_when_it_cannot_be_reached)
+{
+    char env_port[64];
+    snprintf(env_port, sizeof(env_port), "STALLFRONT_DB_PORT=%d", t_free_port()); /* nobody listens there */
+    const char *env[] = {env_port, "STALLFRONT_DB_CONNECT_TIMEOUT_S=1", NULL};
+    tserver_t s;
+    ck_assert_int_eq(tserver_start(&s, env), 0); /* a database down at start-up is not fatal */
+    tresp_t r;
+    get(&s, T_H2C, "/readyz", &r);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert(t_is_error(&r, "not_ready"));
+    json_t *doc = t_json(&r);
+    json_t *err = json_object_get(doc, "error");
+    ck_assert_str_eq(json_string_value(json_object_get(err, "message")), "mariadb is not answering");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(err, "details"), "redis")), "ok");
+    json_decref(doc);
+    t_resp_free(&r);
+    get(&s, T_H2C, "/healthz", &r); /* alive, though not ready */
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    ck_assert_int_eq(tserver_stop(&s, SIGTERM), 0);
+}
+END_TEST
+
 START_TEST(test_a_second_server_on_a_busy_port_refuses_to_start)
 {
     tserver_t s;
@@ -679,6 +703,7 @@ int main(void)
     tcase_add_test(lim, test_a_client_that_leaves_is_never_answered_and_the_server_goes_on);
     tcase_add_test(lim, test_sigterm_drains_in_flight_requests_and_exits_zero);
     tcase_add_test(lim, test_readyz_turns_503_naming_redis_when_it_stops_and_200_when_it_is_back);
+    tcase_add_test(lim, test_readyz_names_mariadb_when_it_cannot_be_reached);
     tcase_add_test(lim, test_a_second_server_on_a_busy_port_refuses_to_start);
     suite_add_tcase(su, lim);
     SRunner *sr = srunner_create(su);
