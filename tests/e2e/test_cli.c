@@ -112,9 +112,6 @@ int main(void)
     tcase_add_test(tc, test_migrate_twice_then_seed_on_a_fresh_database);
     tcase_add_test(tc, test_migrate_fails_cleanly_without_a_database);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = t_run(su, 0);
     return failed == 0 ? 0 : 1;
 }

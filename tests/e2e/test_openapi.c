@@ -148,9 +148,6 @@ int main(void)
     tcase_add_test(tc, test_every_registered_route_is_documented_and_every_documented_one_registered);
     tcase_add_test(tc, test_every_documented_path_reaches_a_handler);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = t_run(su, 0);
     return failed == 0 ? 0 : 1;
 }

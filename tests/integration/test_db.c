@@ -13,61 +13,13 @@
 #include <unistd.h>
 #include "config.h"
 #include "db.h"
-
-static const char *const required_env[] = {"STALLFRONT_DB_HOST",     "STALLFRONT_DB_PORT", "STALLFRONT_DB_USER",
-                                           "STALLFRONT_DB_PASSWORD", "STALLFRONT_DB_NAME", NULL};
+#include "dbtest.h"
+#include "testutil.h"
 
 /* Prefix of this run's scratch databases; written once by main before any test runs. */
 static char run_prefix[48];
 
 /* ---------------------------------------------------------------- helpers */
-
-static void load_cfg(config_t *cfg)
-{
-    char err[256];
-    ck_assert_msg(config_load(cfg, NULL, err, sizeof err) == 0, "config_load: %s", err);
-}
-
-static void exec_script(db_t *db, const char *sql)
-{
-    ck_assert_msg(db_exec_script(db, sql, strlen(sql)) == DB_OK, "script `%s`: %s", sql, db->err);
-}
-
-/* Creates a fresh scratch database named after tag and opens db on it (cfg is loaded here
- * and must outlive db). */
-static void scratch_open(db_t *db, config_t *cfg, const char *tag)
-{
-    char name[96], sql[256], err[256];
-    db_t boot;
-    load_cfg(cfg);
-    ck_assert_msg(db_open(&boot, cfg) == DB_OK, "connecting to %s: %s", cfg->db_name, boot.err);
-    snprintf(name, sizeof name, "%s_%s", run_prefix, tag);
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s CHARACTER SET utf8mb4", name, name);
-    exec_script(&boot, sql);
-    db_close(&boot);
-    ck_assert_msg(config_set(cfg, "db.name", name, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(db_open(db, cfg) == DB_OK, "connecting to %s: %s", name, db->err);
-}
-
-static void scratch_close(db_t *db, config_t *cfg)
-{
-    char sql[160];
-    snprintf(sql, sizeof sql, "DROP DATABASE %s", cfg->db_name);
-    exec_script(db, sql);
-    db_close(db);
-    config_free(cfg);
-    db_thread_end();
-}
-
-static int64_t query_i64(db_t *db, const char *sql, const db_param_t *p, size_t n)
-{
-    db_rows_t *rows = NULL;
-    int rc = db_query_row(db, sql, p, n, &rows);
-    ck_assert_msg(rc == DB_OK, "`%s` gave %d: %s", sql, rc, db->err);
-    int64_t v = db_rows_i64(rows, 0);
-    db_rows_free(rows);
-    return v;
-}
 
 static void sleep_ms(long ms)
 {
@@ -79,12 +31,12 @@ static void sleep_ms(long ms)
 static void kill_session(db_t *killer, db_t *victim)
 {
     char sql[64];
-    int64_t id = query_i64(victim, "SELECT CONNECTION_ID()", NULL, 0);
+    int64_t id = t_db_i64(victim, "SELECT CONNECTION_ID()", NULL, 0);
     snprintf(sql, sizeof sql, "KILL CONNECTION %lld", (long long)id);
-    exec_script(killer, sql);
+    t_db_script(killer, sql);
     for (int i = 0; i < 100; i++) {
         db_param_t p[] = {DB_I64(id)};
-        if (query_i64(killer, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", p, 1) == 0)
+        if (t_db_i64(killer, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", p, 1) == 0)
             return;
         sleep_ms(50);
     }
@@ -102,8 +54,8 @@ START_TEST(test_round_trip_keeps_ints_strings_nulls_and_chinese)
     db_t db;
     uint64_t affected = 0, id = 0;
     db_rows_t *rows = NULL;
-    scratch_open(&db, &cfg, "rt");
-    exec_script(&db, table_sql);
+    t_db_scratch_open(&db, &cfg, run_prefix, "rt");
+    t_db_script(&db, table_sql);
 
     db_param_t p1[] = {DB_I64(-9007199254740993LL), DB_STR("西红柿")};
     ck_assert_int_eq(db_exec(&db, "INSERT INTO t (n, s) VALUES (?, ?)", p1, 2, &affected, &id), DB_OK);
@@ -138,11 +90,11 @@ START_TEST(test_round_trip_keeps_ints_strings_nulls_and_chinese)
     db_rows_free(rows);
 
     /* a parameter travels as utf8mb4: three characters, and a four-byte one survives */
-    ck_assert_int_eq(query_i64(&db, "SELECT CHAR_LENGTH(?)", (db_param_t[]){DB_STR("西红柿")}, 1), 3);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT CHAR_LENGTH(?)", (db_param_t[]){DB_STR("西红柿")}, 1), 3);
     ck_assert_int_eq(db_query_row(&db, "SELECT CONCAT(?, '🍅')", (db_param_t[]){DB_STR("番茄")}, 1, &rows), DB_OK);
     ck_assert_str_eq(db_rows_str(rows, 0, NULL), "番茄🍅");
     db_rows_free(rows);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -151,7 +103,7 @@ START_TEST(test_session_is_utc_strict_and_utf8mb4)
     config_t cfg;
     db_t db;
     db_rows_t *rows = NULL;
-    scratch_open(&db, &cfg, "sess");
+    t_db_scratch_open(&db, &cfg, run_prefix, "sess");
     ck_assert_int_eq(db_query_row(&db,
                                   "SELECT @@session.time_zone, @@session.sql_mode,"
                                   " @@session.character_set_connection",
@@ -164,12 +116,12 @@ START_TEST(test_session_is_utc_strict_and_utf8mb4)
     db_rows_free(rows);
 
     /* strict: too long a value is an error, not a silent truncation */
-    exec_script(&db, "CREATE TABLE short (s VARCHAR(3) NOT NULL)");
+    t_db_script(&db, "CREATE TABLE short (s VARCHAR(3) NOT NULL)");
     ck_assert_int_eq(db_exec(&db, "INSERT INTO short VALUES (?)", (db_param_t[]){DB_STR("abcdef")}, 1, NULL, NULL),
                      DB_ERR);
     ck_assert_uint_eq(db.last_errno, 1406); /* ER_DATA_TOO_LONG */
-    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM short", NULL, 0), 0);
-    scratch_close(&db, &cfg);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM short", NULL, 0), 0);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -181,8 +133,8 @@ START_TEST(test_long_values_and_non_string_types_come_back_as_text)
     char big[20000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    scratch_open(&db, &cfg, "types");
-    exec_script(&db, "CREATE TABLE v (id INT PRIMARY KEY, body MEDIUMTEXT, price DECIMAL(10,2),"
+    t_db_scratch_open(&db, &cfg, run_prefix, "types");
+    t_db_script(&db, "CREATE TABLE v (id INT PRIMARY KEY, body MEDIUMTEXT, price DECIMAL(10,2),"
                      " at DATETIME(3))");
     db_param_t p[] = {DB_I64(1), DB_STR(big), DB_STR("12.50"), DB_STR("2024-02-29 23:59:58.123")};
     ck_assert_int_eq(db_exec(&db, "INSERT INTO v VALUES (?, ?, ?, ?)", p, 4, NULL, NULL), DB_OK);
@@ -194,7 +146,7 @@ START_TEST(test_long_values_and_non_string_types_come_back_as_text)
     ck_assert_str_eq(db_rows_str(rows, 2, NULL), "2024-02-29 23:59:58.123");
     ck_assert(db_rows_i64(rows, 3) == 1000000000000LL);
     db_rows_free(rows);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -202,15 +154,15 @@ START_TEST(test_duplicate_key_is_db_dup)
 {
     config_t cfg;
     db_t db;
-    scratch_open(&db, &cfg, "dup");
-    exec_script(&db, table_sql);
+    t_db_scratch_open(&db, &cfg, run_prefix, "dup");
+    t_db_script(&db, table_sql);
     db_param_t p[] = {DB_STR("白菜")};
     ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", p, 1, NULL, NULL), DB_OK);
     ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", p, 1, NULL, NULL), DB_DUP);
     ck_assert_uint_eq(db.last_errno, 1062);
     ck_assert_ptr_nonnull(strstr(db.err, "Duplicate"));
-    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM t", NULL, 0), 1);
-    scratch_close(&db, &cfg);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM t", NULL, 0), 1);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -218,9 +170,9 @@ START_TEST(test_commit_is_seen_by_others_and_rollback_is_not)
 {
     config_t cfg;
     db_t db, other;
-    scratch_open(&db, &cfg, "tx");
+    t_db_scratch_open(&db, &cfg, run_prefix, "tx");
     ck_assert_int_eq(db_open(&other, &cfg), DB_OK);
-    exec_script(&db, table_sql);
+    t_db_script(&db, table_sql);
     const char *count = "SELECT COUNT(*) FROM t WHERE s = ?";
 
     ck_assert_int_eq(db_begin(&db), DB_OK);
@@ -228,23 +180,23 @@ START_TEST(test_commit_is_seen_by_others_and_rollback_is_not)
     ck_assert_int_eq(db_begin(&db), DB_ERR); /* no nesting */
     ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", (db_param_t[]){DB_STR("kept")}, 1, NULL, NULL),
                      DB_OK);
-    ck_assert_int_eq(query_i64(&other, count, (db_param_t[]){DB_STR("kept")}, 1), 0);
+    ck_assert_int_eq(t_db_i64(&other, count, (db_param_t[]){DB_STR("kept")}, 1), 0);
     ck_assert_int_eq(db_commit(&db), DB_OK);
     ck_assert_int_eq(db.in_tx, 0);
-    ck_assert_int_eq(query_i64(&other, count, (db_param_t[]){DB_STR("kept")}, 1), 1);
+    ck_assert_int_eq(t_db_i64(&other, count, (db_param_t[]){DB_STR("kept")}, 1), 1);
 
     ck_assert_int_eq(db_begin(&db), DB_OK);
     ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", (db_param_t[]){DB_STR("undone")}, 1, NULL, NULL),
                      DB_OK);
-    ck_assert_int_eq(query_i64(&db, count, (db_param_t[]){DB_STR("undone")}, 1), 1);
+    ck_assert_int_eq(t_db_i64(&db, count, (db_param_t[]){DB_STR("undone")}, 1), 1);
     db_rollback(&db);
     ck_assert_int_eq(db.in_tx, 0);
     db_rollback(&db); /* harmless twice */
-    ck_assert_int_eq(query_i64(&db, count, (db_param_t[]){DB_STR("undone")}, 1), 0);
-    ck_assert_int_eq(query_i64(&other, count, (db_param_t[]){DB_STR("undone")}, 1), 0);
+    ck_assert_int_eq(t_db_i64(&db, count, (db_param_t[]){DB_STR("undone")}, 1), 0);
+    ck_assert_int_eq(t_db_i64(&other, count, (db_param_t[]){DB_STR("undone")}, 1), 0);
     ck_assert_int_eq(db_commit(&db), DB_ERR); /* nothing open */
     db_close(&other);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -252,14 +204,14 @@ START_TEST(test_killed_connection_is_rebuilt_outside_a_transaction)
 {
     config_t cfg;
     db_t db, killer;
-    scratch_open(&db, &cfg, "kill");
+    t_db_scratch_open(&db, &cfg, run_prefix, "kill");
     ck_assert_int_eq(db_open(&killer, &cfg), DB_OK);
-    exec_script(&db, table_sql);
-    int64_t before_id = query_i64(&db, "SELECT CONNECTION_ID()", NULL, 0);
+    t_db_script(&db, table_sql);
+    int64_t before_id = t_db_i64(&db, "SELECT CONNECTION_ID()", NULL, 0);
     uint64_t before = db.reconnects;
 
     kill_session(&killer, &db);
-    int64_t after_id = query_i64(&db, "SELECT CONNECTION_ID()", NULL, 0);
+    int64_t after_id = t_db_i64(&db, "SELECT CONNECTION_ID()", NULL, 0);
     ck_assert_uint_eq(db.reconnects, before + 1);
     ck_assert_int_ne(after_id, before_id);
 
@@ -268,13 +220,13 @@ START_TEST(test_killed_connection_is_rebuilt_outside_a_transaction)
     ck_assert_int_eq(db_exec(&db, "INSERT INTO t (s) VALUES (?)", (db_param_t[]){DB_STR("after")}, 1, NULL, NULL),
                      DB_OK);
     ck_assert_uint_eq(db.reconnects, before + 2);
-    ck_assert_int_eq(query_i64(&killer, "SELECT COUNT(*) FROM t", NULL, 0), 1);
+    ck_assert_int_eq(t_db_i64(&killer, "SELECT COUNT(*) FROM t", NULL, 0), 1);
     db_rows_t *rows = NULL;
     ck_assert_int_eq(db_query_row(&db, "SELECT @@session.time_zone", NULL, 0, &rows), DB_OK);
     ck_assert_str_eq(db_rows_str(rows, 0, NULL), "+00:00");
     db_rows_free(rows);
     db_close(&killer);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -282,9 +234,9 @@ START_TEST(test_killed_connection_inside_a_transaction_is_db_gone_and_writes_not
 {
     config_t cfg;
     db_t db, killer;
-    scratch_open(&db, &cfg, "killtx");
+    t_db_scratch_open(&db, &cfg, run_prefix, "killtx");
     ck_assert_int_eq(db_open(&killer, &cfg), DB_OK);
-    exec_script(&db, table_sql);
+    t_db_script(&db, table_sql);
     const char *ins = "INSERT INTO t (s) VALUES (?)";
 
     ck_assert_int_eq(db_begin(&db), DB_OK);
@@ -300,8 +252,8 @@ START_TEST(test_killed_connection_inside_a_transaction_is_db_gone_and_writes_not
     ck_assert_int_eq(db_commit(&db), DB_ERR); /* the transaction is gone */
     db_rollback(&db);
 
-    ck_assert_int_eq(query_i64(&killer, "SELECT COUNT(*) FROM t", NULL, 0), 0);
-    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM t", NULL, 0), 0); /* connects again */
+    ck_assert_int_eq(t_db_i64(&killer, "SELECT COUNT(*) FROM t", NULL, 0), 0);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM t", NULL, 0), 0); /* connects again */
     ck_assert_uint_eq(db.reconnects, before + 1);
 
     /* a commit that finds the connection gone is DB_GONE too */
@@ -310,9 +262,9 @@ START_TEST(test_killed_connection_inside_a_transaction_is_db_gone_and_writes_not
     kill_session(&killer, &db);
     ck_assert_int_eq(db_commit(&db), DB_GONE);
     ck_assert_int_eq(db.in_tx, 0);
-    ck_assert_int_eq(query_i64(&killer, "SELECT COUNT(*) FROM t", NULL, 0), 0);
+    ck_assert_int_eq(t_db_i64(&killer, "SELECT COUNT(*) FROM t", NULL, 0), 0);
     db_close(&killer);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -320,7 +272,7 @@ START_TEST(test_ping_rebuilds_a_killed_connection)
 {
     config_t cfg;
     db_t db, killer;
-    scratch_open(&db, &cfg, "ping");
+    t_db_scratch_open(&db, &cfg, run_prefix, "ping");
     ck_assert_int_eq(db_open(&killer, &cfg), DB_OK);
     ck_assert_int_eq(db_ping(&db), DB_OK);
     uint64_t before = db.reconnects;
@@ -328,9 +280,9 @@ START_TEST(test_ping_rebuilds_a_killed_connection)
     ck_assert_int_eq(db_ping(&db), DB_OK);
     ck_assert_uint_eq(db.reconnects, before + 1);
     ck_assert_ptr_nonnull(db.mysql);
-    ck_assert_int_eq(query_i64(&db, "SELECT 41 + 1", NULL, 0), 42);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT 41 + 1", NULL, 0), 42);
     db_close(&killer);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -338,9 +290,9 @@ START_TEST(test_lock_wait_timeout_ends_the_transaction)
 {
     config_t cfg;
     db_t db, holder;
-    scratch_open(&db, &cfg, "lockwait");
+    t_db_scratch_open(&db, &cfg, run_prefix, "lockwait");
     ck_assert_int_eq(db_open(&holder, &cfg), DB_OK);
-    exec_script(&db, "CREATE TABLE acct (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB;"
+    t_db_script(&db, "CREATE TABLE acct (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB;"
                      " INSERT INTO acct VALUES (1, 0)");
     ck_assert_int_eq(db_exec(&db, "SET SESSION innodb_lock_wait_timeout = 1", NULL, 0, NULL, NULL), DB_OK);
 
@@ -353,20 +305,20 @@ START_TEST(test_lock_wait_timeout_ends_the_transaction)
     ck_assert_int_eq(db.in_tx, 0);
     db_rollback(&holder);
     /* the whole transaction was rolled back, not only the statement that waited */
-    ck_assert_int_eq(query_i64(&holder, "SELECT COUNT(*) FROM acct", NULL, 0), 1);
-    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM acct", NULL, 0), 1);
+    ck_assert_int_eq(t_db_i64(&holder, "SELECT COUNT(*) FROM acct", NULL, 0), 1);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM acct", NULL, 0), 1);
     db_close(&holder);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
 /* Server-wide count of prepared statements (all sessions). */
 static int64_t prepared_count(db_t *db)
 {
-    return query_i64(db,
-                     "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
-                     " WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'",
-                     NULL, 0);
+    return t_db_i64(db,
+                    "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+                    " WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'",
+                    NULL, 0);
 }
 
 START_TEST(test_statement_cache_survives_many_distinct_statements)
@@ -374,21 +326,21 @@ START_TEST(test_statement_cache_survives_many_distinct_statements)
     config_t cfg;
     db_t db, observer;
     char sql[64];
-    scratch_open(&db, &cfg, "cache");
+    t_db_scratch_open(&db, &cfg, run_prefix, "cache");
     ck_assert_int_eq(db_open(&observer, &cfg), DB_OK);
     int64_t before = prepared_count(&observer);
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 700; i++) {
             snprintf(sql, sizeof sql, "SELECT ? + %d", i);
-            ck_assert_int_eq(query_i64(&db, sql, (db_param_t[]){DB_I64(round)}, 1), i + round);
+            ck_assert_int_eq(t_db_i64(&db, sql, (db_param_t[]){DB_I64(round)}, 1), i + round);
         }
     }
     /* bounded: 700 distinct statements do not stay prepared (slack for other sessions) */
     ck_assert_int_le(prepared_count(&observer) - before, 256 + 100);
     /* a recently used statement is still cached: its text reused works the same */
-    ck_assert_int_eq(query_i64(&db, "SELECT ? + 699", (db_param_t[]){DB_I64(1)}, 1), 700);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT ? + 699", (db_param_t[]){DB_I64(1)}, 1), 700);
     db_close(&observer);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -397,7 +349,7 @@ START_TEST(test_bad_sql_is_db_err_with_a_message)
     config_t cfg;
     db_t db;
     db_rows_t *rows = (db_rows_t *)&cfg; /* must be reset to NULL on failure */
-    scratch_open(&db, &cfg, "bad");
+    t_db_scratch_open(&db, &cfg, run_prefix, "bad");
     ck_assert_int_eq(db_query(&db, "SELEC 1", NULL, 0, &rows), DB_ERR);
     ck_assert_ptr_null(rows);
     ck_assert_uint_eq(db.last_errno, 1064);
@@ -410,9 +362,9 @@ START_TEST(test_bad_sql_is_db_err_with_a_message)
     ck_assert_int_eq(db_query_row(&db, "SELECT 1 FROM DUAL WHERE 1 = 0", NULL, 0, &rows), DB_NOROW);
     ck_assert_ptr_null(rows);
     /* and the connection is as good as before */
-    ck_assert_int_eq(query_i64(&db, "SELECT 7", NULL, 0), 7);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT 7", NULL, 0), 7);
     ck_assert_uint_eq(db.reconnects, 0);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -420,17 +372,17 @@ START_TEST(test_script_runs_every_statement_and_reports_the_first_error)
 {
     config_t cfg;
     db_t db;
-    scratch_open(&db, &cfg, "script");
+    t_db_scratch_open(&db, &cfg, run_prefix, "script");
     const char *ok = "-- comment\nCREATE TABLE a (id INT PRIMARY KEY);\n"
                      "INSERT INTO a VALUES (1); /* two */ INSERT INTO a VALUES (2);\n-- trailing\n";
     ck_assert_int_eq(db_exec_script(&db, ok, strlen(ok)), DB_OK);
-    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM a", NULL, 0), 2);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM a", NULL, 0), 2);
     ck_assert_int_eq(db_exec_script(&db, "-- nothing\n", 11), DB_OK);
 
     const char *bad = "INSERT INTO a VALUES (3); INSERT INTO a VALUES (1); INSERT INTO a VALUES (4)";
     ck_assert_int_eq(db_exec_script(&db, bad, strlen(bad)), DB_DUP);
     ck_assert_uint_eq(db.last_errno, 1062);
-    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM a", NULL, 0), 3); /* stopped at the error */
+    ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM a", NULL, 0), 3); /* stopped at the error */
     const char *syntax = "SELECT 1; SELEKT 2";
     ck_assert_int_eq(db_exec_script(&db, syntax, strlen(syntax)), DB_ERR);
     ck_assert_uint_eq(db.last_errno, 1064);
@@ -438,8 +390,8 @@ START_TEST(test_script_runs_every_statement_and_reports_the_first_error)
     /* multi-statement mode was switched off again */
     ck_assert_int_ne(mysql_real_query(db.mysql, "SELECT 1; SELECT 2", 18), 0);
     ck_assert_uint_eq(mysql_errno(db.mysql), 1064);
-    ck_assert_int_eq(query_i64(&db, "SELECT 5", NULL, 0), 5);
-    scratch_close(&db, &cfg);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT 5", NULL, 0), 5);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -449,7 +401,7 @@ START_TEST(test_wrong_password_fails_to_open_without_crashing)
     db_t db;
     char err[256];
     db_rows_t *rows = NULL;
-    load_cfg(&cfg);
+    t_load_cfg(&cfg);
     ck_assert_int_eq(config_set(&cfg, "db.password", "definitely-not-the-password", err, sizeof err), 0);
     ck_assert_int_eq(db_open(&db, &cfg), DB_ERR);
     ck_assert_ptr_null(db.mysql);
@@ -474,7 +426,7 @@ START_TEST(test_closed_port_fails_within_the_connect_timeout)
     config_t cfg;
     db_t db;
     char err[256];
-    load_cfg(&cfg);
+    t_load_cfg(&cfg);
     /* port 1 on loopback: nothing listens, the connect is refused at once */
     ck_assert_int_eq(config_set(&cfg, "db.port", "1", err, sizeof err), 0);
     time_t start = time(NULL);
@@ -488,42 +440,6 @@ START_TEST(test_closed_port_fails_within_the_connect_timeout)
 END_TEST
 
 /* ---------------------------------------------------------------- runner */
-
-static int env_present(void)
-{
-    int ok = 1;
-    for (size_t i = 0; required_env[i] != NULL; i++) {
-        if (getenv(required_env[i]) == NULL) {
-            fprintf(stderr, "test_db: %s is not set (run through scripts/dev test)\n", required_env[i]);
-            ok = 0;
-        }
-    }
-    return ok;
-}
-
-/* Drops the scratch databases a failed test left behind. */
-static void sweep(void)
-{
-    config_t cfg;
-    db_t db;
-    db_rows_t *rows = NULL;
-    char err[256], like[96], sql[160];
-    if (config_load(&cfg, NULL, err, sizeof err) != 0)
-        return;
-    if (db_open(&db, &cfg) == DB_OK) {
-        snprintf(like, sizeof like, "%s\\_%%", run_prefix);
-        if (db_query(&db, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?",
-                     (db_param_t[]){DB_STR(like)}, 1, &rows) == DB_OK) {
-            while (db_rows_next(rows)) {
-                snprintf(sql, sizeof sql, "DROP DATABASE %s", db_rows_str(rows, 0, NULL));
-                db_exec_script(&db, sql, strlen(sql));
-            }
-            db_rows_free(rows);
-        }
-    }
-    db_close(&db);
-    config_free(&cfg);
-}
 
 static Suite *db_suite(void)
 {
@@ -550,15 +466,12 @@ static Suite *db_suite(void)
 
 int main(void)
 {
-    if (!env_present())
+    if (!t_env_present(t_db_env, "test_db"))
         return EXIT_FAILURE;
     snprintf(run_prefix, sizeof run_prefix, "sf_itdb_%ld", (long)getpid());
     db_library_init();
-    SRunner *sr = srunner_create(db_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    sweep();
+    int failed = t_run(db_suite(), 0);
+    t_db_sweep(run_prefix);
     db_thread_end();
     db_library_end();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

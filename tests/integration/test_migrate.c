@@ -14,10 +14,9 @@
 #include <unistd.h>
 #include "config.h"
 #include "db.h"
+#include "dbtest.h"
 #include "migrate.h"
-
-static const char *const required_env[] = {"STALLFRONT_DB_HOST",     "STALLFRONT_DB_PORT", "STALLFRONT_DB_USER",
-                                           "STALLFRONT_DB_PASSWORD", "STALLFRONT_DB_NAME", NULL};
+#include "testutil.h"
 
 /* Prefix of this run's scratch databases; written once by main before any test runs. */
 static char run_prefix[48];
@@ -35,57 +34,12 @@ static const migration_t three[] = {
 
 /* ---------------------------------------------------------------- helpers */
 
-static void load_cfg(config_t *cfg)
-{
-    char err[256];
-    ck_assert_msg(config_load(cfg, NULL, err, sizeof err) == 0, "config_load: %s", err);
-}
-
-static void exec_script(db_t *db, const char *sql)
-{
-    ck_assert_msg(db_exec_script(db, sql, strlen(sql)) == DB_OK, "script `%s`: %s", sql, db->err);
-}
-
-static void scratch_open(db_t *db, config_t *cfg, const char *tag)
-{
-    char name[96], sql[256], err[256];
-    db_t boot;
-    load_cfg(cfg);
-    ck_assert_msg(db_open(&boot, cfg) == DB_OK, "connecting to %s: %s", cfg->db_name, boot.err);
-    snprintf(name, sizeof name, "%s_%s", run_prefix, tag);
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s CHARACTER SET utf8mb4", name, name);
-    exec_script(&boot, sql);
-    db_close(&boot);
-    ck_assert_msg(config_set(cfg, "db.name", name, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(db_open(db, cfg) == DB_OK, "connecting to %s: %s", name, db->err);
-}
-
-static void scratch_close(db_t *db, config_t *cfg)
-{
-    char sql[160];
-    snprintf(sql, sizeof sql, "DROP DATABASE %s", cfg->db_name);
-    exec_script(db, sql);
-    db_close(db);
-    config_free(cfg);
-    db_thread_end();
-}
-
-static int64_t query_i64(db_t *db, const char *sql, const db_param_t *p, size_t n)
-{
-    db_rows_t *rows = NULL;
-    int rc = db_query_row(db, sql, p, n, &rows);
-    ck_assert_msg(rc == DB_OK, "`%s` gave %d: %s", sql, rc, db->err);
-    int64_t v = db_rows_i64(rows, 0);
-    db_rows_free(rows);
-    return v;
-}
-
 static int table_exists(db_t *db, const char *name)
 {
-    return (int)query_i64(db,
-                          "SELECT COUNT(*) FROM information_schema.TABLES"
-                          " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-                          (db_param_t[]){DB_STR(name)}, 1);
+    return (int)t_db_i64(db,
+                         "SELECT COUNT(*) FROM information_schema.TABLES"
+                         " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                         (db_param_t[]){DB_STR(name)}, 1);
 }
 
 static int current(db_t *db)
@@ -116,14 +70,14 @@ START_TEST(test_missing_migrations_are_applied_once_in_order)
     db_t db;
     char err[256], out[1024];
     int applied = -1;
-    scratch_open(&db, &cfg, "apply");
+    t_db_scratch_open(&db, &cfg, run_prefix, "apply");
     ck_assert_int_eq(current(&db), 0); /* no schema_migrations yet */
 
     ck_assert_msg(run(&db, three, 2, &applied, err, sizeof err, out, sizeof out) == 0, "%s", err);
     ck_assert_int_eq(applied, 2);
     ck_assert_str_eq(out, "applied 0001_a.sql\napplied 0002_b.sql\n");
     ck_assert(table_exists(&db, "a") && table_exists(&db, "b") && !table_exists(&db, "c"));
-    ck_assert_int_eq(query_i64(&db, "SELECT COUNT(*) FROM b", NULL, 0), 2);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM b", NULL, 0), 2);
     ck_assert_int_eq(current(&db), 2);
 
     ck_assert_msg(run(&db, three, 2, &applied, err, sizeof err, out, sizeof out) == 0, "%s", err);
@@ -134,13 +88,13 @@ START_TEST(test_missing_migrations_are_applied_once_in_order)
     ck_assert_int_eq(applied, 1);
     ck_assert_str_eq(out, "applied 0003_c.sql\n");
     ck_assert_int_eq(current(&db), 3);
-    ck_assert_int_eq(query_i64(&db, "SELECT CHAR_LENGTH(name) FROM c", NULL, 0), 3);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT CHAR_LENGTH(name) FROM c", NULL, 0), 3);
 
     /* the record: names, SHA-256 checksums, times */
-    ck_assert_int_eq(query_i64(&db,
-                               "SELECT COUNT(*) FROM schema_migrations WHERE CHAR_LENGTH(checksum) = 64"
-                               " AND checksum REGEXP '^[0-9a-f]+$' AND applied_at IS NOT NULL",
-                               NULL, 0),
+    ck_assert_int_eq(t_db_i64(&db,
+                              "SELECT COUNT(*) FROM schema_migrations WHERE CHAR_LENGTH(checksum) = 64"
+                              " AND checksum REGEXP '^[0-9a-f]+$' AND applied_at IS NOT NULL",
+                              NULL, 0),
                      3);
     db_rows_t *rows = NULL;
     ck_assert_int_eq(
@@ -149,7 +103,7 @@ START_TEST(test_missing_migrations_are_applied_once_in_order)
     /* sha256sum of "CREATE TABLE a (id INT PRIMARY KEY) ENGINE=InnoDB;\n" */
     ck_assert_str_eq(db_rows_str(rows, 1, NULL), "c134830e8a5df90c9093931302b65ef891161f2305a1cad3b4269e317ece4cff");
     db_rows_free(rows);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -159,9 +113,9 @@ START_TEST(test_a_newer_database_is_refused)
     db_t db;
     char err[256], out[1024];
     int applied = -1;
-    scratch_open(&db, &cfg, "newer");
+    t_db_scratch_open(&db, &cfg, run_prefix, "newer");
     ck_assert_msg(run(&db, three, 2, &applied, err, sizeof err, out, sizeof out) == 0, "%s", err);
-    exec_script(&db, "INSERT INTO schema_migrations VALUES (7, '0007_future.sql', REPEAT('0', 64),"
+    t_db_script(&db, "INSERT INTO schema_migrations VALUES (7, '0007_future.sql', REPEAT('0', 64),"
                      " UTC_TIMESTAMP(3))");
 
     ck_assert_int_eq(run(&db, three, 3, &applied, err, sizeof err, out, sizeof out), -1);
@@ -169,7 +123,7 @@ START_TEST(test_a_newer_database_is_refused)
     ck_assert_msg(strstr(err, "schema 7") != NULL && strstr(err, "up to 3") != NULL, "message: %s", err);
     ck_assert(!table_exists(&db, "c"));
     ck_assert_int_eq(current(&db), 7);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -179,7 +133,7 @@ START_TEST(test_an_edited_migration_is_refused)
     db_t db;
     char err[256], out[1024];
     int applied = -1;
-    scratch_open(&db, &cfg, "edited");
+    t_db_scratch_open(&db, &cfg, run_prefix, "edited");
     ck_assert_msg(run(&db, three, 2, &applied, err, sizeof err, out, sizeof out) == 0, "%s", err);
 
     migration_t edited[3] = {three[0], three[1], three[2]};
@@ -195,7 +149,7 @@ START_TEST(test_an_edited_migration_is_refused)
     ck_assert_int_eq(run(&db, gap, 2, &applied, err, sizeof err, out, sizeof out), -1);
     ck_assert_msg(strstr(err, "migration 2") != NULL, "message: %s", err);
     ck_assert(!table_exists(&db, "c"));
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -205,7 +159,7 @@ START_TEST(test_a_failing_migration_stops_the_run_and_is_not_recorded)
     db_t db;
     char err[512], out[1024];
     int applied = -1;
-    scratch_open(&db, &cfg, "failing");
+    t_db_scratch_open(&db, &cfg, run_prefix, "failing");
     const migration_t list[] = {
         three[0],
         three[1],
@@ -224,14 +178,14 @@ START_TEST(test_a_failing_migration_stops_the_run_and_is_not_recorded)
                                  M(3, "0003_fixed.sql", "CREATE TABLE IF NOT EXISTS d (id INT PRIMARY KEY);\n")};
     ck_assert_msg(run(&db, fixed, 3, &applied, err, sizeof err, out, sizeof out) == 0, "%s", err);
     ck_assert_int_eq(applied, 1);
-    ck_assert_int_eq(query_i64(&db, "SELECT IS_FREE_LOCK('stallfront.migrate')", NULL, 0), 1);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT IS_FREE_LOCK('stallfront.migrate')", NULL, 0), 1);
 
     const migration_t syntax[] = {three[0], three[1], fixed[2], M(4, "0004_typo.sql", "CREAT TABLE x (id INT);")};
     ck_assert_int_eq(run(&db, syntax, 4, &applied, err, sizeof err, out, sizeof out), -1);
     ck_assert_int_eq(applied, 0);
     ck_assert_msg(strstr(err, "0004_typo.sql") != NULL, "message: %s", err);
     ck_assert_int_eq(current(&db), 3);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -257,9 +211,9 @@ START_TEST(test_a_second_migrator_waits_for_the_first)
     int applied = -1;
     pthread_t t;
     struct timespec t0, t1;
-    scratch_open(&db, &cfg, "lock");
+    t_db_scratch_open(&db, &cfg, run_prefix, "lock");
     ck_assert_int_eq(db_open(&holder, &cfg), DB_OK);
-    ck_assert_int_eq(query_i64(&holder, "SELECT GET_LOCK('stallfront.migrate', 0)", NULL, 0), 1);
+    ck_assert_int_eq(t_db_i64(&holder, "SELECT GET_LOCK('stallfront.migrate', 0)", NULL, 0), 1);
     ck_assert_int_eq(pthread_create(&t, NULL, release_later, &holder), 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ck_assert_msg(run(&db, three, 1, &applied, err, sizeof err, out, sizeof out) == 0, "%s", err);
@@ -269,7 +223,7 @@ START_TEST(test_a_second_migrator_waits_for_the_first)
     ck_assert_int_ge(waited_ms, 400);
     ck_assert_int_eq(applied, 1);
     db_close(&holder);
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -279,13 +233,13 @@ START_TEST(test_an_unordered_list_is_refused)
     db_t db;
     char err[256], out[256];
     int applied = -1;
-    scratch_open(&db, &cfg, "order");
+    t_db_scratch_open(&db, &cfg, run_prefix, "order");
     const migration_t list[] = {three[1], three[0]};
     ck_assert_int_eq(run(&db, list, 2, &applied, err, sizeof err, out, sizeof out), -1);
     ck_assert_int_eq(applied, 0);
     ck_assert_ptr_nonnull(strstr(err, "out of order"));
     ck_assert(!table_exists(&db, "a") && !table_exists(&db, "b"));
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
@@ -297,7 +251,7 @@ START_TEST(test_the_builtin_migrations_apply_cleanly_and_twice_is_a_no_op)
     int applied = -1;
     ck_assert_uint_gt(migrations_builtin_count, 0);
     ck_assert_ptr_null(migrations_builtin[migrations_builtin_count].sql); /* terminator */
-    scratch_open(&db, &cfg, "builtin");
+    t_db_scratch_open(&db, &cfg, run_prefix, "builtin");
     ck_assert_msg(run(&db, migrations_builtin, migrations_builtin_count, &applied, err, sizeof err, out, sizeof out) ==
                       0,
                   "%s", err);
@@ -310,47 +264,11 @@ START_TEST(test_the_builtin_migrations_apply_cleanly_and_twice_is_a_no_op)
                   "%s", err);
     ck_assert_int_eq(applied, 0);
     ck_assert_ptr_nonnull(strstr(out, "database is up to date"));
-    scratch_close(&db, &cfg);
+    t_db_scratch_close(&db, &cfg);
 }
 END_TEST
 
 /* ---------------------------------------------------------------- runner */
-
-static int env_present(void)
-{
-    int ok = 1;
-    for (size_t i = 0; required_env[i] != NULL; i++) {
-        if (getenv(required_env[i]) == NULL) {
-            fprintf(stderr, "test_migrate: %s is not set (run through scripts/dev test)\n", required_env[i]);
-            ok = 0;
-        }
-    }
-    return ok;
-}
-
-/* Drops the scratch databases a failed test left behind. */
-static void sweep(void)
-{
-    config_t cfg;
-    db_t db;
-    db_rows_t *rows = NULL;
-    char err[256], like[96], sql[160];
-    if (config_load(&cfg, NULL, err, sizeof err) != 0)
-        return;
-    if (db_open(&db, &cfg) == DB_OK) {
-        snprintf(like, sizeof like, "%s\\_%%", run_prefix);
-        if (db_query(&db, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?",
-                     (db_param_t[]){DB_STR(like)}, 1, &rows) == DB_OK) {
-            while (db_rows_next(rows)) {
-                snprintf(sql, sizeof sql, "DROP DATABASE %s", db_rows_str(rows, 0, NULL));
-                db_exec_script(&db, sql, strlen(sql));
-            }
-            db_rows_free(rows);
-        }
-    }
-    db_close(&db);
-    config_free(&cfg);
-}
 
 static Suite *migrate_suite(void)
 {
@@ -370,15 +288,12 @@ static Suite *migrate_suite(void)
 
 int main(void)
 {
-    if (!env_present())
+    if (!t_env_present(t_db_env, "test_migrate"))
         return EXIT_FAILURE;
     snprintf(run_prefix, sizeof run_prefix, "sf_itmig_%ld", (long)getpid());
     db_library_init();
-    SRunner *sr = srunner_create(migrate_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    sweep();
+    int failed = t_run(migrate_suite(), 0);
+    t_db_sweep(run_prefix);
     db_thread_end();
     db_library_end();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,7 @@
 #include <unistd.h>
 #include "config.h"
 #include "redis.h"
-
-extern char **environ;
+#include "testutil.h"
 
 static const char *const required_env[] = {"STALLFRONT_REDIS_HOST", "STALLFRONT_REDIS_PORT", NULL};
 
@@ -66,63 +64,12 @@ static int bound_socket(int *port, int listening)
 }
 
 /* A port nothing listens on (free a moment ago). */
-static int free_port(void)
-{
-    int port;
-    close(bound_socket(&port, 0));
-    return port;
-}
-
-static int can_connect(int port)
-{
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-/* Starts `redis-server` on port (optionally with a password) and waits until it accepts. */
+/* A private redis-server (tests/support: it dies with this process if a test fails). */
 static pid_t start_redis(int port, const char *password)
 {
-    char portstr[16], logfile[512];
-    pid_t pid;
-    const char *dir = getenv("STALLFRONT_TEST_VAR") ? getenv("STALLFRONT_TEST_VAR") : "/tmp";
-    snprintf(portstr, sizeof portstr, "%d", port);
-    snprintf(logfile, sizeof logfile, "%s/test_redis-%d.log", dir, port);
-    const char *argv[] = {"redis-server",
-                          "--port",
-                          portstr,
-                          "--bind",
-                          "127.0.0.1",
-                          "--save",
-                          "",
-                          "--appendonly",
-                          "no",
-                          "--daemonize",
-                          "no",
-                          "--dir",
-                          dir,
-                          "--logfile",
-                          logfile,
-                          password ? "--requirepass" : NULL,
-                          password,
-                          NULL};
-    int rc = posix_spawnp(&pid, "redis-server", NULL, NULL, (char *const *)argv, environ);
-    ck_assert_msg(rc == 0, "posix_spawnp redis-server: %s", strerror(rc));
-    for (int i = 0; i < 200 && !can_connect(port); i++)
-        sleep_ms(25);
-    ck_assert_msg(can_connect(port), "redis-server on port %d did not start", port);
+    pid_t pid = t_redis_start(port, password);
+    ck_assert_msg(pid > 0, "redis-server on port %d did not start", port);
     return pid;
-}
-
-static void stop_redis(pid_t pid)
-{
-    int status;
-    kill(pid, SIGTERM);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 }
 
 /* A config pointing at a private server on port. */
@@ -219,7 +166,7 @@ START_TEST(test_a_restarted_server_is_reconnected_after_the_retry_interval)
 {
     config_t cfg;
     redis_t r;
-    int port = free_port();
+    int port = t_free_port();
     pid_t pid = start_redis(port, NULL);
     private_cfg(&cfg, port, "1000");
     ck_assert_msg(redis_open(&r, &cfg) == 0, "redis_open: %s", r.err);
@@ -227,7 +174,7 @@ START_TEST(test_a_restarted_server_is_reconnected_after_the_retry_interval)
     ck_assert_ptr_nonnull(rep);
     freeReplyObject(rep);
 
-    stop_redis(pid);
+    t_redis_stop(pid);
     uint64_t t0 = now_ms();
     ck_assert_ptr_null(redis_cmd(&r, "GET k"));
     ck_assert_uint_le(now_ms() - t0, 1000 + 500);
@@ -253,7 +200,7 @@ START_TEST(test_a_restarted_server_is_reconnected_after_the_retry_interval)
     ck_assert_uint_eq(r.reconnects, 1);
     ck_assert_int_eq(redis_ping(&r), 0);
     redis_close(&r);
-    stop_redis(pid);
+    t_redis_stop(pid);
     config_free(&cfg);
 }
 END_TEST
@@ -262,7 +209,7 @@ START_TEST(test_a_closed_port_fails_fast_and_is_not_hammered)
 {
     config_t cfg;
     redis_t r;
-    int port = free_port();
+    int port = t_free_port();
     private_cfg(&cfg, port, "500");
     uint64_t t0 = now_ms();
     ck_assert_int_eq(redis_open(&r, &cfg), -1);
@@ -278,7 +225,7 @@ START_TEST(test_a_closed_port_fails_fast_and_is_not_hammered)
     ck_assert_msg(redis_ping(&r) == 0, "ping: %s", r.err);
     ck_assert_uint_eq(r.reconnects, 1);
     redis_close(&r);
-    stop_redis(pid);
+    t_redis_stop(pid);
     config_free(&cfg);
 }
 END_TEST
@@ -308,7 +255,7 @@ START_TEST(test_auth_uses_the_configured_password)
 {
     config_t cfg;
     redis_t r;
-    int port = free_port();
+    int port = t_free_port();
     pid_t pid = start_redis(port, "s3cret");
     private_cfg(&cfg, port, "1000");
     set_key(&cfg, "redis.password", "wrong");
@@ -321,7 +268,7 @@ START_TEST(test_auth_uses_the_configured_password)
     ck_assert_msg(redis_open(&r, &cfg) == 0, "redis_open: %s", r.err);
     ck_assert_int_eq(redis_ping(&r), 0);
     redis_close(&r);
-    stop_redis(pid);
+    t_redis_stop(pid);
     config_free(&cfg);
 }
 END_TEST
@@ -361,9 +308,6 @@ int main(void)
         return EXIT_FAILURE;
     /* a write to a connection the server closed must be an error, not a signal */
     signal(SIGPIPE, SIG_IGN);
-    SRunner *sr = srunner_create(redis_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = t_run(redis_suite(), 0);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

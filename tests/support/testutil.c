@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -231,6 +232,63 @@ void t_resp_free(tresp_t *r)
     free(r->body);
     free(r->headers);
     r->body = r->headers = NULL;
+}
+
+int t_can_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+pid_t t_redis_start(int port, const char *password)
+{
+    char portbuf[16], dir[512], logfile[600];
+    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    snprintf(dir, sizeof(dir), "%s", t_env("STALLFRONT_TEST_VAR"));
+    snprintf(logfile, sizeof(logfile), "%s/redis-%d.log", dir, port);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test never leaves a Redis behind */
+        execlp("redis-server", "redis-server", "--port", portbuf, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+               "no", "--dir", dir, "--logfile", logfile, password != NULL ? "--requirepass" : NULL, password,
+               (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        if (t_can_connect(port))
+            return pid;
+        sleep_ms(25);
+    }
+    t_redis_stop(pid);
+    return -1;
+}
+
+void t_redis_stop(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+int t_run(Suite *s, int nofork)
+{
+    SRunner *sr = srunner_create(s);
+    if (nofork)
+        srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed;
 }
 
 int t_sh(const char *fmt, ...)

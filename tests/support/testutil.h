@@ -7,6 +7,7 @@
 #ifndef SF_TESTUTIL_H
 #define SF_TESTUTIL_H
 
+#include <check.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -60,6 +61,21 @@ void t_resp_free(tresp_t *r);
 
 /* The base URL of a server for a protocol. */
 const char *t_base(const tserver_t *s, tproto_t proto);
+
+/* Starts a private redis-server on port (no persistence; password may be NULL) as a child
+ * that dies with this process, and waits (bounded) until it accepts connections. Returns
+ * its pid, or -1. */
+pid_t t_redis_start(int port, const char *password);
+
+/* 1 if something accepts TCP connections on 127.0.0.1:port. */
+int t_can_connect(int port);
+
+/* Stops it (SIGTERM) and reaps it. */
+void t_redis_stop(pid_t pid);
+
+/* Runs a suite (in Check's default fork mode unless nofork) and frees it; returns the
+ * number of failed tests. */
+int t_run(Suite *s, int nofork);
 
 /* Runs a shell command, returns its exit status. */
 int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

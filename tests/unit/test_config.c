@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include "testutil.h"
 
 static char path[64];
 
@@ -162,10 +163,6 @@ int main(void)
     tcase_add_test(tc, test_every_key_is_documented);
     tcase_add_test(tc, test_hostport_splits_and_refuses_garbage);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK); /* the tests set environment variables in turn */
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = t_run(s, 1); /* the tests set environment variables in turn */
     return failed == 0 ? 0 : 1;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "api.h"
 #include "errors.h"
+#include "testutil.h"
 
 START_TEST(test_every_error_maps_to_its_status_and_code)
 {
@@ -165,9 +166,6 @@ int main(void)
     tcase_add_test(tc, test_query_parameters_are_found_and_decoded);
     tcase_add_test(tc, test_ids_are_positive_integers_a_client_can_hold);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = t_run(s, 0);
     return failed == 0 ? 0 : 1;
 }

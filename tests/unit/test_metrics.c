@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "metrics.h"
+#include "testutil.h"
 
 START_TEST(test_counts_sum_over_threads_by_route_and_status)
 {
@@ -53,9 +54,6 @@ int main(void)
     TCase *tc = tcase_create("metrics");
     tcase_add_test(tc, test_counts_sum_over_threads_by_route_and_status);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = t_run(s, 0);
     return failed == 0 ? 0 : 1;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "router.h"
+#include "testutil.h"
 
 static void h1(struct api_req *r, struct worker *w)
 {
@@ -155,9 +156,6 @@ int main(void)
     tcase_add_test(tc, test_bad_patterns_and_duplicates_are_refused);
     tcase_add_test(tc, test_table_has_a_hard_bound);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = t_run(s, 0);
     return failed == 0 ? 0 : 1;
 }
