@@ -9,6 +9,11 @@
 #include "router.h"
 
 int health_register(router_t *r);
+int signin_register(router_t *r);
+int markets_register(router_t *r);
+int products_register(router_t *r);
+int vendor_register(router_t *r);
+int operator_register(router_t *r);
 int testing_register(router_t *r);
 
 /* Registers every route of the API; -1 on a programming error (bad or duplicate pattern). */

@@ -22,6 +22,27 @@
 
 typedef struct api_server api_server_t; /* the running server, for inline handlers */
 
+/* Roles, one bit each: the same bits as the ROUTE_<ROLE> flags of router.h. */
+typedef enum role {
+    ROLE_NONE = 0,
+    ROLE_CONSUMER = ROUTE_CONSUMER,
+    ROLE_VENDOR = ROUTE_VENDOR,
+    ROLE_COURIER = ROUTE_COURIER,
+    ROLE_OPERATOR = ROUTE_OPERATOR,
+    ROLE_PLATFORM = ROUTE_PLATFORM,
+} role_t;
+
+/* Who is calling, as the token says (all zero for an anonymous request). Every query that
+ * reads a market's, vendor's, courier's or consumer's data is scoped by these. */
+typedef struct principal {
+    role_t role;
+    int64_t user_id;
+    int64_t market_id;   /* 0 for consumers: they may shop in any market */
+    int64_t vendor_id;   /* vendors only */
+    int64_t courier_id;  /* couriers only */
+    char token_hash[65]; /* hex SHA-256 of the bearer token, the session's key */
+} principal_t;
+
 typedef struct api_req {
     pool_job_t job; /* first: the pool sees an api_req_t as a job */
     const route_t *route;
@@ -35,6 +56,11 @@ typedef struct api_req {
     size_t raw_body_len;
     char *authorization; /* the Authorization header, or NULL */
     char *if_none_match; /* the If-None-Match header, or NULL */
+    principal_t who;              /* set before the handler runs on routes that admit roles */
+    int64_t cache_market;         /* ROUTE_CACHED: the market the answer belongs to (0: none) */
+    uint64_t cache_version;       /* ROUTE_CACHED: that market's catalogue version, read before
+                                     the data (cachever_get), so a write racing the read leaves
+                                     the entry stale, never wrong */
     char request_id[72];
     char peer[64]; /* client address, for logs and throttling */
     /* the reply */

@@ -43,6 +43,15 @@ const config_key_t config_keys[] = {
     {"log.level", "info", "least severe diagnostic written to stderr: debug, info, warn, error"},
     {"shutdown.grace_s", "10", "on SIGTERM, how long in-flight requests may take to finish"},
     {"test.routes", "0", "1 adds the /_test/ routes (echo, sleep) used by the end-to-end tests; never in production"},
+    {"auth.wechat_mode", "live", "live: WeChat code2session; sandbox: a code sandbox-<name> signs in consumer <name>"},
+    {"wechat.appid", "", "the mini-program's app id (live sign-in)"},
+    {"wechat.secret", "", "the mini-program's app secret (live sign-in)"},
+    {"wechat.api_base", "https://api.weixin.qq.com", "base URL of WeChat's API (tests point it at a local fake)"},
+    {"auth.token_ttl_s", "604800", "how long a sign-in token lives, seconds"},
+    {"auth.login_max_failures", "5", "wrong passwords for one username, or from one address, before 429"},
+    {"auth.login_window_s", "900", "the window the failures are counted in, seconds"},
+    {"alerts.price_band_pct", "50",
+     "a product priced this many percent above or below the day's guide price is an anomaly"},
     {NULL, NULL, NULL},
 };
 
@@ -98,6 +107,14 @@ static const slot_t slots[] = {
     S("log.level", log_level),
     I("shutdown.grace_s", shutdown_grace_s, 0, 3600),
     I("test.routes", test_routes, 0, 1),
+    S("auth.wechat_mode", auth_wechat_mode),
+    S("wechat.appid", wechat_appid),
+    S("wechat.secret", wechat_secret),
+    S("wechat.api_base", wechat_api_base),
+    I("auth.token_ttl_s", auth_token_ttl_s, 1, 90 * 24 * 3600),
+    I("auth.login_max_failures", auth_login_max_failures, 1, 1000),
+    I("auth.login_window_s", auth_login_window_s, 1, 86400),
+    I("alerts.price_band_pct", alerts_price_band_pct, 1, 1000),
 };
 
 static const slot_t *find_slot(const char *key)

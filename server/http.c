@@ -32,6 +32,7 @@
 #include <h2o/http2.h>
 #include "accesslog.h"
 #include "api.h"
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -460,6 +461,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 static void run_job(pool_job_t *job, worker_t *w)
 {
     api_req_t *a = (api_req_t *)job;
+    int roles = a->route->flags & ROUTE_ROLES;
+    if (roles != 0 && auth_check(a, w, roles) != 0)
+        return; /* it replied 401, 403 or 503 */
     a->route->fn(a, w);
 }
 

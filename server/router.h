@@ -28,6 +28,16 @@ enum {
     ROUTE_INLINE = 1 << 0,    /* runs on the loop thread: must not block (health, metrics) */
     ROUTE_BODY_JSON = 1 << 1, /* a JSON object body is required (415 / 400 / 422 otherwise) */
     ROUTE_BODY_ANY = 1 << 2,  /* the body is passed raw, not parsed (form-encoded callbacks) */
+    ROUTE_CACHED = 1 << 3,    /* a public read served from the loop thread's cache (see cache.h) */
+    /* The roles a route admits. None: public. Any: the token is checked on the worker before
+     * the handler runs (401 without a valid one, 403 for another role). */
+    ROUTE_CONSUMER = 1 << 8,
+    ROUTE_VENDOR = 1 << 9,
+    ROUTE_COURIER = 1 << 10,
+    ROUTE_OPERATOR = 1 << 11,
+    ROUTE_PLATFORM = 1 << 12,
+    ROUTE_ANY_USER = ROUTE_CONSUMER | ROUTE_VENDOR | ROUTE_COURIER | ROUTE_OPERATOR,
+    ROUTE_ROLES = ROUTE_ANY_USER | ROUTE_PLATFORM,
 };
 
 typedef struct route {

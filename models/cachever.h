@@ -1,0 +1,25 @@
+/*
+ * Catalogue versions: one counter per market in Redis. Every write to what the public
+ * catalogue shows (markets, stalls, vendors' public records, categories, products, guide
+ * prices, notices) bumps its market's version after it commits; the bump is published on
+ * the CACHEVER_CHANNEL channel, and each server's loop threads drop their cached answers
+ * for that market (server/cache.c). A cached read records the version it read *before*
+ * querying, so an answer computed while a write races it is already stale when stored.
+ * Worker threads only (they own the redis_t).
+ */
+#ifndef SF_CACHEVER_H
+#define SF_CACHEVER_H
+
+#include <stdint.h>
+#include "redis.h"
+
+#define CACHEVER_CHANNEL "stallfront:catalogue"
+
+/* The market's current version into *ver (0 if never bumped). 0, or -1 if Redis failed. */
+int cachever_get(redis_t *r, int64_t market_id, uint64_t *ver);
+
+/* Bumps and publishes the market's version. 0, or -1 if Redis failed: then cached answers
+ * may stay stale for up to CACHE_MAX_AGE_S (server/cache.h), never longer. */
+int cachever_bump(redis_t *r, int64_t market_id);
+
+#endif
