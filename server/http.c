@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -31,6 +32,8 @@
 #include <h2o/http1.h>
 #include <h2o/http2.h>
 #include "accesslog.h"
+#include "cache.h"
+#include "cachesub.h"
 #include "api.h"
 #include "auth.h"
 #include "http.h"
@@ -68,6 +71,7 @@ typedef struct http_job {
     guard_t *guard; /* NULL once the request is gone or answered */
     h2o_multithread_message_t msg;
     uint64_t t0_us;
+    char *cache_key; /* ROUTE_CACHED: the path and query the answer is stored under */
 } http_job_t;
 
 struct guard {
@@ -81,6 +85,13 @@ typedef struct ctl_msg {
     h2o_multithread_message_t super;
 } ctl_msg_t;
 
+/* A catalogue version from the subscriber (market 0: forget everything). */
+typedef struct version_msg {
+    h2o_multithread_message_t super;
+    int64_t market;
+    uint64_t version;
+} version_msg_t;
+
 struct loop {
     api_server_t *srv;
     size_t id;
@@ -91,6 +102,8 @@ struct loop {
     h2o_socket_t *sock_plain, *sock_tls;
     h2o_multithread_receiver_t done_rx; /* answers from the pool */
     h2o_multithread_receiver_t ctl_rx;  /* shutdown request from the main thread */
+    h2o_multithread_receiver_t ver_rx;  /* catalogue versions from the subscriber */
+    cache_t *cache;                     /* public catalogue answers */
     ctl_msg_t stop_msg;
     h2o_timeout_t deadline_timeout; /* http.deadline_ms */
     h2o_timeout_t tick_timeout;
@@ -113,6 +126,7 @@ struct api_server {
     h2o_globalconf_t h2o;
     int h2o_ready;
     SSL_CTX *ssl;
+    cachesub_t *sub;
     size_t nloops;
     loop_t *loops[MAX_THREADS];
     size_t inflight_total;     /* atomic: requests with a job in the pool */
@@ -355,6 +369,41 @@ static int over_limits(loop_t *L, conn_state_t *cs, int to_pool)
 
 static void on_guard_dispose(void *p);
 static void on_deadline(h2o_timeout_entry_t *entry);
+
+static void job_free(http_job_t *j)
+{
+    free(j->cache_key);
+    api_req_free(&j->a); /* frees j: the api_req_t is its first member */
+}
+
+/* The If-None-Match header of req, or NULL. */
+static const h2o_iovec_t *if_none_match(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    return i >= 0 ? &req->headers.entries[i].value : NULL;
+}
+
+/* Answers a GET of a ROUTE_CACHED route from the loop's cache: 1 if it did. */
+static int answer_from_cache(loop_t *L, h2o_req_t *req, api_req_t *a, uint64_t t0)
+{
+    cache_hit_t hit;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        !cache_get(L->cache, req->path.base, req->path.len, h2o_now(L->ctx.loop), &hit)) {
+        metrics_event(L->srv->metrics, L->id, METRICS_CACHE_MISS);
+        return 0;
+    }
+    metrics_event(L->srv->metrics, L->id, METRICS_CACHE_HIT);
+    const h2o_iovec_t *inm = if_none_match(req);
+    a->status = inm != NULL && cache_etag_matches(inm->base, inm->len, hit.etag) ? 304 : 200;
+    a->out = (char *)hit.body; /* h2o_send_inline copies it before the cache is touched again */
+    a->out_len = hit.len;
+    a->out_static = 1;
+    a->content_type = "application/json";
+    a->etag = (char *)hit.etag;
+    send_reply(L, req, a, NULL, t0);
+    a->etag = NULL; /* the cache's, not ours to free */
+    return 1;
+}
 static void run_job(pool_job_t *job, worker_t *w);
 static void post_done(pool_job_t *job);
 
@@ -374,7 +423,7 @@ static void submit(loop_t *L, h2o_req_t *req, http_job_t *j, conn_state_t *cs)
         metrics_event(L->srv->metrics, L->id, METRICS_POOL_FULL);
         send_error(L, req, &j->a, SF_E_UNAVAILABLE, "overloaded", "the server is busy; try again shortly", NULL, NULL,
                    j->t0_us);
-        api_req_free(&j->a);
+        job_free(j);
         return;
     }
     if (cs != NULL) {
@@ -426,6 +475,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                    NULL, t0);
         return 0;
     }
+    if ((route->flags & ROUTE_CACHED) && answer_from_cache(L, req, &local, t0))
+        return 0;
     if ((route->flags & ROUTE_INLINE)) {
         route->fn(&local, NULL);
         send_reply(L, req, &local, NULL, t0);
@@ -442,12 +493,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     j->a = local;
     j->t0_us = t0;
     if ((route->flags & ROUTE_BODY_JSON) && take_json_body(L, req, &j->a, t0) != 0) {
+        job_free(j);
+        return 0;
+    }
+    if ((route->flags & ROUTE_CACHED) && (j->cache_key = strndup(req->path.base, req->path.len)) == NULL) {
+        send_error(L, req, &j->a, SF_E_INTERNAL, NULL, "out of memory", NULL, NULL, t0);
         api_req_free(&j->a);
         return 0;
     }
     if (copy_inputs(req, &j->a, &params) != 0) {
         send_error(L, req, &j->a, SF_E_INTERNAL, NULL, "out of memory", NULL, NULL, t0);
-        api_req_free(&j->a);
+        job_free(j);
         return 0;
     }
     submit(L, req, j, cs);
@@ -458,6 +514,25 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
  * The round trip: worker thread, then back on the loop thread.
  * ------------------------------------------------------------------------------------- */
 
+/* A strong entity tag for a body: its SHA-256, 128 bits of it in hex, quoted. Computed on
+ * the worker, off the loop thread. NULL if OpenSSL fails (then there is no ETag). */
+static char *etag_of(const char *body, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(body, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+        return NULL;
+    char *tag = malloc(35);
+    if (tag == NULL)
+        return NULL;
+    tag[0] = '"';
+    for (int i = 0; i < 16; i++)
+        snprintf(tag + 1 + 2 * i, 3, "%02x", md[i]);
+    tag[33] = '"';
+    tag[34] = '\0';
+    return tag;
+}
+
 static void run_job(pool_job_t *job, worker_t *w)
 {
     api_req_t *a = (api_req_t *)job;
@@ -465,6 +540,8 @@ static void run_job(pool_job_t *job, worker_t *w)
     if (roles != 0 && auth_check(a, w, roles) != 0)
         return; /* it replied 401, 403 or 503 */
     a->route->fn(a, w);
+    if ((a->route->flags & ROUTE_CACHED) && a->status == 200 && a->etag == NULL)
+        a->etag = etag_of(a->out, a->out_len);
 }
 
 static void post_done(pool_job_t *job)
@@ -490,14 +567,21 @@ static void on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
         if (j->cs != NULL)
             j->cs->inflight--;
         conn_release(j->cs);
+        if (j->cache_key != NULL && j->a.status == 200 && j->a.cache_market > 0)
+            cache_put(L->cache, j->cache_key, strlen(j->cache_key), j->a.out, j->a.out_len, j->a.etag,
+                      j->a.cache_market, j->a.cache_version, h2o_now(L->ctx.loop));
         guard_t *g = j->guard;
         if (g != NULL) {
             g->job = NULL;
             if (h2o_timeout_is_linked(&g->deadline))
                 h2o_timeout_unlink(&g->deadline);
+            const h2o_iovec_t *inm = if_none_match(g->req);
+            if (j->a.status == 200 && j->a.etag != NULL && inm != NULL &&
+                cache_etag_matches(inm->base, inm->len, j->a.etag))
+                j->a.status = 304;
             send_reply(L, g->req, &j->a, NULL, j->t0_us);
         }
-        api_req_free(&j->a);
+        job_free(j);
     }
 }
 
@@ -663,6 +747,34 @@ static void on_ctl(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
     h2o_context_request_shutdown(&L->ctx); /* GOAWAY on HTTP/2, no keep-alive on HTTP/1.1 */
 }
 
+static void on_version(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+{
+    loop_t *L = H2O_STRUCT_FROM_MEMBER(loop_t, ver_rx, rx);
+    while (!h2o_linklist_is_empty(messages)) {
+        version_msg_t *m = H2O_STRUCT_FROM_MEMBER(version_msg_t, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        if (m->market == 0)
+            cache_clear(L->cache);
+        else
+            cache_set_version(L->cache, m->market, m->version);
+        free(m);
+    }
+}
+
+/* The subscriber's callback, on its thread: a copy of the news for every loop. */
+static void broadcast_version(void *ctx, int64_t market, uint64_t version)
+{
+    api_server_t *S = ctx;
+    for (size_t i = 0; i < S->nloops; i++) {
+        version_msg_t *m = calloc(1, sizeof(*m));
+        if (m == NULL)
+            continue; /* that loop's entries age out within CACHE_MAX_AGE_S */
+        m->market = market;
+        m->version = version;
+        h2o_multithread_send_message(&S->loops[i]->ver_rx, &m->super);
+    }
+}
+
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     loop_t *L = H2O_STRUCT_FROM_MEMBER(loop_t, tick, entry);
@@ -691,6 +803,8 @@ static void loop_init(loop_t *L)
     L->accept_tls = (h2o_accept_ctx_t){.ctx = &L->ctx, .hosts = S->h2o.hosts, .ssl_ctx = S->ssl};
     h2o_multithread_register_receiver(L->ctx.queue, &L->done_rx, on_done);
     h2o_multithread_register_receiver(L->ctx.queue, &L->ctl_rx, on_ctl);
+    h2o_multithread_register_receiver(L->ctx.queue, &L->ver_rx, on_version);
+    L->cache = cache_new();
     h2o_timeout_init(L->ctx.loop, &L->deadline_timeout, (uint64_t)S->cfg->http_deadline_ms);
     h2o_timeout_init(L->ctx.loop, &L->tick_timeout, TICK_MS);
     L->tick.cb = on_tick;
@@ -720,6 +834,9 @@ static void loop_fini(loop_t *L)
         h2o_timeout_unlink(&L->tick);
     h2o_multithread_unregister_receiver(L->ctx.queue, &L->done_rx);
     h2o_multithread_unregister_receiver(L->ctx.queue, &L->ctl_rx);
+    h2o_multithread_unregister_receiver(L->ctx.queue, &L->ver_rx);
+    cache_free(L->cache);
+    L->cache = NULL;
     h2o_timeout_dispose(L->ctx.loop, &L->deadline_timeout);
     h2o_timeout_dispose(L->ctx.loop, &L->tick_timeout);
     h2o_evloop_t *evloop = L->ctx.loop;
@@ -845,11 +962,19 @@ int http_server_start(http_server_t *S)
     while (S->ready < created)
         pthread_cond_wait(&S->ready_cv, &S->ready_mu);
     pthread_mutex_unlock(&S->ready_mu);
-    return created == S->nloops ? 0 : -1;
+    if (created != S->nloops)
+        return -1;
+    /* Only once every loop listens for versions. Without a subscriber the cache still
+     * works, within CACHE_MAX_AGE_S of staleness. */
+    if ((S->sub = cachesub_start(S->cfg, broadcast_version, S)) == NULL)
+        log_warn("cache: no version subscriber; cached answers may be up to %d s stale", CACHE_MAX_AGE_S);
+    return 0;
 }
 
 size_t http_server_shutdown(http_server_t *S)
 {
+    cachesub_stop(S->sub); /* first: it posts to the loops */
+    S->sub = NULL;
     for (size_t i = 0; i < S->nloops; i++)
         if (S->loops[i]->started)
             h2o_multithread_send_message(&S->loops[i]->ctl_rx, &S->loops[i]->stop_msg.super);

@@ -24,6 +24,8 @@ static const char *const event_names[METRICS_EVENT__COUNT][2] = {
     [METRICS_DEADLINE] = {"stallfront_http_deadline_exceeded_total",
                           "requests answered 504 because the deadline passed"},
     [METRICS_CLIENT_GONE] = {"stallfront_http_client_gone_total", "requests whose client went away before the answer"},
+    [METRICS_CACHE_HIT] = {"stallfront_cache_hits_total", "catalogue reads answered from the loop threads' cache"},
+    [METRICS_CACHE_MISS] = {"stallfront_cache_misses_total", "cacheable catalogue reads that went to the worker pool"},
 };
 
 typedef struct route_cells {

@@ -19,6 +19,8 @@ typedef enum metrics_event {
     METRICS_POOL_FULL,    /* 503 because the pool's queue was full */
     METRICS_DEADLINE,     /* 504 because the deadline passed */
     METRICS_CLIENT_GONE,  /* the client left before its answer */
+    METRICS_CACHE_HIT,    /* a catalogue read answered from the loop thread's cache */
+    METRICS_CACHE_MISS,   /* a cacheable read that went to the pool */
     METRICS_EVENT__COUNT
 } metrics_event_t;
 
