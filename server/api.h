@@ -54,13 +54,13 @@ typedef struct api_req {
     json_t *body;                    /* the parsed JSON object for ROUTE_BODY_JSON routes, else NULL */
     char *raw_body;                  /* the body as received for ROUTE_BODY_ANY routes, else NULL */
     size_t raw_body_len;
-    char *authorization; /* the Authorization header, or NULL */
-    char *if_none_match; /* the If-None-Match header, or NULL */
-    principal_t who;              /* set before the handler runs on routes that admit roles */
-    int64_t cache_market;         /* ROUTE_CACHED: the market the answer belongs to (0: none) */
-    uint64_t cache_version;       /* ROUTE_CACHED: that market's catalogue version, read before
-                                     the data (cachever_get), so a write racing the read leaves
-                                     the entry stale, never wrong */
+    char *authorization;    /* the Authorization header, or NULL */
+    char *if_none_match;    /* the If-None-Match header, or NULL */
+    principal_t who;        /* set before the handler runs on routes that admit roles */
+    int64_t cache_market;   /* ROUTE_CACHED: the market the answer belongs to (0: none) */
+    uint64_t cache_version; /* ROUTE_CACHED: that market's catalogue version, read before
+                               the data (cachever_get), so a write racing the read leaves
+                               the entry stale, never wrong */
     char request_id[72];
     char peer[64]; /* client address, for logs and throttling */
     /* the reply */

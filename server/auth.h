@@ -12,8 +12,7 @@
 #include "api.h"
 #include "pool.h"
 
-/* How long a session lives without being renewed. */
-#define AUTH_TOKEN_TTL_S (7 * 24 * 3600)
+/* A session lives auth.token_ttl_s seconds (config.h; 7 days by default) and is not renewed. */
 
 /* Checks the caller against `roles` (ROUTE_<ROLE> bits). 0 with req->who filled; or -1
  * after replying 401 (no, malformed, unknown or expired token) or 403 (a role the route

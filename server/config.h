@@ -51,16 +51,16 @@ typedef struct config {
     int shutdown_grace_s; /* how long SIGTERM waits for in-flight requests */
     int test_routes;      /* 1 registers the /_test/ routes the end-to-end tests need */
     /* sign-in */
-    char *auth_wechat_mode;      /* "live": code2session with WeChat; "sandbox": sandbox-<name> codes */
+    char *auth_wechat_mode; /* "live": code2session with WeChat; "sandbox": sandbox-<name> codes */
     char *wechat_appid;
     char *wechat_secret;
-    char *wechat_api_base;       /* https://api.weixin.qq.com; tests point it at a local fake */
+    char *wechat_api_base; /* https://api.weixin.qq.com; tests point it at a local fake */
     int auth_token_ttl_s;
     int auth_login_max_failures; /* wrong passwords per username or address before 429 */
     int auth_login_window_s;
     /* catalogue */
-    int alerts_price_band_pct;   /* a price this far from the day's guide price is an anomaly */
-    char *file;           /* the file the values came from, or NULL */
+    int alerts_price_band_pct; /* a price this far from the day's guide price is an anomaly */
+    char *file;                /* the file the values came from, or NULL */
 } config_t;
 
 /* Describes one key, for the loader, `--help` and the documentation test. */

@@ -3,7 +3,9 @@
  * seed, config), one configuration for all. Each subcommand parses its own options, has
  * --help, and returns a process exit status: 0 ok, 1 failure, 2 usage error.
  */
+#include <curl/curl.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "models/seed.h"
+#include "models/user.h"
 #include "pool.h"
 #include "redis.h"
 #include "router.h"
@@ -174,13 +178,15 @@ static int cmd_seed(const config_t *cfg, int argc, char **argv)
 {
     int version = 0, rc = 1;
     char err[512];
+    const char *cred_path = SEED_DEFAULT_CREDENTIALS;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--credentials") == 0 && i + 1 < argc)
-            i++; /* written by the demo market loader */
+        if (strcmp(argv[i], "--credentials") == 0 && i + 1 < argc && argv[i + 1][0] != '\0')
+            cred_path = argv[++i];
         else
             return usage_error("seed", argv[i]);
     }
     db_t db;
+    redis_t r;
     db_thread_init();
     if (db_open(&db, cfg) != DB_OK) {
         fprintf(stderr, "seed: cannot connect to MariaDB at %s:%d: %s\n", cfg->db_host, cfg->db_port, db.err);
@@ -192,11 +198,117 @@ static int cmd_seed(const config_t *cfg, int argc, char **argv)
                 version, want);
         goto out;
     }
-    /* The demo market (stalls, vendors, products, couriers) needs the catalogue schema,
-     * which comes with the catalogue; there is nothing to seed before it. */
-    printf("seed: schema %d is current; the demo market arrives with the catalogue schema\n", version);
-    rc = 0;
+    /* Redis only carries the catalogue version: without it the seed still completes (and
+     * seed_run says so). */
+    redis_open(&r, cfg);
+    rc = seed_run(&db, &r, cred_path, stdout, stderr) == 0 ? 0 : 1;
+    redis_close(&r);
 out:
+    db_close(&db);
+    db_thread_end();
+    return rc;
+}
+
+/* Reads the first line of path ("-": stdin) into buf, without its line end. 0, or -1 with
+ * a message on stderr (unreadable, or longer than buflen - 1). */
+static int read_password(const char *path, char *buf, size_t buflen)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "operator: cannot read %s\n", path);
+        return -1;
+    }
+    int rc = -1;
+    if (fgets(buf, (int)buflen, f) == NULL)
+        buf[0] = '\0';
+    size_t n = strcspn(buf, "\r\n");
+    if (n == strlen(buf) && n == buflen - 1)
+        fprintf(stderr, "operator: the password is longer than %d bytes\n", USER_PASSWORD_MAX);
+    else
+        rc = 0;
+    buf[n] = '\0';
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+/* Parses `add --market-id N --username U --password-file F`. 0, or 2 after a message. */
+static int operator_args(int argc, char **argv, int64_t *market_id, const char **username, const char **pwfile)
+{
+    if (argc < 1) {
+        fprintf(stderr, "operator: missing subcommand (see stallfront operator --help)\n");
+        return 2;
+    }
+    if (strcmp(argv[0], "add") != 0)
+        return usage_error("operator", argv[0]);
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--market-id") == 0 && v != NULL) {
+            char *end;
+            long long id = strtoll(v, &end, 10);
+            if (*v < '1' || *v > '9' || *end != '\0' || id <= 0 || id > (1LL << 53)) {
+                fprintf(stderr, "operator: --market-id '%s' is not a market id\n", v);
+                return 2;
+            }
+            *market_id = id;
+        } else if (strcmp(argv[i], "--username") == 0 && v != NULL)
+            *username = v;
+        else if (strcmp(argv[i], "--password-file") == 0 && v != NULL)
+            *pwfile = v;
+        else
+            return usage_error("operator", argv[i]);
+        i++;
+    }
+    if (*market_id == 0 || *username == NULL || *pwfile == NULL) {
+        fprintf(stderr, "operator add: --market-id, --username and --password-file are required\n");
+        return 2;
+    }
+    size_t ulen = strlen(*username);
+    for (size_t i = 0; i < ulen; i++)
+        if ((unsigned char)(*username)[i] <= ' ' || (*username)[i] == 0x7f)
+            ulen = 0;
+    if (ulen == 0 || ulen > USER_USERNAME_MAX) {
+        fprintf(stderr, "operator add: the username must be 1 to %d bytes without spaces\n", USER_USERNAME_MAX);
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_operator(const config_t *cfg, int argc, char **argv)
+{
+    int64_t market_id = 0, id = 0;
+    const char *username = NULL, *pwfile = NULL;
+    char password[USER_PASSWORD_MAX + 2];
+    int rc = operator_args(argc, argv, &market_id, &username, &pwfile);
+    if (rc != 0)
+        return rc;
+    if (read_password(pwfile, password, sizeof(password)) != 0)
+        return 2;
+    if (strlen(password) < 8) {
+        fprintf(stderr, "operator add: the password must have at least 8 characters\n");
+        return 2;
+    }
+    rc = 1;
+    db_t db;
+    db_thread_init();
+    if (db_open(&db, cfg) != DB_OK) {
+        fprintf(stderr, "operator: cannot connect to MariaDB at %s:%d: %s\n", cfg->db_host, cfg->db_port, db.err);
+        goto out;
+    }
+    user_new_t u = {.role = "operator", .market_id = market_id, .username = username, .password = password};
+    int st = user_create(&db, &u, &id);
+    if (st == DB_OK) {
+        printf("operator: created operator %s (user %lld) for market %lld\n", username, (long long)id,
+               (long long)market_id);
+        rc = 0;
+    } else if (st == USER_E_NO_MARKET)
+        fprintf(stderr, "operator add: there is no market %lld\n", (long long)market_id);
+    else if (st == DB_DUP)
+        fprintf(stderr, "operator add: the username %s is taken\n", username);
+    else
+        fprintf(stderr, "operator add: %s\n", db.err);
+out:
+    OPENSSL_cleanse(password, sizeof(password));
     db_close(&db);
     db_thread_end();
     return rc;
@@ -228,9 +340,19 @@ static const command_t commands[] = {
      "newer than this binary.\n  --status   print the database's schema version and exit\n",
      cmd_migrate},
     {"seed", "load the demo market (idempotent)",
-     "Loads the demo Zhengzhou market once the catalogue schema exists; safe to run twice.\n"
-     "  --credentials FILE   where to write the demo logins (var/demo-credentials.json)\n",
+     "Loads the demo Zhengzhou market (code zz-demo-01: stalls, vendors, products, couriers, an\n"
+     "operator, notices) in one transaction, then upserts today's guide prices. Safe to run again:\n"
+     "an existing market is left as it is, and the logins file is kept while its passwords still\n"
+     "work; when it is missing or stale, the demo accounts get new passwords and it is rewritten.\n"
+     "Needs a database migrated to this binary's schema.\n"
+     "  --credentials FILE   where the demo logins go (JSON, mode 0600; default\n"
+     "                       var/demo-credentials.json, relative to the current directory)\n",
      cmd_seed},
+    {"operator", "add an operator account to a market",
+     "  add --market-id N --username U --password-file F\n"
+     "      creates an operator of market N; the password is the first line of F (\"-\": stdin),\n"
+     "      at least 8 characters. Exits 1 for an unknown market or a taken username.\n",
+     cmd_operator},
     {"config", "print the configuration keys", "Prints every configuration key with its meaning.\n", cmd_config},
     {NULL, NULL, NULL, NULL},
 };
@@ -290,7 +412,9 @@ int main(int argc, char **argv)
         return 2;
     }
     db_library_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: WeChat sign-in uses libcurl */
     int rc = cmd->run(&cfg, rest_argc, rest);
+    curl_global_cleanup();
     db_library_end();
     config_free(&cfg);
     free(rest);

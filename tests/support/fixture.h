@@ -20,8 +20,18 @@ typedef struct t_market {
  * the running test on error. */
 void t_migrate(void);
 
-/* Creates a market (with a category tree: at least the codes "veg-leafy" with commodity code
- * "A010101"... see fixture.c) and an operator account for it. Fails the test on error. */
+/* Creates a market (code t<pid>_<n>) with this category tree (code: name, NY/T 2137-style
+ * commodity code, parent):
+ *   veg        蔬菜    "A01"
+ *   veg-leafy  叶菜类  "A010101"  veg
+ *   veg-root   根茎类  "A010201"  veg
+ *   fruit      水果    "A02"
+ *   meat       畜禽肉  "A03"
+ *   eggs       禽蛋    "A04"
+ *   aquatic    水产品  "A05"
+ *   grain-oil  粮油    "A06"
+ * and an operator account for it (username op<pid>_<n>, a random 24-character password).
+ * Fails the test on error. */
 void t_fixture_market(t_market_t *m);
 
 /* POST /v1/auth/login over h2c; writes the bearer token. 0, or the HTTP status on failure. */
@@ -33,7 +43,6 @@ long t_login_wechat(const tserver_t *s, const char *name, char *token, size_t le
 
 /* A request with `Authorization: Bearer <token>` (token may be NULL) and, when body is not
  * NULL, `Content-Type: application/json`. Fails the test if no answer comes. */
-void t_call(const tserver_t *s, const char *method, const char *path, const char *token, const char *body,
-            tresp_t *r);
+void t_call(const tserver_t *s, const char *method, const char *path, const char *token, const char *body, tresp_t *r);
 
 #endif
