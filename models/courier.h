@@ -1,0 +1,34 @@
+/*
+ * Couriers of a market: the courier record (name, phone, status) and its sign-in account.
+ * This file only creates them (the operator's POST /v1/admin/couriers); shifts, positions
+ * and deliveries belong to the courier and delivery models. Scoped by market_id.
+ *
+ * Worker threads (or tests) with their own db_t; input already validated by the caller.
+ * Rendered JSON (*out) is the caller's to decref. No HTTP here.
+ */
+#ifndef SF_COURIER_H
+#define SF_COURIER_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "db.h"
+
+typedef enum courier_rc {
+    COURIER_OK = 0,
+    COURIER_E_DB = -1,             /* unexpected database failure */
+    COURIER_E_BUSY = -2,           /* connection lost or deadlock: nothing written, try again */
+    COURIER_E_USERNAME_TAKEN = -3, /* the login name belongs to someone */
+} courier_rc_t;
+
+typedef struct courier_new {
+    const char *name;     /* 1-64 characters */
+    const char *phone;    /* ^[0-9+-]{5,20}$ */
+    const char *username; /* 3-64 of [A-Za-z0-9_.-] */
+    const char *password; /* 8-128 */
+} courier_new_t;
+
+/* Creates the courier and its user (role courier) in one transaction; nothing is written on
+ * failure. *out: {id, market_id, name, phone, status, user_id, username}. */
+int courier_create(db_t *db, int64_t market_id, const courier_new_t *c, json_t **out);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * Vendors as the market centre keeps them: the vendor record (经营者, contact, business
+ * scope, credit level, status), its licences, its staff with their health certificates, the
+ * stalls of the market and which vendor trades at each, and the vendor's sign-in account.
+ * Every function is scoped by market_id: a row of another market is "not found".
+ *
+ * Worker threads (or tests) with their own db_t. Input is already validated by the caller
+ * (handlers/operator.c); this file enforces what only the database can tell: a stall number
+ * taken, a stall held by another vendor, a username taken. Multi-row writes run in one
+ * transaction: on any failure nothing is written. Rendered JSON (*out) is the caller's to
+ * decref. No HTTP here, and no cache bump: the caller bumps after a successful return.
+ */
+#ifndef SF_VENDOR_H
+#define SF_VENDOR_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "db.h"
+
+#define VENDOR_MAX_STALLS   16  /* stalls one vendor may hold: a big vendor has a few */
+#define VENDOR_MAX_LICENCES 10  /* business licence, food licence, ... */
+#define VENDOR_MAX_STAFF    100 /* staff records per vendor, so the public record stays small */
+
+typedef enum vendor_rc {
+    VENDOR_OK = 0,
+    VENDOR_E_DB = -1,                 /* unexpected database failure (logged by the caller) */
+    VENDOR_E_BUSY = -2,               /* connection lost or deadlock: nothing written, try again */
+    VENDOR_E_NOT_FOUND = -3,          /* no such vendor in this market */
+    VENDOR_E_STALL_NO_TAKEN = -4,     /* stall_no already used in this market */
+    VENDOR_E_STALL_TAKEN = -5,        /* the stall already has a vendor (*bad_id) */
+    VENDOR_E_UNKNOWN_STALL = -6,      /* no such stall in this market (*bad_id) */
+    VENDOR_E_USERNAME_TAKEN = -7,     /* the login name belongs to someone */
+    VENDOR_E_STALL_HAS_PRODUCTS = -8, /* releasing a stall that holds this vendor's products (*bad_id) */
+    VENDOR_E_TOO_MANY_STAFF = -9,     /* VENDOR_MAX_STAFF reached */
+} vendor_rc_t;
+
+typedef struct vendor_licence {
+    const char *type;        /* 1-32 of [a-z_] */
+    const char *number;      /* 1-64 printable */
+    const char *valid_until; /* YYYY-MM-DD, a real date */
+} vendor_licence_t;
+
+/* A vendor to create, or the fields of a change (NULL / has_* = 0: not given). */
+typedef struct vendor_input {
+    const char *name;
+    const char *contact_phone;
+    const char *business_scope;
+    const char *credit_level; /* "A".."D" */
+    const char *status;       /* change only: "active", "suspended", "closed" */
+    int has_stalls;           /* stall_ids given: the vendor holds exactly these */
+    size_t nstalls;
+    int64_t stall_ids[VENDOR_MAX_STALLS]; /* distinct */
+    int has_licences;                     /* licences given: they replace the old list */
+    size_t nlicences;
+    vendor_licence_t licences[VENDOR_MAX_LICENCES];
+    const char *username; /* create only */
+    const char *password; /* create only */
+} vendor_input_t;
+
+typedef struct vendor_staff_new {
+    const char *name;
+    const char *certificate;
+    const char *valid_until; /* YYYY-MM-DD */
+} vendor_staff_new_t;
+
+/* Creates a stall without a vendor. *out: {id, stall_no, zone, map{x,y}, vendor_id: null}.
+ * VENDOR_E_STALL_NO_TAKEN if the number is used in the market (compared case-insensitively). */
+int vendor_stall_create(db_t *db, int64_t market_id, const char *stall_no, const char *zone, int64_t x, int64_t y,
+                        json_t **out);
+
+/* Creates the vendor, its licences, its stall assignments and its user (role vendor) in one
+ * transaction. *out: the vendor record (vendor_render). On VENDOR_E_STALL_TAKEN or
+ * VENDOR_E_UNKNOWN_STALL *bad_id names the stall. Nothing is written on failure. */
+int vendor_create(db_t *db, int64_t market_id, const vendor_input_t *in, json_t **out, int64_t *bad_id);
+
+/* Changes the given fields in one transaction; stall_ids and licences replace what the
+ * vendor had. A stall no longer listed is released unless it still holds products of this
+ * vendor (VENDOR_E_STALL_HAS_PRODUCTS). *out: the vendor record after the change. */
+int vendor_update(db_t *db, int64_t market_id, int64_t vendor_id, const vendor_input_t *in, json_t **out,
+                  int64_t *bad_id);
+
+/* Adds a staff member. *out: {id, vendor_id, name, certificate, valid_until, valid}, where
+ * valid is whether valid_until is today (+08:00) or later. */
+int vendor_staff_add(db_t *db, int64_t market_id, int64_t vendor_id, const vendor_staff_new_t *s, json_t **out);
+
+/* The vendor record: {id, market_id, name, contact_phone, business_scope, credit_level,
+ * status, stall_ids[], licences[{id, type, number, valid_until}], staff[...], user_id,
+ * username, created_at}. Never the password. VENDOR_E_NOT_FOUND outside the market. */
+int vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out);
+
+#endif
