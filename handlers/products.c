@@ -1,8 +1,157 @@
-/* Placeholder: the routes of this file are being written. */
+/*
+ * The public product catalogue: a market's products on sale (filtered, searched, sorted,
+ * keyset-paged) and one product with the day's guide price for its commodity code. No
+ * token. Worker threads; ROUTE_CACHED like handlers/markets.c: the market's catalogue
+ * version is read before the data, and req->cache_market stays 0 when the answer must not
+ * be cached. Queries go through models/product.c and models/market.c.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "api.h"
+#include "models/cachever.h"
 #include "handlers.h"
+#include "log.h"
+#include "models/market.h"
+#include "models/product.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static void cache_read(api_req_t *req, worker_t *w, int64_t market_id)
+{
+    req->cache_market = cachever_get(&w->redis, market_id, &req->cache_version) == 0 ? market_id : 0;
+}
+
+static void fail(api_req_t *req, worker_t *w, int rc, const char *what)
+{
+    req->cache_market = 0;
+    if (rc == DB_NOROW) {
+        api_reply_error(req, SF_E_NOT_FOUND, NULL, what, NULL);
+        return;
+    }
+    log_error("%s: %s", req->route->pattern, w->db.err);
+    if (rc == DB_GONE || rc == DB_DEADLOCK) {
+        api_reply_error(req, SF_E_UNAVAILABLE, NULL, NULL, NULL);
+        req->retry_after = 1;
+        return;
+    }
+    api_reply_error(req, SF_E_INTERNAL, NULL, NULL, NULL);
+}
+
+static int bad_param(api_req_t *req, const char *field, const char *reason)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "%s: %s", field, reason);
+    api_reply_error(req, SF_E_INVALID, NULL, msg, json_pack("{s:s, s:s}", "field", field, "reason", reason));
+    return -1;
+}
+
+/* ?sort=, then ?limit= and ?cursor= (a cursor of that sort). 0, or -1 after replying 422. */
+static int page(api_req_t *req, product_query_t *pq)
+{
+    char buf[PRODUCT_CURSOR_MAX];
+    int rc = api_query(req, "sort", buf, sizeof(buf));
+    pq->sort = PRODUCT_SORT_ID;
+    if (rc == 1 && strcmp(buf, "price") == 0)
+        pq->sort = PRODUCT_SORT_PRICE;
+    else if (rc == 1 && strcmp(buf, "sales") == 0)
+        pq->sort = PRODUCT_SORT_SALES;
+    else if (rc != 0)
+        return bad_param(req, "sort", "must be price or sales");
+    rc = api_query(req, "limit", buf, sizeof(buf));
+    pq->limit = PRODUCT_LIST_DEFAULT;
+    if (rc < 0 || (rc == 1 && product_parse_limit(buf, &pq->limit) != 0))
+        return bad_param(req, "limit", "must be an integer from 1 to 100");
+    rc = api_query(req, "cursor", buf, sizeof(buf));
+    if (rc < 0 ||
+        (rc == 1 && product_cursor_decode(buf, product_sort_kind(pq->sort), &pq->after_key, &pq->after_id) != 0))
+        return bad_param(req, "cursor", "is not a cursor of this list and sort");
+    pq->has_after = rc == 1;
+    return 0;
+}
+
+/* ?category=, ?stall_id= and ?q=; empty values are no filter. 0, or -1 after replying 422. */
+static int filters(api_req_t *req, product_query_t *pq, char *category, size_t catlen, char *q, size_t qlen)
+{
+    char raw[PRODUCT_SEARCH_MAX * 4 * 3 + 1], id[24];
+    const char *why;
+    int rc = api_query(req, "category", category, catlen);
+    size_t n = rc == 1 ? strlen(category) : 0;
+    if (rc < 0 || strspn(category, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+        return bad_param(req, "category", "is not a category code");
+    pq->category = n > 0 ? category : NULL;
+    rc = api_query(req, "stall_id", id, sizeof(id));
+    if (rc < 0 || (rc == 1 && product_parse_id(id, &pq->stall_id) != 0))
+        return bad_param(req, "stall_id", "must be an id");
+    rc = api_query(req, "q", raw, sizeof(raw));
+    if (rc < 0)
+        return bad_param(req, "q", "too long");
+    if (rc == 1 && strspn(raw, " ") != strlen(raw)) {
+        if ((why = product_check_search(raw, q, qlen)) != NULL)
+            return bad_param(req, "q", why);
+        pq->q = q;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- routes */
+
+static void list_products(api_req_t *req, worker_t *w)
+{
+    char next[PRODUCT_CURSOR_MAX], category[PRODUCT_CATEGORY_MAX + 1] = "", q[PRODUCT_SEARCH_MAX * 4 + 1];
+    product_query_t pq = {.on_sale_only = 1};
+    json_t *items = NULL;
+    if (api_param_id(req, 0, &pq.market_id) != 0) {
+        api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such market", NULL);
+        return;
+    }
+    if (page(req, &pq) != 0 || filters(req, &pq, category, sizeof(category), q, sizeof(q)) != 0)
+        return;
+    cache_read(req, w, pq.market_id);
+    int rc = market_exists(&w->db, pq.market_id);
+    if (rc == DB_OK)
+        rc = product_list(&w->db, &pq, &items, next, sizeof(next));
+    if (rc != DB_OK) {
+        fail(req, w, rc, "no such market");
+        return;
+    }
+    api_reply_json(req, 200, json_pack("{s:o, s:s?}", "items", items, "next_cursor", next[0] ? next : NULL));
+}
+
+/* One on-sale product with today's guide price of its commodity code, or null. */
+static void get_product(api_req_t *req, worker_t *w)
+{
+    int64_t id, market_id;
+    char today[MARKET_DATE_LEN];
+    json_t *doc = NULL, *guide = NULL;
+    if (api_param_id(req, 0, &id) != 0) {
+        api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such product", NULL);
+        return;
+    }
+    int rc = product_market_of(&w->db, id, &market_id);
+    if (rc == DB_OK) {
+        cache_read(req, w, market_id);
+        rc = product_get(&w->db, id, 0, 0, &doc);
+    }
+    if (rc == DB_OK) {
+        market_date(0, today);
+        rc = market_guide_price(&w->db, market_id, json_string_value(json_object_get(doc, "commodity_code")), today,
+                                &guide);
+        if (rc == DB_NOROW)
+            rc = DB_OK;
+    }
+    if (rc != DB_OK) {
+        json_decref(doc);
+        fail(req, w, rc, "no such product");
+        return;
+    }
+    json_object_set_new(doc, "guide_price", guide != NULL ? guide : json_null());
+    api_reply_json(req, 200, doc);
+}
 
 int products_register(router_t *r)
 {
-    (void)r;
+    if (router_add(r, "GET", "/v1/markets/{id}/products", ROUTE_CACHED, list_products) != 0 ||
+        router_add(r, "GET", "/v1/products/{id}", ROUTE_CACHED, get_product) != 0)
+        return -1;
     return 0;
 }

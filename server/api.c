@@ -38,7 +38,8 @@ static void set_fallback(api_req_t *req)
 void api_reply_json(api_req_t *req, int status, json_t *doc)
 {
     clear_reply(req);
-    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    /* 15 digits: a DECIMAL like 34.7477 comes out as written, not as 34.747700000000002 */
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(doc);
     if (text == NULL) {
         set_fallback(req);
