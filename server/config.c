@@ -50,6 +50,12 @@ const config_key_t config_keys[] = {
     {"auth.token_ttl_s", "604800", "how long a sign-in token lives, seconds"},
     {"auth.login_max_failures", "5", "wrong passwords for one username, or from one address, before 429"},
     {"auth.login_window_s", "900", "the window the failures are counted in, seconds"},
+    {"order.delivery_fee_fen", "500", "flat delivery fee of an order, fen"},
+    {"order.free_delivery_from_fen", "5000", "orders whose goods are worth this much ship free, fen; 0: never"},
+    {"order.unpaid_timeout_s", "900", "an unpaid order is cancelled and its stock returned this long after checkout"},
+    {"order.sweep_interval_s", "60", "how often stallfront work sweeps MariaDB for orders stuck past their deadline"},
+    {"queue.lease_ms", "30000", "a stream message not acknowledged this long is claimed again by the reaper"},
+    {"queue.max_deliveries", "5", "a message delivered this many times goes to the dead-letter stream"},
     {"alerts.price_band_pct", "50",
      "a product priced this many percent above or below the day's guide price is an anomaly"},
     {NULL, NULL, NULL},
@@ -115,6 +121,12 @@ static const slot_t slots[] = {
     I("auth.login_max_failures", auth_login_max_failures, 1, 1000),
     I("auth.login_window_s", auth_login_window_s, 1, 86400),
     I("alerts.price_band_pct", alerts_price_band_pct, 1, 1000),
+    L("order.delivery_fee_fen", order_delivery_fee_fen, 0, 100000000),
+    L("order.free_delivery_from_fen", order_free_delivery_from_fen, 0, 100000000000),
+    I("order.unpaid_timeout_s", order_unpaid_timeout_s, 1, 86400),
+    I("order.sweep_interval_s", order_sweep_interval_s, 1, 3600),
+    I("queue.lease_ms", queue_lease_ms, 100, 3600000),
+    I("queue.max_deliveries", queue_max_deliveries, 1, 100),
 };
 
 static const slot_t *find_slot(const char *key)

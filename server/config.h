@@ -58,6 +58,13 @@ typedef struct config {
     int auth_token_ttl_s;
     int auth_login_max_failures; /* wrong passwords per username or address before 429 */
     int auth_login_window_s;
+    /* orders and queues */
+    int64_t order_delivery_fee_fen;      /* flat delivery fee of an order */
+    int64_t order_free_delivery_from_fen; /* goods worth this much ship free; 0: never */
+    int order_unpaid_timeout_s;          /* an unpaid order is cancelled this long after checkout */
+    int order_sweep_interval_s;          /* how often work's MariaDB safety-net sweep runs */
+    int queue_lease_ms;                  /* a message unacknowledged this long is claimed again */
+    int queue_max_deliveries;            /* after this many, a message goes to the dead letters */
     /* catalogue */
     int alerts_price_band_pct; /* a price this far from the day's guide price is an anomaly */
     char *file;                /* the file the values came from, or NULL */
