@@ -61,6 +61,7 @@ typedef struct config {
     /* orders and queues */
     int64_t order_delivery_fee_fen;      /* flat delivery fee of an order */
     int64_t order_free_delivery_from_fen; /* goods worth this much ship free; 0: never */
+    int order_delivery_radius_m;         /* farthest delivery address from the market */
     int order_unpaid_timeout_s;          /* an unpaid order is cancelled this long after checkout */
     int order_sweep_interval_s;          /* how often work's MariaDB safety-net sweep runs */
     int queue_lease_ms;                  /* a message unacknowledged this long is claimed again */

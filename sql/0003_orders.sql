@@ -1,10 +1,11 @@
--- 0003: addresses, orders with one vendor order per stall and line snapshots, the
+-- 0003: addresses (a consumer's; tied to one market only when the consumer says so, as a
+-- consumer is not a market's), orders with one vendor order per stall and line snapshots, the
 -- append-only event log of every state change, the transactional outbox, the consumers'
 -- record of processed events, and checkout idempotency keys.
 
 CREATE TABLE addresses (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    market_id BIGINT NOT NULL,                  -- the market it delivers from
+    market_id BIGINT NULL,                      -- set: only for that market's orders
     user_id BIGINT NOT NULL,                    -- the consumer
     name VARCHAR(64) NOT NULL,
     phone VARCHAR(20) NOT NULL,
