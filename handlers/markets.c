@@ -6,63 +6,26 @@
  * when the answer must not be cached (Redis down, an error, or no single market).
  * Queries go through models/market.c.
  */
-#include <stdio.h>
 #include <string.h>
 #include "api.h"
 #include "models/cachever.h"
 #include "handlers.h"
-#include "log.h"
 #include "models/market.h"
 #include "models/product.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-/* Records the market's catalogue version, read before the data. Without Redis the answer
- * is still given, just not cached. */
-static void cache_read(api_req_t *req, worker_t *w, int64_t market_id)
-{
-    req->cache_market = cachever_get(&w->redis, market_id, &req->cache_version) == 0 ? market_id : 0;
-}
-
-/* Replies for a model status that is not DB_OK. */
-static void fail(api_req_t *req, worker_t *w, int rc, const char *what)
-{
-    req->cache_market = 0;
-    if (rc == DB_NOROW) {
-        api_reply_error(req, SF_E_NOT_FOUND, NULL, what, NULL);
-        return;
-    }
-    log_error("%s: %s", req->route->pattern, w->db.err);
-    if (rc == DB_GONE || rc == DB_DEADLOCK) {
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, NULL, NULL);
-        req->retry_after = 1;
-        return;
-    }
-    api_reply_error(req, SF_E_INTERNAL, NULL, NULL, NULL);
-}
-
-static void bad_param(api_req_t *req, const char *field, const char *reason)
-{
-    char msg[128];
-    snprintf(msg, sizeof(msg), "%s: %s", field, reason);
-    api_reply_error(req, SF_E_INVALID, NULL, msg, json_pack("{s:s, s:s}", "field", field, "reason", reason));
-}
 
 /* ?limit= and ?cursor= (of cursor kind `kind`). 0, or -1 after replying 422. */
 static int page(api_req_t *req, char kind, size_t *limit, int64_t *after_id)
 {
     char buf[PRODUCT_CURSOR_MAX];
     int64_t key;
-    int rc = api_query(req, "limit", buf, sizeof(buf));
-    *limit = PRODUCT_LIST_DEFAULT;
     *after_id = 0;
-    if (rc < 0 || (rc == 1 && product_parse_limit(buf, limit) != 0)) {
-        bad_param(req, "limit", "must be an integer from 1 to 100");
+    if (api_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, limit) != 0)
         return -1;
-    }
-    rc = api_query(req, "cursor", buf, sizeof(buf));
+    int rc = api_query(req, "cursor", buf, sizeof(buf));
     if (rc < 0 || (rc == 1 && product_cursor_decode(buf, kind, &key, after_id) != 0)) {
-        bad_param(req, "cursor", "is not a cursor of this list");
+        api_reply_invalid(req, "cursor", "is not a cursor of this list");
         return -1;
     }
     return 0;
@@ -75,12 +38,6 @@ static int market_param(api_req_t *req, int64_t *id)
         return 0;
     api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such market", NULL);
     return -1;
-}
-
-static void reply_list(api_req_t *req, json_t *items, const char *next_cursor)
-{
-    api_reply_json(
-        req, 200, json_pack("{s:o, s:s?}", "items", items, "next_cursor", next_cursor[0] != '\0' ? next_cursor : NULL));
 }
 
 /* ---------------------------------------------------------------- markets */
@@ -96,9 +53,9 @@ static void list_markets(api_req_t *req, worker_t *w)
         return;
     int rc = market_list(&w->db, limit, after, &items, next, sizeof(next));
     if (rc != DB_OK)
-        fail(req, w, rc, NULL);
+        api_reply_db_failure(req, &w->db, rc, NULL);
     else
-        reply_list(req, items, next);
+        api_reply_list(req, items, next);
 }
 
 static void get_market(api_req_t *req, worker_t *w)
@@ -107,10 +64,10 @@ static void get_market(api_req_t *req, worker_t *w)
     json_t *doc = NULL;
     if (market_param(req, &id) != 0)
         return;
-    cache_read(req, w, id);
+    req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
     int rc = market_get(&w->db, id, &doc);
     if (rc != DB_OK)
-        fail(req, w, rc, "no such market");
+        api_reply_db_failure(req, &w->db, rc, "no such market");
     else
         api_reply_json(req, 200, doc);
 }
@@ -126,19 +83,19 @@ static int filters(api_req_t *req, char *category, size_t catlen, int *has_cat, 
     int rc = api_query(req, "category", category, catlen);
     size_t n = rc == 1 ? strlen(category) : 0;
     if (rc < 0 || strspn(category, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n) {
-        bad_param(req, "category", "is not a category code");
+        api_reply_invalid(req, "category", "is not a category code");
         return -1;
     }
     *has_cat = n > 0;
     rc = api_query(req, "q", raw, sizeof(raw));
     *has_q = 0;
     if (rc < 0) {
-        bad_param(req, "q", "too long");
+        api_reply_invalid(req, "q", "too long");
         return -1;
     }
     if (rc == 1 && strspn(raw, " ") != strlen(raw)) {
         if ((why = product_check_search(raw, q, qlen)) != NULL) {
-            bad_param(req, "q", why);
+            api_reply_invalid(req, "q", why);
             return -1;
         }
         *has_q = 1;
@@ -157,14 +114,14 @@ static void list_stalls(api_req_t *req, worker_t *w)
         return;
     sq.category = has_cat ? category : NULL;
     sq.q = has_q ? q : NULL;
-    cache_read(req, w, sq.market_id);
+    req->cache_market = cachever_tag(&w->redis, sq.market_id, &req->cache_version);
     int rc = market_exists(&w->db, sq.market_id);
     if (rc == DB_OK)
         rc = market_stalls(&w->db, &sq, &items, next, sizeof(next));
     if (rc != DB_OK)
-        fail(req, w, rc, "no such market");
+        api_reply_db_failure(req, &w->db, rc, "no such market");
     else
-        reply_list(req, items, next);
+        api_reply_list(req, items, next);
 }
 
 static void get_stall(api_req_t *req, worker_t *w)
@@ -178,12 +135,12 @@ static void get_stall(api_req_t *req, worker_t *w)
     }
     int rc = market_stall_market(&w->db, id, &market_id);
     if (rc == DB_OK) {
-        cache_read(req, w, market_id);
+        req->cache_market = cachever_tag(&w->redis, market_id, &req->cache_version);
         market_date(0, today);
         rc = market_stall_get(&w->db, id, today, &doc);
     }
     if (rc != DB_OK)
-        fail(req, w, rc, "no such stall");
+        api_reply_db_failure(req, &w->db, rc, "no such stall");
     else
         api_reply_json(req, 200, doc);
 }
@@ -196,12 +153,12 @@ static void categories(api_req_t *req, worker_t *w)
     json_t *tree = NULL;
     if (market_param(req, &id) != 0)
         return;
-    cache_read(req, w, id);
+    req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
     int rc = market_exists(&w->db, id);
     if (rc == DB_OK)
         rc = market_categories(&w->db, id, &tree);
     if (rc != DB_OK)
-        fail(req, w, rc, "no such market");
+        api_reply_db_failure(req, &w->db, rc, "no such market");
     else
         api_reply_json(req, 200, tree);
 }
@@ -215,18 +172,18 @@ static void guide_prices(api_req_t *req, worker_t *w)
         return;
     int rc = api_query(req, "date", date, sizeof(date));
     if (rc < 0 || (rc == 1 && !market_date_valid(date))) {
-        bad_param(req, "date", "must be a date YYYY-MM-DD");
+        api_reply_invalid(req, "date", "must be a date YYYY-MM-DD");
         return;
     }
     if (rc == 0)
         market_date(0, date);
-    cache_read(req, w, id);
+    req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
     if ((rc = market_exists(&w->db, id)) == DB_OK)
         rc = market_guide_prices(&w->db, id, date, &items);
     if (rc != DB_OK)
-        fail(req, w, rc, "no such market");
+        api_reply_db_failure(req, &w->db, rc, "no such market");
     else
-        reply_list(req, items, "");
+        api_reply_list(req, items, NULL);
 }
 
 static void rankings(api_req_t *req, worker_t *w)
@@ -244,16 +201,16 @@ static void rankings(api_req_t *req, worker_t *w)
             : strcmp(period, "month") == 0 ? MARKET_MONTH
                                            : 0;
     if (rc < 0 || p == 0) {
-        bad_param(req, "period", "must be day, week or month");
+        api_reply_invalid(req, "period", "must be day, week or month");
         return;
     }
-    cache_read(req, w, id);
+    req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
     if ((rc = market_exists(&w->db, id)) == DB_OK)
         rc = market_rankings(&w->db, id, p, &items);
     if (rc != DB_OK)
-        fail(req, w, rc, "no such market");
+        api_reply_db_failure(req, &w->db, rc, "no such market");
     else
-        reply_list(req, items, "");
+        api_reply_list(req, items, NULL);
 }
 
 int markets_register(router_t *r)

@@ -49,11 +49,6 @@ static int fail(bad_t *bad, const char *field, const char *reason)
     return -1;
 }
 
-static void reply_invalid(api_req_t *req, const bad_t *bad)
-{
-    api_reply_error(req, SF_E_INVALID, NULL, NULL, json_pack("{s:s, s:s}", "field", bad->field, "reason", bad->reason));
-}
-
 /* ---------------------------------------------------------------- characters */
 
 static int c_stall_no(int c)
@@ -256,19 +251,13 @@ static int only_keys(const json_t *obj, const char *const *keys, const char *pre
 
 /* ---------------------------------------------------------------- model outcomes */
 
-_Static_assert((int)VENDOR_E_BUSY == (int)COURIER_E_BUSY && (int)VENDOR_E_BUSY == (int)GUIDE_E_BUSY, "one busy code");
-
-/* Replies for a failed model call: *_E_BUSY (the same number in every model) is 503. */
-static void reply_db_failure(api_req_t *req, worker_t *w, int rc, const char *what)
-{
-    if (rc == VENDOR_E_BUSY) {
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, "the database is busy; try again", NULL);
-        req->retry_after = 1;
-        return;
-    }
-    log_error("%s: %s", what, w->db.err);
-    api_reply_error(req, SF_E_INTERNAL, NULL, NULL, NULL);
-}
+/* The models' *_E_BUSY and *_E_DB are DB_GONE and DB_ERR, so api_reply_db_failure() answers
+ * them: 503 with Retry-After, and 500. */
+_Static_assert((int)VENDOR_E_BUSY == (int)DB_GONE && (int)COURIER_E_BUSY == (int)DB_GONE &&
+                   (int)GUIDE_E_BUSY == (int)DB_GONE,
+               "busy is DB_GONE");
+_Static_assert((int)VENDOR_E_DB == (int)DB_ERR && (int)COURIER_E_DB == (int)DB_ERR && (int)GUIDE_E_DB == (int)DB_ERR,
+               "db is DB_ERR");
 
 static void reply_vendor_rc(api_req_t *req, worker_t *w, int rc, int64_t bad_id)
 {
@@ -298,7 +287,7 @@ static void reply_vendor_rc(api_req_t *req, worker_t *w, int rc, int64_t bad_id)
         api_reply_error(req, SF_E_CONFLICT, "too_many_staff", "the vendor has the most staff records allowed",
                         json_pack("{s:i}", "max", VENDOR_MAX_STAFF));
         break;
-    default: reply_db_failure(req, w, rc, "operator: vendor"); break;
+    default: api_reply_db_failure(req, &w->db, rc, NULL); break;
     }
 }
 
@@ -338,7 +327,7 @@ static void stall_create(api_req_t *req, worker_t *w)
     int64_t x = 0, y = 0;
     json_t *doc = NULL;
     if (parse_stall(req->body, &no, &zone, &x, &y, &bad) != 0) {
-        reply_invalid(req, &bad);
+        api_reply_invalid(req, bad.field, bad.reason);
         return;
     }
     int rc = vendor_stall_create(&w->db, req->who.market_id, no, zone, x, y, &doc);
@@ -471,7 +460,7 @@ static void vendor_create_h(api_req_t *req, worker_t *w)
     json_t *doc = NULL;
     int64_t bad_id = 0;
     if (parse_vendor_new(req->body, &in, &bad) != 0) {
-        reply_invalid(req, &bad);
+        api_reply_invalid(req, bad.field, bad.reason);
         return;
     }
     int rc = vendor_create(&w->db, req->who.market_id, &in, &doc, &bad_id);
@@ -506,7 +495,7 @@ static void vendor_update_h(api_req_t *req, worker_t *w)
         return;
     }
     if (parse_vendor_change(req->body, &in, &bad) != 0) {
-        reply_invalid(req, &bad);
+        api_reply_invalid(req, bad.field, bad.reason);
         return;
     }
     int rc = vendor_update(&w->db, req->who.market_id, id, &in, &doc, &bad_id);
@@ -532,7 +521,7 @@ static void staff_add_h(api_req_t *req, worker_t *w)
         need_str(req->body, "name", "name", &S_NAME64, &s.name, &bad) != 0 ||
         need_str(req->body, "certificate", "certificate", &S_LIC_NUMBER, &s.certificate, &bad) != 0 ||
         need_date(req->body, "valid_until", "valid_until", &s.valid_until, &days, &bad) != 0) {
-        reply_invalid(req, &bad);
+        api_reply_invalid(req, bad.field, bad.reason);
         return;
     }
     int rc = vendor_staff_add(&w->db, req->who.market_id, id, &s, &doc);
@@ -556,7 +545,7 @@ static void courier_create_h(api_req_t *req, worker_t *w)
         need_str(b, "phone", "phone", &S_PHONE, &c.phone, &bad) != 0 ||
         need_str(b, "username", "username", &S_USERNAME, &c.username, &bad) != 0 ||
         need_str(b, "password", "password", &S_PASSWORD, &c.password, &bad) != 0) {
-        reply_invalid(req, &bad);
+        api_reply_invalid(req, bad.field, bad.reason);
         return;
     }
     int rc = courier_create(&w->db, req->who.market_id, &c, &doc);
@@ -564,7 +553,7 @@ static void courier_create_h(api_req_t *req, worker_t *w)
         api_reply_error(req, SF_E_CONFLICT, "username_taken", "that username is taken",
                         json_pack("{s:s}", "field", "username"));
     else if (rc != COURIER_OK)
-        reply_db_failure(req, w, rc, "operator: courier");
+        api_reply_db_failure(req, &w->db, rc, NULL);
     else
         api_reply_json(req, 201, doc); /* couriers are not in the public catalogue */
 }
@@ -639,12 +628,12 @@ static void guide_put_h(api_req_t *req, worker_t *w)
         return;
     }
     if (parse_guide(req->body, &date, items, &n, &bad) != 0) {
-        reply_invalid(req, &bad);
+        api_reply_invalid(req, bad.field, bad.reason);
         goto out;
     }
     int rc = guide_put(&w->db, req->who.market_id, date, items, n, &doc);
     if (rc != GUIDE_OK)
-        reply_db_failure(req, w, rc, "operator: guide prices");
+        api_reply_db_failure(req, &w->db, rc, NULL);
     else
         reply_written(req, w, 200, doc);
 out:
@@ -662,12 +651,12 @@ static void notice_create_h(api_req_t *req, worker_t *w)
     if (only_keys(req->body, keys, "", &bad) != 0 ||
         need_str(req->body, "title", "title", &S_TITLE, &title, &bad) != 0 ||
         need_str(req->body, "body", "body", &S_BODY, &body, &bad) != 0) {
-        reply_invalid(req, &bad);
+        api_reply_invalid(req, bad.field, bad.reason);
         return;
     }
     int rc = guide_notice_create(&w->db, req->who.market_id, req->who.user_id, title, body, &doc);
     if (rc != GUIDE_OK)
-        reply_db_failure(req, w, rc, "operator: notice");
+        api_reply_db_failure(req, &w->db, rc, NULL);
     else
         reply_written(req, w, 201, doc);
 }
@@ -681,13 +670,12 @@ static void alerts_h(api_req_t *req, worker_t *w)
     if (q == 0)
         today(date, sizeof(date));
     else if (q < 0 || parse_date(date, &days) != 0) {
-        api_reply_error(req, SF_E_INVALID, NULL, NULL,
-                        json_pack("{s:s, s:s}", "field", "date", "reason", "must be a real date YYYY-MM-DD"));
+        api_reply_invalid(req, "date", "must be a real date YYYY-MM-DD");
         return;
     }
     int rc = guide_alerts(&w->db, req->who.market_id, date, req->cfg->alerts_price_band_pct, &doc);
     if (rc != GUIDE_OK)
-        reply_db_failure(req, w, rc, "operator: alerts");
+        api_reply_db_failure(req, &w->db, rc, NULL);
     else
         api_reply_json(req, 200, doc);
 }

@@ -5,43 +5,19 @@
  * version is read before the data, and req->cache_market stays 0 when the answer must not
  * be cached. Queries go through models/product.c and models/market.c.
  */
-#include <stdio.h>
 #include <string.h>
 #include "api.h"
 #include "models/cachever.h"
 #include "handlers.h"
-#include "log.h"
 #include "models/market.h"
 #include "models/product.h"
 
 /* ---------------------------------------------------------------- helpers */
 
-static void cache_read(api_req_t *req, worker_t *w, int64_t market_id)
-{
-    req->cache_market = cachever_get(&w->redis, market_id, &req->cache_version) == 0 ? market_id : 0;
-}
-
-static void fail(api_req_t *req, worker_t *w, int rc, const char *what)
-{
-    req->cache_market = 0;
-    if (rc == DB_NOROW) {
-        api_reply_error(req, SF_E_NOT_FOUND, NULL, what, NULL);
-        return;
-    }
-    log_error("%s: %s", req->route->pattern, w->db.err);
-    if (rc == DB_GONE || rc == DB_DEADLOCK) {
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, NULL, NULL);
-        req->retry_after = 1;
-        return;
-    }
-    api_reply_error(req, SF_E_INTERNAL, NULL, NULL, NULL);
-}
-
+/* Replies 422 naming the field; -1, for the parsers to return. */
 static int bad_param(api_req_t *req, const char *field, const char *reason)
 {
-    char msg[128];
-    snprintf(msg, sizeof(msg), "%s: %s", field, reason);
-    api_reply_error(req, SF_E_INVALID, NULL, msg, json_pack("{s:s, s:s}", "field", field, "reason", reason));
+    api_reply_invalid(req, field, reason);
     return -1;
 }
 
@@ -57,10 +33,8 @@ static int page(api_req_t *req, product_query_t *pq)
         pq->sort = PRODUCT_SORT_SALES;
     else if (rc != 0)
         return bad_param(req, "sort", "must be price or sales");
-    rc = api_query(req, "limit", buf, sizeof(buf));
-    pq->limit = PRODUCT_LIST_DEFAULT;
-    if (rc < 0 || (rc == 1 && product_parse_limit(buf, &pq->limit) != 0))
-        return bad_param(req, "limit", "must be an integer from 1 to 100");
+    if (api_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, &pq->limit) != 0)
+        return -1;
     rc = api_query(req, "cursor", buf, sizeof(buf));
     if (rc < 0 ||
         (rc == 1 && product_cursor_decode(buf, product_sort_kind(pq->sort), &pq->after_key, &pq->after_id) != 0))
@@ -106,15 +80,14 @@ static void list_products(api_req_t *req, worker_t *w)
     }
     if (page(req, &pq) != 0 || filters(req, &pq, category, sizeof(category), q, sizeof(q)) != 0)
         return;
-    cache_read(req, w, pq.market_id);
+    req->cache_market = cachever_tag(&w->redis, pq.market_id, &req->cache_version);
     int rc = market_exists(&w->db, pq.market_id);
     if (rc == DB_OK)
         rc = product_list(&w->db, &pq, &items, next, sizeof(next));
-    if (rc != DB_OK) {
-        fail(req, w, rc, "no such market");
-        return;
-    }
-    api_reply_json(req, 200, json_pack("{s:o, s:s?}", "items", items, "next_cursor", next[0] ? next : NULL));
+    if (rc != DB_OK)
+        api_reply_db_failure(req, &w->db, rc, "no such market");
+    else
+        api_reply_list(req, items, next);
 }
 
 /* One on-sale product with today's guide price of its commodity code, or null. */
@@ -129,7 +102,7 @@ static void get_product(api_req_t *req, worker_t *w)
     }
     int rc = product_market_of(&w->db, id, &market_id);
     if (rc == DB_OK) {
-        cache_read(req, w, market_id);
+        req->cache_market = cachever_tag(&w->redis, market_id, &req->cache_version);
         rc = product_get(&w->db, id, 0, 0, &doc);
     }
     if (rc == DB_OK) {
@@ -141,7 +114,7 @@ static void get_product(api_req_t *req, worker_t *w)
     }
     if (rc != DB_OK) {
         json_decref(doc);
-        fail(req, w, rc, "no such product");
+        api_reply_db_failure(req, &w->db, rc, "no such product");
         return;
     }
     json_object_set_new(doc, "guide_price", guide != NULL ? guide : json_null());

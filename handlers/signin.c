@@ -29,28 +29,21 @@
 
 /* ---- shared ---------------------------------------------------------------------------- */
 
-/* Replies 422 naming the field. */
-static void invalid(api_req_t *req, const char *field, const char *reason)
-{
-    api_reply_error(req, SF_E_INVALID, NULL, "the request is not valid",
-                    json_pack("{s:s, s:s}", "field", field, "reason", reason));
-}
-
 /* The string member `field` of the body, 1..max bytes; NULL after replying 422. */
 static const char *body_string(api_req_t *req, const char *field, size_t max)
 {
     json_t *v = json_object_get(req->body, field);
     if (v == NULL) {
-        invalid(req, field, "is required");
+        api_reply_invalid(req, field, "is required");
         return NULL;
     }
     if (!json_is_string(v)) {
-        invalid(req, field, "must be a string");
+        api_reply_invalid(req, field, "must be a string");
         return NULL;
     }
     size_t n = json_string_length(v);
     if (n == 0 || n > max || strlen(json_string_value(v)) != n) {
-        invalid(req, field, n == 0 ? "must not be empty" : "is too long");
+        api_reply_invalid(req, field, n == 0 ? "must not be empty" : "is too long");
         return NULL;
     }
     return json_string_value(v);

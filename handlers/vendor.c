@@ -5,7 +5,6 @@
  * nothing changes. After a write commits, the market's catalogue version is bumped so the
  * public answers cached from it are dropped (models/cachever.h). Worker threads.
  */
-#include <stdio.h>
 #include <string.h>
 #include "api.h"
 #include "models/cachever.h"
@@ -15,40 +14,21 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Replies for a model status that is not DB_OK. */
+/* Replies for a model status that is not DB_OK: the product model's own refusals, then
+ * the database's. */
 static void fail(api_req_t *req, worker_t *w, int rc)
 {
     switch (rc) {
-    case DB_NOROW: api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such product", NULL); return;
     case PRODUCT_SUSPENDED:
         api_reply_error(req, SF_E_FORBIDDEN, "vendor_suspended", "the vendor may not trade now", NULL);
         return;
     case PRODUCT_NO_STALL:
         api_reply_error(req, SF_E_CONFLICT, "no_stall", "the vendor has no stall to sell from", NULL);
         return;
-    case PRODUCT_BAD_STALL:
-        api_reply_error(req, SF_E_INVALID, NULL, "stall_id: not one of your stalls",
-                        json_pack("{s:s, s:s}", "field", "stall_id", "reason", "not one of your stalls"));
-        return;
-    case PRODUCT_BAD_CATEGORY:
-        api_reply_error(req, SF_E_INVALID, NULL, "category: no such category",
-                        json_pack("{s:s, s:s}", "field", "category", "reason", "no such category"));
-        return;
-    case DB_GONE:
-    case DB_DEADLOCK:
-        log_warn("%s: %s", req->route->pattern, w->db.err);
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, NULL, NULL);
-        req->retry_after = 1;
-        return;
-    default: log_error("%s: %s", req->route->pattern, w->db.err); api_reply_error(req, SF_E_INTERNAL, NULL, NULL, NULL);
+    case PRODUCT_BAD_STALL: api_reply_invalid(req, "stall_id", "not one of your stalls"); return;
+    case PRODUCT_BAD_CATEGORY: api_reply_invalid(req, "category", "no such category"); return;
+    default: api_reply_db_failure(req, &w->db, rc, "no such product");
     }
-}
-
-static void invalid(api_req_t *req, const product_invalid_t *bad)
-{
-    char msg[128];
-    snprintf(msg, sizeof(msg), "%s: %s", bad->field, bad->reason);
-    api_reply_error(req, SF_E_INVALID, NULL, msg, json_pack("{s:s, s:s}", "field", bad->field, "reason", bad->reason));
 }
 
 /* A vendor token always names its vendor; one that does not is refused, not trusted. */
@@ -90,24 +70,18 @@ static void list_own(api_req_t *req, worker_t *w)
         return;
     pq.market_id = req->who.market_id;
     pq.vendor_id = req->who.vendor_id;
-    int rc = api_query(req, "limit", buf, sizeof(buf));
-    if (rc < 0 || (rc == 1 && product_parse_limit(buf, &pq.limit) != 0)) {
-        product_invalid_t bad = {"limit", "must be an integer from 1 to 100"};
-        invalid(req, &bad);
+    if (api_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, &pq.limit) != 0)
         return;
-    }
-    rc = api_query(req, "cursor", buf, sizeof(buf));
+    int rc = api_query(req, "cursor", buf, sizeof(buf));
     if (rc < 0 || (rc == 1 && product_cursor_decode(buf, 'i', &pq.after_key, &pq.after_id) != 0)) {
-        product_invalid_t bad = {"cursor", "is not a cursor of this list"};
-        invalid(req, &bad);
+        api_reply_invalid(req, "cursor", "is not a cursor of this list");
         return;
     }
     pq.has_after = rc == 1;
-    if ((rc = product_list(&w->db, &pq, &items, next, sizeof(next))) != DB_OK) {
+    if ((rc = product_list(&w->db, &pq, &items, next, sizeof(next))) != DB_OK)
         fail(req, w, rc);
-        return;
-    }
-    api_reply_json(req, 200, json_pack("{s:o, s:s?}", "items", items, "next_cursor", next[0] ? next : NULL));
+    else
+        api_reply_list(req, items, next);
 }
 
 static void create(api_req_t *req, worker_t *w)
@@ -118,7 +92,7 @@ static void create(api_req_t *req, worker_t *w)
     if (!is_vendor(req))
         return;
     if (product_parse_create(req->body, &in, &bad) != 0) {
-        invalid(req, &bad);
+        api_reply_invalid(req, bad.field, bad.reason);
         return;
     }
     int rc = product_create(&w->db, req->who.market_id, req->who.vendor_id, &in, &id);
@@ -142,7 +116,7 @@ static void patch(api_req_t *req, worker_t *w)
         return;
     }
     if (product_parse_patch(req->body, &in, &bad) != 0) {
-        invalid(req, &bad);
+        api_reply_invalid(req, bad.field, bad.reason);
         return;
     }
     int rc = product_update(&w->db, req->who.market_id, req->who.vendor_id, id, &in);

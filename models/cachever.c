@@ -20,6 +20,11 @@ int cachever_get(redis_t *r, int64_t market_id, uint64_t *ver)
     return 0;
 }
 
+int64_t cachever_tag(redis_t *r, int64_t market_id, uint64_t *ver)
+{
+    return cachever_get(r, market_id, ver) == 0 ? market_id : 0;
+}
+
 int cachever_bump(redis_t *r, int64_t market_id)
 {
     redisReply *rep = redis_cmd(r, "INCR cat:ver:%lld", (long long)market_id);

@@ -18,6 +18,10 @@
 /* The market's current version into *ver (0 if never bumped). 0, or -1 if Redis failed. */
 int cachever_get(redis_t *r, int64_t market_id, uint64_t *ver);
 
+/* For a ROUTE_CACHED read, before querying: the market's version into *ver, and market_id
+ * to tag the answer with; 0 (do not cache; the answer is still given) if Redis failed. */
+int64_t cachever_tag(redis_t *r, int64_t market_id, uint64_t *ver);
+
 /* Bumps and publishes the market's version. 0, or -1 if Redis failed: then cached answers
  * may stay stale for up to CACHE_MAX_AGE_S (server/cache.h), never longer. */
 int cachever_bump(redis_t *r, int64_t market_id);

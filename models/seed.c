@@ -1071,10 +1071,8 @@ int seed_passwords_reset(db_t *db, seed_t *s, char *err, size_t errlen)
             goto out;
         }
     rc = db_begin(db);
-    for (size_t i = 0; rc == DB_OK && i < s->nlogins; i++) {
-        db_param_t p[] = {DB_STR(hashes[i]), DB_I64(s->logins[i].user_id), DB_I64(s->market_id)};
-        rc = db_exec(db, "UPDATE users SET password_hash = ? WHERE id = ? AND market_id = ?", p, NELEM(p), NULL, NULL);
-    }
+    for (size_t i = 0; rc == DB_OK && i < s->nlogins; i++)
+        rc = user_set_password_hash(db, s->market_id, s->logins[i].user_id, hashes[i]);
     if (rc == DB_OK)
         rc = db_commit(db);
     if (rc != DB_OK) {

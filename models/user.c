@@ -1,5 +1,6 @@
 /*
- * Users (see user.h): password hashing and the rows sign-in reads and writes.
+ * Users (see user.h): password hashing, and the rows sign-in reads and writes and the demo
+ * seed resets passwords in.
  *
  * Stored hash: "scrypt$N$r$p$<salt>$<key>" with standard base64 (EVP_EncodeBlock) salt and
  * key. New hashes use N=16384, r=8, p=1 (16 MiB, tens of milliseconds on one core of a
@@ -274,6 +275,13 @@ int user_upsert_wechat(db_t *db, const char *openid, const char *display_name, u
     if (rc == DB_OK && strcmp(out->role, "consumer") != 0)
         rc = DB_NOROW;
     return rc;
+}
+
+int user_set_password_hash(db_t *db, int64_t market_id, int64_t user_id, const char *hash)
+{
+    db_param_t p[] = {DB_STR(hash), DB_I64(user_id), DB_I64(market_id)};
+    return db_exec(db, "UPDATE users SET password_hash = ? WHERE id = ? AND market_id = ?", p, sizeof(p) / sizeof(p[0]),
+                   NULL, NULL);
 }
 
 int user_touch_login(db_t *db, int64_t id)

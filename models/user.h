@@ -72,6 +72,11 @@ int user_find_login(db_t *db, const char *username, user_auth_t *out);
  * an account that is not a consumer's, or a DB_ error. */
 int user_upsert_wechat(db_t *db, const char *openid, const char *display_name, user_auth_t *out);
 
+/* Stores hash (from user_hash_password) as the password of user user_id of market_id; a
+ * user of another market is left alone. Hashing is the caller's, so a transaction setting
+ * several passwords holds no row lock through the KDF. DB_OK or a DB_ error. */
+int user_set_password_hash(db_t *db, int64_t market_id, int64_t user_id, const char *hash);
+
 /* Records a successful sign-in (last_login_at = now). DB_OK or a DB_ error. */
 int user_touch_login(db_t *db, int64_t id);
 

@@ -1,12 +1,14 @@
 /*
  * Reply helpers and input accessors for handlers. Runs on whichever thread the handler
- * runs on; touches only the api_req_t it is given.
+ * runs on; touches only the api_req_t it is given (and the log, for a failed model call).
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api.h"
+#include "log.h"
 
 /* Ids above this do not survive a JavaScript client (doubles hold integers to 2^53). */
 #define API_ID_MAX 9007199254740992LL
@@ -88,6 +90,57 @@ void api_reply_text(api_req_t *req, int status, const char *content_type, char *
     req->out = text;
     req->out_len = len;
     req->content_type = content_type;
+}
+
+void api_reply_invalid(api_req_t *req, const char *field, const char *reason)
+{
+    char msg[192]; /* a longer field and reason are cut here, still whole in details */
+    snprintf(msg, sizeof(msg), "%s%s%s", field, field[0] != '\0' ? ": " : "", reason);
+    api_reply_error(req, SF_E_INVALID, NULL, msg, json_pack("{s:s, s:s}", "field", field, "reason", reason));
+}
+
+void api_reply_db_failure(api_req_t *req, const db_t *db, int rc, const char *not_found)
+{
+    const char *where = req->route != NULL ? req->route->pattern : "?";
+    req->cache_market = 0;
+    if (rc == DB_NOROW) {
+        api_reply_error(req, SF_E_NOT_FOUND, NULL, not_found, NULL);
+    } else if (rc == DB_GONE || rc == DB_DEADLOCK) {
+        log_warn("%s: %s", where, db->err);
+        api_reply_error(req, SF_E_UNAVAILABLE, NULL, NULL, NULL);
+        req->retry_after = 1;
+    } else {
+        log_error("%s: %s", where, db->err);
+        api_reply_error(req, SF_E_INTERNAL, NULL, NULL, NULL);
+    }
+}
+
+void api_reply_list(api_req_t *req, json_t *items, const char *next_cursor)
+{
+    const char *next = next_cursor != NULL && next_cursor[0] != '\0' ? next_cursor : NULL;
+    api_reply_json(req, 200, json_pack("{s:o, s:s?}", "items", items, "next_cursor", next));
+}
+
+int api_query_limit(api_req_t *req, size_t dflt, size_t max, size_t *limit)
+{
+    char buf[24], reason[64];
+    int rc = api_query(req, "limit", buf, sizeof(buf));
+    size_t n = rc == 1 ? strlen(buf) : 0;
+    *limit = dflt;
+    if (rc == 0)
+        return 0;
+    /* as many digits as max has at most: no overflow, and "0100" is as wrong as "1000" */
+    int max_digits = snprintf(NULL, 0, "%zu", max);
+    unsigned long long v = 0;
+    if (rc == 1 && n > 0 && n <= (size_t)max_digits && strspn(buf, "0123456789") == n)
+        v = strtoull(buf, NULL, 10);
+    if (v < 1 || v > max) {
+        snprintf(reason, sizeof(reason), "must be an integer from 1 to %zu", max);
+        api_reply_invalid(req, "limit", reason);
+        return -1;
+    }
+    *limit = (size_t)v;
+    return 0;
 }
 
 int api_param_id(const api_req_t *req, size_t i, int64_t *out)

@@ -88,6 +88,19 @@ void api_reply_static(api_req_t *req, int status, const char *content_type, cons
 /* Replies with malloc'd text (stolen). */
 void api_reply_text(api_req_t *req, int status, const char *content_type, char *text, size_t len);
 
+/* Replies 422 `invalid` naming the field: message "<field>: <reason>" (just the reason when
+ * field is "", the body as a whole), details {"field", "reason"}. */
+void api_reply_invalid(api_req_t *req, const char *field, const char *reason);
+
+/* Replies for a model status rc that is not DB_OK: DB_NOROW is 404 with message not_found
+ * (NULL: the default), DB_GONE and DB_DEADLOCK 503 with Retry-After 1, anything else 500
+ * after logging db->err. A failure is never cached (req->cache_market = 0). */
+void api_reply_db_failure(api_req_t *req, const db_t *db, int rc, const char *not_found);
+
+/* Replies 200 {"items": items (stolen), "next_cursor": next_cursor}, null when
+ * next_cursor is NULL or "" (the last page). */
+void api_reply_list(api_req_t *req, json_t *items, const char *next_cursor);
+
 /* Parses path parameter i as an id: a decimal integer from 1 to 2^53 (ids are JSON
  * integers, and JavaScript clients hold them as doubles). 0 on success, -1 otherwise. */
 int api_param_id(const api_req_t *req, size_t i, int64_t *out);
@@ -95,6 +108,10 @@ int api_param_id(const api_req_t *req, size_t i, int64_t *out);
 /* Copies query parameter `name` (percent-decoded) into buf. 1 if present, 0 if absent,
  * -1 if present but malformed or longer than buflen - 1. */
 int api_query(const api_req_t *req, const char *name, char *buf, size_t buflen);
+
+/* ?limit= of a list: dflt when absent, else a decimal from 1 to max. 0 with *limit, or -1
+ * after replying 422 naming the field "limit". */
+int api_query_limit(api_req_t *req, size_t dflt, size_t max, size_t *limit);
 
 /* For the /metrics handler (loop thread): the Prometheus text of the running server,
  * malloc'd; NULL if out of memory. */
