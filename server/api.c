@@ -223,6 +223,7 @@ void api_req_free(api_req_t *req)
     free(req->raw_body);
     free(req->authorization);
     free(req->if_none_match);
+    free(req->idempotency_key);
     clear_reply(req);
     free(req->etag);
     free(req);

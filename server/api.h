@@ -56,6 +56,7 @@ typedef struct api_req {
     size_t raw_body_len;
     char *authorization;    /* the Authorization header, or NULL */
     char *if_none_match;    /* the If-None-Match header, or NULL */
+    char *idempotency_key;  /* the Idempotency-Key header, or NULL (at most 256 bytes are kept) */
     principal_t who;        /* set before the handler runs on routes that admit roles */
     int64_t cache_market;   /* ROUTE_CACHED: the market the answer belongs to (0: none) */
     uint64_t cache_version; /* ROUTE_CACHED: that market's catalogue version, read before

@@ -342,6 +342,11 @@ static int copy_inputs(h2o_req_t *req, api_req_t *a, const router_params_t *para
         return -1;
     a->authorization = header_copy(req, H2O_TOKEN_AUTHORIZATION);
     a->if_none_match = header_copy(req, H2O_TOKEN_IF_NONE_MATCH);
+    ssize_t ik = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
+    if (ik >= 0) /* bounded: a longer key is cut, and the handler's length check refuses it */
+        a->idempotency_key =
+            strndup(req->headers.entries[ik].value.base,
+                    req->headers.entries[ik].value.len > 256 ? 257 : req->headers.entries[ik].value.len);
     if ((a->route->flags & ROUTE_BODY_ANY) && req->entity.base != NULL) {
         if ((a->raw_body = malloc(req->entity.len + 1)) == NULL)
             return -1;
