@@ -39,6 +39,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "statpoll.h"
 
 /* h2o buffers a whole body before the handler runs and answers bodies above its own limit
  * with a bare 413 (HTTP/1.1) or REFUSED_STREAM (HTTP/2). It is set to this multiple of
@@ -127,6 +128,7 @@ struct api_server {
     int h2o_ready;
     SSL_CTX *ssl;
     cachesub_t *sub;
+    statpoll_t *stats; /* queue figures for /metrics, if the process has them */
     size_t nloops;
     loop_t *loops[MAX_THREADS];
     size_t inflight_total;     /* atomic: requests with a job in the pool */
@@ -1025,6 +1027,11 @@ int http_server_free(http_server_t *S)
     return 1;
 }
 
+void http_server_set_stats(http_server_t *S, statpoll_t *stats)
+{
+    S->stats = stats;
+}
+
 char *api_server_metrics(api_server_t *S, size_t *len)
 {
     metrics_gauge_t g[] = {
@@ -1036,5 +1043,17 @@ char *api_server_metrics(api_server_t *S, size_t *len)
         {"stallfront_http_connections", "open client connections", "gauge",
          (double)__atomic_load_n(&S->conns_total, __ATOMIC_RELAXED)},
     };
-    return metrics_render(S->metrics, g, sizeof(g) / sizeof(g[0]), len);
+    char *text = metrics_render(S->metrics, g, sizeof(g) / sizeof(g[0]), len);
+    size_t extra_len = 0;
+    char *extra = text != NULL && S->stats != NULL ? statpoll_copy(S->stats, &extra_len) : NULL;
+    if (extra != NULL) {
+        char *joined = realloc(text, *len + extra_len + 1);
+        if (joined != NULL) {
+            memcpy(joined + *len, extra, extra_len + 1);
+            *len += extra_len;
+            text = joined;
+        }
+        free(extra);
+    }
+    return text;
 }

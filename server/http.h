@@ -16,11 +16,16 @@
 #include "config.h"
 #include "pool.h"
 #include "router.h"
+#include "statpoll.h"
 
 typedef struct api_server http_server_t;
 
 /* Binds the listeners and loads TLS. NULL with errbuf on failure (port in use, bad cert). */
 http_server_t *http_server_new(const config_t *cfg, const router_t *routes, pool_t *pool, char *errbuf, size_t errlen);
+
+/* Adds a poller's text to /metrics (call before http_server_start; the poller must outlive
+ * the server). */
+void http_server_set_stats(http_server_t *s, statpoll_t *stats);
 
 /* Starts the loop threads and waits until each is ready. 0, or -1 if a thread could not be
  * started (then call http_server_shutdown() to stop those that did). */
