@@ -2,31 +2,95 @@
  * Carts: one per consumer and market, in Redis (hash cart:<user>:<market>, product id →
  * quantity in grams or pieces), living 7 days from its last change. Redis holds only what
  * the consumer chose; prices and availability are always read from MariaDB when the cart is
- * shown or checked out. Worker threads, with their own redis_t.
+ * shown or checked out. Worker threads, with their own redis_t and db_t.
  *
- * (Written in full by the cart engineer; the functions below are the ones checkout relies
- * on, fixed here first.)
+ * Every change writes the line and the key's expiry in one MULTI/EXEC, so no cart key ever
+ * exists without a TTL; reading a cart does not extend its life ("7 days since its last
+ * change").
+ *
+ * Ownership: json_t ** results belong to the caller. Nothing here knows HTTP.
  */
 #ifndef SF_CART_H
 #define SF_CART_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "db.h"
 #include "redis.h"
 
 #define CART_MAX_LINES 100
-#define CART_TTL_S (7 * 24 * 3600)
+#define CART_TTL_S     (7 * 24 * 3600)
+#define CART_QTY_MAX   1000000000 /* = PRODUCT_STOCK_MAX: no line can ask for more than any stock */
 
 typedef struct cart_line {
     int64_t product_id;
     int64_t qty; /* grams or pieces, > 0 */
 } cart_line_t;
 
-/* The lines of a cart, ordered by product id, at most CART_MAX_LINES. 0, or -1 if Redis
- * failed (r->err). */
+/* Results of cart_set beyond 0 and -1. */
+enum {
+    CART_FULL = -30, /* the cart already holds CART_MAX_LINES other lines */
+    CART_BUSY = -31, /* the cart kept changing under us (concurrent writes); try again */
+};
+
+/* What a PUT needs to know about a product, whatever its status. */
+typedef struct cart_product {
+    int64_t id;
+    int64_t market_id;
+    int64_t stock;
+    int on_sale;       /* products.status = 'on_sale' */
+    int vendor_active; /* vendors.status = 'active' */
+} cart_product_t;
+
+/* Fees of a market's orders, from the configuration. */
+typedef struct cart_fees {
+    int64_t delivery_fee_fen;
+    int64_t free_delivery_from_fen; /* 0: never free */
+} cart_fees_t;
+
+/* Why a PUT body was refused: the field and the reason (a string literal). */
+typedef struct cart_invalid {
+    char field[48];
+    const char *reason;
+} cart_invalid_t;
+
+/* ---- validation (pure) ---- */
+
+/* Reads a PUT /v1/cart/items/{id} body {"qty": 0..CART_QTY_MAX, "market_id"?: id}: both JSON
+ * integers (1.5, "3", true are refused), unknown fields refused. *market_id is 0 when
+ * absent or null. 0, or -1 with *bad set. */
+int cart_parse_put(const json_t *body, int64_t *qty, int64_t *market_id, cart_invalid_t *bad);
+
+/* ---- Redis ---- */
+
+/* The lines of a cart, ordered by product id, at most CART_MAX_LINES (lines that cannot be
+ * read back as positive integers are skipped). 0, or -1 if Redis failed (r->err). */
 int cart_load(redis_t *r, int64_t user_id, int64_t market_id, cart_line_t *lines, size_t *n);
 
 /* Empties a cart. 0, or -1 if Redis failed. */
 int cart_clear(redis_t *r, int64_t user_id, int64_t market_id);
+
+/* Sets a line to qty (1..CART_QTY_MAX; 0 removes it) and restarts the cart's TTL. 0;
+ * CART_FULL when adding a line to a cart holding CART_MAX_LINES others; CART_BUSY when the
+ * cart changed concurrently every time it was tried; -1 if Redis failed. */
+int cart_set(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id, int64_t qty);
+
+/* Removes a line (a line not in the cart is no error). 0, or -1 if Redis failed. */
+int cart_remove(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id);
+
+/* ---- MariaDB ---- */
+
+/* A product with its market, stock and whether it and its vendor may sell. DB_OK, DB_NOROW
+ * for an unknown product, or a db error. */
+int cart_product_get(db_t *db, int64_t product_id, cart_product_t *out);
+
+/* The cart as the API shows it: {"market_id", "items": [{product_id, name, stall_id, qty,
+ * pricing, amount_fen, available, reason?}], "items_fen", "delivery_fee_fen", "payable_fen"},
+ * reading every product of the lines in one query. Lines whose product is gone, off sale,
+ * of a vendor not active, or short of stock are shown with available false and a reason;
+ * items_fen sums the available lines only. DB_OK or a db error (DB_ERR also if an amount
+ * overflowed, which the bounds on price and quantity rule out). */
+int cart_render(db_t *db, int64_t market_id, const cart_line_t *lines, size_t n, const cart_fees_t *fees, json_t **out);
 
 #endif
