@@ -19,4 +19,31 @@
  * the caller's transaction. DB_OK with *id (may be NULL), or a db status. */
 int outbox_add(db_t *db, int64_t market_id, const char *topic, const json_t *payload, int64_t *id);
 
+/* ---- for the relay and the consumers (workers/relay.c, workers/queue.c) ---- */
+
+#define OUTBOX_BATCH_MAX 100 /* rows the relay reads at a time */
+
+/* Up to limit (<= OUTBOX_BATCH_MAX) unpublished rows in id order: columns id, market_id,
+ * topic, payload. DB_OK with *rows (the caller's, db_rows_free), or a db status. */
+int outbox_unpublished(db_t *db, size_t limit, db_rows_t **rows);
+
+/* The backlog: how many rows wait for the relay, and the age of the oldest in ms (0 when
+ * none). DB_OK or a db status. */
+int outbox_backlog(db_t *db, int64_t *count, int64_t *oldest_age_ms);
+
+/* Marks the rows published (published_at = NOW(3)), in one transaction of its own, one
+ * UPDATE ... WHERE id=? each: never a range, since a row with an id inside the range may
+ * have committed after the read and is not published yet. DB_OK or a db status. */
+int outbox_mark_published(db_t *db, const int64_t *ids, size_t n);
+
+/* Takes (or confirms) the relay's named lock on this connection: GET_LOCK of
+ * "stallfront.relay.<database>", so one relay publishes a database's outbox at a time. 1
+ * held, 0 held by another session, or a db status (< 0). The lock goes with the session:
+ * a relay that crashes or loses its connection releases it. */
+int outbox_relay_lock(db_t *db);
+
+/* Records that consumer handled event_id (the `processed` table), inside the caller's
+ * transaction. DB_OK; DB_DUP when it was already recorded (the event is done); or a db status. */
+int outbox_processed_add(db_t *db, const char *consumer, int64_t event_id);
+
 #endif

@@ -1,0 +1,140 @@
+/*
+ * Idempotency keys (see idempotency.h). The primary key (user_id, scope, idem_key) decides
+ * which of several concurrent requests runs: the one whose INSERT succeeds; the others read
+ * the row and wait, polling, until it holds an answer. Worker threads; no state between
+ * calls.
+ */
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "idempotency.h"
+
+int idempotency_key_valid(const char *key)
+{
+    size_t n = key != NULL ? strlen(key) : 0;
+    if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+int idempotency_hash(const json_t *body, char out[IDEMPOTENCY_HASH_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char *text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL)
+        return -1;
+    int ok = EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32;
+    free(text);
+    if (!ok)
+        return -1;
+    for (unsigned i = 0; i < mdlen; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[2 * mdlen] = '\0';
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Forgets a first answer older than the TTL (it counts as absent), and a claim left
+ * unanswered far longer than any request runs (its server died in the middle). */
+static int drop_expired(db_t *db, int64_t user_id, const char *scope, const char *key)
+{
+    db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key), DB_I64(IDEMPOTENCY_TTL_S),
+                      DB_I64(IDEMPOTENCY_STALE_S)};
+    return db_exec(db,
+                   "DELETE FROM idempotency_keys WHERE user_id = ? AND scope = ? AND idem_key = ?"
+                   " AND (created_at < NOW(3) - INTERVAL ? SECOND"
+                   " OR (status IS NULL AND created_at < NOW(3) - INTERVAL ? SECOND))",
+                   p, 5, NULL, NULL);
+}
+
+/* Looks at the row of someone else's claim: the answer, a mismatch, or "still running"
+ * (IDEMPOTENCY_RUN here means: absent or unanswered, look again). */
+static int look(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash, int *status,
+                char **response, size_t *len)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key)};
+    int rc = db_query_row(db,
+                          "SELECT request_hash, status, response FROM idempotency_keys"
+                          " WHERE user_id = ? AND scope = ? AND idem_key = ?",
+                          p, 3, &rows);
+    if (rc == DB_NOROW)
+        return IDEMPOTENCY_RUN; /* released meanwhile: claim it again */
+    if (rc != DB_OK)
+        return rc;
+    size_t n = 0;
+    const char *body = db_rows_str(rows, 2, &n);
+    if (strcmp(db_rows_str(rows, 0, NULL), hash) != 0) {
+        rc = IDEMPOTENCY_E_REUSED;
+    } else if (db_rows_isnull(rows, 1) || body == NULL) {
+        rc = IDEMPOTENCY_RUN;
+    } else if ((*response = malloc(n + 1)) == NULL) {
+        rc = DB_ERR;
+    } else {
+        memcpy(*response, body, n);
+        (*response)[n] = '\0';
+        *len = n;
+        *status = (int)db_rows_i64(rows, 1);
+        rc = IDEMPOTENCY_REPLAY;
+    }
+    db_rows_free(rows);
+    return rc;
+}
+
+int idempotency_begin(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash, int *status,
+                      char **response, size_t *len)
+{
+    *response = NULL;
+    *len = 0;
+    if (!idempotency_key_valid(key))
+        return IDEMPOTENCY_E_KEY;
+    int rc = drop_expired(db, user_id, scope, key);
+    for (long waited = 0; rc == DB_OK; waited += IDEMPOTENCY_POLL_MS) {
+        db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key), DB_STR(hash)};
+        rc = db_exec(db, "INSERT INTO idempotency_keys (user_id, scope, idem_key, request_hash) VALUES (?, ?, ?, ?)", p,
+                     4, NULL, NULL);
+        if (rc == DB_OK)
+            return IDEMPOTENCY_RUN;
+        if (rc != DB_DUP)
+            return rc;
+        rc = look(db, user_id, scope, key, hash, status, response, len);
+        if (rc != IDEMPOTENCY_RUN)
+            return rc;
+        if (waited >= IDEMPOTENCY_WAIT_MS)
+            return IDEMPOTENCY_E_IN_PROGRESS;
+        sleep_ms(IDEMPOTENCY_POLL_MS);
+        rc = DB_OK;
+    }
+    return rc;
+}
+
+int idempotency_finish(db_t *db, int64_t user_id, const char *scope, const char *key, int status, const char *response,
+                       size_t len)
+{
+    db_param_t p[] = {DB_I64(status), DB_STRN(response, len), DB_I64(user_id), DB_STR(scope), DB_STR(key)};
+    return db_exec(db,
+                   "UPDATE idempotency_keys SET status = ?, response = ? WHERE user_id = ? AND scope = ?"
+                   " AND idem_key = ? AND status IS NULL",
+                   p, 5, NULL, NULL);
+}
+
+int idempotency_abort(db_t *db, int64_t user_id, const char *scope, const char *key)
+{
+    db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key)};
+    return db_exec(db,
+                   "DELETE FROM idempotency_keys WHERE user_id = ? AND scope = ? AND idem_key = ? AND status IS NULL",
+                   p, 3, NULL, NULL);
+}

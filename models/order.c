@@ -1,0 +1,856 @@
+/*
+ * Orders (see order.h): the state machines as data, the transitions (conditional UPDATE plus
+ * an event row, inside the caller's transaction), the unpaid-order cancel the timeout worker
+ * and the consumer share, checkout, and the order's JSON.
+ *
+ * Lock order, so that concurrent transactions queue instead of deadlocking: products by id
+ * (checkout, and the stock given back by a cancel) after the order row (cancel). A deadlock
+ * that happens anyway is rolled back by InnoDB; checkout runs again (ORDER_CHECKOUT_TRIES),
+ * the consumer's cancel too.
+ *
+ * Worker threads (or tests) with their own db_t; nothing here keeps state between calls.
+ */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "models/address.h"
+#include "models/money.h"
+#include "models/outbox.h"
+#include "models/product.h"
+#include "order.h"
+
+/* A UTC DATETIME(3) column as RFC 3339 in +08:00 (as models/market.c writes them; NULL
+ * stays NULL because CONCAT of NULL is NULL). */
+#define AT_0800(col) "CONCAT(LEFT(DATE_FORMAT(" col " + INTERVAL 8 HOUR, '%Y-%m-%dT%H:%i:%s.%f'), 23), '+08:00')"
+
+#define ORDER_NO_TRIES 5 /* order numbers drawn before giving up on a duplicate (10^10 each) */
+#define ACTOR_MAX      32
+
+/* ================================================================ state machines */
+
+typedef struct move {
+    const char *from, *to;
+} move_t;
+
+/* API.md "Orders": the only moves there are. */
+static const move_t order_moves[] = {
+    {"pending_payment", "paid"}, {"paid", "fulfilling"},           {"fulfilling", "ready"}, {"ready", "delivering"},
+    {"delivering", "delivered"}, {"pending_payment", "cancelled"}, {"paid", "cancelled"},   {NULL, NULL},
+};
+
+static const move_t vendor_order_moves[] = {
+    {"pending_payment", "new"},
+    {"new", "accepted"},
+    {"accepted", "picked"},
+    {"picked", "ready"},
+    {"ready", "handed_over"},
+    {"new", "rejected"},
+    {"pending_payment", "cancelled"},
+    {"new", "cancelled"},
+    {NULL, NULL},
+};
+
+static const char *const order_statuses[] = {"pending_payment", "paid",      "fulfilling", "ready",
+                                             "delivering",      "delivered", "cancelled",  NULL};
+
+static int in_table(const move_t *t, const char *from, const char *to)
+{
+    if (from == NULL || to == NULL)
+        return 0;
+    for (; t->from != NULL; t++)
+        if (strcmp(t->from, from) == 0 && strcmp(t->to, to) == 0)
+            return 1;
+    return 0;
+}
+
+int order_move_legal(const char *from, const char *to)
+{
+    return in_table(order_moves, from, to);
+}
+
+int vendor_order_move_legal(const char *from, const char *to)
+{
+    return in_table(vendor_order_moves, from, to);
+}
+
+int order_status_valid(const char *s)
+{
+    for (size_t i = 0; s != NULL && order_statuses[i] != NULL; i++)
+        if (strcmp(order_statuses[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static db_param_t str_or_null(const char *s)
+{
+    return s != NULL ? DB_STR(s) : DB_NULL;
+}
+
+int order_transition_tx(db_t *db, int64_t order_id, const char *from, const char *to, const char *actor,
+                        const char *reason)
+{
+    uint64_t n = 0;
+    if (!order_move_legal(from, to))
+        return ORDER_E_STATE;
+    db_param_t up[] = {DB_STR(to), DB_STR(to),       DB_STR(to),  str_or_null(reason),
+                       DB_STR(to), DB_I64(order_id), DB_STR(from)};
+    int rc = db_exec(db,
+                     "UPDATE orders SET status = ?,"
+                     " cancelled_at = IF(? = 'cancelled', NOW(3), cancelled_at),"
+                     " cancel_reason = IF(? = 'cancelled', LEFT(?, 32), cancel_reason),"
+                     " paid_at = IF(? = 'paid', COALESCE(paid_at, NOW(3)), paid_at)"
+                     " WHERE id = ? AND status = ?",
+                     up, 7, &n, NULL);
+    if (rc != DB_OK)
+        return rc;
+    if (n == 0)
+        return ORDER_E_STATE;
+    db_param_t ev[] = {DB_STR(from), DB_STR(to), DB_STR(actor), str_or_null(reason), DB_I64(order_id)};
+    return db_exec(db,
+                   "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor,"
+                   " reason) SELECT market_id, id, NULL, ?, ?, LEFT(?, 32), LEFT(?, 200) FROM orders WHERE id = ?",
+                   ev, 5, NULL, NULL);
+}
+
+int vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const char *from, const char *to, const char *actor,
+                               const char *reason)
+{
+    uint64_t n = 0;
+    if (!vendor_order_move_legal(from, to))
+        return ORDER_E_STATE;
+    db_param_t up[] = {DB_STR(to), DB_STR(to), str_or_null(reason), DB_I64(vendor_order_id), DB_STR(from)};
+    int rc = db_exec(db,
+                     "UPDATE vendor_orders SET status = ?,"
+                     " reject_reason = IF(? = 'rejected', LEFT(?, 200), reject_reason)"
+                     " WHERE id = ? AND status = ?",
+                     up, 5, &n, NULL);
+    if (rc != DB_OK)
+        return rc;
+    if (n == 0)
+        return ORDER_E_STATE;
+    db_param_t ev[] = {DB_STR(from), DB_STR(to), DB_STR(actor), str_or_null(reason), DB_I64(vendor_order_id)};
+    return db_exec(db,
+                   "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor,"
+                   " reason) SELECT market_id, order_id, id, ?, ?, LEFT(?, 32), LEFT(?, 200) FROM vendor_orders"
+                   " WHERE id = ?",
+                   ev, 5, NULL, NULL);
+}
+
+/* ================================================================ cancel */
+
+/* Cancels the order's vendor orders that still wait for payment. */
+static int cancel_vendor_orders(db_t *db, int64_t order_id, const char *actor, const char *reason)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(order_id), DB_I64(CART_MAX_LINES)};
+    int rc = db_query(db,
+                      "SELECT id FROM vendor_orders WHERE order_id = ? AND status = 'pending_payment'"
+                      " ORDER BY id LIMIT ? FOR UPDATE",
+                      p, 2, &rows);
+    while (rc == DB_OK && db_rows_next(rows))
+        rc = vendor_order_transition_tx(db, db_rows_i64(rows, 0), "pending_payment", "cancelled", actor, reason);
+    db_rows_free(rows);
+    return rc;
+}
+
+/* Gives each line's quantity back to its product, in product-id order (the checkout's lock
+ * order). */
+static int return_stock(db_t *db, int64_t order_id)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(order_id), DB_I64(CART_MAX_LINES)};
+    int rc = db_query(db, "SELECT product_id, qty FROM order_lines WHERE order_id = ? ORDER BY product_id, id LIMIT ?",
+                      p, 2, &rows);
+    while (rc == DB_OK && db_rows_next(rows)) {
+        int64_t qty = db_rows_i64(rows, 1);
+        db_param_t up[] = {DB_I64(qty), DB_I64(qty), DB_I64(db_rows_i64(rows, 0))};
+        rc = db_exec(db, "UPDATE products SET stock = stock + ?, sales_qty = GREATEST(sales_qty - ?, 0) WHERE id = ?",
+                     up, 3, NULL, NULL);
+    }
+    db_rows_free(rows);
+    return rc;
+}
+
+static int outbox_cancelled(db_t *db, int64_t order_id, int64_t market_id, const char *reason)
+{
+    json_t *payload = json_pack("{s:I, s:I, s:s?}", "order_id", (json_int_t)order_id, "market_id",
+                                (json_int_t)market_id, "reason", reason);
+    if (payload == NULL)
+        return DB_ERR;
+    int rc = outbox_add(db, market_id, "order.cancelled", payload, NULL);
+    json_decref(payload);
+    return rc;
+}
+
+int order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const char *reason, int only_if_due)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(order_id)};
+    int rc = db_query_row(db, "SELECT status, market_id, expires_at <= NOW(3) FROM orders WHERE id = ? FOR UPDATE", p,
+                          1, &rows);
+    if (rc != DB_OK)
+        goto out;
+    int64_t market_id = db_rows_i64(rows, 1);
+    if (strcmp(db_rows_str(rows, 0, NULL), "pending_payment") != 0) {
+        rc = ORDER_E_STATE;
+        goto out;
+    }
+    if (only_if_due && db_rows_i64(rows, 2) == 0) {
+        rc = ORDER_E_NOT_DUE;
+        goto out;
+    }
+    if ((rc = order_transition_tx(db, order_id, "pending_payment", "cancelled", actor, reason)) != DB_OK ||
+        (rc = cancel_vendor_orders(db, order_id, actor, reason)) != DB_OK || (rc = return_stock(db, order_id)) != DB_OK)
+        goto out;
+    rc = outbox_cancelled(db, order_id, market_id, reason);
+out:
+    db_rows_free(rows);
+    return rc;
+}
+
+/* ================================================================ checkout */
+
+/* One cart line as the locked product row says it stands. */
+typedef struct co_line {
+    int64_t product_id, qty;
+    int found, on_sale, vendor_active, weight;
+    int64_t market_id, stall_id, vendor_id, price_fen, per_g, stock;
+    int64_t amount_fen;
+    int64_t vendor_order_id;
+    char name[PRODUCT_NAME_MAX * 4 + 1];
+} co_line_t;
+
+/* The work of one checkout: the sorted lines and what the transaction found out. */
+typedef struct co_work {
+    const order_checkout_t *in;
+    co_line_t *lines;
+    size_t n;
+    int64_t items_fen, delivery_fee_fen, payable_fen;
+    int64_t order_id;
+    char order_no[ORDER_NO_MAX];
+    json_t *details; /* the refused lines, for ORDER_E_UNAVAILABLE / ORDER_E_OUT_OF_STOCK */
+} co_work_t;
+
+/* The market exists, the address is the consumer's, usable in this market and in range. */
+static int check_address(db_t *db, const order_checkout_t *in)
+{
+    db_rows_t *rows = NULL;
+    address_t a;
+    db_param_t p[] = {DB_I64(in->market_id)};
+    int rc = db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?", p, 1, &rows);
+    if (rc == DB_NOROW)
+        rc = ORDER_E_MARKET;
+    if (rc != DB_OK)
+        goto out;
+    rc = address_get_for_order(db, in->user_id, in->address_id, &a);
+    if (rc == DB_NOROW)
+        rc = ORDER_E_ADDRESS;
+    if (rc != DB_OK)
+        goto out;
+    if (a.market_id != 0 && a.market_id != in->market_id) {
+        rc = ORDER_E_ADDRESS_MARKET;
+        goto out;
+    }
+    int64_t d = address_distance_m(strtod(db_rows_str(rows, 0, NULL), NULL), strtod(db_rows_str(rows, 1, NULL), NULL),
+                                   a.lat, a.lng);
+    if (d > in->radius_m)
+        rc = ORDER_E_ADDRESS_RANGE;
+out:
+    db_rows_free(rows);
+    return rc;
+}
+
+static int by_product(const void *a, const void *b)
+{
+    const co_line_t *x = a, *y = b;
+    return x->product_id < y->product_id ? -1 : x->product_id > y->product_id;
+}
+
+/* Locks one product (FOR UPDATE) and reads what the checkout needs of it and its vendor. */
+static int lock_line(db_t *db, co_line_t *l)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(l->product_id)};
+    int rc = db_query_row(db,
+                          "SELECT market_id, stall_id, vendor_id, name, pricing_mode, price_fen, per_g, stock, status"
+                          " FROM products WHERE id = ? FOR UPDATE",
+                          p, 1, &rows);
+    l->found = rc == DB_OK;
+    if (rc != DB_OK)
+        goto out;
+    l->market_id = db_rows_i64(rows, 0);
+    l->stall_id = db_rows_i64(rows, 1);
+    l->vendor_id = db_rows_i64(rows, 2);
+    snprintf(l->name, sizeof(l->name), "%s", db_rows_str(rows, 3, NULL));
+    l->weight = strcmp(db_rows_str(rows, 4, NULL), "weight") == 0;
+    l->price_fen = db_rows_i64(rows, 5);
+    l->per_g = db_rows_i64(rows, 6);
+    l->stock = db_rows_i64(rows, 7);
+    l->on_sale = strcmp(db_rows_str(rows, 8, NULL), "on_sale") == 0;
+    db_rows_free(rows);
+    rows = NULL;
+    /* a plain read: vendor rows are shared by every checkout of their stalls, never locked */
+    db_param_t v[] = {DB_I64(l->vendor_id)};
+    rc = db_query_row(db, "SELECT status = 'active' FROM vendors WHERE id = ?", v, 1, &rows);
+    l->vendor_active = rc == DB_OK && db_rows_i64(rows, 0) == 1;
+out:
+    db_rows_free(rows);
+    return rc == DB_NOROW ? DB_OK : rc;
+}
+
+/* Why a locked line cannot be sold now, or NULL; computes its amount when it can. */
+static const char *line_refusal(const order_checkout_t *in, co_line_t *l)
+{
+    if (!l->found)
+        return "gone";
+    if (l->market_id != in->market_id)
+        return "another_market";
+    if (!l->on_sale)
+        return "off_sale";
+    if (!l->vendor_active)
+        return "vendor_inactive";
+    if (l->qty <= 0 || l->qty > CART_QTY_MAX)
+        return "bad_qty";
+    int rc = l->weight ? money_line_weight(l->price_fen, l->per_g, l->qty, &l->amount_fen)
+                       : money_line_count(l->price_fen, l->qty, &l->amount_fen);
+    return rc == MONEY_OK ? NULL : "bad_qty";
+}
+
+/* Appends {"product_id", "name", "qty", more...} to w->details.lines. */
+static int add_detail(co_work_t *w, const co_line_t *l, json_t *more)
+{
+    if (w->details == NULL)
+        w->details = json_pack("{s:[]}", "lines");
+    json_t *d = json_pack("{s:I, s:s?, s:I}", "product_id", (json_int_t)l->product_id, "name",
+                          l->found ? l->name : NULL, "qty", (json_int_t)l->qty);
+    if (w->details == NULL || d == NULL || more == NULL || json_object_update(d, more) != 0 ||
+        json_array_append_new(json_object_get(w->details, "lines"), d) != 0) {
+        json_decref(d);
+        json_decref(more);
+        return DB_ERR;
+    }
+    json_decref(more);
+    return DB_OK;
+}
+
+/* Locks every product in id order and refuses the lines that cannot be sold. */
+static int lock_lines(db_t *db, co_work_t *w)
+{
+    int rc = DB_OK;
+    for (size_t i = 0; i < w->n && rc == DB_OK; i++)
+        rc = lock_line(db, &w->lines[i]);
+    for (size_t i = 0; i < w->n && rc == DB_OK; i++) {
+        const char *why = line_refusal(w->in, &w->lines[i]);
+        if (why != NULL)
+            rc = add_detail(w, &w->lines[i], json_pack("{s:s}", "reason", why));
+    }
+    return rc == DB_OK && w->details != NULL ? ORDER_E_UNAVAILABLE : rc;
+}
+
+/* Takes every line's quantity from stock with a conditional UPDATE; a line short of stock
+ * is named with what is available, and then nothing is kept (the caller rolls back). */
+static int take_stock(db_t *db, co_work_t *w)
+{
+    int rc = DB_OK;
+    for (size_t i = 0; i < w->n && rc == DB_OK; i++) {
+        co_line_t *l = &w->lines[i];
+        uint64_t n = 0;
+        if (l->qty <= l->stock) {
+            db_param_t p[] = {DB_I64(l->qty), DB_I64(l->qty), DB_I64(l->product_id), DB_I64(l->qty)};
+            rc = db_exec(db,
+                         "UPDATE products SET stock = stock - ?, sales_qty = sales_qty + ? WHERE id = ? AND stock >= ?",
+                         p, 4, &n, NULL);
+        }
+        if (rc == DB_OK && n == 0)
+            rc = add_detail(w, l, json_pack("{s:I}", "available", (json_int_t)l->stock));
+    }
+    return rc == DB_OK && w->details != NULL ? ORDER_E_OUT_OF_STOCK : rc;
+}
+
+/* Sums the lines, and the delivery fee on top. */
+static int compute_totals(co_work_t *w)
+{
+    w->items_fen = 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (money_add(w->items_fen, w->lines[i].amount_fen, &w->items_fen) != MONEY_OK)
+            return DB_ERR;
+    w->delivery_fee_fen = money_delivery_fee(w->items_fen, w->in->delivery_fee_fen, w->in->free_delivery_from_fen);
+    return money_add(w->items_fen, w->delivery_fee_fen, &w->payable_fen) == MONEY_OK ? DB_OK : DB_ERR;
+}
+
+/* "SF" + the +08:00 date + 10 random digits. */
+static int make_order_no(char *out, size_t len)
+{
+    uint64_t r;
+    struct tm tm;
+    char date[16];
+    time_t t = time(NULL) + 8 * 3600;
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1 || gmtime_r(&t, &tm) == NULL ||
+        strftime(date, sizeof(date), "%Y%m%d", &tm) != 8)
+        return -1;
+    snprintf(out, len, "SF%.8s%010llu", date, (unsigned long long)(r % 10000000000ULL));
+    return 0;
+}
+
+/* The order row, with the address copied as it is now; retries a duplicate order number. */
+static int insert_order(db_t *db, co_work_t *w)
+{
+    const order_checkout_t *in = w->in;
+    int rc = DB_DUP;
+    for (int i = 0; i < ORDER_NO_TRIES && rc == DB_DUP; i++) {
+        uint64_t id = 0, n = 0;
+        if (make_order_no(w->order_no, sizeof(w->order_no)) != 0)
+            return DB_ERR;
+        db_param_t p[] = {DB_STR(w->order_no),   DB_I64(in->market_id),        DB_I64(in->user_id),
+                          DB_I64(w->items_fen),  DB_I64(w->delivery_fee_fen),  DB_I64(w->payable_fen),
+                          str_or_null(in->note), DB_I64(in->unpaid_timeout_s), DB_I64(in->address_id),
+                          DB_I64(in->user_id)};
+        rc = db_exec(db,
+                     "INSERT INTO orders (order_no, market_id, consumer_id, status, items_fen, delivery_fee_fen,"
+                     " payable_fen, address_id, addr_name, addr_phone, addr_text, addr_lat, addr_lng, note,"
+                     " expires_at) SELECT ?, ?, ?, 'pending_payment', ?, ?, ?, a.id, a.name, a.phone, a.text, a.lat,"
+                     " a.lng, ?, NOW(3) + INTERVAL ? SECOND FROM addresses a WHERE a.id = ? AND a.user_id = ?",
+                     p, 10, &n, &id);
+        if (rc == DB_OK && n == 0)
+            return ORDER_E_ADDRESS; /* deleted since it was checked */
+        w->order_id = (int64_t)id;
+    }
+    return rc;
+}
+
+static int insert_event(db_t *db, const co_work_t *w, int64_t vendor_order_id, const char *actor)
+{
+    db_param_t p[] = {DB_I64(w->in->market_id), DB_I64(w->order_id),
+                      vendor_order_id != 0 ? DB_I64(vendor_order_id) : DB_NULL, DB_STR(actor)};
+    return db_exec(db,
+                   "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor)"
+                   " VALUES (?, ?, ?, NULL, 'pending_payment', ?)",
+                   p, 4, NULL, NULL);
+}
+
+/* One vendor order per stall (and its vendor), in the order the stalls first appear. */
+static int insert_vendor_orders(db_t *db, co_work_t *w, const char *actor)
+{
+    int rc = DB_OK;
+    for (size_t i = 0; i < w->n && rc == DB_OK; i++) {
+        co_line_t *l = &w->lines[i];
+        if (l->vendor_order_id != 0)
+            continue;
+        int64_t items = 0;
+        for (size_t j = i; j < w->n; j++)
+            if (w->lines[j].stall_id == l->stall_id && w->lines[j].vendor_id == l->vendor_id &&
+                money_add(items, w->lines[j].amount_fen, &items) != MONEY_OK)
+                return DB_ERR;
+        uint64_t id = 0;
+        db_param_t p[] = {DB_I64(w->order_id), DB_I64(w->in->market_id), DB_I64(l->stall_id), DB_I64(l->vendor_id),
+                          DB_I64(items)};
+        rc = db_exec(db,
+                     "INSERT INTO vendor_orders (order_id, market_id, stall_id, vendor_id, status, items_fen)"
+                     " VALUES (?, ?, ?, ?, 'pending_payment', ?)",
+                     p, 5, NULL, &id);
+        for (size_t j = i; j < w->n && rc == DB_OK; j++)
+            if (w->lines[j].stall_id == l->stall_id && w->lines[j].vendor_id == l->vendor_id)
+                w->lines[j].vendor_order_id = (int64_t)id;
+        if (rc == DB_OK)
+            rc = insert_event(db, w, (int64_t)id, actor);
+    }
+    return rc;
+}
+
+/* The lines, snapshotting the product from its locked row (what was read is what is kept). */
+static int insert_lines(db_t *db, const co_work_t *w)
+{
+    int rc = DB_OK;
+    for (size_t i = 0; i < w->n && rc == DB_OK; i++) {
+        const co_line_t *l = &w->lines[i];
+        db_param_t p[] = {DB_I64(w->order_id), DB_I64(l->vendor_order_id), DB_I64(l->qty), DB_I64(l->amount_fen),
+                          DB_I64(l->product_id)};
+        rc = db_exec(db,
+                     "INSERT INTO order_lines (order_id, vendor_order_id, market_id, product_id, name, category,"
+                     " commodity_code, pricing_mode, price_fen, per_g, unit, qty, amount_fen, origin, trace_code)"
+                     " SELECT ?, ?, market_id, id, name, category, commodity_code, pricing_mode, price_fen, per_g,"
+                     " unit, ?, ?, origin, trace_code FROM products WHERE id = ?",
+                     p, 5, NULL, NULL);
+    }
+    return rc;
+}
+
+static int outbox_created(db_t *db, const co_work_t *w)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(w->order_id)};
+    int rc = db_query_row(
+        db, "SELECT CAST(ROUND(UNIX_TIMESTAMP(expires_at) * 1000) AS SIGNED) FROM orders WHERE id = ?", p, 1, &rows);
+    if (rc != DB_OK)
+        goto out;
+    json_t *payload =
+        json_pack("{s:I, s:s, s:I, s:I}", "order_id", (json_int_t)w->order_id, "order_no", w->order_no, "market_id",
+                  (json_int_t)w->in->market_id, "expires_at_ms", (json_int_t)db_rows_i64(rows, 0));
+    rc = payload != NULL ? outbox_add(db, w->in->market_id, "order.created", payload, NULL) : DB_ERR;
+    json_decref(payload);
+out:
+    db_rows_free(rows);
+    return rc;
+}
+
+/* The checkout's one transaction. Anything but DB_OK has rolled back. */
+static int checkout_tx(db_t *db, co_work_t *w)
+{
+    char actor[ACTOR_MAX];
+    snprintf(actor, sizeof(actor), "consumer:%lld", (long long)w->in->user_id);
+    for (size_t i = 0; i < w->n; i++)
+        w->lines[i].vendor_order_id = 0;
+    json_decref(w->details);
+    w->details = NULL;
+    int rc = db_begin(db);
+    if (rc != DB_OK)
+        return rc;
+    if ((rc = lock_lines(db, w)) != DB_OK || (rc = take_stock(db, w)) != DB_OK || (rc = compute_totals(w)) != DB_OK ||
+        (rc = insert_order(db, w)) != DB_OK || (rc = insert_event(db, w, 0, actor)) != DB_OK ||
+        (rc = insert_vendor_orders(db, w, actor)) != DB_OK || (rc = insert_lines(db, w)) != DB_OK ||
+        (rc = outbox_created(db, w)) != DB_OK || (rc = db_commit(db)) != DB_OK)
+        db_rollback(db);
+    return rc;
+}
+
+/* A short random pause before a deadlocked checkout runs again: 5..24 ms times the try. */
+static void backoff(int attempt)
+{
+    unsigned char r = 0;
+    RAND_bytes(&r, 1);
+    long ms = (5 + r % 20) * (long)attempt;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, json_t **details)
+{
+    co_work_t w = {.in = in};
+    *details = NULL;
+    if (in->nlines == 0)
+        return ORDER_E_EMPTY;
+    if (in->nlines > CART_MAX_LINES)
+        return DB_ERR;
+    int rc = check_address(db, in);
+    if (rc != DB_OK)
+        return rc;
+    w.lines = calloc(in->nlines, sizeof(*w.lines));
+    if (w.lines == NULL)
+        return DB_ERR;
+    w.n = in->nlines;
+    for (size_t i = 0; i < w.n; i++) {
+        w.lines[i].product_id = in->lines[i].product_id;
+        w.lines[i].qty = in->lines[i].qty;
+    }
+    qsort(w.lines, w.n, sizeof(*w.lines), by_product); /* the lock order */
+    for (int attempt = 1; attempt <= ORDER_CHECKOUT_TRIES; attempt++) {
+        rc = checkout_tx(db, &w);
+        if (rc != DB_DEADLOCK)
+            break;
+        if (attempt < ORDER_CHECKOUT_TRIES)
+            backoff(attempt);
+    }
+    if (rc == DB_OK)
+        *order_id = w.order_id;
+    if (rc == ORDER_E_UNAVAILABLE || rc == ORDER_E_OUT_OF_STOCK)
+        *details = w.details;
+    else
+        json_decref(w.details);
+    free(w.lines);
+    return rc;
+}
+
+/* ================================================================ rendering */
+
+#define ORDER_COLS                                                                                                     \
+    "o.id, o.order_no, o.market_id, o.status, o.items_fen, o.delivery_fee_fen, o.payable_fen, o.paid_fen,"             \
+    " o.refunded_fen, " AT_0800("o.created_at") ", " AT_0800("o.expires_at") ", " AT_0800(                             \
+        "o.paid_at") ", o.note,"                                                                                       \
+                     " o.addr_name, o.addr_phone, o.addr_text, o.addr_lat, o.addr_lng, " AT_0800(                      \
+                         "o.cancelled_at") ", o.cancel_reason"
+
+/* Which orders a render covers: ids lo..hi of one consumer (0: any) with one status (NULL:
+ * any). A page is exactly the matching orders between its last and first id. */
+#define RANGE_WHERE " o.id BETWEEN ? AND ? AND (? = 0 OR o.consumer_id = ?) AND (? IS NULL OR o.status = ?)"
+
+/* Rows a render may read: a page of orders, each with at most a cart's lines. */
+#define RENDER_ROWS_MAX (ORDER_LIST_MAX * CART_MAX_LINES)
+
+/* An object by id, for attaching children to their parents. */
+typedef struct node {
+    int64_t id;
+    json_t *obj;
+} node_t;
+
+typedef struct range {
+    int64_t lo, hi, consumer_id;
+    const char *status;
+} range_t;
+
+static json_t *col_str(const db_rows_t *r, size_t col)
+{
+    size_t len;
+    const char *s = db_rows_str(r, col, &len);
+    return s != NULL ? json_stringn(s, len) : json_null();
+}
+
+static json_t *col_int(const db_rows_t *r, size_t col)
+{
+    return db_rows_isnull(r, col) ? json_null() : json_integer(db_rows_i64(r, col));
+}
+
+static json_t *col_real(const db_rows_t *r, size_t col)
+{
+    const char *s = db_rows_str(r, col, NULL);
+    return s != NULL ? json_real(strtod(s, NULL)) : json_null();
+}
+
+static int by_node(const void *a, const void *b)
+{
+    const node_t *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static json_t *find_node(const node_t *nodes, size_t n, int64_t id)
+{
+    node_t key = {.id = id};
+    const node_t *hit = bsearch(&key, nodes, n, sizeof(*nodes), by_node);
+    return hit != NULL ? hit->obj : NULL;
+}
+
+static json_t *order_json(const db_rows_t *r)
+{
+    return json_pack("{s:I, s:o, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o, s:o, s:o},"
+                     " s:o, s:o, s:[], s:n, s:[]}",
+                     "id", (json_int_t)db_rows_i64(r, 0), "order_no", col_str(r, 1), "market_id",
+                     (json_int_t)db_rows_i64(r, 2), "status", col_str(r, 3), "items_fen", (json_int_t)db_rows_i64(r, 4),
+                     "delivery_fee_fen", (json_int_t)db_rows_i64(r, 5), "payable_fen", (json_int_t)db_rows_i64(r, 6),
+                     "paid_fen", (json_int_t)db_rows_i64(r, 7), "refunded_fen", (json_int_t)db_rows_i64(r, 8),
+                     "created_at", col_str(r, 9), "expires_at", col_str(r, 10), "paid_at", col_str(r, 11), "note",
+                     col_str(r, 12), "address", "name", col_str(r, 13), "phone", col_str(r, 14), "text", col_str(r, 15),
+                     "lat", col_real(r, 16), "lng", col_real(r, 17), "cancelled_at", col_str(r, 18), "cancel_reason",
+                     col_str(r, 19), "vendor_orders", "delivery", "refunds");
+}
+
+static json_t *vendor_order_json(const db_rows_t *r)
+{
+    return json_pack("{s:I, s:I, s:I, s:o, s:I, s:[]}", "id", (json_int_t)db_rows_i64(r, 0), "stall_id",
+                     (json_int_t)db_rows_i64(r, 2), "vendor_id", (json_int_t)db_rows_i64(r, 3), "status", col_str(r, 4),
+                     "items_fen", (json_int_t)db_rows_i64(r, 5), "lines");
+}
+
+static json_t *line_json(const db_rows_t *r)
+{
+    int weight = strcmp(db_rows_str(r, 6, NULL), "weight") == 0;
+    json_t *pricing = weight ? json_pack("{s:s, s:I, s:I}", "mode", "weight", "price_fen",
+                                         (json_int_t)db_rows_i64(r, 7), "per_g", (json_int_t)db_rows_i64(r, 8))
+                             : json_pack("{s:s, s:I, s:o}", "mode", "count", "price_fen", (json_int_t)db_rows_i64(r, 7),
+                                         "unit", col_str(r, 9));
+    return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:o, s:o, s:o}", "id",
+                     (json_int_t)db_rows_i64(r, 0), "product_id", (json_int_t)db_rows_i64(r, 3), "name", col_str(r, 4),
+                     "category", col_str(r, 16), "commodity_code", col_str(r, 5), "pricing", pricing, "qty",
+                     (json_int_t)db_rows_i64(r, 10), "qty_actual", col_int(r, 11), "amount_fen",
+                     (json_int_t)db_rows_i64(r, 12), "amount_actual_fen", col_int(r, 13), "origin", col_str(r, 14),
+                     "trace_code", col_str(r, 15));
+}
+
+/* Reads the vendor orders of the range and files them under their orders; *vos gets them
+ * by id (ascending, as read) for the lines. */
+static int attach_vendor_orders(db_t *db, const range_t *g, const node_t *orders, size_t norders, node_t **vos,
+                                size_t *nvos)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(g->lo),          DB_I64(g->hi),          DB_I64(g->consumer_id), DB_I64(g->consumer_id),
+                      str_or_null(g->status), str_or_null(g->status), DB_I64(RENDER_ROWS_MAX)};
+    int rc = db_query(db,
+                      "SELECT v.id, v.order_id, v.stall_id, v.vendor_id, v.status, v.items_fen FROM vendor_orders v"
+                      " JOIN orders o ON o.id = v.order_id WHERE" RANGE_WHERE " ORDER BY v.id LIMIT ?",
+                      p, 7, &rows);
+    *vos = NULL;
+    *nvos = 0;
+    if (rc != DB_OK)
+        return rc;
+    *vos = calloc(rows->nrows > 0 ? rows->nrows : 1, sizeof(**vos));
+    if (*vos == NULL)
+        rc = DB_ERR;
+    while (rc == DB_OK && db_rows_next(rows)) {
+        json_t *order = find_node(orders, norders, db_rows_i64(rows, 1));
+        json_t *vo = vendor_order_json(rows);
+        if (order == NULL) /* cannot be: the same range was read */
+            json_decref(vo);
+        if (order == NULL || vo == NULL || json_array_append_new(json_object_get(order, "vendor_orders"), vo) != 0) {
+            rc = DB_ERR; /* append_new took vo, even when it failed */
+            break;
+        }
+        (*vos)[(*nvos)++] = (node_t){.id = db_rows_i64(rows, 0), .obj = vo};
+    }
+    db_rows_free(rows);
+    return rc;
+}
+
+static int attach_lines(db_t *db, const range_t *g, const node_t *vos, size_t nvos)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(g->lo),          DB_I64(g->hi),          DB_I64(g->consumer_id), DB_I64(g->consumer_id),
+                      str_or_null(g->status), str_or_null(g->status), DB_I64(RENDER_ROWS_MAX)};
+    int rc = db_query(db,
+                      "SELECT l.id, l.order_id, l.vendor_order_id, l.product_id, l.name, l.commodity_code,"
+                      " l.pricing_mode, l.price_fen, l.per_g, l.unit, l.qty, l.qty_actual, l.amount_fen,"
+                      " l.amount_actual_fen, l.origin, l.trace_code, l.category FROM order_lines l"
+                      " JOIN orders o ON o.id = l.order_id WHERE" RANGE_WHERE " ORDER BY l.id LIMIT ?",
+                      p, 7, &rows);
+    while (rc == DB_OK && db_rows_next(rows)) {
+        json_t *vo = find_node(vos, nvos, db_rows_i64(rows, 2));
+        json_t *line = line_json(rows);
+        if (vo == NULL)
+            json_decref(line);
+        if (vo == NULL || line == NULL || json_array_append_new(json_object_get(vo, "lines"), line) != 0)
+            rc = DB_ERR;
+    }
+    db_rows_free(rows);
+    return rc;
+}
+
+/* Fills the orders of `rows` (already read, newest first) into items with their vendor
+ * orders and lines: two more queries over the range the rows span. */
+static int render_rows(db_t *db, db_rows_t *rows, range_t *g, json_t *items)
+{
+    node_t *orders = calloc(rows->nrows > 0 ? rows->nrows : 1, sizeof(*orders)), *vos = NULL;
+    size_t n = 0, nvos = 0;
+    int rc = orders != NULL ? DB_OK : DB_ERR;
+    while (rc == DB_OK && db_rows_next(rows)) {
+        json_t *o = order_json(rows);
+        if (o == NULL || json_array_append_new(items, o) != 0)
+            rc = DB_ERR;
+        else
+            orders[n++] = (node_t){.id = db_rows_i64(rows, 0), .obj = o};
+    }
+    if (rc != DB_OK || n == 0)
+        goto out;
+    g->lo = orders[n - 1].id;
+    g->hi = orders[0].id;
+    qsort(orders, n, sizeof(*orders), by_node);
+    if ((rc = attach_vendor_orders(db, g, orders, n, &vos, &nvos)) == DB_OK)
+        rc = attach_lines(db, g, vos, nvos);
+out:
+    free(orders);
+    free(vos);
+    return rc;
+}
+
+int order_render(db_t *db, int64_t order_id, int64_t consumer_id, json_t **out)
+{
+    db_rows_t *rows = NULL;
+    json_t *items = json_array();
+    range_t g = {.lo = order_id, .hi = order_id, .consumer_id = consumer_id};
+    db_param_t p[] = {DB_I64(order_id), DB_I64(order_id), DB_I64(consumer_id), DB_I64(consumer_id), DB_NULL, DB_NULL};
+    *out = NULL;
+    int rc =
+        items != NULL ? db_query(db, "SELECT " ORDER_COLS " FROM orders o WHERE" RANGE_WHERE, p, 6, &rows) : DB_ERR;
+    if (rc == DB_OK)
+        rc = render_rows(db, rows, &g, items);
+    if (rc == DB_OK && json_array_size(items) == 0)
+        rc = DB_NOROW;
+    if (rc == DB_OK)
+        *out = json_incref(json_array_get(items, 0));
+    db_rows_free(rows);
+    json_decref(items);
+    return rc;
+}
+
+int order_cursor_decode(const char *s, int64_t *after_id)
+{
+    int64_t key;
+    return product_cursor_decode(s, 'o', &key, after_id);
+}
+
+int order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, int64_t after_id, json_t **items,
+               char *next_cursor, size_t len)
+{
+    db_rows_t *rows = NULL;
+    range_t g = {.consumer_id = consumer_id, .status = status};
+    next_cursor[0] = '\0';
+    *items = json_array();
+    db_param_t p[] = {DB_I64(consumer_id), str_or_null(status), str_or_null(status),
+                      DB_I64(after_id),    DB_I64(after_id),    DB_I64(limit)};
+    int rc = *items != NULL ? db_query(db,
+                                       "SELECT " ORDER_COLS " FROM orders o WHERE o.consumer_id = ?"
+                                       " AND (? IS NULL OR o.status = ?) AND (? = 0 OR o.id < ?)"
+                                       " ORDER BY o.id DESC LIMIT ?",
+                                       p, 6, &rows)
+                            : DB_ERR;
+    if (rc == DB_OK)
+        rc = render_rows(db, rows, &g, *items);
+    if (rc == DB_OK && rows->nrows == limit && limit > 0 && product_cursor_encode('o', 0, g.lo, next_cursor, len) != 0)
+        rc = DB_ERR;
+    db_rows_free(rows);
+    if (rc != DB_OK) {
+        json_decref(*items);
+        *items = NULL;
+    }
+    return rc;
+}
+
+/* ================================================================ the consumer's cancel */
+
+/* Decides what the consumer's cancel does with an order locked in `status`. */
+static int consumer_cancel_tx(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id)
+{
+    db_rows_t *rows = NULL;
+    char actor[ACTOR_MAX];
+    db_param_t p[] = {DB_I64(order_id), DB_I64(consumer_id)};
+    int rc = db_query_row(db, "SELECT status, market_id FROM orders WHERE id = ? AND consumer_id = ? FOR UPDATE", p, 2,
+                          &rows);
+    if (rc != DB_OK)
+        goto out;
+    const char *status = db_rows_str(rows, 0, NULL);
+    *market_id = db_rows_i64(rows, 1);
+    if (strcmp(status, "pending_payment") == 0) {
+        snprintf(actor, sizeof(actor), "consumer:%lld", (long long)consumer_id);
+        rc = order_cancel_unpaid_tx(db, order_id, actor, "consumer", 0);
+    } else if (strcmp(status, "cancelled") == 0) {
+        rc = ORDER_E_CANCELLED;
+    } else if (strcmp(status, "paid") == 0) {
+        db_rows_free(rows);
+        rows = NULL;
+        db_param_t q[] = {DB_I64(order_id)};
+        rc = db_query_row(db,
+                          "SELECT COUNT(*) FROM vendor_orders WHERE order_id = ?"
+                          " AND status IN ('accepted', 'picked', 'ready', 'handed_over')",
+                          q, 1, &rows);
+        if (rc == DB_OK)
+            rc = db_rows_i64(rows, 0) == 0 ? ORDER_E_REFUND : ORDER_E_TOO_LATE;
+    } else {
+        rc = ORDER_E_TOO_LATE;
+    }
+out:
+    db_rows_free(rows);
+    return rc;
+}
+
+int order_cancel_by_consumer(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id)
+{
+    int rc = DB_DEADLOCK;
+    for (int attempt = 1; attempt <= ORDER_CHECKOUT_TRIES && rc == DB_DEADLOCK; attempt++) {
+        if (attempt > 1)
+            backoff(attempt - 1);
+        if ((rc = db_begin(db)) != DB_OK)
+            continue;
+        rc = consumer_cancel_tx(db, consumer_id, order_id, market_id);
+        if (rc == DB_OK)
+            rc = db_commit(db);
+        if (rc != DB_OK)
+            db_rollback(db);
+    }
+    return rc;
+}
+
+int order_overdue_unpaid(db_t *db, int64_t grace_s, int64_t max, db_rows_t **rows)
+{
+    return db_query(db,
+                    "SELECT id, market_id FROM orders WHERE status = 'pending_payment'"
+                    " AND expires_at < NOW(3) - INTERVAL ? SECOND ORDER BY expires_at LIMIT ?",
+                    (db_param_t[]){DB_I64(grace_s), DB_I64(max)}, 2, rows);
+}

@@ -1,0 +1,90 @@
+/*
+ * The transactional outbox and the consumers' processed records (see outbox.h). Any thread
+ * with its own db_t; nothing is kept between calls. The payload is stored as compact JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "outbox.h"
+
+int outbox_add(db_t *db, int64_t market_id, const char *topic, const json_t *payload, int64_t *id)
+{
+    size_t tlen = topic != NULL ? strlen(topic) : 0;
+    if (tlen == 0 || tlen > OUTBOX_TOPIC_MAX || !json_is_object(payload)) {
+        snprintf(db->err, sizeof(db->err), "outbox_add: bad topic or payload");
+        return DB_ERR;
+    }
+    char *text = json_dumps(payload, JSON_COMPACT);
+    if (text == NULL) {
+        snprintf(db->err, sizeof(db->err), "outbox_add: out of memory");
+        return DB_ERR;
+    }
+    uint64_t insert_id = 0;
+    db_param_t p[] = {DB_I64(market_id), DB_STRN(topic, tlen), DB_STR(text)};
+    int rc = db_exec(db, "INSERT INTO outbox (market_id, topic, payload) VALUES (?, ?, ?)", p, 3, NULL, &insert_id);
+    free(text);
+    if (rc == DB_OK && id != NULL)
+        *id = (int64_t)insert_id;
+    return rc;
+}
+
+int outbox_unpublished(db_t *db, size_t limit, db_rows_t **rows)
+{
+    if (limit == 0 || limit > OUTBOX_BATCH_MAX)
+        limit = OUTBOX_BATCH_MAX;
+    db_param_t p[] = {DB_I64(limit)};
+    return db_query(db,
+                    "SELECT id, market_id, topic, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?",
+                    p, 1, rows);
+}
+
+int outbox_mark_published(db_t *db, const int64_t *ids, size_t n)
+{
+    int rc = db_begin(db);
+    for (size_t i = 0; i < n && rc == DB_OK; i++) {
+        db_param_t p[] = {DB_I64(ids[i])};
+        rc = db_exec(db, "UPDATE outbox SET published_at = NOW(3) WHERE id = ? AND published_at IS NULL", p, 1, NULL,
+                     NULL);
+    }
+    if (rc == DB_OK)
+        rc = db_commit(db);
+    if (rc != DB_OK)
+        db_rollback(db);
+    return rc;
+}
+
+int outbox_relay_lock(db_t *db)
+{
+    db_rows_t *rows = NULL;
+    /* IS_USED_LOCK first: GET_LOCK again on the session that holds it would stack a count. */
+    int rc = db_query_row(db,
+                          "SELECT IF(IS_USED_LOCK(n) <=> CONNECTION_ID(), 1, GET_LOCK(n, 0)) FROM "
+                          "(SELECT LEFT(CONCAT('stallfront.relay.', DATABASE()), 64) AS n) AS l",
+                          NULL, 0, &rows);
+    if (rc != DB_OK)
+        return rc == DB_NOROW ? DB_ERR : rc;
+    int held = !db_rows_isnull(rows, 0) && db_rows_i64(rows, 0) == 1;
+    db_rows_free(rows);
+    return held;
+}
+
+int outbox_processed_add(db_t *db, const char *consumer, int64_t event_id)
+{
+    db_param_t p[] = {DB_STR(consumer), DB_I64(event_id)};
+    return db_exec(db, "INSERT INTO processed (consumer, event_id) VALUES (?, ?)", p, 2, NULL, NULL);
+}
+
+int outbox_backlog(db_t *db, int64_t *count, int64_t *oldest_age_ms)
+{
+    db_rows_t *rows = NULL;
+    int rc = db_query_row(db,
+                          "SELECT COUNT(*), COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(3)) DIV 1000, 0)"
+                          " FROM outbox WHERE published_at IS NULL",
+                          NULL, 0, &rows);
+    if (rc == DB_OK) {
+        *count = db_rows_i64(rows, 0);
+        *oldest_age_ms = db_rows_i64(rows, 1);
+    }
+    db_rows_free(rows);
+    return rc;
+}

@@ -1,0 +1,940 @@
+/*
+ * models/order.c and models/idempotency.c against a scratch database of their own
+ * (sf_torder_<pid>_<tag>, swept by main): checkout totals for weighed and counted lines with
+ * the delivery fee and its free threshold; refusals that leave nothing behind (empty cart,
+ * foreign, wrong-market and out-of-range addresses, unavailable lines, lines short of stock);
+ * concurrent checkouts that never oversell and never deadlock into an error, whatever order
+ * the lines come in; the state machines as a table (every legal move once, never twice, no
+ * illegal move touching the database); the unpaid cancel that gives stock back exactly once;
+ * the consumer's cancel; rendering and paging; and idempotency keys.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "config.h"
+#include "db.h"
+#include "dbtest.h"
+#include "migrate.h"
+#include "models/idempotency.h"
+#include "models/order.h"
+#include "testutil.h"
+
+static char run_prefix[48];
+
+/* ================================================================ fixtures */
+
+/* A market at (34.75, 113.62) with one consumer, one address near it and two stalls with
+ * their vendors. */
+typedef struct world {
+    config_t cfg;
+    db_t db;
+    int64_t market, other_market, user, other_user, address;
+    int64_t stall[3], vendor[3];
+} world_t;
+
+static int64_t insert(db_t *db, const char *sql, const db_param_t *p, size_t n)
+{
+    uint64_t id = 0;
+    ck_assert_msg(db_exec(db, sql, p, n, NULL, &id) == DB_OK, "`%s`: %s", sql, db->err);
+    return (int64_t)id;
+}
+
+static int64_t q1(db_t *db, const char *sql, int64_t arg)
+{
+    db_param_t p[] = {DB_I64(arg)};
+    return t_db_i64(db, sql, p, strstr(sql, "?") != NULL ? 1 : 0);
+}
+
+static int64_t add_market(db_t *db, const char *code)
+{
+    return insert(db,
+                  "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules, open_hours)"
+                  " VALUES (?, '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '', '6-20')",
+                  (db_param_t[]){DB_STR(code)}, 1);
+}
+
+static int64_t add_user(db_t *db, const char *openid)
+{
+    return insert(db, "INSERT INTO users (role, wechat_openid, display_name) VALUES ('consumer', ?, 'c')",
+                  (db_param_t[]){DB_STR(openid)}, 1);
+}
+
+static int64_t add_address(db_t *db, int64_t user, int64_t market, const char *lat, const char *lng)
+{
+    db_param_t p[] = {market != 0 ? DB_I64(market) : DB_NULL, DB_I64(user), DB_STR(lat), DB_STR(lng)};
+    return insert(db,
+                  "INSERT INTO addresses (market_id, user_id, name, phone, text, lat, lng)"
+                  " VALUES (?, ?, '王五', '13800000000', '郑州市二七区', ?, ?)",
+                  p, 4);
+}
+
+static void add_stall(db_t *db, int64_t market, int i, int64_t *stall, int64_t *vendor)
+{
+    char no[16];
+    snprintf(no, sizeof(no), "A-%02d", i);
+    *vendor = insert(db,
+                     "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
+                     " VALUES (?, '李四', '13900000000', '蔬菜', 'A')",
+                     (db_param_t[]){DB_I64(market)}, 1);
+    *stall = insert(
+        db, "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id) VALUES (?, ?, 'z', 1, 1, ?)",
+        (db_param_t[]){DB_I64(market), DB_STR(no), DB_I64(*vendor)}, 3);
+}
+
+/* A weighed product (price per per_g grams) or, with per_g 0, a counted one. */
+static int64_t add_product(world_t *w, int s, const char *name, int64_t price, int64_t per_g, int64_t stock)
+{
+    db_param_t p[] = {DB_I64(w->market),
+                      DB_I64(w->stall[s]),
+                      DB_I64(w->vendor[s]),
+                      DB_STR(name),
+                      DB_STR(per_g > 0 ? "weight" : "count"),
+                      DB_I64(price),
+                      per_g > 0 ? DB_I64(per_g) : DB_NULL,
+                      per_g > 0 ? DB_NULL : DB_STR("个"),
+                      DB_I64(stock)};
+    return insert(&w->db,
+                  "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name, pricing_mode,"
+                  " price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?, 'veg-leafy', 'A010101', ?, ?,"
+                  " ?, ?, ?, ?, '410122', 'TR-1')",
+                  p, 9);
+}
+
+static void world_open(world_t *w, const char *tag)
+{
+    char err[512];
+    memset(w, 0, sizeof(*w));
+    t_db_scratch_open(&w->db, &w->cfg, run_prefix, tag);
+    ck_assert_msg(migrate_run(&w->db, migrations_builtin, migrations_builtin_count, NULL, NULL, err, sizeof(err)) == 0,
+                  "migrate: %s", err);
+    w->market = add_market(&w->db, "m1");
+    w->other_market = add_market(&w->db, "m2");
+    w->user = add_user(&w->db, "u1");
+    w->other_user = add_user(&w->db, "u2");
+    w->address = add_address(&w->db, w->user, 0, "34.751000", "113.621000");
+    for (int i = 0; i < 3; i++)
+        add_stall(&w->db, w->market, i + 1, &w->stall[i], &w->vendor[i]);
+}
+
+static void world_close(world_t *w)
+{
+    t_db_scratch_close(&w->db, &w->cfg);
+}
+
+/* A checkout of these lines with the default trade settings. */
+static order_checkout_t co(const world_t *w, const cart_line_t *lines, size_t n)
+{
+    return (order_checkout_t){.user_id = w->user,
+                              .market_id = w->market,
+                              .address_id = w->address,
+                              .note = "请放门口",
+                              .lines = lines,
+                              .nlines = n,
+                              .delivery_fee_fen = 500,
+                              .free_delivery_from_fen = 5000,
+                              .radius_m = 5000,
+                              .unpaid_timeout_s = 900};
+}
+
+static int64_t stock_of(world_t *w, int64_t product)
+{
+    return q1(&w->db, "SELECT stock FROM products WHERE id = ?", product);
+}
+
+static int64_t rows_in(world_t *w, const char *table)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM %s", table);
+    return q1(&w->db, sql, 0);
+}
+
+/* Nothing at all was written by a refused checkout. */
+static void assert_no_order(world_t *w)
+{
+    ck_assert_int_eq(rows_in(w, "orders"), 0);
+    ck_assert_int_eq(rows_in(w, "vendor_orders"), 0);
+    ck_assert_int_eq(rows_in(w, "order_lines"), 0);
+    ck_assert_int_eq(rows_in(w, "order_events"), 0);
+    ck_assert_int_eq(rows_in(w, "outbox"), 0);
+}
+
+static int64_t checkout_ok(world_t *w, const order_checkout_t *in)
+{
+    int64_t id = 0;
+    json_t *details = NULL;
+    int rc = order_checkout(&w->db, in, &id, &details);
+    ck_assert_msg(rc == DB_OK, "checkout gave %d: %s", rc, w->db.err);
+    ck_assert_ptr_null(details);
+    ck_assert_int_gt(id, 0);
+    return id;
+}
+
+static json_t *render(world_t *w, int64_t id)
+{
+    json_t *o = NULL;
+    ck_assert_int_eq(order_render(&w->db, id, w->user, &o), DB_OK);
+    return o;
+}
+
+static int64_t jint(const json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
+    return json_integer_value(v);
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_string(v), "%s is not a string", k);
+    return json_string_value(v);
+}
+
+/* ================================================================ checkout */
+
+START_TEST(test_checkout_totals_weighed_and_counted_lines_with_the_delivery_fee)
+{
+    world_t w;
+    world_open(&w, "totals");
+    /* 6.00 per 500 g, 333 g: 600*333/500 = 399.6 → 400; 3.50 a piece, 3 pieces: 1050; 0.01 per g of 1 g */
+    int64_t tomato = add_product(&w, 0, "西红柿", 600, 500, 10000);
+    int64_t egg = add_product(&w, 1, "鸡蛋", 350, 0, 100);
+    int64_t salt = add_product(&w, 2, "盐", 1, 1, 10);
+    cart_line_t lines[] = {{egg, 3}, {tomato, 333}, {salt, 1}};
+    order_checkout_t in = co(&w, lines, 3);
+    int64_t id = checkout_ok(&w, &in);
+    json_t *o = render(&w, id);
+    ck_assert_int_eq(jint(o, "items_fen"), 400 + 1050 + 1);
+    ck_assert_int_eq(jint(o, "delivery_fee_fen"), 500);
+    ck_assert_int_eq(jint(o, "payable_fen"), 1451 + 500);
+    ck_assert_int_eq(jint(o, "paid_fen"), 0);
+    ck_assert_int_eq(jint(o, "refunded_fen"), 0);
+    ck_assert_str_eq(jstr(o, "status"), "pending_payment");
+    ck_assert_str_eq(jstr(o, "note"), "请放门口");
+    ck_assert(strncmp(jstr(o, "order_no"), "SF", 2) == 0 && strlen(jstr(o, "order_no")) == 20);
+    ck_assert(json_is_null(json_object_get(o, "paid_at")));
+    ck_assert(json_is_null(json_object_get(o, "delivery")));
+    ck_assert_int_eq(json_array_size(json_object_get(o, "refunds")), 0);
+    const char *created = jstr(o, "created_at"), *expires = jstr(o, "expires_at");
+    ck_assert_int_eq(strlen(created), 29);
+    ck_assert_str_eq(created + 23, "+08:00");
+    ck_assert_str_eq(expires + 23, "+08:00");
+    ck_assert_str_eq(jstr(json_object_get(o, "address"), "name"), "王五");
+    json_t *vos = json_object_get(o, "vendor_orders");
+    ck_assert_int_eq(json_array_size(vos), 3); /* one per stall */
+    for (size_t i = 0; i < 3; i++) {
+        json_t *vo = json_array_get(vos, i);
+        ck_assert_str_eq(jstr(vo, "status"), "pending_payment");
+        ck_assert_int_eq(json_array_size(json_object_get(vo, "lines")), 1);
+        json_t *l = json_array_get(json_object_get(vo, "lines"), 0);
+        ck_assert(json_is_null(json_object_get(l, "qty_actual")));
+        ck_assert_str_eq(jstr(l, "origin"), "410122");
+        ck_assert_str_eq(jstr(l, "trace_code"), "TR-1");
+        ck_assert_str_eq(jstr(l, "commodity_code"), "A010101");
+        ck_assert_int_eq(jint(vo, "items_fen"), jint(l, "amount_fen"));
+        if (jint(l, "product_id") == tomato) {
+            ck_assert_int_eq(jint(l, "amount_fen"), 400);
+            ck_assert_int_eq(jint(vo, "stall_id"), w.stall[0]);
+            ck_assert_int_eq(jint(vo, "vendor_id"), w.vendor[0]);
+            ck_assert_str_eq(jstr(json_object_get(l, "pricing"), "mode"), "weight");
+            ck_assert_int_eq(jint(json_object_get(l, "pricing"), "per_g"), 500);
+        } else if (jint(l, "product_id") == egg) {
+            ck_assert_int_eq(jint(l, "amount_fen"), 1050);
+            ck_assert_str_eq(jstr(json_object_get(l, "pricing"), "unit"), "个");
+        } else {
+            ck_assert_int_eq(jint(l, "amount_fen"), 1);
+        }
+    }
+    json_decref(o);
+    /* stock and sales moved, one event per order and vendor order, one outbox row */
+    ck_assert_int_eq(stock_of(&w, tomato), 10000 - 333);
+    ck_assert_int_eq(stock_of(&w, egg), 97);
+    ck_assert_int_eq(q1(&w.db, "SELECT sales_qty FROM products WHERE id = ?", egg), 3);
+    ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND from_status IS NULL", id), 4);
+    ck_assert_int_eq(q1(&w.db,
+                        "SELECT COUNT(*) FROM outbox WHERE topic = 'order.created' AND payload LIKE"
+                        " CONCAT('%\"order_id\":', ?, ',%')",
+                        id),
+                     1);
+    ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM outbox WHERE payload LIKE '%expires_at_ms%'", 0), 1);
+    ck_assert_int_eq(q1(&w.db, "SELECT TIMESTAMPDIFF(SECOND, created_at, expires_at) FROM orders WHERE id = ?", id),
+                     900);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_delivery_is_free_from_the_threshold_and_not_below_it)
+{
+    world_t w;
+    world_open(&w, "free");
+    int64_t egg = add_product(&w, 0, "鸡蛋", 2500, 0, 100);
+    cart_line_t one[] = {{egg, 1}}, two[] = {{egg, 2}};
+    order_checkout_t in = co(&w, one, 1);
+    json_t *o = render(&w, checkout_ok(&w, &in)); /* 2500 < 5000 */
+    ck_assert_int_eq(jint(o, "delivery_fee_fen"), 500);
+    ck_assert_int_eq(jint(o, "payable_fen"), 3000);
+    json_decref(o);
+    in = co(&w, two, 1); /* exactly 5000: free */
+    o = render(&w, checkout_ok(&w, &in));
+    ck_assert_int_eq(jint(o, "delivery_fee_fen"), 0);
+    ck_assert_int_eq(jint(o, "payable_fen"), 5000);
+    json_decref(o);
+    in = co(&w, two, 1);
+    in.free_delivery_from_fen = 0; /* never free */
+    in.note = NULL;
+    o = render(&w, checkout_ok(&w, &in));
+    ck_assert_int_eq(jint(o, "delivery_fee_fen"), 500);
+    ck_assert(json_is_null(json_object_get(o, "note")));
+    json_decref(o);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_checkout_refuses_an_empty_cart_and_bad_addresses_writing_nothing)
+{
+    world_t w;
+    int64_t id = 0;
+    json_t *details = NULL;
+    world_open(&w, "refuse");
+    int64_t egg = add_product(&w, 0, "鸡蛋", 350, 0, 100);
+    cart_line_t lines[] = {{egg, 1}};
+    order_checkout_t in = co(&w, lines, 0);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_EMPTY);
+    in = co(&w, lines, 1);
+    in.address_id = add_address(&w.db, w.other_user, 0, "34.751000", "113.621000"); /* another consumer's */
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS);
+    in.address_id = 999999;
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS);
+    in.address_id = add_address(&w.db, w.user, w.other_market, "34.751000", "113.621000");
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS_MARKET);
+    in.address_id = add_address(&w.db, w.user, w.market, "34.751000", "113.621000"); /* tied to this one: fine */
+    in.radius_m = 1;                                                                 /* ~140 m away */
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS_RANGE);
+    in.radius_m = 5000;
+    in.address_id = add_address(&w.db, w.user, 0, "34.850000", "113.620000"); /* 11 km north */
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS_RANGE);
+    in.address_id = w.address;
+    in.market_id = 999999;
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_MARKET);
+    ck_assert_ptr_null(details);
+    assert_no_order(&w);
+    ck_assert_int_eq(stock_of(&w, egg), 100);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_unavailable_lines_are_named_and_nothing_is_reserved)
+{
+    world_t w;
+    int64_t id = 0;
+    json_t *details = NULL;
+    world_open(&w, "unavail");
+    int64_t ok = add_product(&w, 0, "菠菜", 600, 500, 1000);
+    int64_t off = add_product(&w, 0, "白菜", 600, 500, 1000);
+    int64_t susp = add_product(&w, 1, "鸡蛋", 350, 0, 100);
+    ck_assert_int_eq(db_exec(&w.db, "UPDATE products SET status = 'off_sale' WHERE id = ?", (db_param_t[]){DB_I64(off)},
+                             1, NULL, NULL),
+                     DB_OK);
+    ck_assert_int_eq(db_exec(&w.db, "UPDATE vendors SET status = 'suspended' WHERE id = ?",
+                             (db_param_t[]){DB_I64(w.vendor[1])}, 1, NULL, NULL),
+                     DB_OK);
+    cart_line_t lines[] = {{ok, 100}, {off, 100}, {susp, 1}, {987654, 1}};
+    order_checkout_t in = co(&w, lines, 4);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_UNAVAILABLE);
+    json_t *bad = json_object_get(details, "lines");
+    ck_assert_int_eq(json_array_size(bad), 3);
+    const char *want[][2] = {{"白菜", "off_sale"}, {"鸡蛋", "vendor_inactive"}, {NULL, "gone"}};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *l = json_array_get(bad, i);
+        ck_assert_str_eq(jstr(l, "reason"), want[i][1]);
+        if (want[i][0] != NULL)
+            ck_assert_str_eq(jstr(l, "name"), want[i][0]);
+        else
+            ck_assert(json_is_null(json_object_get(l, "name")));
+    }
+    json_decref(details);
+    details = NULL;
+    /* a product of another market in this market's cart */
+    int64_t foreign = insert(&w.db,
+                             "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
+                             " pricing_mode, price_fen, unit, stock) VALUES (?, ?, ?, 'x', 'A01', '外', 'count', 1,"
+                             " '个', 5)",
+                             (db_param_t[]){DB_I64(w.other_market), DB_I64(w.stall[0]), DB_I64(w.vendor[0])}, 3);
+    cart_line_t l2[] = {{foreign, 1}, {ok, 1}};
+    in = co(&w, l2, 2);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_UNAVAILABLE);
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(details, "lines"), 0), "reason"), "another_market");
+    json_decref(details);
+    details = NULL;
+    /* a quantity no line may have */
+    cart_line_t l3[] = {{ok, 0}};
+    in = co(&w, l3, 1);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_UNAVAILABLE);
+    json_decref(details);
+    assert_no_order(&w);
+    ck_assert_int_eq(stock_of(&w, ok), 1000);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_a_short_line_refuses_the_whole_checkout_naming_what_is_available)
+{
+    world_t w;
+    int64_t id = 0;
+    json_t *details = NULL;
+    world_open(&w, "short");
+    int64_t a = add_product(&w, 0, "菠菜", 600, 500, 1000);
+    int64_t b = add_product(&w, 1, "鸡蛋", 350, 0, 2);
+    cart_line_t lines[] = {{a, 500}, {b, 3}};
+    order_checkout_t in = co(&w, lines, 2);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_OUT_OF_STOCK);
+    json_t *l = json_object_get(details, "lines");
+    ck_assert_int_eq(json_array_size(l), 1);
+    ck_assert_int_eq(jint(json_array_get(l, 0), "product_id"), b);
+    ck_assert_int_eq(jint(json_array_get(l, 0), "qty"), 3);
+    ck_assert_int_eq(jint(json_array_get(l, 0), "available"), 2);
+    ck_assert_str_eq(jstr(json_array_get(l, 0), "name"), "鸡蛋");
+    json_decref(details);
+    assert_no_order(&w);
+    ck_assert_int_eq(stock_of(&w, a), 1000); /* nothing reserved */
+    ck_assert_int_eq(stock_of(&w, b), 2);
+    ck_assert_int_eq(q1(&w.db, "SELECT sales_qty FROM products WHERE id = ?", a), 0);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_lines_in_any_order_give_the_same_order)
+{
+    world_t w;
+    world_open(&w, "sorted");
+    int64_t a = add_product(&w, 0, "菠菜", 600, 500, 1000);
+    int64_t b = add_product(&w, 1, "鸡蛋", 350, 0, 10);
+    cart_line_t fwd[] = {{a, 100}, {b, 1}}, rev[] = {{b, 1}, {a, 100}};
+    order_checkout_t in1 = co(&w, fwd, 2), in2 = co(&w, rev, 2);
+    json_t *o1 = render(&w, checkout_ok(&w, &in1)), *o2 = render(&w, checkout_ok(&w, &in2));
+    ck_assert_int_eq(jint(o1, "items_fen"), jint(o2, "items_fen"));
+    json_t *v1 = json_object_get(o1, "vendor_orders"), *v2 = json_object_get(o2, "vendor_orders");
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(jint(json_array_get(v1, i), "stall_id"), jint(json_array_get(v2, i), "stall_id"));
+        ck_assert_int_eq(jint(json_array_get(json_object_get(json_array_get(v1, i), "lines"), 0), "product_id"),
+                         jint(json_array_get(json_object_get(json_array_get(v2, i), "lines"), 0), "product_id"));
+    }
+    json_decref(o1);
+    json_decref(o2);
+    ck_assert_int_eq(stock_of(&w, a), 800);
+    ck_assert_int_eq(stock_of(&w, b), 8);
+    world_close(&w);
+}
+END_TEST
+
+/* ---- concurrency: each thread its own connection ---- */
+
+#define RACERS 30
+
+typedef struct racer {
+    world_t *w;
+    cart_line_t lines[2];
+    size_t n;
+    int64_t user, address;
+    int rc;
+} racer_t;
+
+static void *race(void *arg)
+{
+    racer_t *r = arg;
+    db_t db;
+    int64_t id = 0;
+    json_t *details = NULL;
+    db_thread_init();
+    r->rc = db_open(&db, &r->w->cfg);
+    if (r->rc == DB_OK) {
+        order_checkout_t in = co(r->w, r->lines, r->n);
+        in.user_id = r->user;
+        in.address_id = r->address;
+        r->rc = order_checkout(&db, &in, &id, &details);
+        json_decref(details);
+        db_close(&db);
+    }
+    db_thread_end();
+    return NULL;
+}
+
+static void run_race(world_t *w, int64_t a, int64_t b)
+{
+    pthread_t t[RACERS];
+    static racer_t r[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        char openid[32];
+        snprintf(openid, sizeof(openid), "racer%d", i);
+        r[i] = (racer_t){.w = w, .n = b != 0 ? 2 : 1};
+        r[i].user = add_user(&w->db, openid);
+        r[i].address = add_address(&w->db, r[i].user, 0, "34.751000", "113.621000");
+        r[i].lines[0] = (cart_line_t){i % 2 && b != 0 ? b : a, 1};
+        r[i].lines[1] = (cart_line_t){i % 2 ? a : b, 1};
+    }
+    for (int i = 0; i < RACERS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    int ok = 0, short_ = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_msg(r[i].rc == DB_OK || r[i].rc == ORDER_E_OUT_OF_STOCK, "racer %d: %d", i, r[i].rc);
+        ok += r[i].rc == DB_OK;
+        short_ += r[i].rc == ORDER_E_OUT_OF_STOCK;
+    }
+    ck_assert_int_eq(ok, 10);
+    ck_assert_int_eq(short_, RACERS - 10);
+}
+
+START_TEST(test_concurrent_checkouts_never_oversell_one_product)
+{
+    world_t w;
+    world_open(&w, "race1");
+    int64_t a = add_product(&w, 0, "鸡蛋", 350, 0, 10);
+    run_race(&w, a, 0);
+    ck_assert_int_eq(stock_of(&w, a), 0);
+    ck_assert_int_eq(rows_in(&w, "orders"), 10);
+    ck_assert_int_eq(q1(&w.db, "SELECT sales_qty FROM products WHERE id = ?", a), 10);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_concurrent_checkouts_of_two_products_in_opposite_orders_never_fail_on_a_deadlock)
+{
+    world_t w;
+    world_open(&w, "race2");
+    int64_t a = add_product(&w, 0, "鸡蛋", 350, 0, 10);
+    int64_t b = add_product(&w, 1, "鸭蛋", 450, 0, 10);
+    run_race(&w, a, b);
+    ck_assert_int_eq(stock_of(&w, a), 0);
+    ck_assert_int_eq(stock_of(&w, b), 0);
+    ck_assert_int_eq(rows_in(&w, "orders"), 10);
+    ck_assert_int_eq(rows_in(&w, "order_lines"), 20);
+    world_close(&w);
+}
+END_TEST
+
+/* ================================================================ state machines */
+
+static const char *const o_states[] = {"pending_payment", "paid",      "fulfilling", "ready",
+                                       "delivering",      "delivered", "cancelled"};
+static const char *const v_states[] = {"pending_payment", "new",         "accepted", "picked",
+                                       "ready",           "handed_over", "rejected", "cancelled"};
+
+/* API.md "Orders", written out independently of the model's table. */
+static const char *const o_legal[][2] = {
+    {"pending_payment", "paid"}, {"paid", "fulfilling"},           {"fulfilling", "ready"}, {"ready", "delivering"},
+    {"delivering", "delivered"}, {"pending_payment", "cancelled"}, {"paid", "cancelled"},
+};
+static const char *const v_legal[][2] = {
+    {"pending_payment", "new"}, {"new", "accepted"}, {"accepted", "picked"},           {"picked", "ready"},
+    {"ready", "handed_over"},   {"new", "rejected"}, {"pending_payment", "cancelled"}, {"new", "cancelled"},
+};
+
+static int listed(const char *const (*t)[2], size_t n, const char *from, const char *to)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i][0], from) == 0 && strcmp(t[i][1], to) == 0)
+            return 1;
+    return 0;
+}
+
+static void set_status(world_t *w, const char *table, int64_t id, const char *status)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "UPDATE %s SET status = ? WHERE id = ?", table);
+    ck_assert_int_eq(db_exec(&w->db, sql, (db_param_t[]){DB_STR(status), DB_I64(id)}, 2, NULL, NULL), DB_OK);
+}
+
+static int status_is(world_t *w, const char *table, int64_t id, const char *status)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT status = ? FROM %s WHERE id = ?", table);
+    return t_db_i64(&w->db, sql, (db_param_t[]){DB_STR(status), DB_I64(id)}, 2) == 1;
+}
+
+START_TEST(test_the_order_state_machine_allows_exactly_the_listed_moves_once)
+{
+    world_t w;
+    world_open(&w, "fsm");
+    int64_t egg = add_product(&w, 0, "鸡蛋", 350, 0, 100);
+    cart_line_t lines[] = {{egg, 1}};
+    order_checkout_t in = co(&w, lines, 1);
+    int64_t id = checkout_ok(&w, &in);
+    size_t nl = sizeof(o_legal) / sizeof(o_legal[0]), legal = 0;
+    for (size_t f = 0; f < 7; f++)
+        for (size_t t = 0; t < 7; t++) {
+            const char *from = o_states[f], *to = o_states[t];
+            int ok = listed(o_legal, nl, from, to);
+            ck_assert_msg(order_move_legal(from, to) == ok, "%s → %s", from, to);
+            set_status(&w, "orders", id, from);
+            int64_t events = rows_in(&w, "order_events");
+            int rc = order_transition_tx(&w.db, id, from, to, "system:test", "t");
+            if (ok) {
+                legal++;
+                ck_assert_msg(rc == DB_OK, "%s → %s gave %d", from, to, rc);
+                ck_assert(status_is(&w, "orders", id, to));
+                ck_assert_int_eq(rows_in(&w, "order_events"), events + 1);
+                /* the same move again: the order is no longer in `from` */
+                ck_assert_int_eq(order_transition_tx(&w.db, id, from, to, "system:test", "t"), ORDER_E_STATE);
+                ck_assert_int_eq(rows_in(&w, "order_events"), events + 1);
+            } else {
+                ck_assert_msg(rc == ORDER_E_STATE, "%s → %s gave %d", from, to, rc);
+                ck_assert(status_is(&w, "orders", id, from));
+                ck_assert_int_eq(rows_in(&w, "order_events"), events);
+            }
+        }
+    ck_assert_int_eq(legal, nl);
+    /* a move from a state the order is not in changes nothing */
+    set_status(&w, "orders", id, "paid");
+    ck_assert_int_eq(order_transition_tx(&w.db, id, "pending_payment", "cancelled", "x", NULL), ORDER_E_STATE);
+    ck_assert(status_is(&w, "orders", id, "paid"));
+    ck_assert_int_eq(order_move_legal("paid", "bogus"), 0);
+    ck_assert_int_eq(order_move_legal(NULL, "paid"), 0);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_the_vendor_order_state_machine_allows_exactly_the_listed_moves_once)
+{
+    world_t w;
+    world_open(&w, "vfsm");
+    int64_t egg = add_product(&w, 0, "鸡蛋", 350, 0, 100);
+    cart_line_t lines[] = {{egg, 1}};
+    order_checkout_t in = co(&w, lines, 1);
+    int64_t id = checkout_ok(&w, &in);
+    int64_t vo = q1(&w.db, "SELECT id FROM vendor_orders WHERE order_id = ?", id);
+    size_t nl = sizeof(v_legal) / sizeof(v_legal[0]), legal = 0;
+    for (size_t f = 0; f < 8; f++)
+        for (size_t t = 0; t < 8; t++) {
+            const char *from = v_states[f], *to = v_states[t];
+            int ok = listed(v_legal, nl, from, to);
+            ck_assert_msg(vendor_order_move_legal(from, to) == ok, "%s → %s", from, to);
+            set_status(&w, "vendor_orders", vo, from);
+            int64_t events = rows_in(&w, "order_events");
+            int rc = vendor_order_transition_tx(&w.db, vo, from, to, "vendor:1", "卖完了");
+            if (ok) {
+                legal++;
+                ck_assert_msg(rc == DB_OK, "%s → %s gave %d", from, to, rc);
+                ck_assert(status_is(&w, "vendor_orders", vo, to));
+                ck_assert_int_eq(rows_in(&w, "order_events"), events + 1);
+                ck_assert_int_eq(vendor_order_transition_tx(&w.db, vo, from, to, "vendor:1", NULL), ORDER_E_STATE);
+                ck_assert_int_eq(rows_in(&w, "order_events"), events + 1);
+            } else {
+                ck_assert_msg(rc == ORDER_E_STATE, "%s → %s gave %d", from, to, rc);
+                ck_assert(status_is(&w, "vendor_orders", vo, from));
+                ck_assert_int_eq(rows_in(&w, "order_events"), events);
+            }
+        }
+    ck_assert_int_eq(legal, nl);
+    ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM vendor_orders WHERE id = ? AND reject_reason = '卖完了'", vo), 1);
+    ck_assert_int_eq(q1(&w.db,
+                        "SELECT COUNT(*) FROM order_events WHERE vendor_order_id = ? AND from_status = 'new'"
+                        " AND to_status = 'rejected' AND actor = 'vendor:1'",
+                        vo),
+                     1);
+    world_close(&w);
+}
+END_TEST
+
+/* ================================================================ cancel */
+
+START_TEST(test_an_unpaid_cancel_returns_stock_exactly_once)
+{
+    world_t w;
+    world_open(&w, "cancel");
+    int64_t a = add_product(&w, 0, "菠菜", 600, 500, 1000);
+    int64_t b = add_product(&w, 1, "鸡蛋", 350, 0, 10);
+    cart_line_t lines[] = {{a, 250}, {b, 4}};
+    order_checkout_t in = co(&w, lines, 2);
+    int64_t id = checkout_ok(&w, &in);
+    ck_assert_int_eq(stock_of(&w, a), 750);
+    /* not due yet */
+    ck_assert_int_eq(db_begin(&w.db), DB_OK);
+    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id, "system:timeout", "timeout", 1), ORDER_E_NOT_DUE);
+    db_rollback(&w.db);
+    ck_assert_int_eq(db_exec(&w.db, "UPDATE orders SET expires_at = NOW(3) - INTERVAL 1 SECOND WHERE id = ?",
+                             (db_param_t[]){DB_I64(id)}, 1, NULL, NULL),
+                     DB_OK);
+    ck_assert_int_eq(db_begin(&w.db), DB_OK);
+    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id, "system:timeout", "timeout", 1), DB_OK);
+    ck_assert_int_eq(db_commit(&w.db), DB_OK);
+    ck_assert_int_eq(stock_of(&w, a), 1000);
+    ck_assert_int_eq(stock_of(&w, b), 10);
+    ck_assert_int_eq(q1(&w.db, "SELECT sales_qty FROM products WHERE id = ?", b), 0);
+    ck_assert(status_is(&w, "orders", id, "cancelled"));
+    ck_assert_int_eq(q1(&w.db,
+                        "SELECT COUNT(*) FROM orders WHERE id = ? AND cancelled_at IS NOT NULL"
+                        " AND cancel_reason = 'timeout'",
+                        id),
+                     1);
+    ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM vendor_orders WHERE order_id = ? AND status = 'cancelled'", id),
+                     2);
+    ck_assert_int_eq(q1(&w.db,
+                        "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND to_status = 'cancelled'"
+                        " AND actor = 'system:timeout'",
+                        id),
+                     3);
+    ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM outbox WHERE topic = 'order.cancelled'", 0), 1);
+    /* a second call changes nothing */
+    ck_assert_int_eq(db_begin(&w.db), DB_OK);
+    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id, "system:timeout", "timeout", 0), ORDER_E_STATE);
+    db_rollback(&w.db);
+    ck_assert_int_eq(stock_of(&w, a), 1000);
+    ck_assert_int_eq(db_begin(&w.db), DB_OK);
+    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, 424242, "system:timeout", "timeout", 0), DB_NOROW);
+    db_rollback(&w.db);
+    /* a paid order is not the unpaid cancel's */
+    int64_t id2 = checkout_ok(&w, &in);
+    set_status(&w, "orders", id2, "paid");
+    ck_assert_int_eq(db_begin(&w.db), DB_OK);
+    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id2, "system:timeout", "timeout", 0), ORDER_E_STATE);
+    db_rollback(&w.db);
+    ck_assert_int_eq(stock_of(&w, a), 750);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_the_consumers_cancel_follows_the_order_state)
+{
+    world_t w;
+    int64_t market = 0;
+    world_open(&w, "ccancel");
+    int64_t a = add_product(&w, 0, "鸡蛋", 350, 0, 10);
+    cart_line_t lines[] = {{a, 2}};
+    order_checkout_t in = co(&w, lines, 1);
+    int64_t id = checkout_ok(&w, &in);
+    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.other_user, id, &market), DB_NOROW);
+    ck_assert_int_eq(stock_of(&w, a), 8);
+    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, id, &market), DB_OK);
+    ck_assert_int_eq(market, w.market);
+    ck_assert_int_eq(stock_of(&w, a), 10);
+    ck_assert_int_eq(q1(&w.db,
+                        "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND actor = CONCAT('consumer:', "
+                        "(SELECT consumer_id FROM orders WHERE id = order_events.order_id))"
+                        " AND to_status = 'cancelled'",
+                        id),
+                     2);
+    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, id, &market), ORDER_E_CANCELLED);
+    ck_assert_int_eq(stock_of(&w, a), 10);
+    int64_t paid = checkout_ok(&w, &in);
+    set_status(&w, "orders", paid, "paid");
+    ck_assert_int_eq(db_exec(&w.db, "UPDATE vendor_orders SET status = 'new' WHERE order_id = ?",
+                             (db_param_t[]){DB_I64(paid)}, 1, NULL, NULL),
+                     DB_OK);
+    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, paid, &market), ORDER_E_REFUND);
+    ck_assert_int_eq(db_exec(&w.db, "UPDATE vendor_orders SET status = 'accepted' WHERE order_id = ?",
+                             (db_param_t[]){DB_I64(paid)}, 1, NULL, NULL),
+                     DB_OK);
+    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, paid, &market), ORDER_E_TOO_LATE);
+    set_status(&w, "orders", paid, "delivering");
+    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, paid, &market), ORDER_E_TOO_LATE);
+    ck_assert(status_is(&w, "orders", paid, "delivering"));
+    ck_assert_int_eq(stock_of(&w, a), 8);
+    world_close(&w);
+}
+END_TEST
+
+/* ================================================================ queries */
+
+START_TEST(test_an_order_is_found_only_by_its_consumer)
+{
+    world_t w;
+    json_t *o = NULL;
+    world_open(&w, "scope");
+    int64_t a = add_product(&w, 0, "鸡蛋", 350, 0, 10);
+    cart_line_t lines[] = {{a, 1}};
+    order_checkout_t in = co(&w, lines, 1);
+    int64_t id = checkout_ok(&w, &in);
+    ck_assert_int_eq(order_render(&w.db, id, w.other_user, &o), DB_NOROW);
+    ck_assert_ptr_null(o);
+    ck_assert_int_eq(order_render(&w.db, id + 1000, w.user, &o), DB_NOROW);
+    ck_assert_int_eq(order_render(&w.db, id, 0, &o), DB_OK); /* workers see any */
+    json_decref(o);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_pages_list_the_consumers_orders_newest_first_each_once)
+{
+    world_t w;
+    char next[ORDER_CURSOR_MAX];
+    world_open(&w, "pages");
+    int64_t a = add_product(&w, 0, "鸡蛋", 350, 0, 100), b = add_product(&w, 1, "鸭蛋", 100, 0, 100);
+    cart_line_t lines[] = {{a, 1}, {b, 2}};
+    int64_t ids[7];
+    for (int i = 0; i < 7; i++) {
+        order_checkout_t in = co(&w, lines, 2);
+        ids[i] = checkout_ok(&w, &in);
+    }
+    order_checkout_t other = co(&w, lines, 2);
+    other.user_id = w.other_user;
+    other.address_id = add_address(&w.db, w.other_user, 0, "34.751000", "113.621000");
+    checkout_ok(&w, &other);
+    set_status(&w, "orders", ids[2], "cancelled");
+    int64_t after = 0;
+    int seen = 0;
+    for (int page = 0; page < 4; page++) {
+        json_t *items = NULL;
+        ck_assert_int_eq(order_list(&w.db, w.user, NULL, 3, after, &items, next, sizeof(next)), DB_OK);
+        for (size_t i = 0; i < json_array_size(items); i++, seen++) {
+            json_t *o = json_array_get(items, i);
+            ck_assert_int_eq(jint(o, "id"), ids[6 - seen]);
+            ck_assert_int_eq(json_array_size(json_object_get(o, "vendor_orders")), 2);
+            ck_assert_int_eq(
+                json_array_size(json_object_get(json_array_get(json_object_get(o, "vendor_orders"), 0), "lines")), 1);
+        }
+        json_decref(items);
+        if (next[0] == '\0')
+            break;
+        ck_assert_int_eq(order_cursor_decode(next, &after), 0);
+    }
+    ck_assert_int_eq(seen, 7);
+    json_t *items = NULL;
+    ck_assert_int_eq(order_list(&w.db, w.user, "cancelled", 20, 0, &items, next, sizeof(next)), DB_OK);
+    ck_assert_int_eq(json_array_size(items), 1);
+    ck_assert_int_eq(jint(json_array_get(items, 0), "id"), ids[2]);
+    ck_assert_str_eq(next, "");
+    json_decref(items);
+    ck_assert_int_eq(order_cursor_decode("bm90LWEtY3Vyc29y", &after), -1);
+    ck_assert_int_eq(order_status_valid("paid"), 1);
+    ck_assert_int_eq(order_status_valid("new"), 0);
+    world_close(&w);
+}
+END_TEST
+
+/* ================================================================ idempotency */
+
+START_TEST(test_idempotency_keys_are_bounded_printable_ascii)
+{
+    char big[200];
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_eq(idempotency_key_valid("a"), 1);
+    ck_assert_int_eq(idempotency_key_valid("550e8400-e29b-41d4-a716-446655440000"), 1);
+    ck_assert_int_eq(idempotency_key_valid(""), 0);
+    ck_assert_int_eq(idempotency_key_valid(NULL), 0);
+    ck_assert_int_eq(idempotency_key_valid("键"), 0);
+    ck_assert_int_eq(idempotency_key_valid("a\tb"), 0);
+    big[128] = '\0';
+    ck_assert_int_eq(idempotency_key_valid(big), 1);
+    big[128] = 'k';
+    big[129] = '\0';
+    ck_assert_int_eq(idempotency_key_valid(big), 0);
+    /* the hash ignores key order and spacing, not values */
+    char h1[IDEMPOTENCY_HASH_LEN], h2[IDEMPOTENCY_HASH_LEN], h3[IDEMPOTENCY_HASH_LEN];
+    json_t *a = json_loads("{\"market_id\": 1, \"address_id\": 2}", 0, NULL);
+    json_t *b = json_loads("{\"address_id\":2,\"market_id\":1}", 0, NULL);
+    json_t *c = json_loads("{\"address_id\":3,\"market_id\":1}", 0, NULL);
+    ck_assert_int_eq(idempotency_hash(a, h1), 0);
+    ck_assert_int_eq(idempotency_hash(b, h2), 0);
+    ck_assert_int_eq(idempotency_hash(c, h3), 0);
+    ck_assert_str_eq(h1, h2);
+    ck_assert_str_ne(h1, h3);
+    ck_assert_int_eq(strlen(h1), 64);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+END_TEST
+
+START_TEST(test_an_idempotency_key_replays_refuses_another_body_and_expires)
+{
+    world_t w;
+    int status = 0;
+    char *resp = NULL;
+    size_t len = 0;
+    world_open(&w, "idem");
+    const char *h1 = "1111111111111111111111111111111111111111111111111111111111111111";
+    const char *h2 = "2222222222222222222222222222222222222222222222222222222222222222";
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k1", h1, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(idempotency_finish(&w.db, w.user, "checkout", "k1", 201, "{\"id\":1}", 8), DB_OK);
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k1", h1, &status, &resp, &len), IDEMPOTENCY_REPLAY);
+    ck_assert_int_eq(status, 201);
+    ck_assert_int_eq(len, 8);
+    ck_assert_str_eq(resp, "{\"id\":1}");
+    free(resp);
+    resp = NULL;
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k1", h2, &status, &resp, &len),
+                     IDEMPOTENCY_E_REUSED);
+    ck_assert_ptr_null(resp);
+    /* another user's, or another scope's, key is another key */
+    ck_assert_int_eq(idempotency_begin(&w.db, w.other_user, "checkout", "k1", h2, &status, &resp, &len),
+                     IDEMPOTENCY_RUN);
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "payment", "k1", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "", h1, &status, &resp, &len), IDEMPOTENCY_E_KEY);
+    /* an aborted claim lets the next request run */
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k2", h1, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(idempotency_abort(&w.db, w.user, "checkout", "k2"), DB_OK);
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k2", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
+    /* an answer older than 24 h counts as absent */
+    ck_assert_int_eq(db_exec(&w.db,
+                             "UPDATE idempotency_keys SET created_at = NOW(3) - INTERVAL 25 HOUR WHERE idem_key = 'k1'"
+                             " AND user_id = ?",
+                             (db_param_t[]){DB_I64(w.user)}, 1, NULL, NULL),
+                     DB_OK);
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k1", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_a_second_request_waits_for_the_first_and_then_gives_up)
+{
+    world_t w;
+    int status = 0;
+    char *resp = NULL;
+    size_t len = 0;
+    world_open(&w, "idemwait");
+    const char *h1 = "1111111111111111111111111111111111111111111111111111111111111111";
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k", h1, &status, &resp, &len), IDEMPOTENCY_RUN);
+    time_t t0 = time(NULL);
+    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k", h1, &status, &resp, &len),
+                     IDEMPOTENCY_E_IN_PROGRESS);
+    ck_assert_int_ge(time(NULL) - t0, 4);
+    ck_assert_ptr_null(resp);
+    world_close(&w);
+}
+END_TEST
+
+static Suite *order_suite(void)
+{
+    Suite *s = suite_create("order");
+    TCase *tc = tcase_create("order");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_checkout_totals_weighed_and_counted_lines_with_the_delivery_fee);
+    tcase_add_test(tc, test_delivery_is_free_from_the_threshold_and_not_below_it);
+    tcase_add_test(tc, test_checkout_refuses_an_empty_cart_and_bad_addresses_writing_nothing);
+    tcase_add_test(tc, test_unavailable_lines_are_named_and_nothing_is_reserved);
+    tcase_add_test(tc, test_a_short_line_refuses_the_whole_checkout_naming_what_is_available);
+    tcase_add_test(tc, test_lines_in_any_order_give_the_same_order);
+    tcase_add_test(tc, test_concurrent_checkouts_never_oversell_one_product);
+    tcase_add_test(tc, test_concurrent_checkouts_of_two_products_in_opposite_orders_never_fail_on_a_deadlock);
+    tcase_add_test(tc, test_the_order_state_machine_allows_exactly_the_listed_moves_once);
+    tcase_add_test(tc, test_the_vendor_order_state_machine_allows_exactly_the_listed_moves_once);
+    tcase_add_test(tc, test_an_unpaid_cancel_returns_stock_exactly_once);
+    tcase_add_test(tc, test_the_consumers_cancel_follows_the_order_state);
+    tcase_add_test(tc, test_an_order_is_found_only_by_its_consumer);
+    tcase_add_test(tc, test_pages_list_the_consumers_orders_newest_first_each_once);
+    tcase_add_test(tc, test_idempotency_keys_are_bounded_printable_ascii);
+    tcase_add_test(tc, test_an_idempotency_key_replays_refuses_another_body_and_expires);
+    tcase_add_test(tc, test_a_second_request_waits_for_the_first_and_then_gives_up);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (!t_env_present(t_db_env, "test_order"))
+        return EXIT_FAILURE;
+    snprintf(run_prefix, sizeof(run_prefix), "sf_torder_%d", (int)getpid());
+    db_library_init();
+    int failed = t_run(order_suite(), 0);
+    t_db_sweep(run_prefix);
+    db_thread_end();
+    db_library_end();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
