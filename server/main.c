@@ -22,6 +22,12 @@
 #include "pool.h"
 #include "redis.h"
 #include "router.h"
+#include "statpoll.h"
+#include "workers/qstats.h"
+#include "workers/work.h"
+
+/* How often serve refreshes the queue figures /metrics shows. */
+#define STATS_INTERVAL_MS 5000
 
 typedef struct command {
     const char *name;
@@ -66,6 +72,7 @@ static int cmd_serve(const config_t *cfg, int argc, char **argv)
     router_t routes;
     pool_t *pool = NULL;
     http_server_t *srv = NULL;
+    statpoll_t *stats = NULL;
 
     if (argc > 0)
         return usage_error("serve", argv[0]);
@@ -83,6 +90,9 @@ static int cmd_serve(const config_t *cfg, int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
+    /* Queue lag, dead letters and the outbox backlog for /metrics, off the loop threads. */
+    if ((stats = statpoll_start(cfg, qstats_render_all, STATS_INTERVAL_MS)) != NULL)
+        http_server_set_stats(srv, stats);
     if (http_server_start(srv) != 0) {
         log_error("cannot start the loop threads");
         http_server_shutdown(srv);
@@ -93,10 +103,13 @@ static int cmd_serve(const config_t *cfg, int argc, char **argv)
     sigwait(&set, &sig);
     log_info("received %s: draining (up to %d s)", sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
     size_t left = http_server_shutdown(srv);
+    statpoll_stop(stats); /* after the loops: /metrics reads it */
+    stats = NULL;
     if (left > 0)
         log_warn("%zu requests were still unanswered when the grace period ended", left);
     rc = 0;
 out:
+    statpoll_stop(stats); /* only set here when start-up failed after starting it */
     if (srv != NULL && http_server_free(srv) == 0) {
         /* Connections were still open: their memory belongs to h2o until the process ends. */
         log_info("stopped with connections still open");
@@ -115,27 +128,22 @@ out:
 static int cmd_work(const config_t *cfg, int argc, char **argv)
 {
     sigset_t set;
-    int sig;
-    if (argc > 0)
-        return usage_error("work", argv[0]);
-    block_signals(&set);
-    /* The queue consumers (outbox relay, order timeouts, dispatch, ...) come with the order
-     * lifecycle; until then `work` only proves it can reach both stores, then waits. */
-    db_t db;
-    redis_t r;
-    db_thread_init();
-    db_open(&db, cfg);
-    redis_open(&r, cfg);
-    int ok = db_ping(&db) == DB_OK && redis_ping(&r) == 0;
-    if (!ok)
-        log_warn("work: MariaDB (%s) or Redis (%s) is not answering yet", db.err, r.err);
-    log_info("work: no worker kinds are registered yet; waiting for SIGTERM");
-    sigwait(&set, &sig);
-    redis_close(&r);
-    db_close(&db);
-    db_thread_end();
-    log_info("work: stopped");
-    return 0;
+    const char *only = NULL;
+    char bad[72];
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
+        else if (strncmp(argv[i], "--only=", 7) == 0)
+            only = argv[i] + 7;
+        else
+            return usage_error("work", argv[i]);
+    }
+    if (work_check_only(only, bad, sizeof(bad)) != 0) {
+        fprintf(stderr, "stallfront work: --only: '%s' is not one of %s\n", bad, WORK_JOB_NAMES);
+        return 2;
+    }
+    block_signals(&set); /* before any thread starts: they all inherit the mask */
+    return work_run(cfg, only, &set);
 }
 
 static int cmd_migrate(const config_t *cfg, int argc, char **argv)
@@ -334,7 +342,12 @@ static const command_t commands[] = {
      "in-flight requests finish (shutdown.grace_s) and exits 0.\n",
      cmd_serve},
     {"work", "run the background workers until SIGTERM",
-     "Runs the queue consumers and periodic jobs (none are registered yet).\n", cmd_work},
+     "Runs the outbox relay, the queue consumers and the periodic jobs, each on its own thread\n"
+     "with its own MariaDB and Redis connections: " WORK_JOB_NAMES ".\n"
+     "Survives MariaDB or Redis going away (retries with back-off). SIGTERM or SIGINT stops\n"
+     "every job within a second or so and exits 0.\n"
+     "  --only NAME,...   run only these jobs\n",
+     cmd_work},
     {"migrate", "apply the schema migrations compiled into this binary",
      "Applies sql/NNNN_*.sql in order and records them; safe to run twice; refuses a database\n"
      "newer than this binary.\n  --status   print the database's schema version and exit\n",

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "fixture.h"
 #include "testutil.h"
 
 static const char *const test_env[] = {"STALLFRONT_TEST_ROUTES=1", NULL};
@@ -22,6 +23,7 @@ static const char *const proto_names[] = {"HTTP/1.1", "h2c", "TLS h2"};
 
 static void shared_up(void)
 {
+    t_migrate(); /* /metrics reports the outbox backlog from the schema */
     ck_assert_msg(tserver_start(&shared, test_env) == 0, "server did not start");
 }
 
@@ -311,6 +313,18 @@ START_TEST(test_metrics_count_requests_by_route_and_status)
     ck_assert_double_ge(sample(r.body, "stallfront_pool_queue_depth"), 0);
     ck_assert_double_ge(sample(r.body, "stallfront_http_in_flight"), 0);
     t_resp_free(&r);
+    /* the queue figures come from the poller thread, rendered at start and every 5 s */
+    double backlog = -1;
+    for (int i = 0; i < 50 && backlog < 0; i++) {
+        get(&shared, T_HTTP1, "/metrics", &r);
+        backlog = sample(r.body, "stallfront_queue_outbox_unpublished");
+        if (backlog >= 0)
+            ck_assert_double_ge(sample(r.body, "stallfront_statpoll_age_seconds"), 0);
+        t_resp_free(&r);
+        if (backlog < 0)
+            sleep_ms(100);
+    }
+    ck_assert_msg(backlog >= 0, "no outbox backlog in /metrics");
 }
 END_TEST
 

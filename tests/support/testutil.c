@@ -306,3 +306,67 @@ int t_sh(const char *fmt, ...)
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+int t_work_logged(const twork_t *w, const char *text)
+{
+    char line[2048];
+    int found = 0;
+    FILE *f = fopen(w->log_path, "r");
+    while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, text) != NULL;
+    if (f != NULL)
+        fclose(f);
+    return found;
+}
+
+int t_work_start(twork_t *w, const char *const *env, const char *const *args)
+{
+    const char *argv[16] = {SF_BINARY, "work"};
+    size_t argc = 2;
+    for (size_t i = 0; args != NULL && args[i] != NULL && argc < 15; i++)
+        argv[argc++] = args[i];
+    memset(w, 0, sizeof(*w));
+    const char *var = t_env("STALLFRONT_TEST_VAR");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char path[512];
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test never leaves a worker behind */
+        snprintf(path, sizeof(path), "%s/work-%d.log", var, (int)getpid());
+        for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+            putenv((char *)env[i]);
+        FILE *f = freopen(path, "w", stderr);
+        (void)f;
+        execv(SF_BINARY, (char *const *)argv);
+        _exit(127);
+    }
+    w->pid = pid;
+    snprintf(w->log_path, sizeof(w->log_path), "%s/work-%d.log", var, (int)pid);
+    for (int i = 0; i < 200; i++) { /* up to 20 s: slow under the sanitizers */
+        if (t_work_logged(w, "work: running"))
+            return 0;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            w->pid = 0;
+            return -1;
+        }
+        sleep_ms(100);
+    }
+    t_work_stop(w, SIGKILL);
+    return -1;
+}
+
+int t_work_stop(twork_t *w, int sig)
+{
+    if (w->pid <= 0)
+        return -1;
+    if (sig != 0)
+        kill(w->pid, sig);
+    int st = 0;
+    while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    w->pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

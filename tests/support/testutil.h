@@ -80,4 +80,22 @@ int t_run(Suite *s, int nofork);
 /* Runs a shell command, returns its exit status. */
 int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A running `stallfront work` (see t_work_start). */
+typedef struct twork {
+    pid_t pid;
+    char log_path[512]; /* its stderr */
+} twork_t;
+
+/* Starts `stallfront work` with the test environment plus `env` ("KEY=VALUE", NULL-ended,
+ * may be NULL) and the extra arguments `args` (NULL-ended, may be NULL, e.g. "--only",
+ * "sweep"), as a child that dies with this process, and waits (bounded) until it logs that
+ * its jobs run. 0 or -1. */
+int t_work_start(twork_t *w, const char *const *env, const char *const *args);
+
+/* Sends sig (0: none) and waits for the exit; the exit status (or 128+signal). */
+int t_work_stop(twork_t *w, int sig);
+
+/* 1 if the work's log has a line containing text. */
+int t_work_logged(const twork_t *w, const char *text);
+
 #endif

@@ -1,0 +1,115 @@
+/*
+ * The unpaid-order timeout (see timeout.h). The kinds below are immutable; the handlers
+ * run on the consumers' threads inside the transaction queue.c opened. No SQL here: the
+ * orders' queries are models/order.c's.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include "log.h"
+#include "models/cachever.h"
+#include "models/order.h"
+#include "timeout.h"
+
+typedef struct timeout_hooks {
+    timeout_reconcile_fn reconcile; /* NULL: no payment provider to ask */
+} timeout_hooks_t;
+
+/* THE place where the payments issue plugs payment reconciliation in. */
+static const timeout_hooks_t hooks = {.reconcile = NULL};
+
+/* The order id a payload names ("order_id", a positive integer), or 0. */
+static int64_t payload_order(const json_t *payload)
+{
+    json_t *v = json_object_get(payload, "order_id");
+    return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+}
+
+/* order.created carries order_id and expires_at_ms (models/order.c): the job is due then.
+ * An order paid or cancelled by then is left alone by the cancel below. */
+static queue_result_t schedule(db_t *db, redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload,
+                               void *ctx)
+{
+    int64_t order_id = payload_order(payload);
+    json_t *due = json_object_get(payload, "expires_at_ms");
+    if (order_id == 0 || !json_is_integer(due) || json_integer_value(due) < 0)
+        return QUEUE_POISON;
+    json_t *job = json_pack("{s:I}", "order_id", (json_int_t)order_id);
+    int rc = queue_delay(r, TIMEOUT_TOPIC, order_id, market_id, job, json_integer_value(due));
+    json_decref(job);
+    return rc == 0 ? QUEUE_DONE : QUEUE_RETRY;
+}
+
+/* The job's event_id is the order id: each order times out once. */
+static queue_result_t cancel(db_t *db, redis_t *r, int64_t order_id, int64_t market_id, const json_t *payload,
+                             void *ctx)
+{
+    if (hooks.reconcile != NULL) {
+        int paid = hooks.reconcile(db, r, order_id);
+        if (paid != 0)
+            return paid > 0 ? QUEUE_DONE : QUEUE_RETRY;
+    }
+    int st = order_cancel_unpaid_tx(db, order_id, "system:timeout", "unpaid", 1);
+    if (st == DB_OK) {
+        log_info("work: order %" PRId64 " was not paid in time: cancelled, stock returned", order_id);
+        return QUEUE_DONE;
+    }
+    if (st == ORDER_E_STATE || st == DB_NOROW)
+        return QUEUE_DONE;     /* paid or cancelled meanwhile, or gone: nothing to do */
+    if (st == ORDER_E_NOT_DUE) /* our clock ran ahead of the database's: a little later */
+        return queue_delay(r, TIMEOUT_TOPIC, order_id, market_id, payload, queue_now_ms() + TIMEOUT_REDELAY_MS) == 0
+                   ? QUEUE_REQUEUED
+                   : QUEUE_RETRY;
+    return QUEUE_RETRY;
+}
+
+/* Stock came back: the catalogue shows it after the bump. */
+static void bump(redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx)
+{
+    if (cachever_bump(r, market_id) != 0)
+        log_warn("work: order %" PRId64 ": catalogue version of market %" PRId64 " not bumped", event_id, market_id);
+}
+
+static const queue_kind_t scheduler_kind = {
+    .group = TIMEOUT_SCHEDULER_GROUP, .topic = TIMEOUT_CREATED_TOPIC, .handle = schedule};
+static const queue_kind_t consumer_kind = {
+    .group = TIMEOUT_GROUP, .topic = TIMEOUT_TOPIC, .handle = cancel, .after_commit = bump};
+
+const queue_kind_t *timeout_scheduler_kind(void)
+{
+    return &scheduler_kind;
+}
+
+const queue_kind_t *timeout_consumer_kind(void)
+{
+    return &consumer_kind;
+}
+
+int timeout_sweep_once(db_t *db, redis_t *r, size_t *handled)
+{
+    db_rows_t *rows = NULL;
+    if (handled != NULL)
+        *handled = 0;
+    int rc = order_overdue_unpaid(db, TIMEOUT_SWEEP_GRACE_S, TIMEOUT_SWEEP_MAX, &rows);
+    if (rc != DB_OK)
+        return -2;
+    while (db_rows_next(rows)) {
+        int64_t order_id = db_rows_i64(rows, 0);
+        json_t *payload = json_pack("{s:I}", "order_id", (json_int_t)order_id);
+        queue_result_t res = queue_apply(db, r, &consumer_kind, order_id, db_rows_i64(rows, 1), payload);
+        json_decref(payload);
+        if (res == QUEUE_DONE && handled != NULL)
+            (*handled)++;
+    }
+    db_rows_free(rows);
+    return 0;
+}
+
+int timeout_sweep_step(queue_env_t *env, void *arg)
+{
+    size_t n = 0;
+    if (timeout_sweep_once(&env->db, &env->redis, &n) != 0)
+        return queue_step_failed(env, -2);
+    if (n > 0)
+        log_info("work: sweep: %zu overdue unpaid orders handled", n);
+    return env->cfg->order_sweep_interval_s * 1000;
+}
