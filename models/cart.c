@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cart.h"
+#include "product.h"
 #include "money.h"
 
 #define CART_SET_TRIES 5  /* WATCH rounds before giving up with CART_BUSY */
@@ -329,15 +330,6 @@ static int read_products(db_t *db, int64_t market_id, const cart_line_t *lines, 
     return db_query(db, sql, p, k + 1, rows);
 }
 
-static json_t *pricing_json(const db_rows_t *r)
-{
-    if (strcmp(db_rows_str(r, C_MODE, NULL), "weight") == 0)
-        return json_pack("{s:s, s:I, s:I}", "mode", "weight", "price_fen", (json_int_t)db_rows_i64(r, C_PRICE), "per_g",
-                         (json_int_t)db_rows_i64(r, C_PER_G));
-    return json_pack("{s:s, s:I, s:s?}", "mode", "count", "price_fen", (json_int_t)db_rows_i64(r, C_PRICE), "unit",
-                     db_rows_str(r, C_UNIT, NULL));
-}
-
 /* The amount of a line at the product's current price. MONEY_OK or a money status. */
 static int line_amount(const db_rows_t *r, int64_t qty, int64_t *amount)
 {
@@ -374,8 +366,8 @@ static json_t *line_json(const db_rows_t *r, const cart_line_t *l, int64_t *item
         return NULL;
     json_t *line = json_pack("{s:I, s:s?, s:I, s:I, s:o, s:I, s:b}", "product_id", (json_int_t)l->product_id, "name",
                              db_rows_str(r, C_NAME, NULL), "stall_id", (json_int_t)db_rows_i64(r, C_STALL), "qty",
-                             (json_int_t)l->qty, "pricing", pricing_json(r), "amount_fen", (json_int_t)amount,
-                             "available", why == NULL);
+                             (json_int_t)l->qty, "pricing", product_pricing_json(r, C_MODE), "amount_fen",
+                             (json_int_t)amount, "available", why == NULL);
     if (line != NULL && why != NULL && json_object_set_new(line, "reason", json_string(why)) != 0) {
         json_decref(line);
         return NULL;

@@ -8,9 +8,9 @@
 #include <string.h>
 #include "market.h"
 #include "product.h"
+#include "sqltime.h"
 
 /* A UTC DATETIME(3) column as RFC 3339 in +08:00, e.g. 2026-11-30T08:14:05.123+08:00. */
-#define AT_0800(col) "CONCAT(LEFT(DATE_FORMAT(" col " + INTERVAL 8 HOUR, '%Y-%m-%dT%H:%i:%s.%f'), 23), '+08:00')"
 
 void market_date(time_t t, char out[MARKET_DATE_LEN])
 {
@@ -93,10 +93,11 @@ static json_t *honours(const char *text)
 static int notices(db_t *db, int64_t market_id, json_t **out)
 {
     db_rows_t *rows = NULL;
-    int rc = db_query(db,
-                      "SELECT id, title, body, " AT_0800("published_at") " FROM notices WHERE market_id = ?"
-                                                                         " ORDER BY published_at DESC, id DESC LIMIT ?",
-                      (db_param_t[]){DB_I64(market_id), DB_I64(MARKET_NOTICES)}, 2, &rows);
+    int rc =
+        db_query(db,
+                 "SELECT id, title, body, " SQL_AT_0800("published_at") " FROM notices WHERE market_id = ?"
+                                                                        " ORDER BY published_at DESC, id DESC LIMIT ?",
+                 (db_param_t[]){DB_I64(market_id), DB_I64(MARKET_NOTICES)}, 2, &rows);
     if (rc != DB_OK)
         return rc;
     *out = json_array();

@@ -20,10 +20,10 @@
 #include "models/outbox.h"
 #include "models/product.h"
 #include "order.h"
+#include "models/sqltime.h"
 
 /* A UTC DATETIME(3) column as RFC 3339 in +08:00 (as models/market.c writes them; NULL
  * stays NULL because CONCAT of NULL is NULL). */
-#define AT_0800(col) "CONCAT(LEFT(DATE_FORMAT(" col " + INTERVAL 8 HOUR, '%Y-%m-%dT%H:%i:%s.%f'), 23), '+08:00')"
 
 #define ORDER_NO_TRIES 5 /* order numbers drawn before giving up on a duplicate (10^10 each) */
 #define ACTOR_MAX      32
@@ -566,9 +566,9 @@ int order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, json
 
 #define ORDER_COLS                                                                                                     \
     "o.id, o.order_no, o.market_id, o.status, o.items_fen, o.delivery_fee_fen, o.payable_fen, o.paid_fen,"             \
-    " o.refunded_fen, " AT_0800("o.created_at") ", " AT_0800("o.expires_at") ", " AT_0800(                             \
+    " o.refunded_fen, " SQL_AT_0800("o.created_at") ", " SQL_AT_0800("o.expires_at") ", " SQL_AT_0800(                 \
         "o.paid_at") ", o.note,"                                                                                       \
-                     " o.addr_name, o.addr_phone, o.addr_text, o.addr_lat, o.addr_lng, " AT_0800(                      \
+                     " o.addr_name, o.addr_phone, o.addr_text, o.addr_lat, o.addr_lng, " SQL_AT_0800(                  \
                          "o.cancelled_at") ", o.cancel_reason"
 
 /* Which orders a render covers: ids lo..hi of one consumer (0: any) with one status (NULL:
@@ -643,11 +643,7 @@ static json_t *vendor_order_json(const db_rows_t *r)
 
 static json_t *line_json(const db_rows_t *r)
 {
-    int weight = strcmp(db_rows_str(r, 6, NULL), "weight") == 0;
-    json_t *pricing = weight ? json_pack("{s:s, s:I, s:I}", "mode", "weight", "price_fen",
-                                         (json_int_t)db_rows_i64(r, 7), "per_g", (json_int_t)db_rows_i64(r, 8))
-                             : json_pack("{s:s, s:I, s:o}", "mode", "count", "price_fen", (json_int_t)db_rows_i64(r, 7),
-                                         "unit", col_str(r, 9));
+    json_t *pricing = product_pricing_json(r, 6);
     return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:o, s:o, s:o}", "id",
                      (json_int_t)db_rows_i64(r, 0), "product_id", (json_int_t)db_rows_i64(r, 3), "name", col_str(r, 4),
                      "category", col_str(r, 16), "commodity_code", col_str(r, 5), "pricing", pricing, "qty",

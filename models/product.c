@@ -395,14 +395,19 @@ int product_cursor_decode(const char *s, char kind, int64_t *key, int64_t *id)
     "p.id, p.market_id, p.stall_id, p.vendor_id, p.name, p.category, p.commodity_code, p.pricing_mode,"                \
     " p.price_fen, p.per_g, p.unit, p.stock, p.origin, p.trace_code, p.status, p.sales_qty"
 
+json_t *product_pricing_json(const db_rows_t *r, size_t mode_col)
+{
+    if (strcmp(db_rows_str(r, mode_col, NULL), "weight") == 0)
+        return json_pack("{s:s, s:I, s:I}", "mode", "weight", "price_fen", (json_int_t)db_rows_i64(r, mode_col + 1),
+                         "per_g", (json_int_t)db_rows_i64(r, mode_col + 2));
+    return json_pack("{s:s, s:I, s:s?}", "mode", "count", "price_fen", (json_int_t)db_rows_i64(r, mode_col + 1), "unit",
+                     db_rows_str(r, mode_col + 3, NULL));
+}
+
 /* The JSON of a row of COLS. */
 static json_t *row_json(const db_rows_t *r)
 {
-    int weight = strcmp(db_rows_str(r, 7, NULL), "weight") == 0;
-    json_t *pricing = weight ? json_pack("{s:s, s:I, s:I}", "mode", "weight", "price_fen",
-                                         (json_int_t)db_rows_i64(r, 8), "per_g", (json_int_t)db_rows_i64(r, 9))
-                             : json_pack("{s:s, s:I, s:s?}", "mode", "count", "price_fen",
-                                         (json_int_t)db_rows_i64(r, 8), "unit", db_rows_str(r, 10, NULL));
+    json_t *pricing = product_pricing_json(r, 7);
     return json_pack("{s:I, s:I, s:I, s:I, s:s?, s:s?, s:s?, s:o?, s:I, s:s?, s:s?, s:s?, s:I}", "id",
                      (json_int_t)db_rows_i64(r, 0), "market_id", (json_int_t)db_rows_i64(r, 1), "stall_id",
                      (json_int_t)db_rows_i64(r, 2), "vendor_id", (json_int_t)db_rows_i64(r, 3), "name",

@@ -167,4 +167,10 @@ int product_create(db_t *db, int64_t market_id, int64_t vendor_id, const product
  * error. */
 int product_update(db_t *db, int64_t market_id, int64_t vendor_id, int64_t id, const product_input_t *in);
 
+/* The API's pricing object of a row whose columns mode, price_fen, per_g, unit stand at
+ * mode_col, mode_col+1, +2, +3: {"mode":"weight","price_fen","per_g"} or
+ * {"mode":"count","price_fen","unit"}. The one rendering of pricing (products, carts,
+ * order lines). NULL if out of memory. */
+json_t *product_pricing_json(const db_rows_t *r, size_t mode_col);
+
 #endif
