@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "api.h"
 #include "log.h"
 
@@ -212,6 +213,14 @@ int api_query(const api_req_t *req, const char *name, char *buf, size_t buflen)
     return 0;
 }
 
+const char *api_header(const api_req_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->hname[i], name) == 0)
+            return req->hvalue[i];
+    return NULL;
+}
+
 void api_req_free(api_req_t *req)
 {
     if (req == NULL)
@@ -224,6 +233,10 @@ void api_req_free(api_req_t *req)
     free(req->authorization);
     free(req->if_none_match);
     free(req->idempotency_key);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        free(req->hname[i]);
+        free(req->hvalue[i]);
+    }
     clear_reply(req);
     free(req->etag);
     free(req);

@@ -22,6 +22,11 @@
 
 typedef struct api_server api_server_t; /* the running server, for inline handlers */
 
+/* Headers kept for a ROUTE_BODY_ANY route (payment callbacks sign over theirs); more are
+ * dropped, and a value over API_MAX_HEADER_LEN bytes is left out. */
+#define API_MAX_HEADERS    32
+#define API_MAX_HEADER_LEN 2048
+
 /* Roles, one bit each: the same bits as the ROUTE_<ROLE> flags of router.h. */
 typedef enum role {
     ROLE_NONE = 0,
@@ -54,9 +59,12 @@ typedef struct api_req {
     json_t *body;                    /* the parsed JSON object for ROUTE_BODY_JSON routes, else NULL */
     char *raw_body;                  /* the body as received for ROUTE_BODY_ANY routes, else NULL */
     size_t raw_body_len;
-    char *authorization;    /* the Authorization header, or NULL */
-    char *if_none_match;    /* the If-None-Match header, or NULL */
-    char *idempotency_key;  /* the Idempotency-Key header, or NULL (at most 256 bytes are kept) */
+    char *authorization;          /* the Authorization header, or NULL */
+    char *if_none_match;          /* the If-None-Match header, or NULL */
+    char *idempotency_key;        /* the Idempotency-Key header, or NULL (at most 256 bytes are kept) */
+    size_t nheaders;              /* ROUTE_BODY_ANY routes: the request headers, copied (bounded) */
+    char *hname[API_MAX_HEADERS]; /* lower-case names */
+    char *hvalue[API_MAX_HEADERS];
     principal_t who;        /* set before the handler runs on routes that admit roles */
     int64_t cache_market;   /* ROUTE_CACHED: the market the answer belongs to (0: none) */
     uint64_t cache_version; /* ROUTE_CACHED: that market's catalogue version, read before
@@ -121,6 +129,9 @@ char *api_server_metrics(api_server_t *s, size_t *len);
 /* Percent-decodes [s, s+n) into buf; with plus_is_space '+' becomes a space. -1 if malformed,
  * if it holds a NUL byte, or if it does not fit. */
 int api_decode(const char *s, size_t n, char *buf, size_t buflen, int plus_is_space);
+
+/* The value of request header `name` (case-insensitive) on a ROUTE_BODY_ANY route, or NULL. */
+const char *api_header(const api_req_t *req, const char *name);
 
 /* Frees a request and everything it owns. */
 void api_req_free(api_req_t *req);

@@ -66,6 +66,22 @@ typedef struct config {
     int order_sweep_interval_s;          /* how often work's MariaDB safety-net sweep runs */
     int queue_lease_ms;                  /* a message unacknowledged this long is claimed again */
     int queue_max_deliveries;            /* after this many, a message goes to the dead letters */
+    /* payments */
+    char *payments_mode;          /* "live": the providers' APIs; "sandbox": no outbound calls */
+    char *payments_sandbox_dir;   /* the sandbox provider's keys (scripts/dev writes them) */
+    char *wechat_mchid;
+    char *wechat_apiv3_key_file;  /* 32 ASCII bytes */
+    char *wechat_platform_keys;   /* "SERIAL=path.pem,SERIAL=path.pem": keys valid at once */
+    char *wechat_merchant_key_file;
+    char *wechat_merchant_serial;
+    char *wechat_pay_api_base;    /* https://api.mch.weixin.qq.com; tests point it at a fake */
+    char *wechat_notify_url;
+    char *alipay_app_id;
+    char *alipay_seller_id;
+    char *alipay_public_key_file; /* Alipay's public key (PEM, or bare base64) */
+    char *alipay_app_key_file;    /* our app private key */
+    char *alipay_gateway;         /* https://openapi.alipay.com/gateway.do */
+    char *alipay_notify_url;
     /* catalogue */
     int alerts_price_band_pct; /* a price this far from the day's guide price is an anomaly */
     char *file;                /* the file the values came from, or NULL */

@@ -325,6 +325,25 @@ static int take_json_body(loop_t *L, h2o_req_t *req, api_req_t *a, uint64_t t0)
     return 0;
 }
 
+/* Keeps the request headers for a ROUTE_BODY_ANY route (names lower-cased by h2o). */
+static int copy_headers(h2o_req_t *req, api_req_t *a)
+{
+    for (size_t i = 0; i < req->headers.size && a->nheaders < API_MAX_HEADERS; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        if (h->value.len > API_MAX_HEADER_LEN)
+            continue;
+        a->hname[a->nheaders] = strndup(h->name->base, h->name->len);
+        a->hvalue[a->nheaders] = strndup(h->value.base, h->value.len);
+        if (a->hname[a->nheaders] == NULL || a->hvalue[a->nheaders] == NULL) {
+            free(a->hname[a->nheaders]);
+            free(a->hvalue[a->nheaders]);
+            return -1;
+        }
+        a->nheaders++;
+    }
+    return 0;
+}
+
 /* Copies what the handler needs off the h2o request. -1 if out of memory. */
 static int copy_inputs(h2o_req_t *req, api_req_t *a, const router_params_t *params)
 {
@@ -349,6 +368,8 @@ static int copy_inputs(h2o_req_t *req, api_req_t *a, const router_params_t *para
         a->idempotency_key =
             strndup(req->headers.entries[ik].value.base,
                     req->headers.entries[ik].value.len > 256 ? 257 : req->headers.entries[ik].value.len);
+    if ((a->route->flags & ROUTE_BODY_ANY) && copy_headers(req, a) != 0)
+        return -1;
     if ((a->route->flags & ROUTE_BODY_ANY) && req->entity.base != NULL) {
         if ((a->raw_body = malloc(req->entity.len + 1)) == NULL)
             return -1;
