@@ -20,6 +20,7 @@
 #include "alipay.h"
 #include "b64.h"
 #include "money.h"
+#include "rsasig.h"
 
 #define RAW_SIG_MAX (ALIPAY_SIG_B64_MAX / 4 * 3)
 
@@ -202,50 +203,19 @@ int alipay_signing_string(const alipay_form_t *f, char **out, size_t *len)
 
 /* ======================== SHA256withRSA ======================== */
 
-static EVP_MD_CTX *rsa_ctx(EVP_PKEY *key, int sign)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    int ok = ctx != NULL && (sign ? EVP_DigestSignInit_ex(ctx, &pctx, "SHA256", NULL, NULL, key, NULL)
-                                  : EVP_DigestVerifyInit_ex(ctx, &pctx, "SHA256", NULL, NULL, key, NULL)) == 1;
-    if (ok && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
-        ok = 0;
-    if (!ok) {
-        EVP_MD_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-/* ALIPAY_OK only when OpenSSL says exactly 1: 0 is "invalid", negative an error. */
+/* The algorithm itself is models/rsasig.c's; these name its verdicts in Alipay's terms. */
 static int rsa_verify(EVP_PKEY *pub, const char *msg, size_t len, const unsigned char *sig, size_t siglen)
 {
-    EVP_MD_CTX *ctx = pub != NULL ? rsa_ctx(pub, 0) : NULL;
-    if (ctx == NULL)
-        return ALIPAY_E_INTERNAL;
-    int rc = EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)msg, len) == 1 ? ALIPAY_OK : ALIPAY_E_SIGNATURE;
-    EVP_MD_CTX_free(ctx);
-    return rc;
+    rsasig_part_t part = {msg, len};
+    int rc = rsasig_verify(pub, &part, 1, NULL, sig, siglen);
+    return rc == RSASIG_OK ? ALIPAY_OK : rc == RSASIG_E_INVALID ? ALIPAY_E_SIGNATURE : ALIPAY_E_INTERNAL;
 }
 
 static int rsa_sign(EVP_PKEY *key, const char *msg, size_t len, char *sig, size_t siglen)
 {
-    unsigned char raw[RAW_SIG_MAX];
-    size_t rawlen = sizeof(raw), need = 0;
-    int rc = ALIPAY_E_INTERNAL;
-    EVP_MD_CTX *ctx = key != NULL ? rsa_ctx(key, 1) : NULL;
-    if (ctx == NULL || EVP_DigestSign(ctx, NULL, &need, (const unsigned char *)msg, len) != 1)
-        goto out;
-    if (need > sizeof(raw)) {
-        rc = ALIPAY_E_ARGUMENT;
-        goto out;
-    }
-    if (EVP_DigestSign(ctx, raw, &rawlen, (const unsigned char *)msg, len) != 1)
-        goto out;
-    rc = b64_encode(raw, rawlen, sig, siglen, NULL) == B64_OK ? ALIPAY_OK : ALIPAY_E_ARGUMENT;
-out:
-    EVP_MD_CTX_free(ctx);
-    return rc;
+    rsasig_part_t part = {msg, len};
+    int rc = rsasig_sign(key, &part, 1, NULL, sig, siglen);
+    return rc == RSASIG_OK ? ALIPAY_OK : rc == RSASIG_E_SPACE ? ALIPAY_E_ARGUMENT : ALIPAY_E_INTERNAL;
 }
 
 /* ======================== verifying a notification ======================== */

@@ -20,19 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "b64.h"
+#include "rsasig.h"
 #include "wxpay.h"
 
-#define RAW_SIG_MAX   (WXPAY_SIG_B64_MAX / 4 * 3) /* the largest signature we write, in bytes */
-#define NONCE_LEN     32                          /* what WeChat's SDKs send as Wechatpay-Nonce */
+#define NONCE_LEN     32 /* what WeChat's SDKs send as Wechatpay-Nonce */
 #define ALGORITHM     "AEAD_AES_256_GCM"
 #define PUB_KEY_ID    "PUB_KEY_ID_"
 #define TS_DIGITS_MAX 12 /* Unix seconds: 12 digits last until the year 33658 */
 
 /* A piece of a signed message; every piece is followed by "\n" in the message. */
-typedef struct part {
-    const char *p;
-    size_t n;
-} part_t;
+typedef rsasig_part_t part_t;
 
 struct wxpay_keys {
     struct {
@@ -212,63 +209,17 @@ EVP_PKEY *wxpay_private_key_pem(const char *pem, size_t len)
 
 /* ======================== SHA256withRSA over "part\n"... ======================== */
 
-/* A digest-sign or digest-verify context for key with SHA-256 and PKCS#1 v1.5 padding. */
-static EVP_MD_CTX *rsa_ctx(EVP_PKEY *key, int sign)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    int ok = ctx != NULL && (sign ? EVP_DigestSignInit_ex(ctx, &pctx, "SHA256", NULL, NULL, key, NULL)
-                                  : EVP_DigestVerifyInit_ex(ctx, &pctx, "SHA256", NULL, NULL, key, NULL)) == 1;
-    if (ok && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
-        ok = 0;
-    if (!ok) {
-        EVP_MD_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-static int feed(EVP_MD_CTX *ctx, int sign, const part_t *parts, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int a = sign ? EVP_DigestSignUpdate(ctx, parts[i].p, parts[i].n)
-                     : EVP_DigestVerifyUpdate(ctx, parts[i].p, parts[i].n);
-        int b = sign ? EVP_DigestSignUpdate(ctx, "\n", 1) : EVP_DigestVerifyUpdate(ctx, "\n", 1);
-        if (a != 1 || b != 1)
-            return -1;
-    }
-    return 0;
-}
-
-/* WXPAY_OK only when OpenSSL says exactly 1 (0 is "invalid", negative an error: both no). */
+/* The algorithm itself is models/rsasig.c's; these name its verdicts in WeChat's terms. */
 static int verify_parts(EVP_PKEY *pub, const part_t *parts, size_t n, const unsigned char *sig, size_t siglen)
 {
-    EVP_MD_CTX *ctx = rsa_ctx(pub, 0);
-    if (ctx == NULL)
-        return WXPAY_E_INTERNAL;
-    int rc = feed(ctx, 0, parts, n) == 0 && EVP_DigestVerifyFinal(ctx, sig, siglen) == 1 ? WXPAY_OK : WXPAY_E_SIGNATURE;
-    EVP_MD_CTX_free(ctx);
-    return rc;
+    int rc = rsasig_verify(pub, parts, n, "\n", sig, siglen);
+    return rc == RSASIG_OK ? WXPAY_OK : rc == RSASIG_E_INVALID ? WXPAY_E_SIGNATURE : WXPAY_E_INTERNAL;
 }
 
 static int sign_parts(EVP_PKEY *key, const part_t *parts, size_t n, char *sig, size_t siglen)
 {
-    unsigned char raw[RAW_SIG_MAX];
-    size_t rawlen = 0;
-    int rc = WXPAY_E_INTERNAL;
-    EVP_MD_CTX *ctx = key != NULL ? rsa_ctx(key, 1) : NULL;
-    if (ctx == NULL || feed(ctx, 1, parts, n) != 0 || EVP_DigestSignFinal(ctx, NULL, &rawlen) != 1)
-        goto out;
-    if (rawlen > sizeof(raw)) {
-        rc = WXPAY_E_ARGUMENT;
-        goto out;
-    }
-    if (EVP_DigestSignFinal(ctx, raw, &rawlen) != 1)
-        goto out;
-    rc = b64_encode(raw, rawlen, sig, siglen, NULL) == B64_OK ? WXPAY_OK : WXPAY_E_ARGUMENT;
-out:
-    EVP_MD_CTX_free(ctx);
-    return rc;
+    int rc = rsasig_sign(key, parts, n, "\n", sig, siglen);
+    return rc == RSASIG_OK ? WXPAY_OK : rc == RSASIG_E_SPACE ? WXPAY_E_ARGUMENT : WXPAY_E_INTERNAL;
 }
 
 int wxpay_sign(EVP_PKEY *private_key, const char *const *parts, size_t nparts, char *sig, size_t siglen)
