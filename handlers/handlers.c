@@ -6,7 +6,10 @@
 int handlers_register_all(router_t *r, const config_t *cfg)
 {
     if (health_register(r) != 0 || signin_register(r) != 0 || markets_register(r) != 0 || products_register(r) != 0 ||
-        vendor_register(r) != 0 || operator_register(r) != 0 || cart_register(r) != 0 || orders_register(r) != 0)
+        vendor_register(r) != 0 || operator_register(r) != 0 || cart_register(r) != 0 || orders_register(r) != 0 ||
+        payments_register(r) != 0)
+        return -1;
+    if (paynotify_register(r) != 0)
         return -1;
     if (cfg->test_routes && testing_register(r) != 0)
         return -1;

@@ -54,10 +54,6 @@ static void fail(api_req_t *req, worker_t *w, int rc, json_t *details)
     case ORDER_E_CANCELLED:
         api_reply_error(req, SF_E_CONFLICT, "already_cancelled", "the order is already cancelled", details);
         return;
-    case ORDER_E_REFUND:
-        api_reply_error(req, SF_E_CONFLICT, "refund_required", "cancellation after payment arrives with payments",
-                        details);
-        return;
     case ORDER_E_TOO_LATE:
         api_reply_error(req, SF_E_CONFLICT, "too_late", "a vendor has accepted the order", details);
         return;

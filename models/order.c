@@ -1,7 +1,8 @@
 /*
  * Orders (see order.h): the state machines as data, the transitions (conditional UPDATE plus
  * an event row, inside the caller's transaction), the unpaid-order cancel the timeout worker
- * and the consumer share, checkout, and the order's JSON.
+ * and the consumer share, the consumer's cancel after payment (refunded in full through
+ * models/payment.c), checkout, and the order's JSON (with its refunds).
  *
  * Lock order, so that concurrent transactions queue instead of deadlocking: products by id
  * (checkout, and the stock given back by a cancel) after the order row (cancel). A deadlock
@@ -18,6 +19,7 @@
 #include "models/address.h"
 #include "models/money.h"
 #include "models/outbox.h"
+#include "models/payment.h"
 #include "models/product.h"
 #include "order.h"
 #include "models/sqltime.h"
@@ -140,17 +142,18 @@ int vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const char *fr
 
 /* ================================================================ cancel */
 
-/* Cancels the order's vendor orders that still wait for payment. */
-static int cancel_vendor_orders(db_t *db, int64_t order_id, const char *actor, const char *reason)
+/* Cancels the order's vendor orders that are still in `from` (pending_payment, or new after
+ * payment). */
+static int cancel_vendor_orders(db_t *db, int64_t order_id, const char *from, const char *actor, const char *reason)
 {
     db_rows_t *rows = NULL;
-    db_param_t p[] = {DB_I64(order_id), DB_I64(CART_MAX_LINES)};
+    db_param_t p[] = {DB_I64(order_id), DB_STR(from), DB_I64(CART_MAX_LINES)};
     int rc = db_query(db,
-                      "SELECT id FROM vendor_orders WHERE order_id = ? AND status = 'pending_payment'"
+                      "SELECT id FROM vendor_orders WHERE order_id = ? AND status = ?"
                       " ORDER BY id LIMIT ? FOR UPDATE",
-                      p, 2, &rows);
+                      p, 3, &rows);
     while (rc == DB_OK && db_rows_next(rows))
-        rc = vendor_order_transition_tx(db, db_rows_i64(rows, 0), "pending_payment", "cancelled", actor, reason);
+        rc = vendor_order_transition_tx(db, db_rows_i64(rows, 0), from, "cancelled", actor, reason);
     db_rows_free(rows);
     return rc;
 }
@@ -202,7 +205,8 @@ int order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const 
         goto out;
     }
     if ((rc = order_transition_tx(db, order_id, "pending_payment", "cancelled", actor, reason)) != DB_OK ||
-        (rc = cancel_vendor_orders(db, order_id, actor, reason)) != DB_OK || (rc = return_stock(db, order_id)) != DB_OK)
+        (rc = cancel_vendor_orders(db, order_id, "pending_payment", actor, reason)) != DB_OK ||
+        (rc = return_stock(db, order_id)) != DB_OK)
         goto out;
     rc = outbox_cancelled(db, order_id, market_id, reason);
 out:
@@ -709,8 +713,32 @@ static int attach_lines(db_t *db, const range_t *g, const node_t *vos, size_t nv
     return rc;
 }
 
+/* Files the refunds of the range under their orders: {id, amount_fen, reason, status}. */
+static int attach_refunds(db_t *db, const range_t *g, const node_t *orders, size_t norders)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(g->lo),          DB_I64(g->hi),          DB_I64(g->consumer_id), DB_I64(g->consumer_id),
+                      str_or_null(g->status), str_or_null(g->status), DB_I64(RENDER_ROWS_MAX)};
+    int rc = db_query(db,
+                      "SELECT r.id, r.order_id, r.amount_fen, r.reason, r.status FROM refunds r"
+                      " JOIN orders o ON o.id = r.order_id WHERE" RANGE_WHERE " ORDER BY r.id LIMIT ?",
+                      p, 7, &rows);
+    while (rc == DB_OK && db_rows_next(rows)) {
+        json_t *order = find_node(orders, norders, db_rows_i64(rows, 1));
+        json_t *refund =
+            json_pack("{s:I, s:I, s:o, s:o}", "id", (json_int_t)db_rows_i64(rows, 0), "amount_fen",
+                      (json_int_t)db_rows_i64(rows, 2), "reason", col_str(rows, 3), "status", col_str(rows, 4));
+        if (order == NULL)
+            json_decref(refund);
+        if (order == NULL || refund == NULL || json_array_append_new(json_object_get(order, "refunds"), refund) != 0)
+            rc = DB_ERR;
+    }
+    db_rows_free(rows);
+    return rc;
+}
+
 /* Fills the orders of `rows` (already read, newest first) into items with their vendor
- * orders and lines: two more queries over the range the rows span. */
+ * orders, lines and refunds: three more queries over the range the rows span. */
 static int render_rows(db_t *db, db_rows_t *rows, range_t *g, json_t *items)
 {
     node_t *orders = calloc(rows->nrows > 0 ? rows->nrows : 1, sizeof(*orders)), *vos = NULL;
@@ -728,8 +756,9 @@ static int render_rows(db_t *db, db_rows_t *rows, range_t *g, json_t *items)
     g->lo = orders[n - 1].id;
     g->hi = orders[0].id;
     qsort(orders, n, sizeof(*orders), by_node);
-    if ((rc = attach_vendor_orders(db, g, orders, n, &vos, &nvos)) == DB_OK)
-        rc = attach_lines(db, g, vos, nvos);
+    if ((rc = attach_vendor_orders(db, g, orders, n, &vos, &nvos)) == DB_OK &&
+        (rc = attach_lines(db, g, vos, nvos)) == DB_OK)
+        rc = attach_refunds(db, g, orders, n);
 out:
     free(orders);
     free(vos);
@@ -791,6 +820,48 @@ int order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, 
 
 /* ================================================================ the consumer's cancel */
 
+/* Gives back the stock of the lines whose vendor order is still `new` (a rejected one gave
+ * its stock back already), in product-id order. */
+static int return_new_stock(db_t *db, int64_t order_id)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(order_id), DB_I64(CART_MAX_LINES)};
+    int rc = db_query(db,
+                      "SELECT l.product_id, l.qty FROM order_lines l JOIN vendor_orders v ON v.id = l.vendor_order_id"
+                      " WHERE l.order_id = ? AND v.status = 'new' ORDER BY l.product_id, l.id LIMIT ?",
+                      p, 2, &rows);
+    while (rc == DB_OK && db_rows_next(rows)) {
+        int64_t qty = db_rows_i64(rows, 1);
+        db_param_t up[] = {DB_I64(qty), DB_I64(qty), DB_I64(db_rows_i64(rows, 0))};
+        rc = db_exec(db, "UPDATE products SET stock = stock + ?, sales_qty = GREATEST(sales_qty - ?, 0) WHERE id = ?",
+                     up, 3, NULL, NULL);
+    }
+    db_rows_free(rows);
+    return rc;
+}
+
+/* A paid order no vendor accepted yet: paid → cancelled, the vendor orders new → cancelled,
+ * their stock back, and what is left of the payment refunded in full (payments.h). */
+static int cancel_paid_tx(db_t *db, int64_t order_id, int64_t market_id, const char *actor)
+{
+    db_rows_t *rows = NULL;
+    int rc = db_query_row(db,
+                          "SELECT COUNT(*) FROM vendor_orders WHERE order_id = ?"
+                          " AND status IN ('accepted', 'picked', 'ready', 'handed_over')",
+                          (db_param_t[]){DB_I64(order_id)}, 1, &rows);
+    if (rc == DB_OK && db_rows_i64(rows, 0) != 0)
+        rc = ORDER_E_TOO_LATE;
+    db_rows_free(rows);
+    if (rc != DB_OK)
+        return rc;
+    if ((rc = order_transition_tx(db, order_id, "paid", "cancelled", actor, "consumer")) != DB_OK ||
+        (rc = return_new_stock(db, order_id)) != DB_OK ||
+        (rc = cancel_vendor_orders(db, order_id, "new", actor, "consumer")) != DB_OK ||
+        (rc = payment_refund_all_tx(db, order_id, "cancelled", NULL)) != DB_OK)
+        return rc;
+    return outbox_cancelled(db, order_id, market_id, "consumer");
+}
+
 /* Decides what the consumer's cancel does with an order locked in `status`. */
 static int consumer_cancel_tx(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id)
 {
@@ -803,21 +874,13 @@ static int consumer_cancel_tx(db_t *db, int64_t consumer_id, int64_t order_id, i
         goto out;
     const char *status = db_rows_str(rows, 0, NULL);
     *market_id = db_rows_i64(rows, 1);
+    snprintf(actor, sizeof(actor), "consumer:%lld", (long long)consumer_id);
     if (strcmp(status, "pending_payment") == 0) {
-        snprintf(actor, sizeof(actor), "consumer:%lld", (long long)consumer_id);
         rc = order_cancel_unpaid_tx(db, order_id, actor, "consumer", 0);
     } else if (strcmp(status, "cancelled") == 0) {
         rc = ORDER_E_CANCELLED;
     } else if (strcmp(status, "paid") == 0) {
-        db_rows_free(rows);
-        rows = NULL;
-        db_param_t q[] = {DB_I64(order_id)};
-        rc = db_query_row(db,
-                          "SELECT COUNT(*) FROM vendor_orders WHERE order_id = ?"
-                          " AND status IN ('accepted', 'picked', 'ready', 'handed_over')",
-                          q, 1, &rows);
-        if (rc == DB_OK)
-            rc = db_rows_i64(rows, 0) == 0 ? ORDER_E_REFUND : ORDER_E_TOO_LATE;
+        rc = cancel_paid_tx(db, order_id, *market_id, actor);
     } else {
         rc = ORDER_E_TOO_LATE;
     }

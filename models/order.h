@@ -37,7 +37,6 @@ enum {
     ORDER_E_OUT_OF_STOCK = -107,   /* checkout: lines short of stock (409, details) */
     ORDER_E_MARKET = -108,         /* checkout: no such market (422) */
     ORDER_E_CANCELLED = -109,      /* cancel: already cancelled (409 already_cancelled) */
-    ORDER_E_REFUND = -110,         /* cancel: paid, needs a refund (409 refund_required) */
     ORDER_E_TOO_LATE = -111,       /* cancel: a vendor accepted, or later (409 too_late) */
 };
 
@@ -102,11 +101,11 @@ int order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const 
  * are spent). Nothing is written unless DB_OK. */
 int order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, json_t **details);
 
-/* One order as API.md shows it, read with three queries. consumer_id 0: any consumer's (for
- * workers and tests). DB_OK, DB_NOROW (none, or another consumer's), or a db status. */
+/* One order as API.md shows it, read with four queries (order, vendor orders, lines, refunds). consumer_id 0: any
+ * consumer's (for workers and tests). DB_OK, DB_NOROW (none, or another consumer's), or a db status. */
 int order_render(db_t *db, int64_t order_id, int64_t consumer_id, json_t **out);
 
-/* A page of a consumer's orders, newest first, each rendered in full (three queries a
+/* A page of a consumer's orders, newest first, each rendered in full (four queries a
  * page). status NULL: any. after_id 0: from the newest. next_cursor gets the next page's
  * cursor or "" at the end. DB_OK or a db status. */
 int order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, int64_t after_id, json_t **items,
@@ -115,10 +114,11 @@ int order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, 
 /* Decodes a list cursor. 0 with *after_id, or -1 if malformed. */
 int order_cursor_decode(const char *s, int64_t *after_id);
 
-/* The consumer's cancel (API.md): an unpaid order is cancelled and its stock returned (own
- * transaction, actor "consumer:<id>"). DB_OK with *market_id (for the catalogue bump);
- * DB_NOROW (none, or another consumer's); ORDER_E_CANCELLED; ORDER_E_REFUND (paid, no
- * vendor accepted yet); ORDER_E_TOO_LATE; or a db status. */
+/* The consumer's cancel (API.md), in its own transaction, actor "consumer:<id>": an unpaid
+ * order is cancelled and its stock returned; a paid one that no vendor has accepted yet is
+ * cancelled, its stock returned and its payment refunded in full (payment_refund_tx).
+ * DB_OK with *market_id (for the catalogue bump); DB_NOROW (none, or another consumer's);
+ * ORDER_E_CANCELLED; ORDER_E_TOO_LATE (a vendor accepted); or a db status. */
 int order_cancel_by_consumer(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id);
 
 #endif

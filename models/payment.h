@@ -31,12 +31,12 @@ typedef struct pay_paid {
 } pay_paid_t;
 
 typedef enum pay_outcome {
-    PAY_RECORDED = 1,      /* the order is paid now: pending_payment → paid, vendor orders → new */
-    PAY_DUPLICATE,         /* this transaction was recorded before: nothing changed */
-    PAY_REFUNDED_LATE,     /* the order was cancelled: recorded, and a full refund requested */
-    PAY_REFUNDED_DOUBLE,   /* the order was already paid by another attempt: recorded, refunded */
-    PAY_UNKNOWN_TRADE,     /* no payment with this out_trade_no (nothing written) */
-    PAY_AMOUNT_MISMATCH,   /* the amount is not our payment's (nothing written) */
+    PAY_RECORDED = 1,    /* the order is paid now: pending_payment → paid, vendor orders → new */
+    PAY_DUPLICATE,       /* this transaction was recorded before: nothing changed */
+    PAY_REFUNDED_LATE,   /* the order was cancelled: recorded, and a full refund requested */
+    PAY_REFUNDED_DOUBLE, /* the order was already paid by another attempt: recorded, refunded */
+    PAY_UNKNOWN_TRADE,   /* no payment with this out_trade_no (nothing written) */
+    PAY_AMOUNT_MISMATCH, /* the amount is not our payment's (nothing written) */
 } pay_outcome_t;
 
 /* Records a verified payment and moves the order, all inside the caller's transaction:
@@ -63,5 +63,87 @@ int payment_refund_settle_tx(db_t *db, const char *out_refund_no, const char *pr
  * (provider, event_id) raises times_seen instead of adding a row. */
 int payment_notification_log(db_t *db, pay_provider_t provider, const char *event_id, const json_t *headers,
                              const char *body, size_t len, const char *verdict, const char *out_trade_no);
+
+/* ==== additions by the core (payment.c): beyond the fixed contract above ==== */
+
+#define PAY_OUT_TRADE_NO_LEN  21            /* "P" and 20 letters and digits */
+#define PAY_OUT_REFUND_NO_LEN 21            /* "R" and 20 letters and digits */
+#define PAY_NO_MAX            33            /* a trade or refund number with its NUL (columns hold 32 / 40) */
+#define PAY_PREPAY_MAX        129           /* payments.prepay_id with its NUL */
+#define PAY_TXID_MAX          65            /* payments.transaction_id with its NUL */
+#define PAY_OPENID_MAX        65            /* users.wechat_openid with its NUL */
+#define PAY_NO_TRIES          5             /* numbers drawn before giving up on a duplicate (62^20 each) */
+#define PAY_ATTEMPTS_MAX      20            /* attempts of one order looked at by reconciliation and refunds */
+#define PAY_NOTIFY_BODY_MAX   (1024 * 1024) /* bytes of a notification kept (the callers cap far lower) */
+
+/* Results beyond the db statuses. */
+enum {
+    PAY_E_NOT_PAYABLE = -120,    /* payment_create: the order is not pending_payment (409 not_payable) */
+    PAY_E_REFUND_EXCEEDS = -121, /* payment_refund_tx: refunded_fen would exceed paid_fen (nothing written) */
+    PAY_E_STATE = -122,          /* payment_refund_tx: the payment is not paid; payment_close_tx: not created */
+    PAY_E_ARGUMENT = -123,       /* an amount <= 0, an unknown provider, a reason too long */
+};
+
+/* One payment attempt as stored (strings NUL-terminated copies). */
+typedef struct pay_attempt {
+    int64_t id, order_id, market_id, amount_fen;
+    pay_provider_t provider;
+    char out_trade_no[PAY_NO_MAX];
+    char status[8];                    /* created, paid, closed */
+    char transaction_id[PAY_TXID_MAX]; /* "" until paid */
+    char prepay_id[PAY_PREPAY_MAX];    /* "" unless WeChat gave one */
+    char order_no[PAY_NO_MAX];         /* the order's, for the provider's description */
+    char openid[PAY_OPENID_MAX];       /* the consumer's WeChat openid ("" if none): JSAPI's payer */
+    int created;                       /* payment_create: 1 if this call inserted it */
+} pay_attempt_t;
+
+/* The consumer's payment attempt for an order (own transaction, order row locked): the
+ * attempt of this provider still 'created' if there is one (a retry gets the same
+ * out_trade_no), else a new one for the order's payable_fen. consumer_id 0 means any
+ * consumer's (the command line's `sandbox pay`). DB_OK with *out; DB_NOROW (no such order of
+ * this consumer's); PAY_E_NOT_PAYABLE; PAY_E_ARGUMENT; or a db status. */
+int payment_create(db_t *db, int64_t consumer_id, int64_t order_id, pay_provider_t provider, pay_attempt_t *out);
+
+/* Keeps WeChat's prepay id on a created attempt (own statement). DB_OK or a db status. */
+int payment_set_prepay(db_t *db, int64_t payment_id, const char *prepay_id);
+
+/* The attempt with this out_trade_no. DB_OK, DB_NOROW, or a db status. */
+int payment_find(db_t *db, const char *out_trade_no, pay_attempt_t *out);
+
+/* The order's attempts still 'created' (oldest first, at most PAY_ATTEMPTS_MAX) into out;
+ * *n how many. DB_OK or a db status. */
+int payment_created_attempts(db_t *db, int64_t order_id, pay_attempt_t *out, size_t max, size_t *n);
+
+/* created → closed (closed at the provider), inside the caller's transaction. DB_OK;
+ * PAY_E_STATE when it was not 'created' (paid meanwhile, or closed before). */
+int payment_close_tx(db_t *db, int64_t payment_id);
+
+/* Refunds, inside the caller's transaction, what is left of every paid attempt of the order
+ * (each attempt's amount less its refunds not failed), with this reason; *total (may be NULL)
+ * the sum requested. DB_OK (also when nothing was left) or a status of payment_refund_tx. */
+int payment_refund_all_tx(db_t *db, int64_t order_id, const char *reason, int64_t *total);
+
+/* One refund with what the provider needs to issue it. */
+typedef struct pay_refund {
+    int64_t id, payment_id, order_id, market_id, amount_fen, payment_amount_fen;
+    pay_provider_t provider;
+    char status[12]; /* pending, succeeded, failed */
+    char reason[65];
+    char out_refund_no[PAY_NO_MAX + 8];
+    char out_trade_no[PAY_NO_MAX];
+    char transaction_id[PAY_TXID_MAX];
+} pay_refund_t;
+
+/* The refund by id (a plain read). DB_OK, DB_NOROW, or a db status. */
+int payment_refund_get(db_t *db, int64_t refund_id, pay_refund_t *out);
+
+/* What an order's money is, from the payments and refunds rows: *paid the sum of its paid
+ * attempts, *refunded the sum of its refunds not failed. Either may be NULL. The orders row's
+ * paid_fen and refunded_fen always equal these. DB_OK or a db status. */
+int payment_balance(db_t *db, int64_t order_id, int64_t *paid, int64_t *refunded);
+
+/* The order's status and whether its expires_at has passed (a plain read), for the timeout's
+ * reconciliation. DB_OK, DB_NOROW, or a db status. */
+int payment_order_due(db_t *db, int64_t order_id, char *status, size_t len, int *due);
 
 #endif

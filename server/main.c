@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "config.h"
 #include "db.h"
@@ -17,8 +18,13 @@
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "models/alipay.h"
+#include "models/money.h"
+#include "models/payment.h"
+#include "models/paykeys.h"
 #include "models/seed.h"
 #include "models/user.h"
+#include "models/wxpay.h"
 #include "pool.h"
 #include "redis.h"
 #include "router.h"
@@ -336,6 +342,282 @@ static int cmd_config(const config_t *cfg, int argc, char **argv)
     return 0;
 }
 
+/* ---- stallfront sandbox pay: the sandbox provider paying an order ---- */
+
+#define SANDBOX_ANSWER_MAX 4096 /* bytes of the server's answer kept for printing */
+#define SANDBOX_TIMEOUT_S  10
+
+typedef struct sandbox_args {
+    int64_t order_id;
+    pay_provider_t provider;
+    const char *url; /* NULL: http://<http.listen> */
+} sandbox_args_t;
+
+typedef struct sandbox_answer {
+    long status;
+    char body[SANDBOX_ANSWER_MAX + 1];
+    size_t len;
+} sandbox_answer_t;
+
+/* Parses `pay ORDER_ID [--provider wechat|alipay] [--url BASE]`. 0, or 2 after a message. */
+static int sandbox_parse(int argc, char **argv, sandbox_args_t *a)
+{
+    *a = (sandbox_args_t){0, PAY_WECHAT, NULL};
+    if (argc < 2 || strcmp(argv[0], "pay") != 0) {
+        fprintf(stderr, "sandbox: expected `pay ORDER_ID` (see stallfront sandbox --help)\n");
+        return 2;
+    }
+    char *end;
+    long long id = strtoll(argv[1], &end, 10);
+    if (argv[1][0] < '1' || argv[1][0] > '9' || *end != '\0' || id <= 0 || id > (1LL << 53)) {
+        fprintf(stderr, "sandbox pay: '%s' is not an order id\n", argv[1]);
+        return 2;
+    }
+    a->order_id = id;
+    for (int i = 2; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--provider") == 0 && v != NULL && payment_provider_parse(v) != 0)
+            a->provider = payment_provider_parse(v);
+        else if (strcmp(argv[i], "--url") == 0 && v != NULL && v[0] != '\0')
+            a->url = v;
+        else if (strcmp(argv[i], "--provider") == 0 && v != NULL) {
+            fprintf(stderr, "sandbox pay: --provider '%s' is not wechat or alipay\n", v);
+            return 2;
+        } else
+            return usage_error("sandbox", argv[i]);
+        i++;
+    }
+    return 0;
+}
+
+/* The order's newest 'created' attempt for the provider, or a new one made as POST
+ * /v1/orders/{id}/payments makes it. 0, or 1 after a message. */
+static int sandbox_attempt(db_t *db, const sandbox_args_t *a, pay_attempt_t *out)
+{
+    pay_attempt_t all[PAY_ATTEMPTS_MAX];
+    size_t n = 0;
+    int rc = payment_created_attempts(db, a->order_id, all, PAY_ATTEMPTS_MAX, &n);
+    for (size_t i = n; rc == DB_OK && i > 0; i--)
+        if (all[i - 1].provider == a->provider) {
+            *out = all[i - 1];
+            return 0;
+        }
+    if (rc == DB_OK)
+        rc = payment_create(db, 0, a->order_id, a->provider, out); /* consumer 0: the order's own */
+    if (rc == DB_OK) {
+        printf("created payment %lld (%s) for order %lld\n", (long long)out->id, out->out_trade_no,
+               (long long)a->order_id);
+        return 0;
+    }
+    if (rc == PAY_E_NOT_PAYABLE)
+        fprintf(stderr, "sandbox pay: order %lld is not pending_payment: nothing to pay\n", (long long)a->order_id);
+    else if (rc == DB_NOROW)
+        fprintf(stderr,
+                "sandbox pay: no order %lld, or no %s payment attempt for it: create one with POST "
+                "/v1/orders/%lld/payments first\n",
+                (long long)a->order_id, payment_provider_name(a->provider), (long long)a->order_id);
+    else
+        fprintf(stderr, "sandbox pay: %s\n", db->err);
+    return 1;
+}
+
+static size_t sandbox_keep(char *data, size_t size, size_t nmemb, void *userp)
+{
+    sandbox_answer_t *ans = userp;
+    size_t n = size * nmemb, room = SANDBOX_ANSWER_MAX - ans->len;
+    memcpy(ans->body + ans->len, data, n < room ? n : room);
+    ans->len += n < room ? n : room;
+    ans->body[ans->len] = '\0';
+    return n;
+}
+
+/* POSTs body to url with the headers (NULL-ended "Name: value"); prints both ways. 0 with
+ * *ans, or 1 when no answer came. */
+static int sandbox_post(const char *url, const char *const *headers, const char *body, size_t len,
+                        sandbox_answer_t *ans)
+{
+    struct curl_slist *list = NULL;
+    CURL *c = curl_easy_init();
+    memset(ans, 0, sizeof(*ans));
+    printf("POST %s\n", url);
+    for (size_t i = 0; headers[i] != NULL; i++) {
+        printf("%s\n", headers[i]);
+        list = curl_slist_append(list, headers[i]);
+    }
+    printf("\n%.*s\n\n", (int)len, body);
+    CURLcode rc = CURLE_FAILED_INIT;
+    if (c != NULL) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sandbox_keep);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, ans);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)SANDBOX_TIMEOUT_S);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        if ((rc = curl_easy_perform(c)) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
+    }
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "sandbox pay: no answer from %s: %s\n", url, curl_easy_strerror(rc));
+        return 1;
+    }
+    printf("answer: %ld %s\n", ans->status, ans->body);
+    return 0;
+}
+
+/* Beijing time now in fmt (strftime). */
+static void sandbox_time(char *buf, size_t len, const char *fmt)
+{
+    time_t t = time(NULL) + 8 * 3600;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, fmt, &tm);
+}
+
+/* A provider transaction id: prefix and random letters and digits. */
+static int sandbox_txid(const char *prefix, char *buf, size_t len)
+{
+    char rnd[25];
+    if (wxpay_nonce(rnd, 24) != WXPAY_OK)
+        return -1;
+    snprintf(buf, len, "%s%s", prefix, rnd);
+    return 0;
+}
+
+/* Signs a TRADE.SUCCESS notification as WeChat Pay does and sends it. 0 iff acknowledged. */
+static int sandbox_wechat(const config_t *cfg, const pay_attempt_t *p, const char *url)
+{
+    paykeys_wechat_t keys;
+    paykeys_signer_t signer;
+    wxpay_signed_t s = {0};
+    wxpay_notify_t ev = {.kind = WXPAY_KIND_PAYMENT, .total_fen = p->amount_fen, .refund_fen = -1};
+    sandbox_answer_t ans;
+    char err[PAYKEYS_ERR_MAX], h[5][WXPAY_SIG_B64_MAX + 40];
+    int rc = 1;
+    if (paykeys_wechat_load(cfg, &keys, err, sizeof(err)) != 0 ||
+        paykeys_sandbox_wechat_signer(cfg, &signer, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sandbox pay: %s\n", err);
+        paykeys_wechat_free(&keys);
+        return 1;
+    }
+    snprintf(ev.event_type, sizeof(ev.event_type), "TRANSACTION.SUCCESS");
+    snprintf(ev.out_trade_no, sizeof(ev.out_trade_no), "%s", p->out_trade_no);
+    snprintf(ev.trade_state, sizeof(ev.trade_state), "SUCCESS");
+    snprintf(ev.currency, sizeof(ev.currency), "CNY");
+    snprintf(ev.openid, sizeof(ev.openid), "%s", p->openid[0] != '\0' ? p->openid : "sandbox-payer");
+    sandbox_time(ev.create_time, sizeof(ev.create_time), "%Y-%m-%dT%H:%M:%S+08:00");
+    snprintf(ev.success_time, sizeof(ev.success_time), "%s", ev.create_time);
+    if (sandbox_txid("EV-", ev.id, sizeof(ev.id)) != 0 ||
+        sandbox_txid("4200", ev.transaction_id, sizeof(ev.transaction_id)) != 0 ||
+        wxpay_sign_notify(signer.private_key, signer.serial, &keys.merchant, &ev, (int64_t)time(NULL), NULL, &s) !=
+            WXPAY_OK) {
+        fprintf(stderr, "sandbox pay: could not sign the notification\n");
+        goto out;
+    }
+    snprintf(h[0], sizeof(h[0]), "Wechatpay-Timestamp: %s", s.timestamp);
+    snprintf(h[1], sizeof(h[1]), "Wechatpay-Nonce: %s", s.nonce);
+    snprintf(h[2], sizeof(h[2]), "Wechatpay-Signature: %s", s.signature);
+    snprintf(h[3], sizeof(h[3]), "Wechatpay-Serial: %s", s.serial);
+    snprintf(h[4], sizeof(h[4]), "Wechatpay-Signature-Type: %s", WXPAY_SIGNATURE_TYPE);
+    const char *headers[] = {"Content-Type: application/json", h[0], h[1], h[2], h[3], h[4], NULL};
+    if (sandbox_post(url, headers, s.body, s.body_len, &ans) == 0)
+        rc = ans.status == 200 || ans.status == 204 ? 0 : 1;
+out:
+    wxpay_signed_free(&s);
+    paykeys_signer_free(&signer);
+    paykeys_wechat_free(&keys);
+    return rc;
+}
+
+/* Signs a TRADE_SUCCESS notification as Alipay does and sends it. 0 iff answered `success`. */
+static int sandbox_alipay(const config_t *cfg, const pay_attempt_t *p, const char *url)
+{
+    paykeys_alipay_t keys;
+    paykeys_signer_t signer;
+    sandbox_answer_t ans;
+    char err[PAYKEYS_ERR_MAX], when[32], yuan[32], trade_no[40], notify_id[40], *body = NULL;
+    size_t len = 0;
+    int rc = 1;
+    if (paykeys_alipay_load(cfg, &keys, err, sizeof(err)) != 0 ||
+        paykeys_sandbox_alipay_signer(cfg, &signer, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sandbox pay: %s\n", err);
+        paykeys_alipay_free(&keys);
+        return 1;
+    }
+    sandbox_time(when, sizeof(when), "%Y-%m-%d %H:%M:%S");
+    if (money_format_yuan(p->amount_fen, yuan, sizeof(yuan)) != 0 || sandbox_txid("2026", trade_no, 40) != 0 ||
+        sandbox_txid("sbx", notify_id, 40) != 0)
+        goto out;
+    const alipay_kv_t kv[] = {{"notify_time", when},
+                              {"notify_type", "trade_status_sync"},
+                              {"notify_id", notify_id},
+                              {"app_id", keys.app_id},
+                              {"version", "1.0"},
+                              {"trade_no", trade_no},
+                              {"out_trade_no", p->out_trade_no},
+                              {"buyer_id", "2088000000000000"},
+                              {"seller_id", keys.seller_id},
+                              {"trade_status", "TRADE_SUCCESS"},
+                              {"total_amount", yuan},
+                              {"receipt_amount", yuan},
+                              {"gmt_payment", when},
+                              {"subject", p->order_no}};
+    if (alipay_sign_params(signer.private_key, kv, sizeof(kv) / sizeof(kv[0]), "utf-8", &body, &len) != ALIPAY_OK) {
+        fprintf(stderr, "sandbox pay: could not sign the notification\n");
+        goto out;
+    }
+    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL};
+    if (sandbox_post(url, headers, body, len, &ans) == 0)
+        rc = ans.status == 200 && strcmp(ans.body, "success") == 0 ? 0 : 1;
+out:
+    free(body);
+    paykeys_signer_free(&signer);
+    paykeys_alipay_free(&keys);
+    return rc;
+}
+
+static int cmd_sandbox(const config_t *cfg, int argc, char **argv)
+{
+    sandbox_args_t a;
+    pay_attempt_t p = {0};
+    char url[1024], host[256];
+    int port = 0, rc = sandbox_parse(argc, argv, &a);
+    if (rc != 0)
+        return rc;
+    if (!paykeys_is_sandbox(cfg)) {
+        fprintf(stderr, "sandbox pay: payments.mode is %s, not sandbox: the server would refuse sandbox keys\n",
+                cfg->payments_mode);
+        return 1;
+    }
+    const char *path = a.provider == PAY_WECHAT ? "/v1/pay/wechat/notify" : "/v1/pay/alipay/notify";
+    size_t n = a.url != NULL ? strlen(a.url) : 0;
+    if (a.url != NULL) /* "http://host:port" or "http://host:port/" */
+        snprintf(url, sizeof(url), "%.*s%s", (int)(n - (a.url[n - 1] == '/')), a.url, path);
+    else if (config_split_hostport(cfg->http_listen, host, sizeof(host), &port) == 0)
+        snprintf(url, sizeof(url), "http://%s:%d%s",
+                 host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, port, path);
+    else {
+        fprintf(stderr, "sandbox pay: http.listen '%s' is not host:port; pass --url\n", cfg->http_listen);
+        return 2;
+    }
+    db_t db;
+    rc = 1;
+    db_thread_init();
+    if (db_open(&db, cfg) != DB_OK)
+        fprintf(stderr, "sandbox pay: cannot connect to MariaDB at %s:%d: %s\n", cfg->db_host, cfg->db_port, db.err);
+    else if (sandbox_attempt(&db, &a, &p) == 0)
+        rc = a.provider == PAY_WECHAT ? sandbox_wechat(cfg, &p, url) : sandbox_alipay(cfg, &p, url);
+    db_close(&db);
+    db_thread_end();
+    if (rc == 0)
+        printf("paid: the server acknowledged the %s payment of %s\n", payment_provider_name(a.provider),
+               p.out_trade_no);
+    return rc;
+}
+
 static const command_t commands[] = {
     {"serve", "serve the HTTP API (HTTP/1.1, h2c, TLS h2) until SIGTERM",
      "Runs the event-loop threads and the worker pool. SIGTERM or SIGINT stops accepting, lets\n"
@@ -366,6 +648,16 @@ static const command_t commands[] = {
      "      creates an operator of market N; the password is the first line of F (\"-\": stdin),\n"
      "      at least 8 characters. Exits 1 for an unknown market or a taken username.\n",
      cmd_operator},
+    {"sandbox", "play the sandbox payment provider (development, demos)",
+     "  pay ORDER_ID [--provider wechat|alipay] [--url BASE]\n"
+     "      pays order ORDER_ID as the provider would: takes the order's newest unpaid payment\n"
+     "      attempt for the provider (wechat by default), or makes one as POST\n"
+     "      /v1/orders/{id}/payments does, signs a successful-payment callback exactly as the\n"
+     "      provider does with the sandbox keys under payments.sandbox_dir, and POSTs it to\n"
+     "      BASE (default http://<http.listen>) + /v1/pay/<provider>/notify. Prints what it\n"
+     "      sent and the server's answer; exits 0 iff the server acknowledged the payment, 1\n"
+     "      otherwise. Needs payments.mode = sandbox.\n",
+     cmd_sandbox},
     {"config", "print the configuration keys", "Prints every configuration key with its meaning.\n", cmd_config},
     {NULL, NULL, NULL, NULL},
 };

@@ -5,17 +5,80 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include "log.h"
 #include "models/cachever.h"
 #include "models/order.h"
+#include "models/payment.h"
+#include "models/payprov.h"
 #include "timeout.h"
 
 typedef struct timeout_hooks {
     timeout_reconcile_fn reconcile; /* NULL: no payment provider to ask */
 } timeout_hooks_t;
 
+/* One 'created' attempt of an order at its deadline (PAYMENTS.md "Reconciliation"): asks the
+ * provider; paid → recorded (the order becomes paid, or a second payment is refunded);
+ * not paid → closed at the provider, so it cannot be paid later, then here. 1 paid, 0 not
+ * paid, -1 unknown (the provider did not answer, or answered what we cannot take). */
+static int reconcile_attempt(db_t *db, const pay_attempt_t *a)
+{
+    payprov_query_t q;
+    pay_outcome_t outcome = 0;
+    char err[PAYPROV_ERR_MAX] = "";
+    const payprov_ops_t *ops = payprov_for(db->cfg, a->provider);
+    payprov_ctx_t pc = {.cfg = db->cfg, .db = db};
+    if (ops == NULL)
+        return -1;
+    int st = ops->query(&pc, a, &q, err, sizeof(err));
+    if (st == PAYPROV_OK && q.paid) {
+        pay_paid_t paid = {.provider = a->provider,
+                           .out_trade_no = a->out_trade_no,
+                           .transaction_id = q.transaction_id,
+                           .amount_fen = q.amount_fen};
+        if (payment_record_paid_tx(db, &paid, &outcome) != DB_OK || outcome == PAY_AMOUNT_MISMATCH ||
+            outcome == PAY_UNKNOWN_TRADE) {
+            log_error("work: payment %s was paid at %s but could not be recorded (outcome %d): left for people",
+                      a->out_trade_no, ops->name, (int)outcome);
+            return -1;
+        }
+        log_info("work: payment %s found paid at %s at the order's deadline: recorded", a->out_trade_no, ops->name);
+        return 1;
+    }
+    if (st == PAYPROV_OK)
+        st = ops->close(&pc, a, err, sizeof(err));
+    if (st != PAYPROV_OK) {
+        log_warn("work: order %" PRId64 ": payment %s not reconciled with %s: %s", a->order_id, a->out_trade_no,
+                 ops->name, err);
+        return -1;
+    }
+    int rc = payment_close_tx(db, a->id);
+    return rc == DB_OK || rc == PAY_E_STATE ? 0 : -1;
+}
+
+/* The hook: every 'created' attempt of a pending order that is due is reconciled. */
+static int reconcile(db_t *db, redis_t *r, int64_t order_id)
+{
+    pay_attempt_t attempts[PAY_ATTEMPTS_MAX];
+    char status[ORDER_STATUS_NAME_MAX];
+    size_t n = 0;
+    int due = 0, paid = 0;
+    int rc = payment_order_due(db, order_id, status, sizeof(status), &due);
+    if (rc == DB_NOROW || (rc == DB_OK && (strcmp(status, "pending_payment") != 0 || !due)))
+        return 0; /* the cancel below decides: gone, paid or cancelled meanwhile, or not due yet */
+    if (rc != DB_OK || payment_created_attempts(db, order_id, attempts, PAY_ATTEMPTS_MAX, &n) != DB_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int one = reconcile_attempt(db, &attempts[i]);
+        if (one < 0)
+            return -1;
+        paid |= one;
+    }
+    return paid;
+}
+
 /* THE place where the payments issue plugs payment reconciliation in. */
-static const timeout_hooks_t hooks = {.reconcile = NULL};
+static const timeout_hooks_t hooks = {.reconcile = reconcile};
 
 /* The order id a payload names ("order_id", a positive integer), or 0. */
 static int64_t payload_order(const json_t *payload)

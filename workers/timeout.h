@@ -30,10 +30,11 @@
 #define TIMEOUT_REDELAY_MS      1000            /* a job that came before the database thinks it is due */
 #define TIMEOUT_MOVE_MS         500             /* how often the mover runs */
 
-/* Reconciliation hook, for the payments issue: asked before an unpaid order is cancelled,
- * whether the payment provider has taken the money meanwhile. 1: paid (leave the order to
- * the payment flow), 0: not paid (cancel), -1: unknown (try again later). Runs inside the
- * consumer's transaction. None is set yet: see `hooks` in timeout.c, the one place to set it. */
+/* Reconciliation (PAYMENTS.md): asked before an unpaid order is cancelled, whether the
+ * payment provider has taken the money meanwhile. 1: paid (recorded; the order is paid, not
+ * cancelled), 0: not paid (the attempts were closed at the provider: cancel), -1: unknown
+ * (try again later: an order that may have been paid is never cancelled). Runs inside the
+ * consumer's transaction. Set in one place: `hooks` in timeout.c. */
 typedef int (*timeout_reconcile_fn)(db_t *db, redis_t *r, int64_t order_id);
 
 /* The consumer of order.created that schedules the delayed job. */

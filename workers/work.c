@@ -12,11 +12,12 @@
 #include <unistd.h>
 #include "log.h"
 #include "queue.h"
+#include "refund.h"
 #include "relay.h"
 #include "timeout.h"
 #include "work.h"
 
-#define NJOBS    6
+#define NJOBS    7
 #define ONLY_MAX 512 /* bytes of an --only list */
 
 typedef struct job {
@@ -32,7 +33,8 @@ typedef struct thread {
     queue_env_t env;
 } thread_t;
 
-static const char *const job_names[NJOBS] = {"relay", "timeout-scheduler", "mover", "order-timeout", "reaper", "sweep"};
+static const char *const job_names[NJOBS] = {"relay", "timeout-scheduler", "mover", "order-timeout", "reaper", "sweep",
+                                             "refund"};
 
 /* 1 if name is in the comma-separated list (NULL: every name is). */
 static int listed(const char *list, const char *name)
@@ -103,8 +105,8 @@ static int start(thread_t *t, const job_t *job, const config_t *cfg, const atomi
 
 int work_run(const config_t *cfg, const char *only, const sigset_t *signals)
 {
-    const queue_kind_t *kinds[] = {timeout_scheduler_kind(), timeout_consumer_kind()};
-    const queue_kinds_t all = {.kinds = kinds, .n = 2};
+    const queue_kind_t *kinds[] = {timeout_scheduler_kind(), timeout_consumer_kind(), refund_kind()};
+    const queue_kinds_t all = {.kinds = kinds, .n = 3};
     static const char *const timeout_topics[] = {TIMEOUT_TOPIC};
     const queue_topics_t movers = {.topics = timeout_topics, .n = 1, .interval_ms = TIMEOUT_MOVE_MS};
     const job_t jobs[NJOBS] = {
@@ -114,6 +116,7 @@ int work_run(const config_t *cfg, const char *only, const sigset_t *signals)
         {job_names[3], queue_consumer_step, (void *)kinds[1]},
         {job_names[4], queue_reaper_step, (void *)&all},
         {job_names[5], timeout_sweep_step, NULL},
+        {job_names[6], queue_consumer_step, (void *)kinds[2]},
     };
     atomic_int stop = 0;
     char host[64] = "host", names[256] = "";

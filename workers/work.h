@@ -7,6 +7,7 @@
  *   order-timeout      cancels orders left unpaid
  *   reaper             re-claims messages idle past the lease; dead letters
  *   sweep              the MariaDB safety net for overdue unpaid orders
+ *   refund             issues requested refunds at the payment provider (workers/refund.c)
  * Called on the main thread, which must already block SIGTERM and SIGINT (the threads
  * inherit the mask) and takes them with sigwait().
  */
@@ -17,7 +18,7 @@
 #include "config.h"
 
 /* Names of the jobs, comma-separated, for the help text. */
-#define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep"
+#define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund"
 
 /* Checks an --only list: 0 if every comma-separated name is a job (NULL: all), else -1 with
  * the first unknown name in bad (bounded). */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "config.h"
 #include "db.h"
@@ -101,8 +102,10 @@ void t_fixture_market(t_market_t *m)
     char code[32];
     int n = atomic_fetch_add(&fixture_seq, 1);
     memset(m, 0, sizeof(*m));
-    snprintf(code, sizeof(code), "t%d_%d", (int)getpid(), n);
-    snprintf(m->op_user, sizeof(m->op_user), "op%d_%d", (int)getpid(), n);
+    /* pid, counter and the clock: a pid reused by a later run must not meet its markets */
+    unsigned stamp = (unsigned)time(NULL) & 0xffffff;
+    snprintf(code, sizeof(code), "t%d_%d_%x", (int)getpid(), n, stamp);
+    snprintf(m->op_user, sizeof(m->op_user), "op%d_%d_%x", (int)getpid(), n, stamp);
     random_password(m->op_pass, sizeof(m->op_pass));
     t_load_cfg(&cfg);
     db_thread_init();
