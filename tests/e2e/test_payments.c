@@ -32,6 +32,7 @@
 #include "models/payment.h"
 #include "models/wxpay.h"
 #include "redis.h"
+#include "shop.h"
 #include "testutil.h"
 #include "workers/queue.h"
 #include "workers/timeout.h"
@@ -112,179 +113,56 @@ static void shared_down(void)
 
 /* ---------------------------------------------------------------- the world of a test */
 
-typedef struct consumer {
-    char token[128];
-    int64_t id, address;
-} consumer_t;
-
 typedef struct world {
-    t_market_t m;
-    config_t cfg;
-    db_t db;
-    redis_t redis;
-    int64_t vendor, stall, product;
+    shop_world_t s;  /* its market, stall A-01 (vendor[0], stall[0]) and connections */
+    int64_t product; /* 土鸡蛋, 350 fen a piece, 10 in stock */
 } world_t;
-
-static int64_t sql(world_t *w, const char *text, const db_param_t *p, size_t n)
-{
-    uint64_t id = 0;
-    ck_assert_msg(db_exec(&w->db, text, p, n, NULL, &id) == DB_OK, "%s: %s", text, w->db.err);
-    return (int64_t)id;
-}
-
-static int64_t i64(world_t *w, const char *text, int64_t id)
-{
-    return t_db_i64(&w->db, text, (db_param_t[]){DB_I64(id)}, 1);
-}
 
 static void world_up(world_t *w)
 {
-    memset(w, 0, sizeof(*w));
-    t_fixture_market(&w->m);
-    t_load_cfg(&w->cfg);
-    db_thread_init();
-    ck_assert_msg(db_open(&w->db, &w->cfg) == DB_OK, "db: %s", w->db.err);
-    ck_assert_msg(redis_open(&w->redis, &w->cfg) == 0, "redis: %s", w->redis.err);
-    w->vendor = sql(w,
-                    "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
-                    " VALUES (?, '张三', '13900000000', '蔬菜', 'A')",
-                    (db_param_t[]){DB_I64(w->m.market_id)}, 1);
-    w->stall = sql(w,
-                   "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id)"
-                   " VALUES (?, 'A-01', 'A', 1, 2, ?)",
-                   (db_param_t[]){DB_I64(w->m.market_id), DB_I64(w->vendor)}, 2);
-    w->product = sql(w,
-                     "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
-                     " pricing_mode, price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?,"
-                     " 'veg-leafy', 'A010101', '土鸡蛋', 'count', 350, NULL, '个', 10, '410122', 'ZZ-1')",
-                     (db_param_t[]){DB_I64(w->m.market_id), DB_I64(w->stall), DB_I64(w->vendor)}, 3);
+    shop_world_open(&w->s);
+    shop_stall(&w->s.db, w->s.m.market_id, "A-01", &w->s.vendor[0], &w->s.stall[0]);
+    w->product = shop_product(&w->s, 0, "土鸡蛋", 350, 0, 10);
 }
 
-static void world_down(world_t *w)
+static void consumer(world_t *w, shop_consumer_t *c)
 {
-    redis_close(&w->redis);
-    db_close(&w->db);
-    config_free(&w->cfg);
-}
-
-static void consumer(world_t *w, consumer_t *c)
-{
-    static int seq;
-    char name[48], openid[64];
-    snprintf(name, sizeof(name), "pay%d_%d", (int)getpid(), seq++);
-    ck_assert_int_eq(t_login_wechat(&shared, name, c->token, sizeof(c->token)), 0);
-    snprintf(openid, sizeof(openid), "sandbox-%s", name);
-    c->id = t_db_i64(&w->db, "SELECT id FROM users WHERE wechat_openid = ?", (db_param_t[]){DB_STR(openid)}, 1);
-    c->address = sql(w,
-                     "INSERT INTO addresses (market_id, user_id, name, phone, text, lat, lng)"
-                     " VALUES (NULL, ?, '王五', '13800000000', '郑州市二七区', 34.725000, 113.626500)",
-                     (db_param_t[]){DB_I64(c->id)}, 1);
-}
-
-/* ---------------------------------------------------------------- HTTP helpers */
-
-static long request(const char *method, const char *path, const char *token, const char *body, const char *idem,
-                    char **text)
-{
-    char url[512], auth[256], key[512];
-    const char *h[4] = {NULL, NULL, NULL, NULL};
-    size_t nh = 0;
-    tresp_t r;
-    snprintf(url, sizeof(url), "%s%s", t_base(&shared, T_H2C), path);
-    if (token != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        h[nh++] = auth;
-    }
-    if (body != NULL)
-        h[nh++] = "Content-Type: application/json";
-    if (idem != NULL) {
-        snprintf(key, sizeof(key), "Idempotency-Key: %s", idem);
-        h[nh++] = key;
-    }
-    *text = NULL;
-    if (t_request(T_H2C, method, url, h, body, body != NULL ? strlen(body) : 0, &r) != 0)
-        return -1;
-    long status = r.status;
-    *text = strndup(r.body != NULL ? r.body : "", r.len);
-    t_resp_free(&r);
-    return status;
-}
-
-static json_t *call(const char *method, const char *path, const char *token, const char *body, const char *idem,
-                    long *status)
-{
-    char *text = NULL;
-    *status = request(method, path, token, body, idem, &text);
-    ck_assert_msg(*status > 0, "no answer for %s %s", method, path);
-    json_t *doc = json_loads(text, 0, NULL);
-    ck_assert_msg(doc != NULL, "%s %s: not JSON: %s", method, path, text);
-    free(text);
-    return doc;
-}
-
-static const char *error_code(const json_t *doc)
-{
-    return json_string_value(json_object_get(json_object_get(doc, "error"), "code"));
-}
-
-static const char *error_field(const json_t *doc)
-{
-    return json_string_value(json_object_get(json_object_get(json_object_get(doc, "error"), "details"), "field"));
-}
-
-static void expect_error(json_t *doc, const long *status, long want, const char *code)
-{
-    char *text = json_dumps(doc, JSON_COMPACT);
-    ck_assert_msg(*status == want && error_code(doc) != NULL && strcmp(error_code(doc), code) == 0 &&
-                      json_is_string(json_object_get(json_object_get(doc, "error"), "message")),
-                  "want %ld %s, got %ld %s", want, code, *status, text);
-    free(text);
-    json_decref(doc);
-}
-
-static int64_t jint(const json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
+    static int seq; /* test-only: makes consumer names unique within the process */
+    shop_consumer(&shared, &w->s.db, "pay", seq++, c);
 }
 
 /* Checks out qty eggs as c; the order's id. */
-static int64_t place(world_t *w, const consumer_t *c, int64_t qty)
+static int64_t place(world_t *w, const shop_consumer_t *c, int64_t qty)
 {
-    char path[96], body[128], *text = NULL;
     long status;
-    snprintf(path, sizeof(path), "/v1/cart/items/%lld", (long long)w->product);
-    snprintf(body, sizeof(body), "{\"qty\":%lld}", (long long)qty);
-    ck_assert_int_eq(request("PUT", path, c->token, body, NULL, &text), 200);
-    free(text);
-    snprintf(body, sizeof(body), "{\"market_id\":%lld,\"address_id\":%lld}", (long long)w->m.market_id,
-             (long long)c->address);
-    json_t *doc = call("POST", "/v1/orders", c->token, body, NULL, &status);
+    shop_put_cart(&shared, c, w->product, qty);
+    json_t *doc = shop_checkout(&shared, c, w->s.m.market_id, &status);
     ck_assert_int_eq(status, 201);
-    int64_t id = jint(doc, "id");
+    int64_t id = shop_jint(doc, "id");
     json_decref(doc);
     return id;
 }
 
-static json_t *create_payment(const consumer_t *c, int64_t order, const char *body, const char *idem, long *status)
+static json_t *create_payment(const shop_consumer_t *c, int64_t order, const char *body, const char *idem, long *status)
 {
     char path[96];
     snprintf(path, sizeof(path), "/v1/orders/%lld/payments", (long long)order);
-    return call("POST", path, c->token, body, idem, status);
+    return shop_call(&shared, "POST", path, c->token, body, idem, status);
 }
 
 static int64_t payments_of(world_t *w, int64_t order)
 {
-    return i64(w, "SELECT COUNT(*) FROM payments WHERE order_id = ?", order);
+    return shop_i64(&w->s.db, "SELECT COUNT(*) FROM payments WHERE order_id = ?", order);
 }
 
 static void assert_balance(world_t *w, int64_t order, int64_t want_paid, int64_t want_refunded)
 {
     int64_t paid = -1, refunded = -1;
-    ck_assert_int_eq(payment_balance(&w->db, order, &paid, &refunded), DB_OK);
+    ck_assert_int_eq(payment_balance(&w->s.db, order, &paid, &refunded), DB_OK);
     ck_assert_int_eq(paid, want_paid);
     ck_assert_int_eq(refunded, want_refunded);
-    ck_assert_int_eq(i64(w, "SELECT paid_fen FROM orders WHERE id = ?", order), paid);
-    ck_assert_int_eq(i64(w, "SELECT refunded_fen FROM orders WHERE id = ?", order), refunded);
+    ck_assert_int_eq(shop_i64(&w->s.db, "SELECT paid_fen FROM orders WHERE id = ?", order), paid);
+    ck_assert_int_eq(shop_i64(&w->s.db, "SELECT refunded_fen FROM orders WHERE id = ?", order), refunded);
     ck_assert_int_le(refunded, paid);
 }
 
@@ -295,9 +173,9 @@ static pay_outcome_t pay(world_t *w, pay_provider_t p, const char *out_trade_no,
     char unique[64]; /* transaction ids are unique in the shared database: this run's own */
     snprintf(unique, sizeof(unique), "%s-%d-%ld", txid, (int)getpid(), (long)time(NULL));
     pay_paid_t paid = {.provider = p, .out_trade_no = out_trade_no, .transaction_id = unique, .amount_fen = amount};
-    ck_assert_int_eq(db_begin(&w->db), DB_OK);
-    ck_assert_int_eq(payment_record_paid_tx(&w->db, &paid, &out), DB_OK);
-    ck_assert_int_eq(db_commit(&w->db), DB_OK);
+    ck_assert_int_eq(db_begin(&w->s.db), DB_OK);
+    ck_assert_int_eq(payment_record_paid_tx(&w->s.db, &paid, &out), DB_OK);
+    ck_assert_int_eq(db_commit(&w->s.db), DB_OK);
     return out;
 }
 
@@ -305,7 +183,7 @@ static int status_is(world_t *w, const char *table, int64_t id, const char *stat
 {
     char q[128];
     snprintf(q, sizeof(q), "SELECT status = ? FROM %s WHERE id = ?", table);
-    return t_db_i64(&w->db, q, (db_param_t[]){DB_STR(status), DB_I64(id)}, 2) == 1;
+    return t_db_i64(&w->s.db, q, (db_param_t[]){DB_STR(status), DB_I64(id)}, 2) == 1;
 }
 
 /* ---------------------------------------------------------------- creating a payment */
@@ -313,7 +191,7 @@ static int status_is(world_t *w, const char *table, int64_t id, const char *stat
 START_TEST(test_a_consumer_creates_a_payment_and_gets_the_same_attempt_again)
 {
     world_t w;
-    consumer_t c;
+    shop_consumer_t c;
     long status;
     world_up(&w);
     consumer(&w, &c);
@@ -323,35 +201,36 @@ START_TEST(test_a_consumer_creates_a_payment_and_gets_the_same_attempt_again)
     const char *no = json_string_value(json_object_get(first, "out_trade_no"));
     ck_assert_ptr_nonnull(no);
     ck_assert_int_eq(strlen(no), 21);
-    ck_assert_int_eq(jint(first, "amount_fen"), 1200);
+    ck_assert_int_eq(shop_jint(first, "amount_fen"), 1200);
     ck_assert_str_eq(json_string_value(json_object_get(first, "provider")), "wechat");
-    ck_assert_int_gt(jint(first, "payment_id"), 0);
+    ck_assert_int_gt(shop_jint(first, "payment_id"), 0);
     json_t *params = json_object_get(first, "params");
     ck_assert(json_is_true(json_object_get(params, "sandbox")));
     ck_assert_str_eq(json_string_value(json_object_get(params, "out_trade_no")), no);
-    ck_assert_int_eq(jint(params, "amount_fen"), 1200);
+    ck_assert_int_eq(shop_jint(params, "amount_fen"), 1200);
     json_t *again = create_payment(&c, order, "{\"provider\":\"wechat\"}", NULL, &status);
     ck_assert_int_eq(status, 200);
     ck_assert_str_eq(json_string_value(json_object_get(again, "out_trade_no")), no);
-    ck_assert_int_eq(jint(again, "payment_id"), jint(first, "payment_id"));
+    ck_assert_int_eq(shop_jint(again, "payment_id"), shop_jint(first, "payment_id"));
     json_t *ali = create_payment(&c, order, "{\"provider\":\"alipay\"}", NULL, &status);
     ck_assert_int_eq(status, 201);
     ck_assert_str_ne(json_string_value(json_object_get(ali, "out_trade_no")), no);
     ck_assert_str_eq(json_string_value(json_object_get(ali, "provider")), "alipay");
     ck_assert_int_eq(payments_of(&w, order), 2);
-    ck_assert_int_eq(i64(&w, "SELECT COUNT(*) FROM payments WHERE order_id = ? AND status = 'created'", order), 2);
+    ck_assert_int_eq(
+        shop_i64(&w.s.db, "SELECT COUNT(*) FROM payments WHERE order_id = ? AND status = 'created'", order), 2);
     assert_balance(&w, order, 0, 0);
     json_decref(first);
     json_decref(again);
     json_decref(ali);
-    world_down(&w);
+    shop_world_down(&w.s);
 }
 END_TEST
 
 START_TEST(test_payment_creation_refuses_bad_requests_and_writes_nothing)
 {
     world_t w;
-    consumer_t c, d;
+    shop_consumer_t c, d;
     long status;
     char path[96], op[128], *text = NULL;
     world_up(&w);
@@ -368,65 +247,69 @@ START_TEST(test_payment_creation_refuses_bad_requests_and_writes_nothing)
                                       "{\"provider\":\"wechat \"}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *doc = create_payment(&c, order, bad[i], NULL, &status);
-        const char *field = error_field(doc);
+        const char *field = shop_error_field(doc);
         ck_assert_msg(field != NULL, "%s", bad[i]);
         ck_assert_msg(strcmp(field, i == 5 ? "x" : "provider") == 0, "%s: %s", bad[i], field);
-        expect_error(doc, &status, 422, "invalid");
+        shop_expect_error(doc, &status, 422, "invalid");
     }
     char *huge = malloc(10 * 1024 + 32);
     memset(huge, 'a', 10 * 1024 + 32);
     memcpy(huge, "{\"provider\":\"", 13);
     memcpy(huge + 10 * 1024 + 29, "\"}", 3);
-    expect_error(create_payment(&c, order, huge, NULL, &status), &status, 422, "invalid");
+    shop_expect_error(create_payment(&c, order, huge, NULL, &status), &status, 422, "invalid");
     free(huge);
     snprintf(path, sizeof(path), "/v1/orders/%lld/payments", (long long)order);
-    ck_assert_int_eq(request("POST", path, c.token, "{\"provider\":", NULL, &text), 400);
+    ck_assert_int_eq(shop_request(&shared, "POST", path, c.token, "{\"provider\":", NULL, &text), 400);
     free(text);
-    ck_assert_int_eq(request("POST", path, c.token, "[\"wechat\"]", NULL, &text), 422);
+    ck_assert_int_eq(shop_request(&shared, "POST", path, c.token, "[\"wechat\"]", NULL, &text), 422);
     free(text);
-    ck_assert_int_eq(request("POST", path, c.token, "{\"provider\":\"wechat\\u0000\"}", NULL, &text), 400);
+    ck_assert_int_eq(shop_request(&shared, "POST", path, c.token, "{\"provider\":\"wechat\\u0000\"}", NULL, &text),
+                     400);
     free(text);
-    ck_assert_int_eq(request("POST", path, c.token, "{\"provider\":\"\xff\xfe\"}", NULL, &text), 400);
+    ck_assert_int_eq(shop_request(&shared, "POST", path, c.token, "{\"provider\":\"\xff\xfe\"}", NULL, &text), 400);
     free(text);
-    ck_assert_int_eq(request("POST", path, NULL, "{\"provider\":\"wechat\"}", NULL, &text), 401);
+    ck_assert_int_eq(shop_request(&shared, "POST", path, NULL, "{\"provider\":\"wechat\"}", NULL, &text), 401);
     free(text);
-    ck_assert_int_eq(t_login(&shared, w.m.op_user, w.m.op_pass, op, sizeof(op)), 0);
-    ck_assert_int_eq(request("POST", path, op, "{\"provider\":\"wechat\"}", NULL, &text), 403);
+    ck_assert_int_eq(t_login(&shared, w.s.m.op_user, w.s.m.op_pass, op, sizeof(op)), 0);
+    ck_assert_int_eq(shop_request(&shared, "POST", path, op, "{\"provider\":\"wechat\"}", NULL, &text), 403);
     free(text);
     /* another consumer's order, unknown and malformed ids: 404 */
-    expect_error(create_payment(&d, order, "{\"provider\":\"wechat\"}", NULL, &status), &status, 404, "not_found");
-    expect_error(create_payment(&c, order + 100000, "{\"provider\":\"wechat\"}", NULL, &status), &status, 404,
-                 "not_found");
-    expect_error(call("POST", "/v1/orders/abc/payments", c.token, "{\"provider\":\"wechat\"}", NULL, &status), &status,
-                 404, "not_found");
+    shop_expect_error(create_payment(&d, order, "{\"provider\":\"wechat\"}", NULL, &status), &status, 404, "not_found");
+    shop_expect_error(create_payment(&c, order + 100000, "{\"provider\":\"wechat\"}", NULL, &status), &status, 404,
+                      "not_found");
+    shop_expect_error(
+        shop_call(&shared, "POST", "/v1/orders/abc/payments", c.token, "{\"provider\":\"wechat\"}", NULL, &status),
+        &status, 404, "not_found");
     ck_assert_int_eq(payments_of(&w, order), 0);
     /* a bad Idempotency-Key */
     char longkey[200];
     memset(longkey, 'k', sizeof(longkey) - 1);
     longkey[sizeof(longkey) - 1] = '\0';
-    expect_error(create_payment(&c, order, "{\"provider\":\"wechat\"}", longkey, &status), &status, 422, "invalid");
+    shop_expect_error(create_payment(&c, order, "{\"provider\":\"wechat\"}", longkey, &status), &status, 422,
+                      "invalid");
     ck_assert_int_eq(payments_of(&w, order), 0);
     ck_assert(status_is(&w, "orders", order, "pending_payment"));
     assert_balance(&w, order, 0, 0);
-    world_down(&w);
+    shop_world_down(&w.s);
 }
 END_TEST
 
 START_TEST(test_only_an_order_waiting_for_payment_is_payable)
 {
     world_t w;
-    consumer_t c;
+    shop_consumer_t c;
     long status;
     char path[96];
     world_up(&w);
     consumer(&w, &c);
     int64_t order = place(&w, &c, 1);
     snprintf(path, sizeof(path), "/v1/orders/%lld/cancel", (long long)order);
-    json_decref(call("POST", path, c.token, NULL, NULL, &status));
+    json_decref(shop_call(&shared, "POST", path, c.token, NULL, NULL, &status));
     ck_assert_int_eq(status, 200);
-    expect_error(create_payment(&c, order, "{\"provider\":\"wechat\"}", NULL, &status), &status, 409, "not_payable");
-    expect_error(create_payment(&c, order, "{\"provider\":\"alipay\"}", "k-cancelled", &status), &status, 409,
-                 "not_payable");
+    shop_expect_error(create_payment(&c, order, "{\"provider\":\"wechat\"}", NULL, &status), &status, 409,
+                      "not_payable");
+    shop_expect_error(create_payment(&c, order, "{\"provider\":\"alipay\"}", "k-cancelled", &status), &status, 409,
+                      "not_payable");
     ck_assert_int_eq(payments_of(&w, order), 0);
     /* paid already: not payable either */
     int64_t paid = place(&w, &c, 1);
@@ -435,18 +318,19 @@ START_TEST(test_only_an_order_waiting_for_payment_is_payable)
     ck_assert_int_eq(pay(&w, PAY_WECHAT, json_string_value(json_object_get(doc, "out_trade_no")), "4200000101", 850),
                      PAY_RECORDED);
     json_decref(doc);
-    expect_error(create_payment(&c, paid, "{\"provider\":\"alipay\"}", NULL, &status), &status, 409, "not_payable");
+    shop_expect_error(create_payment(&c, paid, "{\"provider\":\"alipay\"}", NULL, &status), &status, 409,
+                      "not_payable");
     ck_assert_int_eq(payments_of(&w, paid), 1);
     assert_balance(&w, order, 0, 0);
     assert_balance(&w, paid, 850, 0);
-    world_down(&w);
+    shop_world_down(&w.s);
 }
 END_TEST
 
 START_TEST(test_an_idempotency_key_replays_the_first_answer)
 {
     world_t w;
-    consumer_t c;
+    shop_consumer_t c;
     long status;
     char key[64], *a = NULL, *b = NULL, path[96];
     world_up(&w);
@@ -454,8 +338,8 @@ START_TEST(test_an_idempotency_key_replays_the_first_answer)
     int64_t order = place(&w, &c, 1), other = place(&w, &c, 2);
     snprintf(key, sizeof(key), "pay-%d-%ld", (int)getpid(), (long)time(NULL));
     snprintf(path, sizeof(path), "/v1/orders/%lld/payments", (long long)order);
-    ck_assert_int_eq(request("POST", path, c.token, "{\"provider\":\"wechat\"}", key, &a), 201);
-    ck_assert_int_eq(request("POST", path, c.token, "{\"provider\":\"wechat\"}", key, &b), 201);
+    ck_assert_int_eq(shop_request(&shared, "POST", path, c.token, "{\"provider\":\"wechat\"}", key, &a), 201);
+    ck_assert_int_eq(shop_request(&shared, "POST", path, c.token, "{\"provider\":\"wechat\"}", key, &b), 201);
     ck_assert_str_eq(a, b); /* the very first answer, status and body */
     free(b);
     /* without the key: the same attempt, 200 */
@@ -465,14 +349,14 @@ START_TEST(test_an_idempotency_key_replays_the_first_answer)
     json_decref(doc);
     free(a);
     /* the key with another body, or for another order: refused */
-    expect_error(create_payment(&c, order, "{\"provider\":\"alipay\"}", key, &status), &status, 422,
-                 "idempotency_key_reused");
-    expect_error(create_payment(&c, other, "{\"provider\":\"wechat\"}", key, &status), &status, 422,
-                 "idempotency_key_reused");
+    shop_expect_error(create_payment(&c, order, "{\"provider\":\"alipay\"}", key, &status), &status, 422,
+                      "idempotency_key_reused");
+    shop_expect_error(create_payment(&c, other, "{\"provider\":\"wechat\"}", key, &status), &status, 422,
+                      "idempotency_key_reused");
     ck_assert_int_eq(payments_of(&w, order), 1);
     ck_assert_int_eq(payments_of(&w, other), 0);
     assert_balance(&w, order, 0, 0);
-    world_down(&w);
+    shop_world_down(&w.s);
 }
 END_TEST
 
@@ -481,7 +365,7 @@ END_TEST
 START_TEST(test_a_cancel_after_payment_refunds_in_full_through_the_refund_worker)
 {
     world_t w;
-    consumer_t c;
+    shop_consumer_t c;
     long status;
     char path[96];
     twork_t wk;
@@ -493,56 +377,58 @@ START_TEST(test_a_cancel_after_payment_refunds_in_full_through_the_refund_worker
     ck_assert_int_eq(pay(&w, PAY_ALIPAY, json_string_value(json_object_get(doc, "out_trade_no")), "2026000201", 1550),
                      PAY_RECORDED);
     json_decref(doc);
-    ck_assert_int_eq(i64(&w, "SELECT stock FROM products WHERE id = ?", w.product), 7);
+    ck_assert_int_eq(shop_i64(&w.s.db, "SELECT stock FROM products WHERE id = ?", w.product), 7);
     snprintf(path, sizeof(path), "/v1/orders/%lld/cancel", (long long)order);
-    doc = call("POST", path, c.token, NULL, NULL, &status);
+    doc = shop_call(&shared, "POST", path, c.token, NULL, NULL, &status);
     ck_assert_int_eq(status, 200);
     ck_assert_str_eq(json_string_value(json_object_get(doc, "status")), "cancelled");
-    ck_assert_int_eq(jint(doc, "paid_fen"), 1550);
-    ck_assert_int_eq(jint(doc, "refunded_fen"), 1550);
+    ck_assert_int_eq(shop_jint(doc, "paid_fen"), 1550);
+    ck_assert_int_eq(shop_jint(doc, "refunded_fen"), 1550);
     json_t *refunds = json_object_get(doc, "refunds");
     ck_assert_int_eq(json_array_size(refunds), 1);
-    ck_assert_int_eq(jint(json_array_get(refunds, 0), "amount_fen"), 1550);
+    ck_assert_int_eq(shop_jint(json_array_get(refunds, 0), "amount_fen"), 1550);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(refunds, 0), "reason")), "cancelled");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(refunds, 0), "status")), "pending");
     json_t *vos = json_object_get(doc, "vendor_orders");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(vos, 0), "status")), "cancelled");
     json_decref(doc);
-    ck_assert_int_eq(i64(&w, "SELECT stock FROM products WHERE id = ?", w.product), 10);
+    ck_assert_int_eq(shop_i64(&w.s.db, "SELECT stock FROM products WHERE id = ?", w.product), 10);
     assert_balance(&w, order, 1550, 1550);
     /* a second cancel: already cancelled, nothing refunded twice */
-    expect_error(call("POST", path, c.token, NULL, NULL, &status), &status, 409, "already_cancelled");
-    ck_assert_int_eq(i64(&w, "SELECT COUNT(*) FROM refunds WHERE order_id = ?", order), 1);
+    shop_expect_error(shop_call(&shared, "POST", path, c.token, NULL, NULL, &status), &status, 409,
+                      "already_cancelled");
+    ck_assert_int_eq(shop_i64(&w.s.db, "SELECT COUNT(*) FROM refunds WHERE order_id = ?", order), 1);
     /* the refund worker settles it (sandbox: at once) */
     const char *env[] = {"STALLFRONT_PAYMENTS_MODE=sandbox", env_dir, "STALLFRONT_QUEUE_LEASE_MS=1000", NULL};
     const char *only[] = {"--only", "relay,refund", NULL};
     ck_assert_int_eq(t_work_start(&wk, env, only), 0);
     int settled = 0;
     for (int i = 0; i < 200 && !settled; i++) {
-        settled = i64(&w, "SELECT COUNT(*) FROM refunds WHERE order_id = ? AND status = 'succeeded'", order) == 1;
+        settled =
+            shop_i64(&w.s.db, "SELECT COUNT(*) FROM refunds WHERE order_id = ? AND status = 'succeeded'", order) == 1;
         if (!settled)
             usleep(50 * 1000);
     }
     ck_assert_int_eq(t_work_stop(&wk, SIGTERM), 0);
     ck_assert_msg(settled, "the refund was not settled by the worker");
-    ck_assert_int_eq(t_db_i64(&w.db, "SELECT provider_refund_id LIKE 'sandbox-R%' FROM refunds WHERE order_id = ?",
+    ck_assert_int_eq(t_db_i64(&w.s.db, "SELECT provider_refund_id LIKE 'sandbox-R%' FROM refunds WHERE order_id = ?",
                               (db_param_t[]){DB_I64(order)}, 1),
                      1);
     snprintf(path, sizeof(path), "/v1/orders/%lld", (long long)order);
-    doc = call("GET", path, c.token, NULL, NULL, &status);
+    doc = shop_call(&shared, "GET", path, c.token, NULL, NULL, &status);
     ck_assert_int_eq(status, 200);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(doc, "refunds"), 0), "status")),
                      "succeeded");
     json_decref(doc);
     assert_balance(&w, order, 1550, 1550);
-    world_down(&w);
+    shop_world_down(&w.s);
 }
 END_TEST
 
 START_TEST(test_a_cancel_after_a_vendor_accepted_is_too_late)
 {
     world_t w;
-    consumer_t c;
+    shop_consumer_t c;
     long status;
     char path[96];
     world_up(&w);
@@ -552,14 +438,15 @@ START_TEST(test_a_cancel_after_a_vendor_accepted_is_too_late)
     ck_assert_int_eq(pay(&w, PAY_WECHAT, json_string_value(json_object_get(doc, "out_trade_no")), "4200000301", 850),
                      PAY_RECORDED);
     json_decref(doc);
-    sql(&w, "UPDATE vendor_orders SET status = 'accepted' WHERE order_id = ?", (db_param_t[]){DB_I64(order)}, 1);
+    shop_sql(&w.s.db, "UPDATE vendor_orders SET status = 'accepted' WHERE order_id = ?", (db_param_t[]){DB_I64(order)},
+             1);
     snprintf(path, sizeof(path), "/v1/orders/%lld/cancel", (long long)order);
-    expect_error(call("POST", path, c.token, NULL, NULL, &status), &status, 409, "too_late");
+    shop_expect_error(shop_call(&shared, "POST", path, c.token, NULL, NULL, &status), &status, 409, "too_late");
     ck_assert(status_is(&w, "orders", order, "paid"));
-    ck_assert_int_eq(i64(&w, "SELECT COUNT(*) FROM refunds WHERE order_id = ?", order), 0);
-    ck_assert_int_eq(i64(&w, "SELECT stock FROM products WHERE id = ?", w.product), 9);
+    ck_assert_int_eq(shop_i64(&w.s.db, "SELECT COUNT(*) FROM refunds WHERE order_id = ?", order), 0);
+    ck_assert_int_eq(shop_i64(&w.s.db, "SELECT stock FROM products WHERE id = ?", w.product), 9);
     assert_balance(&w, order, 850, 0);
-    world_down(&w);
+    shop_world_down(&w.s);
 }
 END_TEST
 
@@ -671,7 +558,7 @@ static void live_db(db_t *db, config_t *cfg, int port)
 
 /* An order with one created WeChat attempt, made due (1 s past expires_at: inside the
  * sweep's grace, so only this test's call acts on it). */
-static int64_t due_order(world_t *w, consumer_t *c, char *out_trade_no, size_t len)
+static int64_t due_order(world_t *w, shop_consumer_t *c, char *out_trade_no, size_t len)
 {
     long status;
     int64_t order = place(w, c, 1);
@@ -684,9 +571,10 @@ static int64_t due_order(world_t *w, consumer_t *c, char *out_trade_no, size_t l
 
 static queue_result_t run_timeout(world_t *w, db_t *db, int64_t order)
 {
-    sql(w, "UPDATE orders SET expires_at = NOW(3) - INTERVAL 1 SECOND WHERE id = ?", (db_param_t[]){DB_I64(order)}, 1);
+    shop_sql(&w->s.db, "UPDATE orders SET expires_at = NOW(3) - INTERVAL 1 SECOND WHERE id = ?",
+             (db_param_t[]){DB_I64(order)}, 1);
     json_t *payload = json_pack("{s:I}", "order_id", (json_int_t)order);
-    queue_result_t r = queue_apply(db, &w->redis, timeout_consumer_kind(), order, w->m.market_id, payload);
+    queue_result_t r = queue_apply(db, &w->s.redis, timeout_consumer_kind(), order, w->s.m.market_id, payload);
     json_decref(payload);
     return r;
 }
@@ -694,7 +582,7 @@ static queue_result_t run_timeout(world_t *w, db_t *db, int64_t order)
 START_TEST(test_the_timeout_asks_the_provider_first_paid_means_paid)
 {
     world_t w;
-    consumer_t c;
+    shop_consumer_t c;
     config_t cfg;
     db_t db;
     fake_t f = {.n = 1};
@@ -721,25 +609,27 @@ START_TEST(test_the_timeout_asks_the_provider_first_paid_means_paid)
     ck_assert_msg(strncmp(f.requests[0], want, strlen(want)) == 0, "%s", f.requests[0]);
     assert_signed_by_merchant(f.requests[0]);
     ck_assert(status_is(&w, "orders", order, "paid"));
-    ck_assert_int_eq(i64(&w, "SELECT COUNT(*) FROM vendor_orders WHERE order_id = ? AND status = 'new'", order), 1);
-    ck_assert_int_eq(t_db_i64(&w.db,
+    ck_assert_int_eq(
+        shop_i64(&w.s.db, "SELECT COUNT(*) FROM vendor_orders WHERE order_id = ? AND status = 'new'", order), 1);
+    ck_assert_int_eq(t_db_i64(&w.s.db,
                               "SELECT status = 'paid' AND transaction_id = ? FROM payments WHERE out_trade_no = ?",
                               (db_param_t[]){DB_STR(txid), DB_STR(no)}, 2),
                      1);
-    ck_assert_int_eq(i64(&w, "SELECT stock FROM products WHERE id = ?", w.product), 9);
-    ck_assert_int_eq(i64(&w, "SELECT COUNT(*) FROM processed WHERE consumer = 'order-timeout' AND event_id = ?", order),
-                     1);
+    ck_assert_int_eq(shop_i64(&w.s.db, "SELECT stock FROM products WHERE id = ?", w.product), 9);
+    ck_assert_int_eq(
+        shop_i64(&w.s.db, "SELECT COUNT(*) FROM processed WHERE consumer = 'order-timeout' AND event_id = ?", order),
+        1);
     assert_balance(&w, order, 850, 0);
     db_close(&db);
     config_free(&cfg);
-    world_down(&w);
+    shop_world_down(&w.s);
 }
 END_TEST
 
 START_TEST(test_the_timeout_closes_an_unpaid_attempt_then_cancels)
 {
     world_t w;
-    consumer_t c;
+    shop_consumer_t c;
     config_t cfg;
     db_t db;
     fake_t f = {.n = 2};
@@ -764,12 +654,12 @@ START_TEST(test_the_timeout_closes_an_unpaid_attempt_then_cancels)
     ck_assert_ptr_nonnull(strstr(f.requests[1], "{\"mchid\":\"1900000109\"}"));
     assert_signed_by_merchant(f.requests[1]);
     ck_assert(status_is(&w, "orders", order, "cancelled"));
-    ck_assert_int_eq(t_db_i64(&w.db,
+    ck_assert_int_eq(t_db_i64(&w.s.db,
                               "SELECT status = 'closed' AND closed_at IS NOT NULL FROM payments"
                               " WHERE out_trade_no = ?",
                               (db_param_t[]){DB_STR(no)}, 1),
                      1);
-    ck_assert_int_eq(i64(&w, "SELECT stock FROM products WHERE id = ?", w.product), 10);
+    ck_assert_int_eq(shop_i64(&w.s.db, "SELECT stock FROM products WHERE id = ?", w.product), 10);
     assert_balance(&w, order, 0, 0);
     /* the money arrives anyway, later: recorded and refunded in full */
     ck_assert_int_eq(pay(&w, PAY_WECHAT, no, "4200000666", 850), PAY_REFUNDED_LATE);
@@ -777,14 +667,14 @@ START_TEST(test_the_timeout_closes_an_unpaid_attempt_then_cancels)
     assert_balance(&w, order, 850, 850);
     db_close(&db);
     config_free(&cfg);
-    world_down(&w);
+    shop_world_down(&w.s);
 }
 END_TEST
 
 START_TEST(test_the_timeout_cancels_nothing_while_the_provider_is_down)
 {
     world_t w;
-    consumer_t c;
+    shop_consumer_t c;
     config_t cfg;
     db_t db;
     char no[PAY_NO_MAX];
@@ -794,12 +684,13 @@ START_TEST(test_the_timeout_cancels_nothing_while_the_provider_is_down)
     live_db(&db, &cfg, t_free_port()); /* nobody listens */
     ck_assert_int_eq(run_timeout(&w, &db, order), QUEUE_RETRY);
     ck_assert(status_is(&w, "orders", order, "pending_payment"));
-    ck_assert_int_eq(t_db_i64(&w.db, "SELECT status = 'created' FROM payments WHERE out_trade_no = ?",
+    ck_assert_int_eq(t_db_i64(&w.s.db, "SELECT status = 'created' FROM payments WHERE out_trade_no = ?",
                               (db_param_t[]){DB_STR(no)}, 1),
                      1);
-    ck_assert_int_eq(i64(&w, "SELECT stock FROM products WHERE id = ?", w.product), 9);
-    ck_assert_int_eq(i64(&w, "SELECT COUNT(*) FROM processed WHERE consumer = 'order-timeout' AND event_id = ?", order),
-                     0);
+    ck_assert_int_eq(shop_i64(&w.s.db, "SELECT stock FROM products WHERE id = ?", w.product), 9);
+    ck_assert_int_eq(
+        shop_i64(&w.s.db, "SELECT COUNT(*) FROM processed WHERE consumer = 'order-timeout' AND event_id = ?", order),
+        0);
     /* an answer that is not a provider's (500) is no answer either */
     fake_t f = {.n = 1, .answers = {"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\n{}"}};
     fake_start(&f);
@@ -817,7 +708,7 @@ START_TEST(test_the_timeout_cancels_nothing_while_the_provider_is_down)
     assert_balance(&w, plain, 0, 0);
     db_close(&db);
     config_free(&cfg);
-    world_down(&w);
+    shop_world_down(&w.s);
 }
 END_TEST
 
