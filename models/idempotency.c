@@ -138,3 +138,19 @@ int idempotency_abort(db_t *db, int64_t user_id, const char *scope, const char *
                    "DELETE FROM idempotency_keys WHERE user_id = ? AND scope = ? AND idem_key = ? AND status IS NULL",
                    p, 3, NULL, NULL);
 }
+
+int idempotency_purge(db_t *db, size_t limit, size_t *deleted)
+{
+    uint64_t n = 0;
+    if (deleted != NULL)
+        *deleted = 0;
+    if (limit == 0 || limit > IDEMPOTENCY_PURGE_MAX)
+        return DB_ERR;
+    db_param_t p[] = {DB_I64(IDEMPOTENCY_TTL_S), DB_I64((int64_t)limit)};
+    int rc = db_exec(
+        db, "DELETE FROM idempotency_keys WHERE created_at < NOW(3) - INTERVAL ? SECOND ORDER BY created_at LIMIT ?", p,
+        2, &n, NULL);
+    if (rc == DB_OK && deleted != NULL)
+        *deleted = (size_t)n;
+    return rc;
+}

@@ -56,4 +56,11 @@ int idempotency_finish(db_t *db, int64_t user_id, const char *scope, const char 
  * so that the next request with it runs. DB_OK or a db status. */
 int idempotency_abort(db_t *db, int64_t user_id, const char *scope, const char *key);
 
+#define IDEMPOTENCY_PURGE_MAX 10000 /* rows one purge statement may delete */
+
+/* Deletes, in one statement, up to limit (1..IDEMPOTENCY_PURGE_MAX) keys created more than
+ * IDEMPOTENCY_TTL_S ago, oldest first (they already count as absent). For housekeeping.
+ * DB_OK with *deleted (may be NULL), or a db status. */
+int idempotency_purge(db_t *db, size_t limit, size_t *deleted);
+
 #endif

@@ -88,3 +88,34 @@ int outbox_backlog(db_t *db, int64_t *count, int64_t *oldest_age_ms)
     db_rows_free(rows);
     return rc;
 }
+
+/* Runs one bounded DELETE whose parameters are (older_than_s, limit). */
+static int purge(db_t *db, const char *sql, int64_t older_than_s, size_t limit, size_t *deleted)
+{
+    uint64_t n = 0;
+    if (deleted != NULL)
+        *deleted = 0;
+    if (older_than_s < 0 || limit == 0 || limit > OUTBOX_PURGE_MAX) {
+        snprintf(db->err, sizeof(db->err), "outbox purge: bad age or limit");
+        return DB_ERR;
+    }
+    db_param_t p[] = {DB_I64(older_than_s), DB_I64((int64_t)limit)};
+    int rc = db_exec(db, sql, p, 2, &n, NULL);
+    if (rc == DB_OK && deleted != NULL)
+        *deleted = (size_t)n;
+    return rc;
+}
+
+int outbox_purge_published(db_t *db, int64_t older_than_s, size_t limit, size_t *deleted)
+{
+    return purge(db,
+                 "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < NOW(3) - INTERVAL ? SECOND"
+                 " ORDER BY published_at LIMIT ?",
+                 older_than_s, limit, deleted);
+}
+
+int outbox_processed_purge(db_t *db, int64_t older_than_s, size_t limit, size_t *deleted)
+{
+    return purge(db, "DELETE FROM processed WHERE processed_at < NOW(3) - INTERVAL ? SECOND LIMIT ?", older_than_s,
+                 limit, deleted);
+}

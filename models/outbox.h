@@ -46,4 +46,19 @@ int outbox_relay_lock(db_t *db);
  * transaction. DB_OK; DB_DUP when it was already recorded (the event is done); or a db status. */
 int outbox_processed_add(db_t *db, const char *consumer, int64_t event_id);
 
+/* ---- for housekeeping (workers/housekeeping.c) ---- */
+
+#define OUTBOX_PURGE_MAX 10000 /* rows one purge statement may delete */
+
+/* Deletes, in one statement, up to limit (<= OUTBOX_PURGE_MAX) outbox rows published more
+ * than older_than_s seconds ago, oldest first. A row not yet published is never deleted,
+ * however old. DB_OK with *deleted (may be NULL), or a db status. */
+int outbox_purge_published(db_t *db, int64_t older_than_s, size_t limit, size_t *deleted);
+
+/* Deletes, in one statement, up to limit (<= OUTBOX_PURGE_MAX) processed rows recorded more
+ * than older_than_s seconds ago (an event that old is never delivered again). The table has
+ * no index on processed_at: the statement scans the primary key until it has found limit
+ * rows. DB_OK with *deleted (may be NULL), or a db status. */
+int outbox_processed_purge(db_t *db, int64_t older_than_s, size_t limit, size_t *deleted);
+
 #endif

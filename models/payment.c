@@ -366,6 +366,21 @@ static int insert_refund(db_t *db, const pay_attempt_t *a, int64_t amount, const
     return rc;
 }
 
+/* The outbox row 'refund.requested' that asks the refund worker to issue a refund (the
+ * same payload whether first requested or asked again by housekeeping). */
+static int refund_requested_add(db_t *db, int64_t refund_id, const char *no, int64_t payment_id, int64_t order_id,
+                                int64_t market_id, int64_t *event_id)
+{
+    json_t *payload =
+        json_pack("{s:I, s:s, s:I, s:I, s:I}", "refund_id", (json_int_t)refund_id, "out_refund_no", no, "payment_id",
+                  (json_int_t)payment_id, "order_id", (json_int_t)order_id, "market_id", (json_int_t)market_id);
+    if (payload == NULL)
+        return DB_ERR;
+    int rc = outbox_add(db, market_id, "refund.requested", payload, event_id);
+    json_decref(payload);
+    return rc;
+}
+
 /* Raises refunded_fen, never past paid_fen, and asks the refund worker to issue it. */
 static int request_refund(db_t *db, const pay_attempt_t *a, int64_t amount, int64_t refund_id, const char *no)
 {
@@ -378,14 +393,7 @@ static int request_refund(db_t *db, const pay_attempt_t *a, int64_t amount, int6
         return rc;
     if (n == 0)
         return PAY_E_REFUND_EXCEEDS;
-    json_t *payload =
-        json_pack("{s:I, s:s, s:I, s:I, s:I}", "refund_id", (json_int_t)refund_id, "out_refund_no", no, "payment_id",
-                  (json_int_t)a->id, "order_id", (json_int_t)a->order_id, "market_id", (json_int_t)a->market_id);
-    if (payload == NULL)
-        return DB_ERR;
-    rc = outbox_add(db, a->market_id, "refund.requested", payload, NULL);
-    json_decref(payload);
-    return rc;
+    return refund_requested_add(db, refund_id, no, a->id, a->order_id, a->market_id, NULL);
 }
 
 /* Whether amount more may be refunded of the attempt and of its order (both locked). */
@@ -594,4 +602,33 @@ int payment_notification_log(db_t *db, pay_provider_t provider, const char *even
     free(h);
     free(text);
     return rc;
+}
+
+/* ================================================================ stuck refunds */
+
+int payment_refunds_stuck(db_t *db, int64_t older_than_s, int64_t *ids, size_t max, size_t *n)
+{
+    db_rows_t *rows = NULL;
+    *n = 0;
+    if (older_than_s < 0 || max == 0 || max > PAY_STUCK_MAX)
+        return PAY_E_ARGUMENT;
+    db_param_t p[] = {DB_I64(older_than_s), DB_I64((int64_t)max)};
+    int rc = db_query(db,
+                      "SELECT id FROM refunds WHERE status = 'pending' AND created_at < NOW(3) - INTERVAL ? SECOND"
+                      " ORDER BY id LIMIT ?",
+                      p, 2, &rows);
+    while (rc == DB_OK && *n < max && db_rows_next(rows))
+        ids[(*n)++] = db_rows_i64(rows, 0);
+    db_rows_free(rows);
+    return rc;
+}
+
+int payment_refund_redrive(db_t *db, int64_t refund_id, pay_refund_t *rf, int64_t *event_id)
+{
+    int rc = payment_refund_get(db, refund_id, rf);
+    if (rc != DB_OK)
+        return rc;
+    if (strcmp(rf->status, "pending") != 0)
+        return PAY_E_STATE;
+    return refund_requested_add(db, rf->id, rf->out_refund_no, rf->payment_id, rf->order_id, rf->market_id, event_id);
 }

@@ -146,4 +146,20 @@ int payment_balance(db_t *db, int64_t order_id, int64_t *paid, int64_t *refunded
  * reconciliation. DB_OK, DB_NOROW, or a db status. */
 int payment_order_due(db_t *db, int64_t order_id, char *status, size_t len, int *due);
 
+/* ---- refunds stuck pending (workers/housekeeping.c) ---- */
+
+#define PAY_STUCK_MAX 100 /* stuck refunds asked again per call */
+
+/* The ids of refunds still 'pending' more than older_than_s seconds after they were
+ * requested, oldest first, at most max (<= PAY_STUCK_MAX) into ids; *n how many. DB_OK,
+ * PAY_E_ARGUMENT, or a db status. */
+int payment_refunds_stuck(db_t *db, int64_t older_than_s, int64_t *ids, size_t max, size_t *n);
+
+/* Asks the refund worker again to issue a refund still 'pending': a new outbox row
+ * 'refund.requested' with the payload payment_refund_tx wrote (its own statement). The
+ * provider keys the refund on out_refund_no and settling is idempotent, so asking twice
+ * refunds once. *rf gets the refund (for the log); *event_id (may be NULL) the new row's id.
+ * DB_OK; DB_NOROW; PAY_E_STATE when it is no longer pending; or a db status. */
+int payment_refund_redrive(db_t *db, int64_t refund_id, pay_refund_t *rf, int64_t *event_id);
+
 #endif

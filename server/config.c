@@ -57,6 +57,10 @@ const config_key_t config_keys[] = {
     {"order.sweep_interval_s", "60", "how often stallfront work sweeps MariaDB for orders stuck past their deadline"},
     {"queue.lease_ms", "30000", "a stream message not acknowledged this long is claimed again by the reaper"},
     {"queue.max_deliveries", "5", "a message delivered this many times goes to the dead-letter stream"},
+    {"housekeeping.interval_s", "300", "how often stallfront work's housekeeping job runs, seconds"},
+    {"housekeeping.retention_days", "14",
+     "published outbox rows, processed rows and stream entries kept this long, days"},
+    {"housekeeping.refund_stuck_s", "600", "a refund still pending this long is asked for again, seconds"},
     {"payments.mode", "live", "live: WeChat Pay and Alipay APIs; sandbox: no outbound calls, sandbox-signed callbacks"},
     {"payments.sandbox_dir", "var/sandbox", "where the sandbox provider's keys are (scripts/dev writes them)"},
     {"wechat.mchid", "", "WeChat Pay merchant id (sandbox: sandbox-mch)"},
@@ -159,6 +163,9 @@ static const slot_t slots[] = {
     I("order.sweep_interval_s", order_sweep_interval_s, 1, 3600),
     I("queue.lease_ms", queue_lease_ms, 100, 3600000),
     I("queue.max_deliveries", queue_max_deliveries, 1, 100),
+    I("housekeeping.interval_s", housekeeping_interval_s, 1, 86400),
+    I("housekeeping.retention_days", housekeeping_retention_days, 1, 3650),
+    I("housekeeping.refund_stuck_s", housekeeping_refund_stuck_s, 60, 86400),
 };
 
 static const slot_t *find_slot(const char *key)

@@ -59,22 +59,25 @@ typedef struct config {
     int auth_login_max_failures; /* wrong passwords per username or address before 429 */
     int auth_login_window_s;
     /* orders and queues */
-    int64_t order_delivery_fee_fen;      /* flat delivery fee of an order */
+    int64_t order_delivery_fee_fen;       /* flat delivery fee of an order */
     int64_t order_free_delivery_from_fen; /* goods worth this much ship free; 0: never */
-    int order_delivery_radius_m;         /* farthest delivery address from the market */
-    int order_unpaid_timeout_s;          /* an unpaid order is cancelled this long after checkout */
-    int order_sweep_interval_s;          /* how often work's MariaDB safety-net sweep runs */
-    int queue_lease_ms;                  /* a message unacknowledged this long is claimed again */
-    int queue_max_deliveries;            /* after this many, a message goes to the dead letters */
+    int order_delivery_radius_m;          /* farthest delivery address from the market */
+    int order_unpaid_timeout_s;           /* an unpaid order is cancelled this long after checkout */
+    int order_sweep_interval_s;           /* how often work's MariaDB safety-net sweep runs */
+    int queue_lease_ms;                   /* a message unacknowledged this long is claimed again */
+    int queue_max_deliveries;             /* after this many, a message goes to the dead letters */
+    int housekeeping_interval_s;          /* how often work's housekeeping job runs */
+    int housekeeping_retention_days;      /* published outbox, processed rows and stream entries kept this long */
+    int housekeeping_refund_stuck_s;      /* a refund pending this long is asked for again */
     /* payments */
-    char *payments_mode;          /* "live": the providers' APIs; "sandbox": no outbound calls */
-    char *payments_sandbox_dir;   /* the sandbox provider's keys (scripts/dev writes them) */
+    char *payments_mode;        /* "live": the providers' APIs; "sandbox": no outbound calls */
+    char *payments_sandbox_dir; /* the sandbox provider's keys (scripts/dev writes them) */
     char *wechat_mchid;
-    char *wechat_apiv3_key_file;  /* 32 ASCII bytes */
-    char *wechat_platform_keys;   /* "SERIAL=path.pem,SERIAL=path.pem": keys valid at once */
+    char *wechat_apiv3_key_file; /* 32 ASCII bytes */
+    char *wechat_platform_keys;  /* "SERIAL=path.pem,SERIAL=path.pem": keys valid at once */
     char *wechat_merchant_key_file;
     char *wechat_merchant_serial;
-    char *wechat_pay_api_base;    /* https://api.mch.weixin.qq.com; tests point it at a fake */
+    char *wechat_pay_api_base; /* https://api.mch.weixin.qq.com; tests point it at a fake */
     char *wechat_notify_url;
     char *alipay_app_id;
     char *alipay_seller_id;

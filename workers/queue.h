@@ -15,9 +15,9 @@
  * one periodic step on a thread until the stop flag is set, with back-off while a store is
  * down. Nothing here keeps state between calls; replies and parsed payloads are freed here.
  *
- * Not done: trimming. Streams are not trimmed (XTRIM MINID at the lowest pending id of every
- * group is the safe way, DESIGN.md); at this shop's volume (thousands of orders a day, a few
- * hundred bytes each) a stream grows by megabytes a month. Dead letters are kept for people.
+ * Trimming is not done here: workers/housekeeping.c trims each stream to the lowest id any
+ * of its groups still needs (never past a pending message), and never newer than the
+ * retention. Dead letters are kept for people.
  */
 #ifndef SF_QUEUE_H
 #define SF_QUEUE_H

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "housekeeping.h"
 #include "log.h"
 #include "queue.h"
 #include "refund.h"
@@ -17,7 +18,7 @@
 #include "timeout.h"
 #include "work.h"
 
-#define NJOBS    7
+#define NJOBS    8
 #define ONLY_MAX 512 /* bytes of an --only list */
 
 typedef struct job {
@@ -33,8 +34,8 @@ typedef struct thread {
     queue_env_t env;
 } thread_t;
 
-static const char *const job_names[NJOBS] = {"relay", "timeout-scheduler", "mover", "order-timeout", "reaper", "sweep",
-                                             "refund"};
+static const char *const job_names[NJOBS] = {"relay",  "timeout-scheduler", "mover", "order-timeout", "reaper", "sweep",
+                                             "refund", "housekeeping"};
 
 /* 1 if name is in the comma-separated list (NULL: every name is). */
 static int listed(const char *list, const char *name)
@@ -117,6 +118,7 @@ int work_run(const config_t *cfg, const char *only, const sigset_t *signals)
         {job_names[4], queue_reaper_step, (void *)&all},
         {job_names[5], timeout_sweep_step, NULL},
         {job_names[6], queue_consumer_step, (void *)kinds[2]},
+        {job_names[7], housekeeping_step, NULL},
     };
     atomic_int stop = 0;
     char host[64] = "host", names[256] = "";

@@ -8,6 +8,7 @@
  *   reaper             re-claims messages idle past the lease; dead letters
  *   sweep              the MariaDB safety net for overdue unpaid orders
  *   refund             issues requested refunds at the payment provider (workers/refund.c)
+ *   housekeeping       purges old rows, trims streams, asks again for stuck refunds
  * Called on the main thread, which must already block SIGTERM and SIGINT (the threads
  * inherit the mask) and takes them with sigwait().
  */
@@ -18,7 +19,7 @@
 #include "config.h"
 
 /* Names of the jobs, comma-separated, for the help text. */
-#define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund"
+#define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund,housekeeping"
 
 /* Checks an --only list: 0 if every comma-separated name is a job (NULL: all), else -1 with
  * the first unknown name in bad (bounded). */

@@ -390,6 +390,37 @@ START_TEST(test_work_without_mariadb_waits_quietly_and_still_stops_cleanly)
 }
 END_TEST
 
+START_TEST(test_work_only_housekeeping_purges_old_published_rows_and_stops_cleanly)
+{
+    shop_t s;
+    twork_t w;
+    const char *only[] = {"--only", "housekeeping", NULL};
+    shop_open(&s);
+    db_param_t m[] = {DB_I64(s.market_id)};
+    int64_t old = insert(&s,
+                         "INSERT INTO outbox (market_id, topic, payload, created_at, published_at)"
+                         " VALUES (?, 'hk.e2e', '{}', NOW(3) - INTERVAL 30 DAY, NOW(3) - INTERVAL 30 DAY)",
+                         m, 1);
+    int64_t waiting = insert(&s,
+                             "INSERT INTO outbox (market_id, topic, payload, created_at)"
+                             " VALUES (?, 'hk.e2e', '{}', NOW(3) - INTERVAL 30 DAY)",
+                             m, 1);
+    ck_assert_int_eq(t_work_start(&w, s.env, only), 0);
+    uint64_t end = now_ms() + 5000;
+    while (q1(&s, "SELECT COUNT(*) FROM outbox WHERE id = ?", old) == 1 && now_ms() < end)
+        sleep_ms(100);
+    ck_assert_int_eq(q1(&s, "SELECT COUNT(*) FROM outbox WHERE id = ?", old), 0);
+    ck_assert_int_eq(q1(&s, "SELECT COUNT(*) FROM outbox WHERE id = ?", waiting), 1); /* only housekeeping ran */
+    ck_assert_int_eq(t_work_stop(&w, SIGTERM), 0);
+    ck_assert(t_work_logged(&w, "work: running housekeeping"));
+    ck_assert(t_work_logged(&w, "work: housekeeping: deleted"));
+    ck_assert(t_work_logged(&w, "work: stopped cleanly"));
+    db_param_t d[] = {DB_I64(waiting)};
+    ck_assert_int_eq(db_exec(&s.db, "DELETE FROM outbox WHERE id = ?", d, 1, NULL, NULL), DB_OK);
+    shop_close(&s);
+}
+END_TEST
+
 START_TEST(test_work_refuses_unknown_job_names_and_stray_arguments)
 {
     ck_assert_int_eq(t_sh("%s work --only relay,nope 2>/dev/null", SF_BINARY), 2);
@@ -413,6 +444,7 @@ static Suite *work_suite(void)
     tcase_add_test(tc, test_work_rides_out_a_redis_restart_and_loads_its_function_again);
     tcase_add_test(tc, test_sigterm_and_sigint_stop_work_with_exit_0_within_seconds);
     tcase_add_test(tc, test_work_without_mariadb_waits_quietly_and_still_stops_cleanly);
+    tcase_add_test(tc, test_work_only_housekeeping_purges_old_published_rows_and_stops_cleanly);
     tcase_add_test(tc, test_work_refuses_unknown_job_names_and_stray_arguments);
     suite_add_tcase(s, tc);
     return s;
