@@ -4,10 +4,12 @@
  * validates, calls the models (users in MariaDB, sessions and failure counters in Redis,
  * WeChat over libcurl) and sets one reply.
  *
- * Password guessing is throttled per username and per client address: auth.login_max_failures
- * wrong answers inside auth.login_window_s and further attempts get 429 before any password
- * is checked. An unknown username costs the same scrypt work as a wrong password, and both
- * answer the same 401, so neither timing nor wording tells which usernames exist.
+ * Password guessing is throttled per username and per client address, with two limits:
+ * auth.login_max_failures wrong answers for one username, or auth.login_max_failures_per_address
+ * from one address (higher: the vendors behind a market's Wi-Fi share one address and must not
+ * lock each other out), inside auth.login_window_s, and further attempts get 429 before any
+ * password is checked. An unknown username costs the same scrypt work as a wrong password, and
+ * both answer the same 401, so neither timing nor wording tells which usernames exist.
  */
 #include <ctype.h>
 #include <jansson.h>
@@ -153,9 +155,10 @@ static void throttle_keys(const api_req_t *req, const char *username, const user
 /* 0 if neither counter is over the limit; -1 after replying 429 (or 503). */
 static int check_throttle(api_req_t *req, worker_t *w, const char *ukey, const char *ipkey)
 {
-    int retry_u = 0, retry_ip = 0, max = req->cfg->auth_login_max_failures;
-    int over_u = throttle_over(&w->redis, ukey, max, &retry_u);
-    int over_ip = over_u < 0 ? -1 : throttle_over(&w->redis, ipkey, max, &retry_ip);
+    int retry_u = 0, retry_ip = 0;
+    int over_u = throttle_over(&w->redis, ukey, req->cfg->auth_login_max_failures, &retry_u);
+    int over_ip =
+        over_u < 0 ? -1 : throttle_over(&w->redis, ipkey, req->cfg->auth_login_max_failures_per_address, &retry_ip);
     if (over_u < 0 || over_ip < 0) {
         api_reply_error(req, SF_E_UNAVAILABLE, NULL, "sign-in cannot be checked right now", NULL);
         return -1;

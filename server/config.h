@@ -56,7 +56,8 @@ typedef struct config {
     char *wechat_secret;
     char *wechat_api_base; /* https://api.weixin.qq.com; tests point it at a local fake */
     int auth_token_ttl_s;
-    int auth_login_max_failures; /* wrong passwords per username or address before 429 */
+    int auth_login_max_failures;             /* wrong passwords for one username before 429 */
+    int auth_login_max_failures_per_address; /* wrong passwords from one client address before 429 */
     int auth_login_window_s;
     /* orders and queues */
     int64_t order_delivery_fee_fen;       /* flat delivery fee of an order */

@@ -24,13 +24,15 @@
 #include "models/wechat.h"
 #include "testutil.h"
 
-#define MAX_FAILURES "3"
+#define MAX_FAILURES             "3" /* per username */
+#define MAX_FAILURES_PER_ADDRESS "7" /* per client address: more than two usernames' worth */
 
 static int redis_port;
 static pid_t redis_pid;
 static char redis_port_env[48];
 static const char *const env_sandbox[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                                           "STALLFRONT_AUTH_LOGIN_MAX_FAILURES=" MAX_FAILURES,
+                                          "STALLFRONT_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS=" MAX_FAILURES_PER_ADDRESS,
                                           "STALLFRONT_AUTH_LOGIN_WINDOW_S=60",
                                           "STALLFRONT_REDIS_PASSWORD=",
                                           redis_port_env,
@@ -226,20 +228,69 @@ START_TEST(test_failures_per_username_turn_into_429_before_the_password_is_check
 }
 END_TEST
 
-START_TEST(test_failures_from_one_address_across_usernames_turn_into_429)
+/* One wrong password each for n fresh usernames (none near its per-username limit). */
+static void ghost_failures(int from, int n)
 {
     tresp_t r;
     char user[64];
-    for (int i = 0; i < atoi(MAX_FAILURES); i++) {
+    for (int i = from; i < from + n; i++) {
         snprintf(user, sizeof(user), "ghost-%d-%d", (int)getpid(), i);
         ck_assert_int_eq(login_status(&shared, user, "whatever", &r), 401);
         t_resp_free(&r);
     }
+}
+
+START_TEST(test_failures_from_one_address_across_usernames_turn_into_429)
+{
+    tresp_t r;
+    char user[64];
+    int limit = atoi(MAX_FAILURES_PER_ADDRESS);
+    /* one short of the per-address limit (and past the per-username one in total): still open */
+    ghost_failures(0, limit - 1);
+    ck_assert_int_eq(login_status(&shared, market.op_user, market.op_pass, &r), 200);
+    t_resp_free(&r);
+    ghost_failures(limit - 1, 1);
     ck_assert_int_eq(redis_int("TTL %s", "login:fail:ip:127.0.0.1") > 0, 1);
     /* a fresh username from the same address: refused before anything is checked */
     login_status(&shared, market.op_user, market.op_pass, &r);
     assert_error(&r, 429, "too_many_attempts");
     ck_assert_ptr_nonnull(t_header(&r, "retry-after", user, sizeof(user)));
+    t_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_one_username_at_its_limit_does_not_lock_out_another_from_the_same_address)
+{
+    tresp_t r;
+    t_market_t other;
+    t_fixture_market(&other);
+    /* vendor A (here: the operator of one market) runs out of attempts ... */
+    for (int i = 0; i < atoi(MAX_FAILURES); i++) {
+        ck_assert_int_eq(login_status(&shared, market.op_user, "wrong-password", &r), 401);
+        t_resp_free(&r);
+    }
+    login_status(&shared, market.op_user, market.op_pass, &r);
+    assert_error(&r, 429, "too_many_attempts");
+    t_resp_free(&r);
+    /* ... and B, behind the same address, still signs in, and may mistype a couple of times */
+    ck_assert_int_eq(login_status(&shared, other.op_user, other.op_pass, &r), 200);
+    t_resp_free(&r);
+    for (int i = 0; i < atoi(MAX_FAILURES) - 1; i++) {
+        ck_assert_int_eq(login_status(&shared, other.op_user, "wrong-password", &r), 401);
+        t_resp_free(&r);
+    }
+    ck_assert_int_eq(login_status(&shared, other.op_user, other.op_pass, &r), 200);
+    t_resp_free(&r);
+    /* A stays refused on its own counter */
+    login_status(&shared, market.op_user, market.op_pass, &r);
+    assert_error(&r, 429, "too_many_attempts");
+    t_resp_free(&r);
+    /* once the address as a whole reaches its limit, B is refused too */
+    int used = 2 * atoi(MAX_FAILURES) - 1;
+    ck_assert_int_lt(used, atoi(MAX_FAILURES_PER_ADDRESS));
+    ghost_failures(0, atoi(MAX_FAILURES_PER_ADDRESS) - used);
+    login_status(&shared, other.op_user, other.op_pass, &r);
+    assert_error(&r, 429, "too_many_attempts");
     t_resp_free(&r);
 }
 END_TEST
@@ -732,6 +783,7 @@ int main(void)
     tcase_add_test(tc, test_ten_kilobyte_usernames_and_passwords_are_422);
     tcase_add_test(tc, test_failures_per_username_turn_into_429_before_the_password_is_checked);
     tcase_add_test(tc, test_failures_from_one_address_across_usernames_turn_into_429);
+    tcase_add_test(tc, test_one_username_at_its_limit_does_not_lock_out_another_from_the_same_address);
     tcase_add_test(tc, test_a_disabled_account_cannot_log_in);
     tcase_add_test(tc, test_logout_answers_204_and_the_token_is_refused_after);
     tcase_add_test(tc, test_logout_without_a_token_is_401);

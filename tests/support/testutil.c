@@ -85,6 +85,7 @@ int tserver_start(tserver_t *s, const char *const *env)
          * sign-in throttle would let one suite's wrong passwords lock out another's. Suites
          * that test the throttle set their own limit (and use a private Redis). */
         setenv("STALLFRONT_AUTH_LOGIN_MAX_FAILURES", "1000", 0);
+        setenv("STALLFRONT_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS", "100000", 0);
         for (size_t i = 0; env != NULL && env[i] != NULL; i++)
             putenv((char *)env[i]);
         FILE *f = freopen(s->log_path, "a", stderr);
