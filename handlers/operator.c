@@ -294,9 +294,12 @@ static void reply_vendor_rc(api_req_t *req, worker_t *w, int rc, int64_t bad_id)
 /* The answer of a successful catalogue write: bump the market's version, then reply. */
 static void reply_written(api_req_t *req, worker_t *w, int status, json_t *doc)
 {
-    if (cachever_bump(&w->redis, req->who.market_id) != 0)
+    uint64_t version;
+    if (cachever_bump(&w->redis, req->who.market_id, &version) != 0)
         log_warn("operator: catalogue version of market %lld not bumped: %s", (long long)req->who.market_id,
                  w->redis.err);
+    else
+        api_cache_bumped(req, req->who.market_id, version);
     api_reply_json(req, status, doc);
 }
 

@@ -64,10 +64,13 @@ static void fail(api_req_t *req, worker_t *w, int rc, json_t *details)
 
 /* Bumps the catalogue version after stock changed; a failure only delays the public caches
  * (never beyond their max age), so the write still succeeded. */
-static void bump(worker_t *w, int64_t market_id)
+static void bump(api_req_t *req, worker_t *w, int64_t market_id)
 {
-    if (cachever_bump(&w->redis, market_id) != 0)
+    uint64_t version;
+    if (cachever_bump(&w->redis, market_id, &version) != 0)
         log_warn("catalogue version of market %lld not bumped: %s", (long long)market_id, w->redis.err);
+    else
+        api_cache_bumped(req, market_id, version);
 }
 
 /* An id field of a body: a JSON integer from 1 to 2^53. NULL or the reason. */
@@ -150,7 +153,7 @@ static void run_checkout(api_req_t *req, worker_t *w, order_checkout_t *in, int 
     if (cart_clear(&w->redis, in->user_id, in->market_id) != 0)
         log_warn("order %lld placed but the cart of user %lld not emptied: %s", (long long)order_id,
                  (long long)in->user_id, w->redis.err);
-    bump(w, in->market_id);
+    bump(req, w, in->market_id);
     reply_order(req, w, 201, order_id);
 }
 
@@ -270,7 +273,7 @@ static void cancel(api_req_t *req, worker_t *w)
         fail(req, w, rc, NULL);
         return;
     }
-    bump(w, market_id); /* the stock came back */
+    bump(req, w, market_id); /* the stock came back */
     reply_order(req, w, 200, id);
 }
 

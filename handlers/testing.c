@@ -68,10 +68,12 @@ static void bump(api_req_t *req, worker_t *w)
     int64_t market;
     if (market_of(req, &market) != 0)
         return;
-    if (cachever_bump(&w->redis, market) != 0) {
+    uint64_t version;
+    if (cachever_bump(&w->redis, market, &version) != 0) {
         api_reply_error(req, SF_E_UNAVAILABLE, NULL, "redis is not answering", NULL);
         return;
     }
+    api_cache_bumped(req, market, version);
     api_reply_json(req, 200, json_pack("{s:I}", "market", (json_int_t)market));
 }
 

@@ -44,8 +44,11 @@ static int is_vendor(api_req_t *req)
  * caches (never beyond their max age), so the write still succeeded. */
 static void bump(api_req_t *req, worker_t *w)
 {
-    if (cachever_bump(&w->redis, req->who.market_id) != 0)
+    uint64_t version;
+    if (cachever_bump(&w->redis, req->who.market_id, &version) != 0)
         log_warn("catalogue version of market %lld not bumped: %s", (long long)req->who.market_id, w->redis.err);
+    else
+        api_cache_bumped(req, req->who.market_id, version);
 }
 
 /* Answers with the vendor's product as stored now. */

@@ -25,7 +25,7 @@ int64_t cachever_tag(redis_t *r, int64_t market_id, uint64_t *ver)
     return cachever_get(r, market_id, ver) == 0 ? market_id : 0;
 }
 
-int cachever_bump(redis_t *r, int64_t market_id)
+int cachever_bump(redis_t *r, int64_t market_id, uint64_t *version)
 {
     redisReply *rep = redis_cmd(r, "INCR cat:ver:%lld", (long long)market_id);
     if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
@@ -35,6 +35,8 @@ int cachever_bump(redis_t *r, int64_t market_id)
     }
     long long ver = rep->integer;
     freeReplyObject(rep);
+    if (version != NULL)
+        *version = (uint64_t)ver;
     rep = redis_cmd(r, "PUBLISH %s %lld:%lld", CACHEVER_CHANNEL, (long long)market_id, ver);
     if (rep == NULL)
         return -1;

@@ -22,8 +22,10 @@ int cachever_get(redis_t *r, int64_t market_id, uint64_t *ver);
  * to tag the answer with; 0 (do not cache; the answer is still given) if Redis failed. */
 int64_t cachever_tag(redis_t *r, int64_t market_id, uint64_t *ver);
 
-/* Bumps and publishes the market's version. 0, or -1 if Redis failed: then cached answers
- * may stay stale for up to CACHE_MAX_AGE_S (server/cache.h), never longer. */
-int cachever_bump(redis_t *r, int64_t market_id);
+/* Bumps and publishes the market's version; *version (may be NULL) gets the new one, which a
+ * handler passes on with api_cache_bumped() so that this server stops serving older answers
+ * before it replies. 0, or -1 if Redis failed: then cached answers may stay stale for up to
+ * CACHE_MAX_AGE_S (server/cache.h), never longer. */
+int cachever_bump(redis_t *r, int64_t market_id, uint64_t *version);
 
 #endif

@@ -1239,7 +1239,7 @@ int seed_run(db_t *db, redis_t *r, const char *cred_path, FILE *out, FILE *err_o
     if (seed_guide_prices(db, s->market_id, today, &nguide, err, sizeof(err)) != DB_OK)
         goto out;
     fprintf(out, "seed: guide prices for %s: %zu items\n", today, nguide);
-    if (r != NULL && cachever_bump(r, s->market_id) == 0)
+    if (r != NULL && cachever_bump(r, s->market_id, NULL) == 0)
         fprintf(out, "seed: catalogue version of market %" PRId64 " bumped\n", s->market_id);
     else
         fprintf(err_out,

@@ -213,6 +213,12 @@ int api_query(const api_req_t *req, const char *name, char *buf, size_t buflen)
     return 0;
 }
 
+void api_cache_bumped(api_req_t *req, int64_t market_id, uint64_t version)
+{
+    req->bumped_market = market_id;
+    req->bumped_version = version;
+}
+
 const char *api_header(const api_req_t *req, const char *name)
 {
     for (size_t i = 0; i < req->nheaders; i++)

@@ -65,11 +65,13 @@ typedef struct api_req {
     size_t nheaders;              /* ROUTE_BODY_ANY routes: the request headers, copied (bounded) */
     char *hname[API_MAX_HEADERS]; /* lower-case names */
     char *hvalue[API_MAX_HEADERS];
-    principal_t who;        /* set before the handler runs on routes that admit roles */
-    int64_t cache_market;   /* ROUTE_CACHED: the market the answer belongs to (0: none) */
-    uint64_t cache_version; /* ROUTE_CACHED: that market's catalogue version, read before
-                               the data (cachever_get), so a write racing the read leaves
-                               the entry stale, never wrong */
+    principal_t who;         /* set before the handler runs on routes that admit roles */
+    int64_t cache_market;    /* ROUTE_CACHED: the market the answer belongs to (0: none) */
+    uint64_t cache_version;  /* ROUTE_CACHED: that market's catalogue version, read before the
+                                data (cachever_get), so a write racing the read leaves the entry
+                                stale, never wrong */
+    int64_t bumped_market;   /* a write that bumped this market's catalogue version ... */
+    uint64_t bumped_version; /* ... to this: see api_cache_bumped() */
     char request_id[72];
     char peer[64]; /* client address, for logs and throttling */
     /* the reply */
@@ -132,6 +134,11 @@ int api_decode(const char *s, size_t n, char *buf, size_t buflen, int plus_is_sp
 
 /* The value of request header `name` (case-insensitive) on a ROUTE_BODY_ANY route, or NULL. */
 const char *api_header(const api_req_t *req, const char *name);
+
+/* Tells the HTTP layer that this write bumped the market's catalogue version (cachever_bump):
+ * before the reply goes out, every loop thread of this server stops serving older answers,
+ * so whoever got the reply reads its own write here (other servers learn it by pub/sub). */
+void api_cache_bumped(api_req_t *req, int64_t market_id, uint64_t version);
 
 /* Frees a request and everything it owns. */
 void api_req_free(api_req_t *req);

@@ -147,7 +147,7 @@ int cache_get(cache_t *c, const char *key, size_t keylen, uint64_t now_ms, cache
     }
     lru_unlink(c, e);
     lru_push_front(c, e);
-    *hit = (cache_hit_t){e->body, e->len, e->etag};
+    *hit = (cache_hit_t){e->body, e->len, e->etag, e->market, e->version};
     return 1;
 }
 

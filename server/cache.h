@@ -28,6 +28,8 @@ typedef struct cache_hit {
     const char *body; /* valid until the next call on this cache */
     size_t len;
     const char *etag;
+    int64_t market; /* the market the answer belongs to, and its version then */
+    uint64_t version;
 } cache_hit_t;
 
 cache_t *cache_new(void);

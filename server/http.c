@@ -48,6 +48,12 @@
 #define TICK_MS            100  /* access-log flush and shutdown checks */
 #define SHUTDOWN_GOAWAY_MS 1500 /* time for GOAWAY to reach HTTP/2 clients before exit */
 #define MAX_THREADS        64
+#define WRITTEN_SLOTS      1024 /* markets whose writes this server tracks; past that, pub/sub only */
+
+typedef struct written {
+    int64_t market;   /* atomic; 0: a free slot */
+    uint64_t version; /* atomic */
+} written_t;
 
 typedef struct loop loop_t;
 
@@ -134,10 +140,52 @@ struct api_server {
     size_t inflight_total;     /* atomic: requests with a job in the pool */
     size_t conns_total;        /* atomic */
     size_t unanswered_at_exit; /* atomic */
-    pthread_mutex_t ready_mu;  /* loop threads report their context built */
+    /* The newest catalogue version each market reached through a write answered by this
+     * server (api_cache_bumped): raised before the write's reply, read by every loop before
+     * it serves from its cache, so a client reads its own writes here at once. Open
+     * addressing, slots claimed with a compare-and-swap, never freed. */
+    written_t written[WRITTEN_SLOTS];
+    pthread_mutex_t ready_mu; /* loop threads report their context built */
     pthread_cond_t ready_cv;
     size_t ready;
 };
+
+/* The slot of a market in S->written (claiming a free one if `claim`), or NULL. */
+static written_t *written_slot(api_server_t *S, int64_t market, int claim)
+{
+    for (size_t i = 0, h = (size_t)market % WRITTEN_SLOTS; i < WRITTEN_SLOTS; i++, h = (h + 1) % WRITTEN_SLOTS) {
+        int64_t m = __atomic_load_n(&S->written[h].market, __ATOMIC_ACQUIRE);
+        if (m == market)
+            return &S->written[h];
+        if (m != 0)
+            continue;
+        if (!claim)
+            return NULL;
+        int64_t expected = 0;
+        if (__atomic_compare_exchange_n(&S->written[h].market, &expected, market, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE) ||
+            expected == market)
+            return &S->written[h];
+    }
+    return NULL;
+}
+
+static void written_raise(api_server_t *S, int64_t market, uint64_t version)
+{
+    written_t *slot = written_slot(S, market, 1);
+    if (slot == NULL)
+        return;
+    uint64_t cur = __atomic_load_n(&slot->version, __ATOMIC_ACQUIRE);
+    while (cur < version &&
+           !__atomic_compare_exchange_n(&slot->version, &cur, version, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        ;
+}
+
+static uint64_t written_version(api_server_t *S, int64_t market)
+{
+    written_t *slot = written_slot(S, market, 0);
+    return slot != NULL ? __atomic_load_n(&slot->version, __ATOMIC_ACQUIRE) : 0;
+}
 
 static uint64_t now_us(void)
 {
@@ -420,6 +468,12 @@ static int answer_from_cache(loop_t *L, h2o_req_t *req, api_req_t *a, uint64_t t
         metrics_event(L->srv->metrics, L->id, METRICS_CACHE_MISS);
         return 0;
     }
+    uint64_t written = written_version(L->srv, hit.market);
+    if (hit.version < written) { /* a write answered by this server moved the market on */
+        cache_set_version(L->cache, hit.market, written);
+        metrics_event(L->srv->metrics, L->id, METRICS_CACHE_MISS);
+        return 0;
+    }
     metrics_event(L->srv->metrics, L->id, METRICS_CACHE_HIT);
     const h2o_iovec_t *inm = if_none_match(req);
     a->status = inm != NULL && cache_etag_matches(inm->base, inm->len, hit.etag) ? 304 : 200;
@@ -595,6 +649,10 @@ static void on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
         if (j->cs != NULL)
             j->cs->inflight--;
         conn_release(j->cs);
+        if (j->a.bumped_market > 0) { /* before the reply: the writer must read its write */
+            written_raise(L->srv, j->a.bumped_market, j->a.bumped_version);
+            cache_set_version(L->cache, j->a.bumped_market, j->a.bumped_version);
+        }
         if (j->cache_key != NULL && j->a.status == 200 && j->a.cache_market > 0)
             cache_put(L->cache, j->cache_key, strlen(j->cache_key), j->a.out, j->a.out_len, j->a.etag,
                       j->a.cache_market, j->a.cache_version, h2o_now(L->ctx.loop));

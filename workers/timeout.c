@@ -128,7 +128,7 @@ static queue_result_t cancel(db_t *db, redis_t *r, int64_t order_id, int64_t mar
 /* Stock came back: the catalogue shows it after the bump. */
 static void bump(redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx)
 {
-    if (cachever_bump(r, market_id) != 0)
+    if (cachever_bump(r, market_id, NULL) != 0)
         log_warn("work: order %" PRId64 ": catalogue version of market %" PRId64 " not bumped", event_id, market_id);
 }
 

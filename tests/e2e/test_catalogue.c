@@ -129,7 +129,7 @@ static void bump(world_t *w)
 {
     redis_t r;
     ck_assert_int_eq(redis_open(&r, &w->cfg), 0);
-    ck_assert_int_eq(cachever_bump(&r, w->m.market_id), 0);
+    ck_assert_int_eq(cachever_bump(&r, w->m.market_id, NULL), 0);
     redis_close(&r);
 }
 
