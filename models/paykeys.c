@@ -1,6 +1,7 @@
 /*
  * Loading the payment providers' keys and ids (see paykeys.h). Banners separate the file
- * reading, WeChat's side, Alipay's side and the sandbox signers.
+ * reading, WeChat's side (theirs and our merchant's), Alipay's side (theirs and our app's)
+ * and the sandbox signers.
  *
  * Every file is read whole into a bounded buffer (PAYKEYS_FILE_MAX) and parsed by the
  * crypto layer (models/wxpay.c, models/alipay.c); nothing here interprets PEM or base64
@@ -24,6 +25,8 @@
 #define APIV3_FILE       "wechat_apiv3.key"
 #define ALI_PUBLIC_FILE  "alipay_public.pem"
 #define ALI_PRIVATE_FILE "alipay_private.pem"
+#define WX_MERCHANT_FILE "wechat_merchant_private.pem"
+#define ALI_APP_FILE     "alipay_app_private.pem"
 #define SPEC_MAX         4096 /* wechat.platform_keys: WXPAY_KEYS_MAX entries of serial and path */
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -85,17 +88,59 @@ static int sandbox_path(const config_t *cfg, const char *name, char *buf, size_t
     return 0;
 }
 
-/* An id setting, or in sandbox mode its default when unset, copied into out. */
+/* An id setting, or in sandbox mode its default (if any) when unset, copied into out. */
 static int take_id(const config_t *cfg, const char *key, const char *value, const char *sandbox_default, char *out,
                    size_t outlen, char *err, size_t errlen)
 {
     const char *v = value != NULL && value[0] != '\0' ? value : paykeys_is_sandbox(cfg) ? sandbox_default : NULL;
     if (v == NULL)
-        return fail(err, errlen, "%s is not set (payments.mode is live)", key);
+        return fail(err, errlen, "%s is not set%s", key, paykeys_is_sandbox(cfg) ? "" : " (payments.mode is live)");
     if (strlen(v) >= outlen)
         return fail(err, errlen, "%s is longer than %zu bytes", key, outlen - 1);
     memcpy(out, v, strlen(v) + 1);
     return 0;
+}
+
+/* The file a setting names, or in sandbox mode when it is unset the sandbox's file name (path
+ * then points into buf). */
+static int file_setting(const config_t *cfg, const char *key, const char *value, const char *sandbox_name,
+                        const char **path, char *buf, size_t buflen, char *err, size_t errlen)
+{
+    *path = value;
+    if (value != NULL && value[0] != '\0')
+        return 0;
+    if (!paykeys_is_sandbox(cfg))
+        return fail(err, errlen, "%s is not set (payments.mode is live)", key);
+    *path = buf;
+    return sandbox_path(cfg, sandbox_name, buf, buflen, err, errlen);
+}
+
+/* A key file through parse (e.g. alipay_public_key, wxpay_private_key_pem); the text is
+ * cleansed. */
+static EVP_PKEY *key_file(const char *what, const char *path, EVP_PKEY *(*parse)(const char *, size_t), char *err,
+                          size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (read_file(what, path, ALIPAY_KEY_TEXT_MAX, &text, &len, err, errlen) != 0)
+        return NULL;
+    EVP_PKEY *key = parse(text, len);
+    free_secret(text, len);
+    if (key == NULL)
+        fail(err, errlen, "%s: %s is not an RSA key as PEM or bare base64", what, path);
+    return key;
+}
+
+/* One of our own private keys: the setting key (value), or in sandbox mode sandbox_name. */
+static int own_key(const config_t *cfg, const char *key, const char *value, const char *sandbox_name,
+                   EVP_PKEY *(*parse)(const char *, size_t), EVP_PKEY **out, char *err, size_t errlen)
+{
+    char buf[PATH_MAX];
+    const char *path = NULL;
+    if (file_setting(cfg, key, value, sandbox_name, &path, buf, sizeof(buf), err, errlen) != 0)
+        return -1;
+    *out = key_file(key, path, parse, err, errlen);
+    return *out != NULL ? 0 : -1;
 }
 
 /* ======================== WeChat Pay ======================== */
@@ -210,15 +255,10 @@ static int load_apiv3(const config_t *cfg, unsigned char *key, char *err, size_t
 {
     char sbox[PATH_MAX], *text = NULL;
     size_t len = 0;
-    const char *path = cfg->wechat_apiv3_key_file;
-    if (path == NULL || path[0] == '\0') {
-        if (!paykeys_is_sandbox(cfg))
-            return fail(err, errlen, "wechat.apiv3_key_file is not set (payments.mode is live)");
-        if (sandbox_path(cfg, APIV3_FILE, sbox, sizeof(sbox), err, errlen) != 0)
-            return -1;
-        path = sbox;
-    }
-    if (read_file("wechat.apiv3_key_file", path, PAYKEYS_FILE_MAX, &text, &len, err, errlen) != 0)
+    const char *path = NULL;
+    if (file_setting(cfg, "wechat.apiv3_key_file", cfg->wechat_apiv3_key_file, APIV3_FILE, &path, sbox, sizeof(sbox),
+                     err, errlen) != 0 ||
+        read_file("wechat.apiv3_key_file", path, PAYKEYS_FILE_MAX, &text, &len, err, errlen) != 0)
         return -1;
     size_t n = len;
     if (n > 0 && text[n - 1] == '\n')
@@ -236,32 +276,43 @@ static int load_apiv3(const config_t *cfg, unsigned char *key, char *err, size_t
     return rc;
 }
 
+int paykeys_wechat_platform_load(const config_t *cfg, wxpay_keys_t **keys, char *err, size_t errlen)
+{
+    const char *spec = cfg->wechat_platform_keys;
+    int set = spec != NULL && spec[0] != '\0';
+    *keys = NULL;
+    if (!set && !paykeys_is_sandbox(cfg))
+        return 0;
+    wxpay_keys_t *map = wxpay_keys_new();
+    if (map == NULL)
+        return fail(err, errlen, "out of memory");
+    if ((set ? add_platform_spec(map, spec, err, errlen) : add_sandbox_platform(cfg, map, err, errlen)) != 0) {
+        wxpay_keys_free(map);
+        return -1;
+    }
+    *keys = map;
+    return 0;
+}
+
 int paykeys_wechat_load(const config_t *cfg, paykeys_wechat_t *k, char *err, size_t errlen)
 {
     memset(k, 0, sizeof(*k));
-    const char *spec = cfg->wechat_platform_keys;
-    if ((k->platform = wxpay_keys_new()) == NULL)
-        return fail(err, errlen, "out of memory");
-    int rc = -1;
     if (take_id(cfg, "wechat.mchid", cfg->wechat_mchid, PAYKEYS_SANDBOX_MCHID, k->mchid, sizeof(k->mchid), err,
                 errlen) != 0 ||
         take_id(cfg, "wechat.appid", cfg->wechat_appid, PAYKEYS_SANDBOX_APPID, k->appid, sizeof(k->appid), err,
                 errlen) != 0 ||
-        load_apiv3(cfg, k->apiv3_key, err, errlen) != 0)
-        goto out;
-    if (spec != NULL && spec[0] != '\0')
-        rc = add_platform_spec(k->platform, spec, err, errlen);
-    else if (paykeys_is_sandbox(cfg))
-        rc = add_sandbox_platform(cfg, k->platform, err, errlen);
-    else
-        rc = fail(err, errlen, "wechat.platform_keys is not set (payments.mode is live)");
-out:
-    if (rc != 0) {
-        paykeys_wechat_free(k);
-        return -1;
+        load_apiv3(cfg, k->apiv3_key, err, errlen) != 0 ||
+        paykeys_wechat_platform_load(cfg, &k->platform, err, errlen) != 0)
+        goto fail;
+    if (k->platform == NULL) {
+        fail(err, errlen, "wechat.platform_keys is not set (payments.mode is live)");
+        goto fail;
     }
     k->merchant = (wxpay_merchant_t){k->mchid, k->appid, k->apiv3_key};
     return 0;
+fail:
+    paykeys_wechat_free(k);
+    return -1;
 }
 
 void paykeys_wechat_free(paykeys_wechat_t *k)
@@ -270,22 +321,32 @@ void paykeys_wechat_free(paykeys_wechat_t *k)
     OPENSSL_cleanse(k, sizeof(*k));
 }
 
-/* ======================== Alipay ======================== */
-
-/* A key file through parse (alipay_public_key or alipay_private_key); the text is cleansed. */
-static EVP_PKEY *key_file(const char *what, const char *path, EVP_PKEY *(*parse)(const char *, size_t), char *err,
-                          size_t errlen)
+int paykeys_wechat_merchant_load(const config_t *cfg, paykeys_wechat_merchant_t *m, char *err, size_t errlen)
 {
-    char *text = NULL;
-    size_t len = 0;
-    if (read_file(what, path, ALIPAY_KEY_TEXT_MAX, &text, &len, err, errlen) != 0)
-        return NULL;
-    EVP_PKEY *key = parse(text, len);
-    free_secret(text, len);
-    if (key == NULL)
-        fail(err, errlen, "%s: %s is not an RSA key as PEM or bare base64", what, path);
-    return key;
+    memset(m, 0, sizeof(*m));
+    int appid_set = cfg->wechat_appid != NULL && cfg->wechat_appid[0] != '\0';
+    if (take_id(cfg, "wechat.mchid", cfg->wechat_mchid, PAYKEYS_SANDBOX_MCHID, m->mchid, sizeof(m->mchid), err,
+                errlen) != 0 ||
+        ((appid_set || paykeys_is_sandbox(cfg)) &&
+         take_id(cfg, "wechat.appid", cfg->wechat_appid, PAYKEYS_SANDBOX_APPID, m->appid, sizeof(m->appid), err,
+                 errlen) != 0) ||
+        take_id(cfg, "wechat.merchant_serial", cfg->wechat_merchant_serial, NULL, m->serial, sizeof(m->serial), err,
+                errlen) != 0 ||
+        own_key(cfg, "wechat.merchant_key_file", cfg->wechat_merchant_key_file, WX_MERCHANT_FILE, wxpay_private_key_pem,
+                &m->private_key, err, errlen) != 0) {
+        paykeys_wechat_merchant_free(m);
+        return -1;
+    }
+    return 0;
 }
+
+void paykeys_wechat_merchant_free(paykeys_wechat_merchant_t *m)
+{
+    EVP_PKEY_free(m->private_key);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ======================== Alipay ======================== */
 
 static EVP_PKEY *alipay_public_file(const config_t *cfg, char *err, size_t errlen)
 {
@@ -326,6 +387,35 @@ void paykeys_alipay_free(paykeys_alipay_t *k)
 {
     EVP_PKEY_free(k->alipay_public);
     memset(k, 0, sizeof(*k));
+}
+
+int paykeys_alipay_public_load(const config_t *cfg, EVP_PKEY **key, char *err, size_t errlen)
+{
+    const char *set = cfg->alipay_public_key_file;
+    *key = NULL;
+    if ((set == NULL || set[0] == '\0') && !paykeys_is_sandbox(cfg))
+        return 0;
+    *key = alipay_public_file(cfg, err, errlen);
+    return *key != NULL ? 0 : -1;
+}
+
+int paykeys_alipay_app_load(const config_t *cfg, paykeys_alipay_app_t *a, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof(*a));
+    if (take_id(cfg, "alipay.app_id", cfg->alipay_app_id, PAYKEYS_SANDBOX_APPID, a->app_id, sizeof(a->app_id), err,
+                errlen) != 0 ||
+        own_key(cfg, "alipay.app_key_file", cfg->alipay_app_key_file, ALI_APP_FILE, alipay_private_key, &a->private_key,
+                err, errlen) != 0) {
+        paykeys_alipay_app_free(a);
+        return -1;
+    }
+    return 0;
+}
+
+void paykeys_alipay_app_free(paykeys_alipay_app_t *a)
+{
+    EVP_PKEY_free(a->private_key);
+    memset(a, 0, sizeof(*a));
 }
 
 /* ======================== the sandbox's signers ======================== */

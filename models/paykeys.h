@@ -11,6 +11,12 @@
  * alipay_public.pem; a missing public file is derived from its *_private.pem), merchant id
  * sandbox-mch, app ids sandbox-app, seller id sandbox-seller.
  *
+ * The same place resolves what our own outbound calls need (models/payprov.c): our WeChat
+ * merchant key, serial and ids, our Alipay app key and id, and the providers' keys that check
+ * the answers, which are optional in live mode (unset: answers go unverified). In sandbox mode
+ * our keys default to wechat_merchant_private.pem and alipay_app_private.pem under
+ * payments.sandbox_dir; wechat.merchant_serial has no sandbox default.
+ *
  * Loaded per request, not cached: a notification is rare (a few per order) and loading costs
  * a few small file reads and a public-key parse (tens of microseconds), while a cache would
  * need per-worker state that worker_t does not carry (and no mutable globals are allowed),
@@ -63,6 +69,20 @@ typedef struct paykeys_signer {
     char serial[WXPAY_SERIAL_MAX + 1];
 } paykeys_signer_t;
 
+/* What signing our own calls to WeChat Pay needs. */
+typedef struct paykeys_wechat_merchant {
+    EVP_PKEY *private_key;             /* wechat.merchant_key_file */
+    char serial[WXPAY_SERIAL_MAX + 1]; /* wechat.merchant_serial */
+    char mchid[PAYKEYS_ID_MAX + 1];
+    char appid[PAYKEYS_ID_MAX + 1]; /* "" when wechat.appid is unset in live mode: only a create needs it */
+} paykeys_wechat_merchant_t;
+
+/* What signing our own calls to Alipay needs. */
+typedef struct paykeys_alipay_app {
+    EVP_PKEY *private_key; /* alipay.app_key_file */
+    char app_id[PAYKEYS_ID_MAX + 1];
+} paykeys_alipay_app_t;
+
 /* 1 if payments.mode is sandbox. */
 int paykeys_is_sandbox(const config_t *cfg);
 
@@ -73,10 +93,31 @@ int paykeys_is_sandbox(const config_t *cfg);
 int paykeys_wechat_load(const config_t *cfg, paykeys_wechat_t *k, char *err, size_t errlen);
 void paykeys_wechat_free(paykeys_wechat_t *k);
 
+/* WeChat's platform keys alone (no APIv3 key, no ids), resolved as paykeys_wechat_load
+ * resolves them; for checking the answers to our own calls. In live mode an unset
+ * wechat.platform_keys is not an error: 0 with *keys NULL (answers go unverified). The map is
+ * the caller's (wxpay_keys_free). 0 or -1 (*keys NULL). */
+int paykeys_wechat_platform_load(const config_t *cfg, wxpay_keys_t **keys, char *err, size_t errlen);
+
+/* Our merchant side: wechat.merchant_key_file (sandbox: wechat_merchant_private.pem),
+ * wechat.merchant_serial (required in both modes), wechat.mchid, and wechat.appid if set
+ * (sandbox: sandbox-mch, sandbox-app). 0 or -1. */
+int paykeys_wechat_merchant_load(const config_t *cfg, paykeys_wechat_merchant_t *m, char *err, size_t errlen);
+void paykeys_wechat_merchant_free(paykeys_wechat_merchant_t *m);
+
 /* Loads Alipay's side: alipay.public_key_file (PEM or bare base64), alipay.app_id and
  * alipay.seller_id, with the sandbox defaults above. 0 or -1. */
 int paykeys_alipay_load(const config_t *cfg, paykeys_alipay_t *k, char *err, size_t errlen);
 void paykeys_alipay_free(paykeys_alipay_t *k);
+
+/* Alipay's public key alone, resolved as paykeys_alipay_load resolves it; in live mode an unset
+ * alipay.public_key_file gives 0 with *key NULL (answers go unverified). 0 or -1 (*key NULL). */
+int paykeys_alipay_public_load(const config_t *cfg, EVP_PKEY **key, char *err, size_t errlen);
+
+/* Our app side: alipay.app_key_file (sandbox: alipay_app_private.pem) and alipay.app_id
+ * (sandbox: sandbox-app). 0 or -1. */
+int paykeys_alipay_app_load(const config_t *cfg, paykeys_alipay_app_t *a, char *err, size_t errlen);
+void paykeys_alipay_app_free(paykeys_alipay_app_t *a);
 
 /* The sandbox provider's signer (sandbox mode only; -1 in live mode): WeChat's is
  * wechat_platform_private.pem with the serial in wechat_platform_serial, Alipay's

@@ -1,15 +1,15 @@
 /*
  * The payment provider adapter (see payprov.h): the sandbox, WeChat Pay v3 and Alipay.
  *
- * Every outbound call makes and frees its own curl handle, answer buffer and keys (read from
- * their files per call, see payprov.h); nothing survives a call. The answer is buffered up to
+ * Every outbound call makes and frees its own curl handle, answer buffer and keys (loaded per
+ * call through models/paykeys.h, which resolves every key and id; see payprov.h); nothing
+ * survives a call. The answer is buffered up to
  * PAYPROV_ANSWER_MAX. An answer is trusted only once its signature verified when the keys to
  * verify it are configured; a bad signature is treated like no answer (retry later), never
  * as the provider's word.
  */
 #include <ctype.h>
 #include <curl/curl.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include "models/alipay.h"
 #include "models/b64.h"
 #include "models/money.h"
+#include "models/paykeys.h"
 #include "models/wxpay.h"
 #include "payprov.h"
 
@@ -41,33 +42,6 @@ const char *payprov_status_str(int status)
 }
 
 /* ================================================================ common */
-
-/* A file's bytes, NUL-terminated (malloc'd, cleanse and free), up to PAYPROV_KEY_MAX; NULL if
- * unreadable, empty or larger. */
-static char *read_small(const char *path, size_t *len)
-{
-    FILE *f = path != NULL && path[0] != '\0' ? fopen(path, "rb") : NULL;
-    char *buf = f != NULL ? malloc(PAYPROV_KEY_MAX + 1) : NULL;
-    size_t n = buf != NULL ? fread(buf, 1, PAYPROV_KEY_MAX + 1, f) : 0;
-    if (f != NULL)
-        fclose(f);
-    if (buf != NULL && (n == 0 || n > PAYPROV_KEY_MAX)) {
-        OPENSSL_cleanse(buf, PAYPROV_KEY_MAX + 1);
-        free(buf);
-        return NULL;
-    }
-    if (buf != NULL)
-        buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-static void free_secret(char *buf, size_t len)
-{
-    if (buf != NULL)
-        OPENSSL_cleanse(buf, len);
-    free(buf);
-}
 
 /* An answer: status, body (NUL-terminated), and the Wechatpay-* headers WeChat signs with. */
 typedef struct answer {
@@ -225,74 +199,38 @@ static const payprov_ops_t sandbox_ops = {
 /* What one WeChat call needs, loaded for the call. */
 typedef struct wx {
     const config_t *cfg;
-    EVP_PKEY *key;          /* the merchant's private key */
-    wxpay_keys_t *platform; /* NULL: answers are not verified (no platform keys configured) */
-    char prefix[PATH_MAX_]; /* the path part of wechat.pay_api_base, signed with the path */
+    paykeys_wechat_merchant_t m; /* our merchant key, serial, mchid and appid */
+    wxpay_keys_t *platform;      /* NULL: answers are not verified (no platform keys configured) */
+    char prefix[PATH_MAX_];      /* the path part of wechat.pay_api_base, signed with the path */
 } wx_t;
 
 static void wx_close(wx_t *wx)
 {
-    EVP_PKEY_free(wx->key);
+    paykeys_wechat_merchant_free(&wx->m);
     wxpay_keys_free(wx->platform);
-}
-
-/* Loads "SERIAL=file.pem,SERIAL=file.pem" into a key map. */
-static int wx_platform_keys(const char *spec, wxpay_keys_t **out, char *err, size_t errlen)
-{
-    char item[PATH_MAX_ + WXPAY_SERIAL_MAX + 2];
-    wxpay_keys_t *keys = wxpay_keys_new();
-    int rc = keys != NULL ? PAYPROV_OK : PAYPROV_E_UNAVAILABLE;
-    for (const char *p = spec; rc == PAYPROV_OK && *p != '\0';) {
-        size_t n = strcspn(p, ","), len = 0;
-        snprintf(item, sizeof(item), "%.*s", (int)n, p);
-        p += n + (p[n] == ',');
-        char *eq = strchr(item, '=');
-        char *pem = eq != NULL ? read_small(eq + 1, &len) : NULL;
-        if (eq != NULL)
-            *eq = '\0';
-        if (pem == NULL || wxpay_keys_add_pem(keys, item, pem, len) != WXPAY_OK) {
-            snprintf(err, errlen, "wechat.platform_keys: cannot load the key of serial %.64s", item);
-            rc = PAYPROV_E_CONFIG;
-        }
-        free(pem);
-    }
-    if (rc != PAYPROV_OK)
-        wxpay_keys_free(keys);
-    else
-        *out = keys;
-    return rc;
 }
 
 /* Loads the merchant key and the platform keys, and checks the ids a call needs. */
 static int wx_open(const config_t *cfg, wx_t *wx, char *err, size_t errlen)
 {
-    size_t len = 0;
     memset(wx, 0, sizeof(*wx));
     wx->cfg = cfg;
-    if (NOSTR(cfg->wechat_mchid)[0] == '\0' || NOSTR(cfg->wechat_merchant_serial)[0] == '\0' ||
-        NOSTR(cfg->wechat_pay_api_base)[0] == '\0') {
-        snprintf(err, errlen, "wechat.mchid, wechat.merchant_serial and wechat.pay_api_base are required");
+    if (NOSTR(cfg->wechat_pay_api_base)[0] == '\0') {
+        snprintf(err, errlen, "wechat.pay_api_base is required");
         return PAYPROV_E_CONFIG;
     }
     const char *base = cfg->wechat_pay_api_base, *host = strstr(base, "://");
     const char *path = host != NULL ? strchr(host + 3, '/') : NULL;
     snprintf(wx->prefix, sizeof(wx->prefix), "%s", path != NULL ? path : "");
-    len = strlen(wx->prefix);
+    size_t len = strlen(wx->prefix);
     while (len > 0 && wx->prefix[len - 1] == '/')
         wx->prefix[--len] = '\0';
-    char *pem = read_small(cfg->wechat_merchant_key_file, &len);
-    wx->key = pem != NULL ? wxpay_private_key_pem(pem, len) : NULL;
-    free_secret(pem, len);
-    if (wx->key == NULL) {
-        snprintf(err, errlen, "wechat.merchant_key_file: cannot load a private key");
+    if (paykeys_wechat_merchant_load(cfg, &wx->m, err, errlen) != 0 ||
+        paykeys_wechat_platform_load(cfg, &wx->platform, err, errlen) != 0) {
+        wx_close(wx);
         return PAYPROV_E_CONFIG;
     }
-    if (NOSTR(cfg->wechat_platform_keys)[0] == '\0')
-        return PAYPROV_OK;
-    int rc = wx_platform_keys(cfg->wechat_platform_keys, &wx->platform, err, errlen);
-    if (rc != PAYPROV_OK)
-        wx_close(wx);
-    return rc;
+    return PAYPROV_OK;
 }
 
 /* A signed call: path is under the base ("/v3/..."), body NULL for GET. PAYPROV_OK with an
@@ -306,8 +244,8 @@ static int wx_call(wx_t *wx, const char *method, const char *path, const char *b
     snprintf(signed_path, sizeof(signed_path), "%s%s", wx->prefix, path);
     memcpy(auth, "Authorization: ", 15);
     if (wxpay_nonce(nonce, 32) != WXPAY_OK ||
-        wxpay_authorization(wx->key, wx->cfg->wechat_mchid, wx->cfg->wechat_merchant_serial, method, signed_path,
-                            NOSTR(body), now, nonce, auth + 15, sizeof(auth) - 15) != WXPAY_OK) {
+        wxpay_authorization(wx->m.private_key, wx->m.mchid, wx->m.serial, method, signed_path, NOSTR(body), now, nonce,
+                            auth + 15, sizeof(auth) - 15) != WXPAY_OK) {
         snprintf(err, errlen, "wechat: cannot sign the request");
         return PAYPROV_E_CONFIG;
     }
@@ -357,22 +295,23 @@ static json_t *wx_params(wx_t *wx, const char *prepay_id)
     char ts[24], nonce[33], package[PAY_PREPAY_MAX + 16], sign[WXPAY_SIG_B64_MAX + 1];
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
     snprintf(package, sizeof(package), "prepay_id=%s", prepay_id);
-    if (wxpay_nonce(nonce, 32) != WXPAY_OK ||
-        wxpay_pay_sign(wx->key, wx->cfg->wechat_appid, ts, nonce, package, sign, sizeof(sign)) != WXPAY_OK)
+    if (wx->m.appid[0] == '\0' || wxpay_nonce(nonce, 32) != WXPAY_OK ||
+        wxpay_pay_sign(wx->m.private_key, wx->m.appid, ts, nonce, package, sign, sizeof(sign)) != WXPAY_OK)
         return NULL;
     return json_pack("{s:s, s:s, s:s, s:s, s:s}", "timeStamp", ts, "nonceStr", nonce, "package", package, "signType",
                      "RSA", "paySign", sign);
 }
 
 /* The JSAPI order's body. */
-static char *wx_create_body(const config_t *cfg, const pay_attempt_t *a)
+static char *wx_create_body(const wx_t *wx, const pay_attempt_t *a)
 {
+    const config_t *cfg = wx->cfg;
     char subject[64];
     snprintf(subject, sizeof(subject), SUBJECT_FMT, a->order_no);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I, s:s}, s:{s:s}}", "appid", NOSTR(cfg->wechat_appid),
-                            "mchid", cfg->wechat_mchid, "description", subject, "out_trade_no", a->out_trade_no,
-                            "notify_url", NOSTR(cfg->wechat_notify_url), "amount", "total", (json_int_t)a->amount_fen,
-                            "currency", "CNY", "payer", "openid", a->openid);
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I, s:s}, s:{s:s}}", "appid", wx->m.appid, "mchid", wx->m.mchid,
+                  "description", subject, "out_trade_no", a->out_trade_no, "notify_url", NOSTR(cfg->wechat_notify_url),
+                  "amount", "total", (json_int_t)a->amount_fen, "currency", "CNY", "payer", "openid", a->openid);
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     return text;
@@ -393,7 +332,7 @@ static int wx_create(const payprov_ctx_t *ctx, const pay_attempt_t *a, json_t **
     int rc = wx_open(ctx->cfg, &wx, err, errlen);
     if (rc != PAYPROV_OK)
         return rc;
-    if ((body = wx_create_body(ctx->cfg, a)) == NULL) {
+    if ((body = wx_create_body(&wx, a)) == NULL) {
         rc = PAYPROV_E_UNAVAILABLE;
         goto out;
     }
@@ -455,7 +394,7 @@ static int wx_query(const payprov_ctx_t *ctx, const pay_attempt_t *a, payprov_qu
     int rc = wx_open(ctx->cfg, &wx, err, errlen);
     if (rc != PAYPROV_OK)
         return rc;
-    char *mchid = curl_easy_escape(NULL, ctx->cfg->wechat_mchid, 0);
+    char *mchid = curl_easy_escape(NULL, wx.m.mchid, 0);
     snprintf(path, sizeof(path), "/v3/pay/transactions/out-trade-no/%s?mchid=%s", a->out_trade_no, NOSTR(mchid));
     curl_free(mchid);
     if ((rc = wx_call(&wx, "GET", path, NULL, &ans, err, errlen)) != PAYPROV_OK)
@@ -481,7 +420,7 @@ static int wx_close_trade(const payprov_ctx_t *ctx, const pay_attempt_t *a, char
     int rc = wx_open(ctx->cfg, &wx, err, errlen);
     if (rc != PAYPROV_OK)
         return rc;
-    json_t *doc = json_pack("{s:s}", "mchid", ctx->cfg->wechat_mchid);
+    json_t *doc = json_pack("{s:s}", "mchid", wx.m.mchid);
     char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     snprintf(path, sizeof(path), "/v3/pay/transactions/out-trade-no/%s/close", a->out_trade_no);
@@ -568,39 +507,26 @@ static const payprov_ops_t wechat_ops = {
 
 typedef struct ali {
     const config_t *cfg;
-    EVP_PKEY *key; /* the app's private key */
-    EVP_PKEY *pub; /* Alipay's public key; NULL: answers are not verified */
+    paykeys_alipay_app_t app; /* our app's private key and app_id */
+    EVP_PKEY *pub;            /* Alipay's public key; NULL: answers are not verified */
 } ali_t;
 
 static void ali_close(ali_t *ali)
 {
-    EVP_PKEY_free(ali->key);
+    paykeys_alipay_app_free(&ali->app);
     EVP_PKEY_free(ali->pub);
 }
 
 static int ali_open(const config_t *cfg, ali_t *ali, char *err, size_t errlen)
 {
-    size_t len = 0;
     memset(ali, 0, sizeof(*ali));
     ali->cfg = cfg;
-    if (NOSTR(cfg->alipay_app_id)[0] == '\0' || NOSTR(cfg->alipay_gateway)[0] == '\0') {
-        snprintf(err, errlen, "alipay.app_id and alipay.gateway are required");
+    if (NOSTR(cfg->alipay_gateway)[0] == '\0') {
+        snprintf(err, errlen, "alipay.gateway is required");
         return PAYPROV_E_CONFIG;
     }
-    char *text = read_small(cfg->alipay_app_key_file, &len);
-    ali->key = text != NULL ? alipay_private_key(text, len) : NULL;
-    free_secret(text, len);
-    if (ali->key == NULL) {
-        snprintf(err, errlen, "alipay.app_key_file: cannot load a private key");
-        return PAYPROV_E_CONFIG;
-    }
-    if (NOSTR(cfg->alipay_public_key_file)[0] == '\0')
-        return PAYPROV_OK;
-    text = read_small(cfg->alipay_public_key_file, &len);
-    ali->pub = text != NULL ? alipay_public_key(text, len) : NULL;
-    free(text);
-    if (ali->pub == NULL) {
-        snprintf(err, errlen, "alipay.public_key_file: cannot load a public key");
+    if (paykeys_alipay_app_load(cfg, &ali->app, err, errlen) != 0 ||
+        paykeys_alipay_public_load(cfg, &ali->pub, err, errlen) != 0) {
         ali_close(ali);
         return PAYPROV_E_CONFIG;
     }
@@ -622,19 +548,13 @@ static int ali_form(ali_t *ali, const char *method, const json_t *biz, int with_
     char ts[24], sign[ALIPAY_SIG_B64_MAX + 1];
     char *content = json_dumps(biz, JSON_COMPACT);
     beijing_now(ts, sizeof(ts));
-    alipay_kv_t p[10] = {{"app_id", ali->cfg->alipay_app_id},
-                         {"method", method},
-                         {"format", "JSON"},
-                         {"charset", "utf-8"},
-                         {"sign_type", "RSA2"},
-                         {"timestamp", ts},
-                         {"version", "1.0"},
-                         {"biz_content", content}};
+    alipay_kv_t p[10] = {{"app_id", ali->app.app_id}, {"method", method}, {"format", "JSON"}, {"charset", "utf-8"},
+                         {"sign_type", "RSA2"},       {"timestamp", ts},  {"version", "1.0"}, {"biz_content", content}};
     size_t n = 8;
     if (with_notify && NOSTR(ali->cfg->alipay_notify_url)[0] != '\0')
         p[n++] = (alipay_kv_t){"notify_url", ali->cfg->alipay_notify_url};
     int rc = PAYPROV_E_UNAVAILABLE;
-    if (content != NULL && alipay_sign_request(ali->key, p, n, sign, sizeof(sign)) == ALIPAY_OK) {
+    if (content != NULL && alipay_sign_request(ali->app.private_key, p, n, sign, sizeof(sign)) == ALIPAY_OK) {
         p[n++] = (alipay_kv_t){"sign", sign};
         rc = alipay_form_encode(p, n, form, len) == ALIPAY_OK ? PAYPROV_OK : PAYPROV_E_UNAVAILABLE;
     }
@@ -871,7 +791,7 @@ const payprov_ops_t *payprov_for(const config_t *cfg, pay_provider_t provider)
 {
     if (provider != PAY_WECHAT && provider != PAY_ALIPAY)
         return NULL;
-    if (strcmp(NOSTR(cfg->payments_mode), "sandbox") == 0)
+    if (paykeys_is_sandbox(cfg))
         return &sandbox_ops;
     return provider == PAY_WECHAT ? &wechat_ops : &alipay_ops;
 }

@@ -13,10 +13,10 @@
  *     RSA2-signed form POSTs to alipay.gateway (alipay.trade.query / close / refund), answers
  *     verified with Alipay's public key when alipay.public_key_file is set.
  *
- * Keys: read from the configured files on every call, never cached: no mutable globals, no
- * per-thread cache to invalidate when a key file is rotated, and a call is rare (a payment
- * attempt, a timeout, a refund) next to the 5 s its network round trip may take. Private key
- * bytes are cleansed after parsing.
+ * Keys and ids: loaded through models/paykeys.h (the one place that resolves them, sandbox
+ * defaults included) on every call, never cached: no mutable globals, no per-thread cache to
+ * invalidate when a key file is rotated, and a call is rare (a payment attempt, a timeout, a
+ * refund) next to the 5 s its network round trip may take.
  *
  * Blocking calls, bounded by PAYPROV_TIMEOUT_S each: worker threads only (or tests), never
  * inside a transaction that holds locks others wait for. No HTTP server types here; the
@@ -34,7 +34,6 @@
 
 #define PAYPROV_TIMEOUT_S  5           /* one outbound call, connect included */
 #define PAYPROV_ANSWER_MAX (64 * 1024) /* bytes of a provider's answer; more is not a provider */
-#define PAYPROV_KEY_MAX    (16 * 1024) /* bytes of a key file */
 #define PAYPROV_ERR_MAX    256         /* room for an error line */
 
 typedef enum payprov_status {

@@ -336,6 +336,76 @@ START_TEST(test_bad_platform_key_settings_are_refused_with_a_reason)
 }
 END_TEST
 
+/* What payprov needs for its own calls: our keys and ids, with the providers' keys optional in
+ * live mode (answers unverified) and the sandbox defaults in sandbox mode. */
+START_TEST(test_our_own_keys_resolve_here_and_answer_keys_are_optional_in_live_mode)
+{
+    config_t c;
+    paykeys_wechat_merchant_t m;
+    paykeys_alipay_app_t a;
+    wxpay_keys_t *map = NULL;
+    EVP_PKEY *pub = NULL;
+    char err[PAYKEYS_ERR_MAX];
+    load(&c, "live");
+    ck_assert_int_eq(paykeys_wechat_platform_load(&c, &map, err, sizeof(err)), 0);
+    ck_assert_ptr_null(map);
+    ck_assert_int_eq(paykeys_alipay_public_load(&c, &pub, err, sizeof(err)), 0);
+    ck_assert_ptr_null(pub);
+    ck_assert_int_eq(paykeys_wechat_merchant_load(&c, &m, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "wechat.mchid") != NULL, "%s", err);
+    set(&c, "wechat.mchid", "1900000100");
+    ck_assert_int_eq(paykeys_wechat_merchant_load(&c, &m, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "wechat.merchant_serial") != NULL, "%s", err);
+    set(&c, "wechat.merchant_serial", "MERCHANTSERIAL01");
+    ck_assert_int_eq(paykeys_wechat_merchant_load(&c, &m, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "wechat.merchant_key_file") != NULL, "%s", err);
+    ck_assert_ptr_null(m.private_key);
+    set(&c, "wechat.merchant_key_file", at("wechat_platform_private.pem"));
+    ck_assert_msg(paykeys_wechat_merchant_load(&c, &m, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(EVP_PKEY_eq(m.private_key, platform), 1);
+    ck_assert_str_eq(m.mchid, "1900000100");
+    ck_assert_str_eq(m.serial, "MERCHANTSERIAL01");
+    ck_assert_str_eq(m.appid, ""); /* unset in live mode: only a create needs it */
+    paykeys_wechat_merchant_free(&m);
+    set(&c, "wechat.platform_keys", "ABC=/nonexistent.pem");
+    ck_assert_int_eq(paykeys_wechat_platform_load(&c, &map, err, sizeof(err)), -1);
+    ck_assert_ptr_null(map);
+    set(&c, "alipay.public_key_file", "/nonexistent.pem");
+    ck_assert_int_eq(paykeys_alipay_public_load(&c, &pub, err, sizeof(err)), -1);
+    ck_assert_ptr_null(pub);
+    ck_assert_int_eq(paykeys_alipay_app_load(&c, &a, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "alipay.app_id") != NULL, "%s", err);
+    set(&c, "alipay.app_id", "2021000000000000");
+    ck_assert_int_eq(paykeys_alipay_app_load(&c, &a, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "alipay.app_key_file") != NULL, "%s", err);
+    config_free(&c);
+
+    /* sandbox: our keys from the sandbox directory, the ids from the sandbox defaults */
+    put_key("wechat_merchant_private.pem", other, 1);
+    put_key("alipay_app_private.pem", ali, 1);
+    load(&c, "sandbox");
+    ck_assert_int_eq(paykeys_wechat_merchant_load(&c, &m, err, sizeof(err)), -1); /* no sandbox serial */
+    ck_assert_msg(strstr(err, "wechat.merchant_serial") != NULL, "%s", err);
+    set(&c, "wechat.merchant_serial", "MERCHANTSERIAL01");
+    ck_assert_msg(paykeys_wechat_merchant_load(&c, &m, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(EVP_PKEY_eq(m.private_key, other), 1);
+    ck_assert_str_eq(m.mchid, PAYKEYS_SANDBOX_MCHID);
+    ck_assert_str_eq(m.appid, PAYKEYS_SANDBOX_APPID);
+    paykeys_wechat_merchant_free(&m);
+    ck_assert_msg(paykeys_alipay_app_load(&c, &a, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(EVP_PKEY_eq(a.private_key, ali), 1);
+    ck_assert_str_eq(a.app_id, PAYKEYS_SANDBOX_APPID);
+    paykeys_alipay_app_free(&a);
+    ck_assert_msg(paykeys_wechat_platform_load(&c, &map, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_ptr_nonnull(map);
+    wxpay_keys_free(map);
+    ck_assert_msg(paykeys_alipay_public_load(&c, &pub, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(EVP_PKEY_eq(pub, ali), 1);
+    EVP_PKEY_free(pub);
+    config_free(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("paykeys");
@@ -347,6 +417,7 @@ int main(void)
     tcase_add_test(tc, test_the_apiv3_key_must_be_exactly_32_bytes_after_one_newline);
     tcase_add_test(tc, test_live_mode_takes_only_the_explicit_settings);
     tcase_add_test(tc, test_bad_platform_key_settings_are_refused_with_a_reason);
+    tcase_add_test(tc, test_our_own_keys_resolve_here_and_answer_keys_are_optional_in_live_mode);
     suite_add_tcase(su, tc);
     return t_run(su, 0) == 0 ? 0 : 1;
 }
