@@ -9,6 +9,10 @@
  *   PUT   /v1/admin/guide-prices         the day's guide prices, upserted
  *   POST  /v1/admin/notices              a notice
  *   GET   /v1/admin/alerts?date=         price anomalies against the day's guide prices
+ *   GET   /v1/admin/vendors?status=&q=   the market's vendors, by id, a page at a time
+ *   GET   /v1/admin/vendors/{id}         one vendor
+ *   GET   /v1/admin/stalls               the market's stalls, a page at a time
+ *   GET   /v1/admin/couriers             the market's couriers, a page at a time
  * Worker threads. Each handler validates the whole body first (first bad field → 422 with
  * details {field, reason}; unknown fields are refused too, so a typo never passes as "not
  * given"), then calls one model function, then bumps the catalogue version when the public
@@ -26,7 +30,9 @@
 #include "log.h"
 #include "models/cachever.h"
 #include "models/courier.h"
+#include "models/b64.h"
 #include "models/guide.h"
+#include "models/product.h"
 #include "models/vendor.h"
 
 #define ID_MAX          9007199254740992LL /* 2^53: ids are JSON integers held as doubles */
@@ -35,6 +41,9 @@
 #define GUIDE_PER_G_MAX 100000             /* grams, as a product's per_g */
 #define GUIDE_DAYS      366                /* a guide price is for a day within a year of today */
 #define DATE_LEN        10                 /* YYYY-MM-DD */
+#define LIST_DEFAULT    20                 /* ?limit= when absent */
+#define CURSOR_MAX      32                 /* a cursor: base64url of an id in decimal */
+#define Q_MAX           100                /* ?q= in code points, as a vendor's name */
 
 /* The first thing wrong with a body. */
 typedef struct bad {
@@ -683,6 +692,152 @@ static void alerts_h(api_req_t *req, worker_t *w)
         api_reply_json(req, 200, doc);
 }
 
+/* ---------------------------------------------------------------- lists */
+
+/* A cursor: the base64url of the last id shown, in decimal. buf holds CURSOR_MAX + 1. */
+static int cursor_encode(int64_t id, char *buf, size_t len)
+{
+    char dec[24];
+    int n = snprintf(dec, sizeof(dec), "%lld", (long long)id);
+    return b64url_encode((const unsigned char *)dec, (size_t)n, buf, len, NULL) == B64_OK ? 0 : -1;
+}
+
+/* 0 with *id, or -1 if s is not a cursor cursor_encode made. */
+static int cursor_decode(const char *s, int64_t *id)
+{
+    unsigned char dec[24];
+    size_t n = 0;
+    int64_t v = 0;
+    if (b64url_decode(s, strlen(s), dec, sizeof(dec) - 1, &n) != B64_OK || n < 1 || n > 16 || dec[0] == '0')
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (dec[i] < '0' || dec[i] > '9')
+            return -1;
+        v = v * 10 + (dec[i] - '0');
+    }
+    if (v < 1 || v > ID_MAX)
+        return -1;
+    *id = v;
+    return 0;
+}
+
+/* ?limit= and ?cursor=. 0, or -1 after replying 422. */
+static int page_params(api_req_t *req, size_t *limit, int64_t *after_id)
+{
+    char buf[CURSOR_MAX + 1];
+    *after_id = 0;
+    if (api_query_limit(req, LIST_DEFAULT, VENDOR_LIST_MAX, limit) != 0)
+        return -1;
+    int rc = api_query(req, "cursor", buf, sizeof(buf));
+    if (rc < 0 || (rc == 1 && cursor_decode(buf, after_id) != 0)) {
+        api_reply_invalid(req, "cursor", "is not a cursor of this list");
+        return -1;
+    }
+    return 0;
+}
+
+/* The page (items stolen), with the cursor of the next one when next_after is not 0. */
+static void reply_page(api_req_t *req, json_t *items, int64_t next_after)
+{
+    char cursor[CURSOR_MAX + 1] = "";
+    if (next_after != 0 && cursor_encode(next_after, cursor, sizeof(cursor)) != 0) {
+        json_decref(items);
+        api_reply_error(req, SF_E_INTERNAL, NULL, NULL, NULL);
+        return;
+    }
+    api_reply_list(req, items, cursor);
+}
+
+/* ?status= (NULL when absent) and ?q= as a LIKE pattern (NULL when absent or empty). 0, or
+ * -1 after replying 422. */
+static int vendor_filters(api_req_t *req, char *status, size_t slen, const char **st, char *like, size_t llen,
+                          const char **lk)
+{
+    char q[Q_MAX * 4 + 1];
+    int rc = api_query(req, "status", status, slen);
+    *st = NULL;
+    *lk = NULL;
+    if (rc < 0 || (rc == 1 && strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0 &&
+                   strcmp(status, "closed") != 0)) {
+        api_reply_invalid(req, "status", "must be active, suspended or closed");
+        return -1;
+    }
+    *st = rc == 1 ? status : NULL;
+    rc = api_query(req, "q", q, sizeof(q));
+    if (rc < 0 || (rc == 1 && (utf8_len(q) > Q_MAX || !chars_ok(q, c_line)))) {
+        api_reply_invalid(req, "q", "must be at most 100 characters without control characters");
+        return -1;
+    }
+    if (rc == 1 && q[0] != '\0') {
+        if (product_like_pattern(q, like, llen) != 0) {
+            api_reply_invalid(req, "q", "is too long");
+            return -1;
+        }
+        *lk = like;
+    }
+    return 0;
+}
+
+static void vendor_list_h(api_req_t *req, worker_t *w)
+{
+    char status[16], like[Q_MAX * 8 + 8];
+    const char *st = NULL, *lk = NULL;
+    size_t limit = 0;
+    int64_t after_id = 0, next_after = 0;
+    json_t *items = NULL;
+    if (vendor_filters(req, status, sizeof(status), &st, like, sizeof(like), &lk) != 0 ||
+        page_params(req, &limit, &after_id) != 0)
+        return;
+    int rc = vendor_list(&w->db, req->who.market_id, st, lk, after_id, limit, &items, &next_after);
+    if (rc != VENDOR_OK)
+        api_reply_db_failure(req, &w->db, rc, NULL);
+    else
+        reply_page(req, items, next_after);
+}
+
+static void vendor_get_h(api_req_t *req, worker_t *w)
+{
+    int64_t id = 0;
+    json_t *doc = NULL;
+    if (api_param_id(req, 0, &id) != 0) {
+        api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such vendor in this market", NULL);
+        return;
+    }
+    int rc = vendor_render(&w->db, req->who.market_id, id, &doc);
+    if (rc != VENDOR_OK)
+        reply_vendor_rc(req, w, rc, 0);
+    else
+        api_reply_json(req, 200, doc);
+}
+
+static void stall_list_h(api_req_t *req, worker_t *w)
+{
+    size_t limit = 0;
+    int64_t after_id = 0, next_after = 0;
+    json_t *items = NULL;
+    if (page_params(req, &limit, &after_id) != 0)
+        return;
+    int rc = vendor_stall_list(&w->db, req->who.market_id, after_id, limit, &items, &next_after);
+    if (rc != VENDOR_OK)
+        api_reply_db_failure(req, &w->db, rc, NULL);
+    else
+        reply_page(req, items, next_after);
+}
+
+static void courier_list_h(api_req_t *req, worker_t *w)
+{
+    size_t limit = 0;
+    int64_t after_id = 0, next_after = 0;
+    json_t *items = NULL;
+    if (page_params(req, &limit, &after_id) != 0)
+        return;
+    int rc = courier_list(&w->db, req->who.market_id, after_id, limit, &items, &next_after);
+    if (rc != COURIER_OK)
+        api_reply_db_failure(req, &w->db, rc, NULL);
+    else
+        reply_page(req, items, next_after);
+}
+
 int operator_register(router_t *r)
 {
     const int op = ROUTE_OPERATOR, body = ROUTE_OPERATOR | ROUTE_BODY_JSON;
@@ -693,7 +848,11 @@ int operator_register(router_t *r)
         router_add(r, "POST", "/v1/admin/couriers", body, courier_create_h) != 0 ||
         router_add(r, "PUT", "/v1/admin/guide-prices", body, guide_put_h) != 0 ||
         router_add(r, "POST", "/v1/admin/notices", body, notice_create_h) != 0 ||
-        router_add(r, "GET", "/v1/admin/alerts", op, alerts_h) != 0)
+        router_add(r, "GET", "/v1/admin/alerts", op, alerts_h) != 0 ||
+        router_add(r, "GET", "/v1/admin/vendors", op, vendor_list_h) != 0 ||
+        router_add(r, "GET", "/v1/admin/vendors/{id}", op, vendor_get_h) != 0 ||
+        router_add(r, "GET", "/v1/admin/stalls", op, stall_list_h) != 0 ||
+        router_add(r, "GET", "/v1/admin/couriers", op, courier_list_h) != 0)
         return -1;
     return 0;
 }

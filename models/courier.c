@@ -56,3 +56,49 @@ int courier_create(db_t *db, int64_t market_id, const courier_new_t *c, json_t *
     }
     return rc;
 }
+
+static json_t *list_json(const db_rows_t *rows)
+{
+    size_t nlen, plen, slen;
+    const char *n = db_rows_str(rows, 1, &nlen), *p = db_rows_str(rows, 2, &plen), *s = db_rows_str(rows, 3, &slen);
+    return json_pack("{s:I, s:s#, s:s#, s:s#}", "id", (json_int_t)db_rows_i64(rows, 0), "name", n != NULL ? n : "",
+                     n != NULL ? nlen : 0, "phone", p != NULL ? p : "", p != NULL ? plen : 0, "status",
+                     s != NULL ? s : "", s != NULL ? slen : 0);
+}
+
+int courier_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items, int64_t *next_after)
+{
+    db_rows_t *rows = NULL;
+    size_t n = 0;
+    int64_t last = 0;
+    db_param_t p[] = {DB_I64(market_id), DB_I64(after_id), DB_I64((int64_t)limit + 1)};
+    *next_after = 0;
+    *items = json_array();
+    if (*items == NULL)
+        return COURIER_E_DB;
+    int rc = db_query(db,
+                      "SELECT id, name, phone, status FROM couriers WHERE market_id = ? AND id > ?"
+                      " ORDER BY id LIMIT ?",
+                      p, 3, &rows);
+    if (rc != DB_OK) {
+        rc = db_fail(rc);
+        goto out;
+    }
+    while (rc == COURIER_OK && db_rows_next(rows)) {
+        if (n++ == limit) { /* one more row than asked: another page follows */
+            *next_after = last;
+            break;
+        }
+        json_t *v = list_json(rows);
+        last = db_rows_i64(rows, 0);
+        if (v == NULL || json_array_append_new(*items, v) != 0)
+            rc = COURIER_E_DB;
+    }
+out:
+    db_rows_free(rows);
+    if (rc != COURIER_OK) {
+        json_decref(*items);
+        *items = NULL;
+    }
+    return rc;
+}

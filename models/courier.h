@@ -1,6 +1,6 @@
 /*
  * Couriers of a market: the courier record (name, phone, status) and its sign-in account.
- * This file only creates them (the operator's POST /v1/admin/couriers); shifts, positions
+ * This file creates and lists them (the operator's /v1/admin/couriers); shifts, positions
  * and deliveries belong to the courier and delivery models. Scoped by market_id.
  *
  * Worker threads (or tests) with their own db_t; input already validated by the caller.
@@ -30,5 +30,10 @@ typedef struct courier_new {
 /* Creates the courier and its user (role courier) in one transaction; nothing is written on
  * failure. *out: {id, market_id, name, phone, status, user_id, username}. */
 int courier_create(db_t *db, int64_t market_id, const courier_new_t *c, json_t **out);
+
+/* A page of the market's couriers by id, each {id, name, phone, status}: those after
+ * after_id (0: from the first), at most limit (1-100). *items is the caller's; *next_after
+ * is the last id shown when more follow, else 0. */
+int courier_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items, int64_t *next_after);
 
 #endif

@@ -426,3 +426,104 @@ int vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out)
         json_decref(doc);
     return rc;
 }
+
+/* ---------------------------------------------------------------- lists */
+
+/* Fills *ids (at most limit) from the rows of an id-ordered query asked for limit + 1 rows:
+ * *next_after is the last id kept when the extra row shows another page follows. */
+static size_t page_ids(db_rows_t *rows, size_t limit, int64_t *ids, int64_t *next_after)
+{
+    size_t n = 0;
+    *next_after = 0;
+    while (db_rows_next(rows)) {
+        if (n == limit) {
+            *next_after = ids[n - 1];
+            break;
+        }
+        ids[n++] = db_rows_i64(rows, 0);
+    }
+    return n;
+}
+
+int vendor_list(db_t *db, int64_t market_id, const char *status, const char *like, int64_t after_id, size_t limit,
+                json_t **items, int64_t *next_after)
+{
+    db_rows_t *rows = NULL;
+    int64_t ids[VENDOR_LIST_MAX];
+    size_t n = 0;
+    db_param_t p[] = {DB_I64(market_id),
+                      DB_I64(after_id),
+                      status != NULL ? DB_STR(status) : DB_NULL,
+                      status != NULL ? DB_STR(status) : DB_NULL,
+                      like != NULL ? DB_STR(like) : DB_NULL,
+                      like != NULL ? DB_STR(like) : DB_NULL,
+                      DB_I64((int64_t)limit + 1)};
+    *items = NULL;
+    *next_after = 0;
+    if (limit < 1 || limit > VENDOR_LIST_MAX)
+        return VENDOR_E_DB;
+    int rc = db_query(db,
+                      "SELECT id FROM vendors WHERE market_id = ? AND id > ? AND (? IS NULL OR status = ?)"
+                      " AND (? IS NULL OR name LIKE ? ESCAPE '!') ORDER BY id LIMIT ?",
+                      p, 7, &rows);
+    if (rc != DB_OK)
+        return db_fail(rc);
+    n = page_ids(rows, limit, ids, next_after);
+    db_rows_free(rows);
+    *items = json_array();
+    rc = *items != NULL ? VENDOR_OK : VENDOR_E_DB;
+    for (size_t i = 0; i < n && rc == VENDOR_OK; i++) {
+        json_t *v = NULL;
+        rc = vendor_render(db, market_id, ids[i], &v);
+        if (rc == VENDOR_OK && json_array_append_new(*items, v) != 0)
+            rc = VENDOR_E_DB;
+    }
+    if (rc != VENDOR_OK) {
+        json_decref(*items);
+        *items = NULL;
+        *next_after = 0;
+    }
+    return rc;
+}
+
+static json_t *stall_json(const db_rows_t *rows)
+{
+    return json_pack("{s:I, s:o, s:o, s:{s:I, s:I}, s:o}", "id", (json_int_t)db_rows_i64(rows, 0), "stall_no",
+                     col_str(rows, 1), "zone", col_str(rows, 2), "map", "x", (json_int_t)db_rows_i64(rows, 3), "y",
+                     (json_int_t)db_rows_i64(rows, 4), "vendor_id",
+                     db_rows_isnull(rows, 5) ? json_null() : json_integer(db_rows_i64(rows, 5)));
+}
+
+int vendor_stall_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items, int64_t *next_after)
+{
+    db_rows_t *rows = NULL;
+    size_t n = 0;
+    int64_t last = 0;
+    db_param_t p[] = {DB_I64(market_id), DB_I64(after_id), DB_I64((int64_t)limit + 1)};
+    *next_after = 0;
+    *items = json_array();
+    if (*items == NULL)
+        return VENDOR_E_DB;
+    int rc = db_query(db,
+                      "SELECT id, stall_no, zone, map_x, map_y, vendor_id FROM stalls WHERE market_id = ? AND id > ?"
+                      " ORDER BY id LIMIT ?",
+                      p, 3, &rows);
+    if (rc != DB_OK)
+        rc = db_fail(rc);
+    while (rc == VENDOR_OK && db_rows_next(rows)) {
+        if (n++ == limit) { /* one more row than asked: another page follows */
+            *next_after = last;
+            break;
+        }
+        last = db_rows_i64(rows, 0);
+        if (json_array_append_new(*items, stall_json(rows)) != 0)
+            rc = VENDOR_E_DB;
+    }
+    db_rows_free(rows);
+    if (rc != VENDOR_OK) {
+        json_decref(*items);
+        *items = NULL;
+        *next_after = 0;
+    }
+    return rc;
+}

@@ -21,6 +21,7 @@
 #define VENDOR_MAX_STALLS   16  /* stalls one vendor may hold: a big vendor has a few */
 #define VENDOR_MAX_LICENCES 10  /* business licence, food licence, ... */
 #define VENDOR_MAX_STAFF    100 /* staff records per vendor, so the public record stays small */
+#define VENDOR_LIST_MAX     100 /* most items on a page of a list */
 
 typedef enum vendor_rc {
     VENDOR_OK = 0,
@@ -88,5 +89,16 @@ int vendor_staff_add(db_t *db, int64_t market_id, int64_t vendor_id, const vendo
  * status, stall_ids[], licences[{id, type, number, valid_until}], staff[...], user_id,
  * username, created_at}. Never the password. VENDOR_E_NOT_FOUND outside the market. */
 int vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out);
+
+/* A page of the market's vendors by id: those after after_id (0: from the first), at most
+ * limit (1-VENDOR_LIST_MAX), each as vendor_render makes it. status ("active", "suspended", "closed")
+ * and like (a LIKE pattern on the name, ESCAPE '!') are filters when not NULL. *items is the
+ * caller's; *next_after is the last id shown when more follow, else 0. */
+int vendor_list(db_t *db, int64_t market_id, const char *status, const char *like, int64_t after_id, size_t limit,
+                json_t **items, int64_t *next_after);
+
+/* A page of the market's stalls by id, as vendor_stall_create answers them (vendor_id null
+ * when free); the same paging as vendor_list. */
+int vendor_stall_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items, int64_t *next_after);
 
 #endif

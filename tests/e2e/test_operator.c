@@ -5,7 +5,8 @@
  * operator's market, every refusal of bad input (with the database read back to prove
  * nothing was written), the conflicts, the catalogue version bump, and the whole flow the
  * market centre starts a vendor with: stall, vendor with licences, staff, courier, and the
- * new vendor signing in with the login the operator made.
+ * new vendor signing in with the login the operator made; and the lists of vendors, stalls
+ * and couriers (a market of their own, so every row is known), paged and filtered.
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -253,6 +254,10 @@ START_TEST(test_operator_routes_refuse_no_token_consumers_and_vendors)
         {"PUT", "/v1/admin/guide-prices", "{}"},
         {"POST", "/v1/admin/notices", "{\"title\":\"t\",\"body\":\"b\"}"},
         {"GET", "/v1/admin/alerts", NULL},
+        {"GET", "/v1/admin/vendors", NULL},
+        {"GET", p_vendor, NULL},
+        {"GET", "/v1/admin/stalls", NULL},
+        {"GET", "/v1/admin/couriers", NULL},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         expect_refused(NULL, routes[i].method, routes[i].path, routes[i].body, 401, "unauthorized");
@@ -854,6 +859,240 @@ START_TEST(test_guide_prices_and_notices_are_written_and_bump_the_catalogue)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- lists */
+
+/* Walks a list (base: path with or without a query) `limit` at a time, checking every page
+ * is at most limit long, ids ascend, and only the last page lacks a cursor. The ids into
+ * ids (at most max); the items, when items is not NULL, appended to it. The count. */
+static size_t walk(const char *token, const char *base, size_t limit, int64_t *ids, size_t max, json_t *items)
+{
+    char path[512], cursor[128] = "";
+    size_t n = 0, pages = 0;
+    int64_t last = 0;
+    for (;;) {
+        tresp_t r;
+        pathf(path, sizeof(path), "%s%climit=%zu%s%s", base, strchr(base, '?') ? '&' : '?', limit,
+              cursor[0] ? "&cursor=" : "", cursor);
+        t_call(&srv, "GET", path, token, NULL, &r);
+        ck_assert_msg(r.status == 200, "%s: %ld %s", path, r.status, r.body);
+        json_t *doc = t_json(&r), *page = json_object_get(doc, "items"), *next = json_object_get(doc, "next_cursor"),
+               *v;
+        size_t i;
+        ck_assert_msg(json_is_array(page) && json_array_size(page) <= limit, "%s: %s", path, r.body);
+        ck_assert_msg(json_object_size(doc) == 2 && (json_is_null(next) || json_is_string(next)), "%s", r.body);
+        json_array_foreach(page, i, v)
+        {
+            int64_t id = json_integer_value(json_object_get(v, "id"));
+            ck_assert_msg(id > last, "%s: ids not ascending: %s", path, r.body);
+            ck_assert_msg(n < max, "%s: too many rows", path);
+            ids[n++] = last = id;
+            if (items != NULL)
+                json_array_append(items, v);
+        }
+        if (json_is_string(next))
+            ck_assert_msg(json_array_size(page) == limit, "a short page with a cursor: %s", r.body);
+        snprintf(cursor, sizeof(cursor), "%s", json_is_string(next) ? json_string_value(next) : "");
+        json_decref(doc);
+        t_resp_free(&r);
+        ck_assert_msg(++pages < 200, "%s: no end", base);
+        if (cursor[0] == '\0')
+            return n;
+    }
+}
+
+static int has_id(const int64_t *ids, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return 1;
+    return 0;
+}
+
+/* The ids a list of market C shows, which must be exactly want (ascending). */
+static void expect_ids(const char *token, const char *base, size_t limit, const int64_t *want, size_t nwant)
+{
+    int64_t got[64];
+    size_t n = walk(token, base, limit, got, 64, NULL);
+    ck_assert_msg(n == nwant, "%s: %zu rows, want %zu", base, n, nwant);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(got[i] == want[i], "%s: row %zu is %lld, want %lld", base, i, (long long)got[i],
+                      (long long)want[i]);
+}
+
+static json_t *make_vendor(const char *token, const int64_t *stalls, size_t n, const char *name)
+{
+    tresp_t r;
+    json_t *vb = vendor_body(stalls, n);
+    json_object_set_new(vb, "name", json_string(name));
+    call_doc(token, "POST", "/v1/admin/vendors", vb, &r);
+    ck_assert_msg(r.status == 201, "vendor: %ld %s", r.status, r.body);
+    json_t *doc = t_json(&r);
+    t_resp_free(&r);
+    return doc;
+}
+
+static int64_t make_courier(const char *token, const char *name)
+{
+    tresp_t r;
+    char user[64];
+    call_doc(token, "POST", "/v1/admin/couriers",
+             json_pack("{s:s, s:s, s:s, s:s}", "name", name, "phone", "13900139000", "username",
+                       uniq(user, sizeof(user), "k"), "password", "courier-pass-1"),
+             &r);
+    ck_assert_msg(r.status == 201, "courier: %ld %s", r.status, r.body);
+    int64_t id = id_of(&r);
+    t_resp_free(&r);
+    return id;
+}
+
+START_TEST(test_the_lists_show_exactly_this_markets_rows_once_each_a_page_at_a_time)
+{
+    t_market_t mc;
+    tresp_t r;
+    char tok_c[128], no[32], path[96];
+    int64_t stalls[5], vendors[3], couriers[3], other[256];
+    t_fixture_market(&mc);
+    ck_assert_int_eq(t_login(&srv, mc.op_user, mc.op_pass, tok_c, sizeof(tok_c)), 0);
+    for (size_t i = 0; i < 5; i++)
+        stalls[i] = make_stall(tok_c, uniq(no, sizeof(no), "L"));
+    json_t *v1 = make_vendor(tok_c, &stalls[0], 1, "Alpha 50%_x"), *v2 = make_vendor(tok_c, &stalls[1], 1, "Beta"),
+           *v3 = make_vendor(tok_c, NULL, 0, "alpha plain");
+    vendors[0] = json_integer_value(json_object_get(v1, "id"));
+    vendors[1] = json_integer_value(json_object_get(v2, "id"));
+    vendors[2] = json_integer_value(json_object_get(v3, "id"));
+    json_decref(v3);
+    pathf(path, sizeof(path), "/v1/admin/vendors/%lld", (long long)vendors[2]);
+    t_call(&srv, "PATCH", path, tok_c, "{\"status\":\"suspended\"}", &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    v3 = t_json(&r);
+    t_resp_free(&r);
+    for (size_t i = 0; i < 3; i++)
+        couriers[i] = make_courier(tok_c, i == 1 ? "李四" : "王五");
+
+    /* every row once, in id order, 2 at a time (and 100 at a time) */
+    expect_ids(tok_c, "/v1/admin/stalls", 2, stalls, 5);
+    expect_ids(tok_c, "/v1/admin/stalls", 100, stalls, 5);
+    expect_ids(tok_c, "/v1/admin/couriers", 2, couriers, 3);
+    expect_ids(tok_c, "/v1/admin/vendors", 2, vendors, 3);
+    expect_ids(tok_c, "/v1/admin/vendors", 1, vendors, 3);
+
+    /* the items are what POST and PATCH answered */
+    json_t *items = json_array();
+    int64_t ids[8];
+    ck_assert_uint_eq(walk(tok_c, "/v1/admin/vendors", 2, ids, 8, items), 3);
+    ck_assert_msg(json_equal(json_array_get(items, 0), v1), "vendor 1 differs");
+    ck_assert_msg(json_equal(json_array_get(items, 1), v2), "vendor 2 differs");
+    ck_assert_msg(json_equal(json_array_get(items, 2), v3), "vendor 3 differs");
+    ck_assert_ptr_null(json_object_get(json_array_get(items, 0), "password"));
+    json_array_clear(items);
+    walk(tok_c, "/v1/admin/stalls", 2, ids, 8, items);
+    json_t *want = json_pack("{s:I, s:s, s:s, s:{s:i, s:i}, s:I}", "id", (json_int_t)stalls[0], "stall_no",
+                             json_string_value(json_object_get(json_array_get(items, 0), "stall_no")), "zone", "A区",
+                             "map", "x", 10, "y", 20, "vendor_id", (json_int_t)vendors[0]);
+    ck_assert_msg(json_equal(json_array_get(items, 0), want), "stall 1 differs");
+    json_decref(want);
+    ck_assert_msg(json_is_null(json_object_get(json_array_get(items, 4), "vendor_id")), "free stall has a vendor");
+    ck_assert_uint_eq(json_object_size(json_array_get(items, 4)), 5);
+    json_array_clear(items);
+    walk(tok_c, "/v1/admin/couriers", 2, ids, 8, items);
+    want = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)couriers[1], "name", "李四", "phone", "13900139000",
+                     "status", "active");
+    ck_assert_msg(json_equal(json_array_get(items, 1), want), "courier 2 differs");
+    json_decref(want);
+    json_decref(items);
+
+    /* filters */
+    int64_t active[] = {vendors[0], vendors[1]};
+    expect_ids(tok_c, "/v1/admin/vendors?status=suspended", 2, &vendors[2], 1);
+    expect_ids(tok_c, "/v1/admin/vendors?status=active", 1, active, 2);
+    expect_ids(tok_c, "/v1/admin/vendors?status=closed", 2, NULL, 0);
+    int64_t alphas[] = {vendors[0], vendors[2]};
+    expect_ids(tok_c, "/v1/admin/vendors?q=ALPHA", 1, alphas, 2);
+    expect_ids(tok_c, "/v1/admin/vendors?q=%25", 2, vendors, 1);    /* % is a character, not a wildcard */
+    expect_ids(tok_c, "/v1/admin/vendors?q=_", 2, vendors, 1);      /* so is _ */
+    expect_ids(tok_c, "/v1/admin/vendors?q=50%25_", 2, vendors, 1); /* and together */
+    expect_ids(tok_c, "/v1/admin/vendors?q=", 2, vendors, 3);       /* empty: no filter */
+    expect_ids(tok_c, "/v1/admin/vendors?q=alpha&status=suspended", 2, &vendors[2], 1);
+    expect_ids(tok_c, "/v1/admin/vendors?q=Beta&status=suspended", 2, NULL, 0);
+
+    /* one vendor */
+    t_call(&srv, "GET", path, tok_c, NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    json_t *got = t_json(&r);
+    ck_assert_msg(json_equal(got, v3), "GET differs from PATCH: %s", r.body);
+    json_decref(got);
+    t_resp_free(&r);
+
+    /* another market's operator sees none of them, and 404 for each */
+    const char *lists[] = {"/v1/admin/stalls", "/v1/admin/vendors", "/v1/admin/couriers"};
+    for (size_t l = 0; l < 3; l++) {
+        size_t n = walk(tok_b, lists[l], 100, other, 256, NULL);
+        for (size_t i = 0; i < 5; i++)
+            ck_assert_msg(!has_id(other, n, stalls[i]) && !has_id(other, n, vendors[i % 3]) &&
+                              !has_id(other, n, couriers[i % 3]),
+                          "%s of B shows a row of C", lists[l]);
+    }
+    size_t nb = walk(tok_b, "/v1/admin/stalls", 100, other, 256, NULL);
+    ck_assert_msg(has_id(other, nb, stall_b), "B's own stall is missing");
+    for (size_t i = 0; i < 3; i++) {
+        pathf(path, sizeof(path), "/v1/admin/vendors/%lld", (long long)vendors[i]);
+        expect_refused(tok_b, "GET", path, NULL, 404, "not_found");
+    }
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(v3);
+}
+END_TEST
+
+START_TEST(test_bad_list_parameters_are_422_and_unknown_vendors_404)
+{
+    static const char *const lists[] = {"/v1/admin/vendors", "/v1/admin/stalls", "/v1/admin/couriers"};
+    static const char *const bad[] = {
+        "limit=0",      "limit=101",
+        "limit=-1",     "limit=abc",
+        "limit=1.5",    "limit=",
+        "cursor=!!!",   "cursor=MA",
+        "cursor=YWJj",  "cursor=LTU",
+        "cursor=MDEy",  "cursor=",
+        "cursor=MA%3D", "cursor=OTAwNzE5OTI1NDc0MDk5Mw",
+    };
+    char path[256];
+    char *longc = rep("QUFB", 2500); /* 10 KB */
+    for (size_t l = 0; l < 3; l++) {
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            pathf(path, sizeof(path), "%s?%s", lists[l], bad[i]);
+            expect_refused(tok_a, "GET", path, NULL, 422, "invalid");
+        }
+        char *p = malloc(strlen(longc) + 64);
+        ck_assert_ptr_nonnull(p);
+        sprintf(p, "%s?cursor=%s", lists[l], longc);
+        expect_refused(tok_a, "GET", p, NULL, 422, "invalid");
+        free(p);
+    }
+    static const char *const bad_vendor[] = {"status=bogus", "status=ACTIVE", "status=", "q=%01", "q=a%0Ab"};
+    for (size_t i = 0; i < sizeof(bad_vendor) / sizeof(bad_vendor[0]); i++) {
+        pathf(path, sizeof(path), "/v1/admin/vendors?%s", bad_vendor[i]);
+        expect_refused(tok_a, "GET", path, NULL, 422, "invalid");
+    }
+    char *p = malloc(strlen(longc) + 64);
+    ck_assert_ptr_nonnull(p);
+    sprintf(p, "/v1/admin/vendors?q=%s", longc);
+    expect_refused(tok_a, "GET", p, NULL, 422, "invalid");
+    free(p);
+    free(longc);
+    static const char *const unknown[] = {"/v1/admin/vendors/9007199254740992", "/v1/admin/vendors/0",
+                                          "/v1/admin/vendors/abc", "/v1/admin/vendors/-1"};
+    for (size_t i = 0; i < 4; i++)
+        expect_refused(tok_a, "GET", unknown[i], NULL, 404, "not_found");
+    /* A's own vendor is there */
+    tresp_t r;
+    pathf(path, sizeof(path), "/v1/admin/vendors/%lld", (long long)vendor_a);
+    t_call(&srv, "GET", path, tok_a, NULL, &r);
+    ck_assert_msg(r.status == 200 && id_of(&r) == vendor_a, "%ld %s", r.status, r.body);
+    t_resp_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
@@ -872,6 +1111,8 @@ int main(void)
     tcase_add_test(tc, test_bad_staff_and_couriers_are_refused_and_write_nothing);
     tcase_add_test(tc, test_bad_guide_prices_notices_and_alert_dates_are_refused);
     tcase_add_test(tc, test_guide_prices_and_notices_are_written_and_bump_the_catalogue);
+    tcase_add_test(tc, test_the_lists_show_exactly_this_markets_rows_once_each_a_page_at_a_time);
+    tcase_add_test(tc, test_bad_list_parameters_are_422_and_unknown_vendors_404);
     suite_add_tcase(su, tc);
     int failed = t_run(su, 0);
     curl_global_cleanup();
