@@ -123,8 +123,68 @@ int housekeeping_trim_stream(redis_t *r, const char *key, int64_t bound_ms, size
     return 0;
 }
 
-/* Trims every stream:* stream (at most HOUSEKEEPING_STREAMS_MAX). 0 or -1. */
-static int trim_streams(redis_t *r, int64_t bound_ms, housekeeping_counts_t *c)
+/* Deletes, atomically, the consumers of group KEYS[1] ARGV[1] with no pending message and
+ * idle more than ARGV[2] ms, at most ARGV[3]; answers how many went. Atomic so that no
+ * consumer can be handed a message between the check and the delete. */
+static const char prune_lua[] =
+    "local n = 0\n"
+    "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do\n"
+    "  local f = {}\n"
+    "  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end\n"
+    "  if n < tonumber(ARGV[3]) and f['pending'] == 0 and f['idle'] > tonumber(ARGV[2]) then\n"
+    "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+/* Deletes the idle consumers without pending messages of one group; *deleted how many. A
+ * refusal (the group went meanwhile) is logged and skipped. 0, or -1 when Redis failed. */
+static int prune_group(redis_t *r, const char *key, const char *group, int64_t idle_ms, size_t *deleted)
+{
+    redisReply *rep =
+        redis_cmd(r, "EVAL %s 1 %s %s %lld %d", prune_lua, key, group, (long long)idle_ms, HOUSEKEEPING_CONSUMERS_MAX);
+    if (rep == NULL)
+        return -1;
+    if (rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+        *deleted += (size_t)rep->integer;
+    else if (rep->type == REDIS_REPLY_ERROR)
+        log_warn("work: housekeeping: deleting idle consumers of %s %s refused: %s", key, group, rep->str);
+    freeReplyObject(rep);
+    return 0;
+}
+
+/* Deletes the idle consumers without pending messages of every group of the stream at
+ * key; *deleted how many. 0, or -1 when Redis failed. */
+static int prune_consumers(redis_t *r, const char *key, int64_t idle_ms, size_t *deleted)
+{
+    redisReply *rep = redis_cmd(r, "XINFO GROUPS %s", key);
+    if (rep == NULL)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+        const redisReply *name = field(rep->element[i], "name");
+        if (name != NULL && name->type == REDIS_REPLY_STRING)
+            rc = prune_group(r, key, name->str, idle_ms, deleted);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Trims one stream and deletes its idle consumers, adding to *c. 0 or -1. */
+static int tidy_stream(redis_t *r, const char *key, int64_t bound_ms, int64_t idle_ms, housekeeping_counts_t *c)
+{
+    size_t n = 0;
+    if (housekeeping_trim_stream(r, key, bound_ms, &n) != 0)
+        return -1;
+    c->entries += n;
+    c->streams += n > 0;
+    return prune_consumers(r, key, idle_ms, &c->consumers);
+}
+
+/* Trims every stream:* stream (at most HOUSEKEEPING_STREAMS_MAX) and deletes its idle
+ * consumers. 0 or -1. */
+static int tidy_streams(redis_t *r, int64_t bound_ms, int64_t idle_ms, housekeeping_counts_t *c)
 {
     char cursor[32] = "0";
     size_t seen = 0, scans = 0;
@@ -140,15 +200,12 @@ static int trim_streams(redis_t *r, int64_t bound_ms, housekeeping_counts_t *c)
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
         const redisReply *keys = rep->element[1];
         for (size_t i = 0; i < keys->elements && seen < HOUSEKEEPING_STREAMS_MAX; i++, seen++) {
-            size_t n = 0;
             if (keys->element[i]->type != REDIS_REPLY_STRING)
                 continue;
-            if (housekeeping_trim_stream(r, keys->element[i]->str, bound_ms, &n) != 0) {
+            if (tidy_stream(r, keys->element[i]->str, bound_ms, idle_ms, c) != 0) {
                 freeReplyObject(rep);
                 return -1;
             }
-            c->entries += n;
-            c->streams += n > 0;
         }
         freeReplyObject(rep);
     } while (strcmp(cursor, "0") != 0 && seen < HOUSEKEEPING_STREAMS_MAX && ++scans < SCANS_MAX);
@@ -199,6 +256,11 @@ static int redrive_refunds(db_t *db, int64_t stuck_s, housekeeping_counts_t *c)
 
 int housekeeping_once(db_t *db, redis_t *r, const config_t *cfg, housekeeping_counts_t *counts)
 {
+    return housekeeping_run(db, r, cfg, HOUSEKEEPING_CONSUMER_IDLE_MS, counts);
+}
+
+int housekeeping_run(db_t *db, redis_t *r, const config_t *cfg, int64_t consumer_idle_ms, housekeeping_counts_t *counts)
+{
     housekeeping_counts_t c = {0};
     int64_t keep_s = (int64_t)cfg->housekeeping_retention_days * 86400;
     int rc = purge_batches(db, outbox_purge_published, keep_s, &c.outbox);
@@ -206,7 +268,8 @@ int housekeeping_once(db_t *db, redis_t *r, const config_t *cfg, housekeeping_co
         rc = purge_batches(db, outbox_processed_purge, keep_s, &c.processed);
     if (rc == DB_OK)
         rc = purge_batches(db, purge_idempotency, 0, &c.idempotency);
-    int redis_rc = trim_streams(r, queue_now_ms() - (int64_t)cfg->housekeeping_retention_days * DAY_MS, &c);
+    int64_t bound_ms = queue_now_ms() - (int64_t)cfg->housekeeping_retention_days * DAY_MS;
+    int redis_rc = tidy_streams(r, bound_ms, consumer_idle_ms, &c);
     /* Last, and only after a clean run so far: a failed run is retried within seconds, and
      * each try would otherwise ask for the same refunds again. */
     if (rc == DB_OK && redis_rc == 0)
@@ -220,10 +283,10 @@ int housekeeping_step(queue_env_t *env, void *arg)
 {
     housekeeping_counts_t c;
     int rc = housekeeping_once(&env->db, &env->redis, env->cfg, &c);
-    if (c.outbox + c.processed + c.idempotency + c.entries + c.refunds > 0)
+    if (c.outbox + c.processed + c.idempotency + c.entries + c.consumers + c.refunds > 0)
         log_info("work: housekeeping: deleted %zu outbox, %zu processed, %zu idempotency rows; trimmed %zu entries "
-                 "from %zu streams; asked again for %zu stuck refunds",
-                 c.outbox, c.processed, c.idempotency, c.entries, c.streams, c.refunds);
+                 "from %zu streams; deleted %zu idle consumers; asked again for %zu stuck refunds",
+                 c.outbox, c.processed, c.idempotency, c.entries, c.streams, c.consumers, c.refunds);
     if (rc != 0)
         return queue_step_failed(env, rc);
     return env->cfg->housekeeping_interval_s * 1000;

@@ -10,6 +10,11 @@
  *     may still need (its lowest pending id, else its last-delivered id), and never to an id
  *     younger than retention_days; a stream with no group is left alone (DESIGN.md: never
  *     past the lowest pending id). Dead-letter streams are not touched;
+ *   - deletes (XGROUP DELCONSUMER) from each group of those streams every consumer with no
+ *     pending message idle longer than HOUSEKEEPING_CONSUMER_IDLE_MS: `work` names its
+ *     consumers host-pid-job, so each restart leaves the old names behind. A consumer with
+ *     pending messages is never deleted, however idle (that would drop its messages from
+ *     the group's PEL; the reaper claims them first, and a later run deletes it);
  *   - writes a new 'refund.requested' outbox row for each refund pending longer than
  *     housekeeping.refund_stuck_s (at most PAY_STUCK_MAX a run), so the refund worker asks
  *     the provider again (idempotent there by out_refund_no; settling is idempotent here);
@@ -29,6 +34,10 @@
 #define HOUSEKEEPING_BATCH       1000 /* rows one DELETE removes at most */
 #define HOUSEKEEPING_STATEMENTS  5    /* DELETEs per table per run */
 #define HOUSEKEEPING_STREAMS_MAX 1000 /* streams looked at per run */
+/* A consumer idle (no read attempt) this long without pending messages is gone: a live
+ * consumer blocks in XREADGROUP again within a second, so a day is far beyond any pause. */
+#define HOUSEKEEPING_CONSUMER_IDLE_MS (86400LL * 1000)
+#define HOUSEKEEPING_CONSUMERS_MAX    1000 /* consumers deleted per group per run */
 
 /* What one run did. */
 typedef struct housekeeping_counts {
@@ -37,6 +46,7 @@ typedef struct housekeeping_counts {
     size_t idempotency; /* idempotency keys deleted */
     size_t streams;     /* streams trimmed (at least one entry removed) */
     size_t entries;     /* stream entries removed */
+    size_t consumers;   /* idle consumers without pending messages deleted */
     size_t refunds;     /* stuck refunds asked for again */
 } housekeeping_counts_t;
 
@@ -45,6 +55,11 @@ typedef struct housekeeping_counts {
  * are asked for only when everything before succeeded (a failed run is tried again soon,
  * and must not ask for them each time). 0, -1 when Redis failed, -2 when MariaDB failed. */
 int housekeeping_once(db_t *db, redis_t *r, const config_t *cfg, housekeeping_counts_t *counts);
+
+/* housekeeping_once with consumers deleted once idle longer than consumer_idle_ms instead
+ * of HOUSEKEEPING_CONSUMER_IDLE_MS (for tests, which cannot wait a day). */
+int housekeeping_run(db_t *db, redis_t *r, const config_t *cfg, int64_t consumer_idle_ms,
+                     housekeeping_counts_t *counts);
 
 /* Trims the stream at key as described above, never past bound_ms-0; *removed (may be
  * NULL) how many entries went. 0, or -1 when Redis failed. */

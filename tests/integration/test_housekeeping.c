@@ -307,6 +307,78 @@ START_TEST(test_a_stream_without_groups_and_a_group_that_read_nothing_are_left_a
 }
 END_TEST
 
+/* The consumers of a group as "name:pending,..." (Redis lists them by name) into buf. */
+static void consumers_of(ht_t *t, const char *key, const char *group, char *buf, size_t len)
+{
+    redisReply *rep = cmd_ok(t, "XINFO CONSUMERS %s %s", key, group, NULL);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < rep->elements && used < len; i++) {
+        const redisReply *c = rep->element[i];
+        const char *name = "?";
+        long long pending = -1;
+        for (size_t j = 0; j + 1 < c->elements; j += 2) {
+            if (strcmp(c->element[j]->str, "name") == 0)
+                name = c->element[j + 1]->str;
+            else if (strcmp(c->element[j]->str, "pending") == 0)
+                pending = c->element[j + 1]->integer;
+        }
+        used += (size_t)snprintf(buf + used, len - used, "%s%s:%lld", i > 0 ? "," : "", name, pending);
+    }
+    freeReplyObject(rep);
+}
+
+static housekeeping_counts_t run_idle(ht_t *t, int64_t consumer_idle_ms)
+{
+    housekeeping_counts_t c;
+    memset(&c, 0xff, sizeof c);
+    int rc = housekeeping_run(&t->db, &t->r, &t->cfg, consumer_idle_ms, &c);
+    ck_assert_msg(rc == 0, "housekeeping_run: %d (%s / %s)", rc, t->db.err, t->r.err);
+    return c;
+}
+
+START_TEST(test_idle_consumers_without_pending_messages_go_and_busy_or_recent_ones_stay)
+{
+    ht_t t;
+    char list[256];
+    const char *key = "stream:hk.consumers";
+    ht_open(&t, "consumers");
+    cmd(&t, "XADD %s %s event_id 1", key, "1000-0", NULL);
+    cmd(&t, "XADD %s %s event_id 2", key, "2000-0", NULL);
+    cmd(&t, "XGROUP CREATE %s %s 0", key, "g", NULL);
+    cmd(&t, "XGROUP CREATE %s %s $", key, "other", NULL);
+    cmd(&t, "XREADGROUP GROUP g holder COUNT 1 STREAMS %s %s", key, ">", NULL); /* 1000-0 pending */
+    cmd(&t, "XREADGROUP GROUP g done COUNT 1 STREAMS %s %s", key, ">", NULL);
+    cmd(&t, "XACK %s g %s", key, "2000-0", NULL);
+    cmd(&t, "XGROUP CREATECONSUMER %s %s %s", key, "other", "old");
+    usleep(400 * 1000);
+    cmd(&t, "XGROUP CREATECONSUMER %s %s %s", key, "g", "fresh"); /* just now: not idle */
+    /* the production threshold is a day: nobody here is that idle */
+    housekeeping_counts_t c = run_once(&t);
+    ck_assert_uint_eq(c.consumers, 0);
+    consumers_of(&t, key, "g", list, sizeof list);
+    ck_assert_str_eq(list, "done:0,fresh:0,holder:1");
+    consumers_of(&t, key, "other", list, sizeof list);
+    ck_assert_str_eq(list, "old:0");
+    /* with 200 ms: the idle ones without pending go, the busy one stays however idle */
+    c = run_idle(&t, 200);
+    ck_assert_uint_eq(c.consumers, 2);
+    consumers_of(&t, key, "g", list, sizeof list);
+    ck_assert_str_eq(list, "fresh:0,holder:1");
+    consumers_of(&t, key, "other", list, sizeof list);
+    ck_assert_str_eq(list, "");
+    ck_assert_int_eq(xlen(&t, key), 2);
+    /* once the reaper claimed its message, the idle one goes too; the claimer stays */
+    cmd(&t, "XCLAIM %s g reaper 0 %s", key, "1000-0", NULL);
+    usleep(400 * 1000);
+    c = run_idle(&t, 200);
+    ck_assert_uint_eq(c.consumers, 2); /* holder, and fresh (now idle too) */
+    consumers_of(&t, key, "g", list, sizeof list);
+    ck_assert_str_eq(list, "reaper:1");
+    ht_close(&t);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- refunds */
 
 /* A cancelled order paid 1000 fen with one refund of 400 requested by payment_refund_tx,
@@ -479,6 +551,7 @@ static Suite *housekeeping_suite(void)
     tcase_add_test(tc, test_a_stream_is_never_trimmed_past_a_pending_message_while_older_acknowledged_entries_go);
     tcase_add_test(tc, test_recent_entries_stay_even_when_every_group_acknowledged_them);
     tcase_add_test(tc, test_a_stream_without_groups_and_a_group_that_read_nothing_are_left_alone);
+    tcase_add_test(tc, test_idle_consumers_without_pending_messages_go_and_busy_or_recent_ones_stay);
     tcase_add_test(tc, test_a_refund_stuck_pending_is_asked_for_again_once_per_run_and_a_younger_one_not);
     tcase_add_test(tc, test_running_twice_in_a_row_is_harmless);
     tcase_add_test(tc, test_with_redis_down_the_tables_are_purged_but_no_refund_is_asked_for);
