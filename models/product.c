@@ -16,10 +16,10 @@
  * Unknown fields are refused: a misspelt "prise_fen" must not pass silently in a system
  * that handles money. Integers must be JSON integers (600, not 600.0 or "600").
  */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "b64.h"
 #include "product.h"
 
 /* ================================================================ validation */
@@ -336,19 +336,10 @@ char product_sort_kind(product_sort_t sort)
 int product_cursor_encode(char kind, int64_t key, int64_t id, char *out, size_t outlen)
 {
     char text[64];
-    unsigned char b64[96];
     int n = snprintf(text, sizeof(text), "%c:%lld:%lld", kind, (long long)key, (long long)id);
     if (n < 0 || (size_t)n >= sizeof(text))
         return -1;
-    int m = EVP_EncodeBlock(b64, (const unsigned char *)text, n);
-    while (m > 0 && b64[m - 1] == '=')
-        m--;
-    if ((size_t)m >= outlen)
-        return -1;
-    for (int i = 0; i < m; i++)
-        out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
-    out[m] = '\0';
-    return 0;
+    return b64url_encode((const unsigned char *)text, (size_t)n, out, outlen, NULL) == B64_OK ? 0 : -1;
 }
 
 /* A decimal of 1..18 digits (no sign, no leading zeros beyond "0") ending at `end`. */
@@ -365,18 +356,11 @@ static int parse_num(const char **p, char end, int64_t *out)
 
 int product_cursor_decode(const char *s, char kind, int64_t *key, int64_t *id)
 {
-    unsigned char b64[PRODUCT_CURSOR_MAX + 4], text[PRODUCT_CURSOR_MAX];
-    size_t n = strlen(s), pad;
-    if (n == 0 || n > PRODUCT_CURSOR_MAX - 1 || n % 4 == 1 || strspn(s, DIGITS UPPER LOWER "-_") != n)
+    unsigned char text[PRODUCT_CURSOR_MAX];
+    size_t n = strlen(s), m = 0;
+    if (n == 0 || n > PRODUCT_CURSOR_MAX - 1 || b64url_decode(s, n, text, sizeof(text) - 1, &m) != B64_OK || m < 5)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        b64[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : (unsigned char)s[i];
-    for (pad = 0; (n + pad) % 4 != 0; pad++)
-        b64[n + pad] = '=';
-    int m = EVP_DecodeBlock(text, b64, (int)(n + pad));
-    if (m < (int)pad + 5)
-        return -1;
-    text[m - (int)pad] = '\0';
+    text[m] = '\0';
     const char *p = (const char *)text;
     if (p[0] != kind || p[1] != ':')
         return -1;

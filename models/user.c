@@ -2,7 +2,7 @@
  * Users (see user.h): password hashing, and the rows sign-in reads and writes and the demo
  * seed resets passwords in.
  *
- * Stored hash: "scrypt$N$r$p$<salt>$<key>" with standard base64 (EVP_EncodeBlock) salt and
+ * Stored hash: "scrypt$N$r$p$<salt>$<key>" with standard base64 (models/b64, strict) salt and
  * key. New hashes use N=16384, r=8, p=1 (16 MiB, tens of milliseconds on one core of a
  * small box: a worker can afford it per login, an attacker pays it per guess), a 16-byte
  * salt from RAND_bytes and a 32-byte key. Verification takes the parameters from the
@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "b64.h"
 #include "user.h"
 
 #define SCRYPT_N      16384u
@@ -73,30 +74,6 @@ out:
 
 /* ---- the stored form ------------------------------------------------------------------- */
 
-/* Strict standard base64 of 1..64 bytes: right alphabet, whole quads, padding only at the end. */
-static int b64_decode(const char *s, size_t len, unsigned char *out, size_t outmax, size_t *outlen)
-{
-    unsigned char buf[B64_MAX];
-    size_t pad = 0;
-    if (len == 0 || len % 4 != 0 || len > B64_MAX)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-        if (c == '=' && i >= len - 2)
-            pad++;
-        else if (!alpha || pad > 0)
-            return -1;
-    }
-    int n = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)len);
-    if (n < 0 || (size_t)n < pad || (size_t)n - pad > outmax)
-        return -1;
-    *outlen = (size_t)n - pad;
-    memcpy(out, buf, *outlen);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    return 0;
-}
-
 /* A decimal field of the stored form, in [lo, hi], ending at '$'. Advances *s past the '$'. */
 static int parse_u64(const char **s, uint64_t lo, uint64_t hi, uint64_t *v)
 {
@@ -145,8 +122,9 @@ int user_hash_password(const char *password, char *out, size_t outlen)
     char salt64[B64_MAX + 1], key64[B64_MAX + 1];
     if (password == NULL || RAND_bytes(sp.salt, SALT_LEN) != 1 || derive(password, &sp, key, KEY_LEN) != 0)
         goto out;
-    EVP_EncodeBlock((unsigned char *)salt64, sp.salt, SALT_LEN);
-    EVP_EncodeBlock((unsigned char *)key64, key, KEY_LEN);
+    if (b64_encode(sp.salt, SALT_LEN, salt64, sizeof(salt64), NULL) != B64_OK ||
+        b64_encode(key, KEY_LEN, key64, sizeof(key64), NULL) != B64_OK)
+        goto out;
     int n = snprintf(out, outlen, "scrypt$%u$%u$%u$%s$%s", SCRYPT_N, SCRYPT_R, SCRYPT_P, salt64, key64);
     if (n > 0 && (size_t)n < outlen)
         rc = 0;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include "auth.h"
+#include "models/b64.h"
 
 #define TOKEN_BYTES 32
 #define TOKEN_LEN   43 /* base64url of 32 bytes, no padding: every token we issue */
@@ -166,10 +167,9 @@ int auth_issue(redis_t *r, const principal_t *who, char *token, size_t tokenlen)
     const char *role = role_name(who->role);
     if (role == NULL || tokenlen <= TOKEN_LEN || RAND_bytes(raw, sizeof(raw)) != 1)
         return -1;
-    EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw)); /* 44 chars, the last is '=' */
-    for (size_t i = 0; i < TOKEN_LEN; i++)
-        b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-    b64[TOKEN_LEN] = '\0';
+    size_t n = 0;
+    if (b64url_encode(raw, sizeof(raw), b64, sizeof(b64), &n) != B64_OK || n != TOKEN_LEN)
+        return -1;
     if (token_hash(b64, TOKEN_LEN, hash) != 0)
         return -1;
     /* MULTI: the session and its expiry exist together or not at all (a dropped connection
