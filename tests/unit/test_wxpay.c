@@ -14,36 +14,10 @@
 #include "models/b64.h"
 #include "models/wxpay.h"
 #include "testutil.h"
+#include "testkeys.h"
 
-/* A throwaway RSA-2048 key made for this test (openssl genpkey): platform key A. */
-static const char FIXED_PEM[] = "-----BEGIN PRIVATE KEY-----\n"
-                                "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDVeS2HJveIUGQN\n"
-                                "VFhQqZLt/cDcIEfr3RZnBpv0IlZDQe80sqiDqJyjneUJjOdrXMhSS2v1GagZE+/H\n"
-                                "wO6xPWnxFc1Jymp3QOI/KD0wgEPSHmABvm9k5pMSKcqzg0/XLo/PekdHa5K2C3Wf\n"
-                                "00eOzzVMHBB1JQAqfJ5UPhkYwsM4y4xV5yLM5q5Dmay8E1zWvA8FAf8IwBh25ZXd\n"
-                                "jvrHqO2Brgukzc8u6d5RSH7aJg4wT9ti+QWQFujr3dsNhLyFdS6o0cAOPiXZl5TS\n"
-                                "YFbThVhdYFqrme9unEBh23g/PM6iNIRxjv721W7d/3q9s94FtmZdfzDTfZZiCtts\n"
-                                "ksf5dfXbAgMBAAECggEALxjkFYxgUl/CIzq3nVw8QWuZsDcjBwOpHKPVpoAo3f/f\n"
-                                "AZZlHV8G6AY+8ON4bzRyMc3YDKRTdOz0GvMS9mGhTQJNX3lcEeFryRlcnqW90M7I\n"
-                                "ybm1I+LHEdvMj9xpsgTgz5qfvT8biDRxCAj6IaTPknIio2W9aqJB4D4vFUpq/c1r\n"
-                                "agpnOM42BXnfJrDAAbzGDW5dgcjPirH8WnQKql6SHLNE6V89q42SUd3JcFoKdPHX\n"
-                                "w1trMkXcRjq/cF015XICLsw0Yrqq+j5fHTqCJa3wpoEo2Rh7mSLWVh04zn6ctaGZ\n"
-                                "n5Nr/d40WS7U2rDR9fgJTe9QcyF+CA/3rvdc/AssqQKBgQD1so+FNK8JO4DhoW9b\n"
-                                "Xg4JpMdTLRmjnjlCFWwArnpOGh62qGjHjzAWyHQ1E38B5h3rS5z5Qew3i33dhq7w\n"
-                                "OoDx8bcVUBQ2+5On1wDzdnjZlpBtevDCXUlyZBcd6ITDrJMVgrl8Py5gH/WCli3S\n"
-                                "JoI9esNWTs6vc7uV8nAXKHTsBQKBgQDebLUGFlL3hp7Pl1uq4lk3dduKzLgVxyvJ\n"
-                                "Ua59+jYjjTZRIe1S7Y27JplFb41O2BRbinC8VhR7FzLmpkktrXxBYAppCjTzb8/Q\n"
-                                "GBRYwTSuJd//I3//xEe/i281ti2aGh2Ye+iWOTLECX7XSMMZpnnp2wVk8pksxKq9\n"
-                                "u3MFLLbgXwKBgQDMi3swSkvuQ7toHB240vSc0rGebU2LCY5hlbP0XU00+EnZhxq0\n"
-                                "CGDglsEn7rMtwYXm/WwRlvAwzdBbPGUnWY0/3xusgp5Rp9+lOzlvdpHlk5NpkZAe\n"
-                                "P8uFkA4uuATPYjyRC+OfrHnPTMv3i09aRPToeetlTvaC2rawfsUSgnvUgQKBgG0J\n"
-                                "3bSePQ4bcL9T9BxR2mrV3EqvEY+blFudL22Su/exwm8DstR0oIae5YSkqyF7zH8T\n"
-                                "3zB1ApVVSh7IZhd+dOuXqYLU/iBZMAdTxqW8EZdN+gGZ5aX9Ey9Tq7EpHjHtm5Sl\n"
-                                "KeB7Kefwv73KbdqlQh7iwEI8q9rGju10d26R/RUBAoGBAMpRYbcWxFqIfquTLzwi\n"
-                                "Ax1C0nV3cxJWRnDx5u8jaBm5hRtlZHcWyWiJsUu+IlIDBimJ/3Rv+sL6S5nyzm2c\n"
-                                "EUsGI0YCGnVyiDo1JemJtc2jB6plSsWgWZkVEu417+Hn2ylXS0QZR2M7rDSuNmuU\n"
-                                "fikKQ0gPal6fn3FE8BMgs6uq\n"
-                                "-----END PRIVATE KEY-----\n";
+/* The fixed test key (tests/support/testkeys.c) plays platform key A. */
+#define FIXED_PEM T_FIXED_RSA_PEM
 
 /* SHA256withRSA of "1764461645\nkVAbmTc8DhqmXKdWNyKx7Fc3YPi5bsQa\n{"id":"EV-1"}\n" by FIXED_PEM,
  * made with `openssl dgst -sha256 -sign`. */
