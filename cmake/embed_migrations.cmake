@@ -1,6 +1,6 @@
 # Writes OUT: a C file holding every migration in FILES (sorted) as a byte array, so the
 # binary carries the schema it expects. Run by the build, never by hand.
-set(body "/* generated from sql/ by cmake/embed_migrations.cmake: do not edit */\n#include \"migrate.h\"\n\n")
+set(body "/* generated from sql/ by cmake/embed_migrations.cmake: do not edit */\n#include \"models/store/migrate.h\"\n\n")
 set(table "")
 set(i 0)
 foreach(f ${FILES})

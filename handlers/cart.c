@@ -9,9 +9,9 @@
  * Retry-After, as MariaDB down is.
  */
 #include <string.h>
-#include "api.h"
-#include "handlers.h"
-#include "log.h"
+#include "server/http/api.h"
+#include "handlers/handlers.h"
+#include "models/base/log.h"
 #include "models/address.h"
 #include "models/cart.h"
 #include "models/market.h"

@@ -1,7 +1,7 @@
 /*
  * The list of handler files. A new resource group adds its *_register() here.
  */
-#include "handlers.h"
+#include "handlers/handlers.h"
 
 int handlers_register_all(router_t *r, const config_t *cfg)
 {

@@ -5,8 +5,8 @@
 #ifndef SF_HANDLERS_H
 #define SF_HANDLERS_H
 
-#include "config.h"
-#include "router.h"
+#include "models/base/config.h"
+#include "server/http/router.h"
 
 int health_register(router_t *r);
 int signin_register(router_t *r);

@@ -6,8 +6,8 @@
  */
 #include <jansson.h>
 #include <string.h>
-#include "api.h"
-#include "handlers.h"
+#include "server/http/api.h"
+#include "handlers/handlers.h"
 
 static void healthz(api_req_t *req, worker_t *w)
 {

@@ -7,9 +7,9 @@
  * Queries go through models/market.c.
  */
 #include <string.h>
-#include "api.h"
+#include "server/http/api.h"
 #include "models/cachever.h"
-#include "handlers.h"
+#include "handlers/handlers.h"
 #include "models/market.h"
 #include "models/product.h"
 

@@ -25,12 +25,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include "api.h"
-#include "handlers.h"
-#include "log.h"
+#include "server/http/api.h"
+#include "handlers/handlers.h"
+#include "models/base/log.h"
 #include "models/cachever.h"
 #include "models/courier.h"
-#include "models/b64.h"
+#include "models/base/b64.h"
 #include "models/guide.h"
 #include "models/product.h"
 #include "models/vendor.h"

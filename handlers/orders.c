@@ -10,9 +10,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "api.h"
-#include "handlers.h"
-#include "log.h"
+#include "server/http/api.h"
+#include "handlers/handlers.h"
+#include "models/base/log.h"
 #include "models/cachever.h"
 #include "models/cart.h"
 #include "models/idempotency.h"

@@ -10,12 +10,12 @@
  * provider failure answers 503 and leaves the row 'created', which a retry picks up again.
  */
 #include <string.h>
-#include "api.h"
-#include "handlers.h"
-#include "log.h"
+#include "server/http/api.h"
+#include "handlers/handlers.h"
+#include "models/base/log.h"
 #include "models/idempotency.h"
 #include "models/payment.h"
-#include "models/payprov.h"
+#include "models/providers/payprov.h"
 
 #define SCOPE "payment"
 

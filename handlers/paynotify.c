@@ -20,13 +20,13 @@
 #include <jansson.h>
 #include <string.h>
 #include <time.h>
-#include "api.h"
-#include "handlers.h"
-#include "log.h"
-#include "models/alipay.h"
+#include "server/http/api.h"
+#include "handlers/handlers.h"
+#include "models/base/log.h"
+#include "models/providers/alipay.h"
 #include "models/payment.h"
-#include "models/paykeys.h"
-#include "models/wxpay.h"
+#include "models/providers/paykeys.h"
+#include "models/providers/wxpay.h"
 
 #define TX_TRIES     3  /* a deadlocked or raced transaction runs again this many times in all */
 #define TRADE_NO_COL 32 /* payment_notifications.out_trade_no holds this many bytes */

@@ -6,9 +6,9 @@
  * be cached. Queries go through models/product.c and models/market.c.
  */
 #include <string.h>
-#include "api.h"
+#include "server/http/api.h"
 #include "models/cachever.h"
-#include "handlers.h"
+#include "handlers/handlers.h"
 #include "models/market.h"
 #include "models/product.h"
 

@@ -15,13 +15,13 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include "api.h"
-#include "auth.h"
-#include "handlers.h"
-#include "log.h"
+#include "server/http/api.h"
+#include "server/http/auth.h"
+#include "handlers/handlers.h"
+#include "models/base/log.h"
 #include "models/throttle.h"
 #include "models/user.h"
-#include "models/wechat.h"
+#include "models/providers/wechat.h"
 
 #define CODE_MAX         128 /* wx.login codes are 32 characters */
 #define SANDBOX_PREFIX   "sandbox-"

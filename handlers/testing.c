@@ -10,8 +10,8 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <time.h>
-#include "api.h"
-#include "handlers.h"
+#include "server/http/api.h"
+#include "handlers/handlers.h"
 #include "models/cachever.h"
 
 #define TEST_SLEEP_MAX_MS 10000

@@ -6,10 +6,10 @@
  * public answers cached from it are dropped (models/cachever.h). Worker threads.
  */
 #include <string.h>
-#include "api.h"
+#include "server/http/api.h"
 #include "models/cachever.h"
-#include "handlers.h"
-#include "log.h"
+#include "handlers/handlers.h"
+#include "models/base/log.h"
 #include "models/product.h"
 
 /* ---------------------------------------------------------------- helpers */

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "address.h"
-#include "product.h"
+#include "models/address.h"
+#include "models/product.h"
 
 #define EARTH_RADIUS_M 6371008.8 /* the mean radius (IUGG) */
 

@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
+#include "models/store/db.h"
 
 #define ADDRESS_PER_USER  50 /* addresses one consumer may keep */
 #define ADDRESS_NAME_MAX  64 /* code points: the addressee */

@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "cachever.h"
+#include "models/cachever.h"
 
 int cachever_get(redis_t *r, int64_t market_id, uint64_t *ver)
 {

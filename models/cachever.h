@@ -11,7 +11,7 @@
 #define SF_CACHEVER_H
 
 #include <stdint.h>
-#include "redis.h"
+#include "models/store/redis.h"
 
 #define CACHEVER_CHANNEL "stallfront:catalogue"
 

@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cart.h"
-#include "product.h"
-#include "money.h"
+#include "models/cart.h"
+#include "models/product.h"
+#include "models/base/money.h"
 
 #define CART_SET_TRIES 5  /* WATCH rounds before giving up with CART_BUSY */
 #define KEY_MAX        64 /* "cart:<id>:<id>" */

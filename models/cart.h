@@ -16,8 +16,8 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
-#include "redis.h"
+#include "models/store/db.h"
+#include "models/store/redis.h"
 
 #define CART_MAX_LINES 100
 #define CART_TTL_S     (7 * 24 * 3600)

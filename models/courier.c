@@ -2,7 +2,7 @@
  * Couriers (see courier.h): one transaction writes the courier row and its user, so a taken
  * username leaves no courier behind. Worker threads; uses only the db_t it is given.
  */
-#include "courier.h"
+#include "models/courier.h"
 #include "models/user.h"
 
 static int db_fail(int rc)

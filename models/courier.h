@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
-#include "db.h"
+#include "models/store/db.h"
 
 typedef enum courier_rc {
     COURIER_OK = 0,

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "guide.h"
+#include "models/guide.h"
 
 typedef __int128 i128; /* GCC/Clang: every product of two stored values fits */
 

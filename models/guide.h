@@ -19,7 +19,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
+#include "models/store/db.h"
 
 #define GUIDE_MAX_ITEMS  500 /* guide prices in one PUT */
 #define GUIDE_MAX_ALERTS 500 /* anomalies in one answer: the worst ones */

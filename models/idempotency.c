@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "idempotency.h"
+#include "models/idempotency.h"
 
 int idempotency_key_valid(const char *key)
 {

@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
+#include "models/store/db.h"
 
 #define IDEMPOTENCY_KEY_MAX  128         /* bytes of printable ASCII */
 #define IDEMPOTENCY_HASH_LEN 65          /* hex SHA-256 with its NUL */

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "market.h"
-#include "product.h"
-#include "sqltime.h"
+#include "models/market.h"
+#include "models/product.h"
+#include "models/base/sqltime.h"
 
 /* A UTC DATETIME(3) column as RFC 3339 in +08:00, e.g. 2026-11-30T08:14:05.123+08:00. */
 

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include "db.h"
+#include "models/store/db.h"
 
 #define MARKET_NOTICES        10   /* notices on the market page */
 #define MARKET_CATEGORIES_MAX 2000 /* categories read for a tree */

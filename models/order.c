@@ -17,12 +17,12 @@
 #include <string.h>
 #include <time.h>
 #include "models/address.h"
-#include "models/money.h"
+#include "models/base/money.h"
 #include "models/outbox.h"
 #include "models/payment.h"
 #include "models/product.h"
-#include "order.h"
-#include "models/sqltime.h"
+#include "models/order.h"
+#include "models/base/sqltime.h"
 
 /* A UTC DATETIME(3) column as RFC 3339 in +08:00 (as models/market.c writes them; NULL
  * stays NULL because CONCAT of NULL is NULL). */

@@ -14,8 +14,8 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "cart.h"
-#include "db.h"
+#include "models/cart.h"
+#include "models/store/db.h"
 
 #define ORDER_NOTE_MAX        200 /* code points of a checkout note */
 #define ORDER_NO_MAX          32  /* bytes of an order number, with its NUL */

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "outbox.h"
+#include "models/outbox.h"
 
 int outbox_add(db_t *db, int64_t market_id, const char *topic, const json_t *payload, int64_t *id)
 {

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
+#include "models/store/db.h"
 
 #define OUTBOX_TOPIC_MAX 64
 

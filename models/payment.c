@@ -19,11 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "models/money.h"
+#include "models/base/money.h"
 #include "models/order.h"
 #include "models/outbox.h"
-#include "models/wxpay.h"
-#include "payment.h"
+#include "models/providers/wxpay.h"
+#include "models/payment.h"
 
 #define ACTOR      "system:payment"
 #define REASON_MAX 64 /* refunds.reason */

@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
+#include "models/store/db.h"
 
 typedef enum pay_provider { PAY_WECHAT = 1, PAY_ALIPAY = 2 } pay_provider_t;
 

@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "b64.h"
-#include "product.h"
+#include "models/base/b64.h"
+#include "models/product.h"
 
 /* ================================================================ validation */
 

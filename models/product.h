@@ -18,7 +18,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
+#include "models/store/db.h"
 
 /* Bounds of what a vendor may send. Prices stop at 100,000 yuan: far above any stall's
  * goods, far below any overflow of price_fen * qty. */

@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "cachever.h"
-#include "seed.h"
-#include "user.h"
+#include "models/cachever.h"
+#include "models/seed.h"
+#include "models/user.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

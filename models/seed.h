@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "db.h"
-#include "redis.h"
+#include "models/store/db.h"
+#include "models/store/redis.h"
 
 #define SEED_MARKET_CODE         "zz-demo-01"
 #define SEED_OPERATOR_USERNAME   "operator"

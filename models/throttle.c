@@ -4,7 +4,7 @@
  * the key, and the block cannot be cut between the two).
  */
 #include <stdlib.h>
-#include "throttle.h"
+#include "models/throttle.h"
 
 static int64_t reply_int(const redisReply *rep)
 {

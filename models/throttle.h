@@ -6,7 +6,7 @@
 #ifndef SF_THROTTLE_H
 #define SF_THROTTLE_H
 
-#include "redis.h"
+#include "models/store/redis.h"
 
 /* 1 if key has counted max or more failures (*retry_after: seconds until the window ends,
  * at least 1), 0 if not, -1 if Redis failed. */

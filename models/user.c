@@ -21,8 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "b64.h"
-#include "user.h"
+#include "models/base/b64.h"
+#include "models/user.h"
 
 #define SCRYPT_N      16384u
 #define SCRYPT_R      8u

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
+#include "models/store/db.h"
 
 /* Longest stored hash, with its NUL. */
 #define USER_HASH_MAX 160

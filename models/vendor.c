@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "models/user.h"
-#include "vendor.h"
+#include "models/vendor.h"
 
 /* How times and dates come out of SQL: the DB keeps UTC, answers show +08:00. */
 #define SQL_TIME(col) "DATE_FORMAT(" col " + INTERVAL 8 HOUR, '%Y-%m-%dT%H:%i:%s.%f')"

@@ -16,7 +16,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
+#include "models/store/db.h"
 
 #define VENDOR_MAX_STALLS   16  /* stalls one vendor may hold: a big vendor has a few */
 #define VENDOR_MAX_LICENCES 10  /* business licence, food licence, ... */

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "housekeeping.h"
-#include "log.h"
+#include "workers/housekeeping.h"
+#include "models/base/log.h"
 #include "models/idempotency.h"
 #include "models/outbox.h"
 #include "models/payment.h"

@@ -26,10 +26,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
-#include "db.h"
-#include "queue.h"
-#include "redis.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "workers/queue.h"
+#include "models/store/redis.h"
 
 #define HOUSEKEEPING_BATCH       1000 /* rows one DELETE removes at most */
 #define HOUSEKEEPING_STATEMENTS  5    /* DELETEs per table per run */

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "qstats.h"
+#include "workers/qstats.h"
 #include "models/outbox.h"
-#include "queue.h"
+#include "workers/queue.h"
 
 #define NAME_MAX_ 128 /* bytes of a topic or group label kept */
 

@@ -9,8 +9,8 @@
 #define SF_QSTATS_H
 
 #include <stddef.h>
-#include "db.h"
-#include "redis.h"
+#include "models/store/db.h"
+#include "models/store/redis.h"
 
 #define QSTATS_STREAMS_MAX 256       /* streams looked at; more are left out (and a comment says so) */
 #define QSTATS_TEXT_MAX    (1 << 20) /* bytes of rendered text */

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "log.h"
+#include "models/base/log.h"
 #include "models/outbox.h"
-#include "queue.h"
+#include "workers/queue.h"
 
 #define MSG_ID_MAX       48 /* "<ms>-<seq>" of a stream entry, with its NUL */
 #define DLQ_FIELDS_MAX   16 /* field/value pairs copied from a message into its dead letter */

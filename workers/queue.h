@@ -26,9 +26,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
-#include "db.h"
-#include "redis.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "models/store/redis.h"
 
 #define QUEUE_NAME_MAX     64   /* bytes of a topic or group name, with its NUL (processed.consumer) */
 #define QUEUE_KEY_MAX      160  /* bytes of a stream, delayed or dead-letter key, with its NUL */

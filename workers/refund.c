@@ -4,10 +4,10 @@
  */
 #include <inttypes.h>
 #include <string.h>
-#include "log.h"
+#include "models/base/log.h"
 #include "models/payment.h"
-#include "models/payprov.h"
-#include "refund.h"
+#include "models/providers/payprov.h"
+#include "workers/refund.h"
 
 /* Issues one refund; the message names it by refund_id (a positive integer). */
 static queue_result_t issue(db_t *db, redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx)

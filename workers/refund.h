@@ -17,7 +17,7 @@
 #ifndef SF_REFUND_H
 #define SF_REFUND_H
 
-#include "queue.h"
+#include "workers/queue.h"
 
 #define REFUND_TOPIC "refund.requested"
 #define REFUND_GROUP "refund"

@@ -4,9 +4,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "log.h"
+#include "models/base/log.h"
 #include "models/outbox.h"
-#include "relay.h"
+#include "workers/relay.h"
 
 /* XADD of one outbox row. 0, or -1 when Redis failed or refused. */
 static int publish_row(redis_t *r, const db_rows_t *rows)

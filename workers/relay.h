@@ -16,9 +16,9 @@
 #define SF_RELAY_H
 
 #include <stddef.h>
-#include "db.h"
-#include "queue.h"
-#include "redis.h"
+#include "models/store/db.h"
+#include "workers/queue.h"
+#include "models/store/redis.h"
 
 #define RELAY_IDLE_MS    200  /* poll interval while the outbox is empty (MariaDB has no LISTEN) */
 #define RELAY_STANDBY_MS 1000 /* how often a relay without the lock tries again */

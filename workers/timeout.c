@@ -6,12 +6,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "log.h"
+#include "models/base/log.h"
 #include "models/cachever.h"
 #include "models/order.h"
 #include "models/payment.h"
-#include "models/payprov.h"
-#include "timeout.h"
+#include "models/providers/payprov.h"
+#include "workers/timeout.h"
 
 typedef struct timeout_hooks {
     timeout_reconcile_fn reconcile; /* NULL: no payment provider to ask */

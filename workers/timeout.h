@@ -17,9 +17,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "db.h"
-#include "queue.h"
-#include "redis.h"
+#include "models/store/db.h"
+#include "workers/queue.h"
+#include "models/store/redis.h"
 
 #define TIMEOUT_CREATED_TOPIC   "order.created"
 #define TIMEOUT_TOPIC           "order.timeout"

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "housekeeping.h"
-#include "log.h"
-#include "queue.h"
-#include "refund.h"
-#include "relay.h"
-#include "timeout.h"
-#include "work.h"
+#include "workers/housekeeping.h"
+#include "models/base/log.h"
+#include "workers/queue.h"
+#include "workers/refund.h"
+#include "workers/relay.h"
+#include "workers/timeout.h"
+#include "workers/work.h"
 
 #define NJOBS    8
 #define ONLY_MAX 512 /* bytes of an --only list */

@@ -16,7 +16,7 @@
 #define SF_WORK_H
 
 #include <signal.h>
-#include "config.h"
+#include "models/base/config.h"
 
 /* Names of the jobs, comma-separated, for the help text. */
 #define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund,housekeeping"

@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "fixture.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/fixture.h"
 #include "models/cart.h"
 #include "models/user.h"
-#include "redis.h"
-#include "testutil.h"
+#include "models/store/redis.h"
+#include "tests/support/testutil.h"
 
 #define FEE       500
 #define FREE_FROM 2000

@@ -15,14 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "fixture.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/fixture.h"
 #include "models/cachever.h"
 #include "models/market.h"
-#include "redis.h"
-#include "testutil.h"
+#include "models/store/redis.h"
+#include "tests/support/testutil.h"
 
 static const char *const test_env[] = {NULL};
 static tserver_t shared;

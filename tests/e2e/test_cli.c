@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "testutil.h"
+#include "tests/support/testutil.h"
 
 static char out[512];
 

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "fixture.h"
-#include "testutil.h"
+#include "tests/support/fixture.h"
+#include "tests/support/testutil.h"
 
 static const char *const test_env[] = {"STALLFRONT_TEST_ROUTES=1", NULL};
 static tserver_t shared;

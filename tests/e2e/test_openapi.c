@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
+#include "models/base/config.h"
 #include "handlers/handlers.h"
-#include "testutil.h"
+#include "tests/support/testutil.h"
 
 #define MAX_OPS 512
 

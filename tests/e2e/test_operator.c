@@ -18,11 +18,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "fixture.h"
-#include "testutil.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/fixture.h"
+#include "tests/support/testutil.h"
 
 /* Sign-in failures are counted per address in the shared Redis, and every test binary
  * signs in from 127.0.0.1: a high limit and a short window keep other suites' failures

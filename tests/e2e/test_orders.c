@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "fixture.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/fixture.h"
 #include "models/cart.h"
-#include "redis.h"
-#include "shop.h"
-#include "testutil.h"
+#include "models/store/redis.h"
+#include "tests/support/shop.h"
+#include "tests/support/testutil.h"
 
 static const char *const test_env[] = {
     "STALLFRONT_AUTH_WECHAT_MODE=sandbox",          "STALLFRONT_ORDER_DELIVERY_FEE_FEN=500",

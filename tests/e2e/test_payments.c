@@ -23,17 +23,17 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "fixture.h"
-#include "models/b64.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/fixture.h"
+#include "models/base/b64.h"
 #include "models/order.h"
 #include "models/payment.h"
-#include "models/wxpay.h"
-#include "redis.h"
-#include "shop.h"
-#include "testutil.h"
+#include "models/providers/wxpay.h"
+#include "models/store/redis.h"
+#include "tests/support/shop.h"
+#include "tests/support/testutil.h"
 #include "workers/queue.h"
 #include "workers/timeout.h"
 

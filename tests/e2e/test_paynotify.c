@@ -26,13 +26,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "fixture.h"
-#include "models/alipay.h"
-#include "models/wxpay.h"
-#include "testutil.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/fixture.h"
+#include "models/providers/alipay.h"
+#include "models/providers/wxpay.h"
+#include "tests/support/testutil.h"
 
 #define MCHID   "sandbox-mch"
 #define APPID   "sandbox-app"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "testutil.h"
+#include "tests/support/testutil.h"
 
 static int64_t market_no; /* a market id no other test uses */
 

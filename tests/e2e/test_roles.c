@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "fixture.h"
+#include "models/base/config.h"
+#include "tests/support/fixture.h"
 #include "handlers/handlers.h"
 
 enum { R_NONE, R_CONSUMER, R_VENDOR, R_COURIER, R_OPERATOR, R__COUNT };

@@ -18,12 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 #include "models/cachever.h"
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "migrate.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "models/store/migrate.h"
 #include "models/user.h"
-#include "testutil.h"
+#include "tests/support/testutil.h"
 
 static char dbname[64]; /* the scratch database */
 static char dir[512];   /* this run's directory under STALLFRONT_TEST_VAR: the seeds' cwd */

@@ -18,11 +18,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "fixture.h"
-#include "models/wechat.h"
-#include "testutil.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/fixture.h"
+#include "models/providers/wechat.h"
+#include "tests/support/testutil.h"
 
 #define MAX_FAILURES             "3" /* per username */
 #define MAX_FAILURES_PER_ADDRESS "7" /* per client address: more than two usernames' worth */

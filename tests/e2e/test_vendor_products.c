@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "fixture.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/fixture.h"
 #include "models/user.h"
-#include "testutil.h"
+#include "tests/support/testutil.h"
 
 /* Sign-in failures of other suites from 127.0.0.1, counted in the shared Redis, must not
  * throttle this suite's logins. */

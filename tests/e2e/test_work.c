@@ -13,14 +13,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "fixture.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/fixture.h"
 #include "models/order.h"
 #include "models/user.h"
-#include "redis.h"
-#include "testutil.h"
+#include "models/store/redis.h"
+#include "tests/support/testutil.h"
 
 static char run_prefix[48];
 

@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "api.h"
-#include "auth.h"
-#include "config.h"
-#include "dbtest.h"
-#include "testutil.h"
+#include "server/http/api.h"
+#include "server/http/auth.h"
+#include "models/base/config.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/testutil.h"
 
 static config_t cfg;
 static worker_t w;

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "testutil.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/testutil.h"
 
 /* Prefix of this run's scratch databases; written once by main before any test runs. */
 static char run_prefix[48];

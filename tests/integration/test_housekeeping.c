@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "migrate.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "models/store/migrate.h"
 #include "models/payment.h"
-#include "redis.h"
-#include "testutil.h"
+#include "models/store/redis.h"
+#include "tests/support/testutil.h"
 #include "workers/housekeeping.h"
 #include "workers/queue.h"
 

@@ -15,9 +15,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "redis.h"
-#include "testutil.h"
+#include "models/base/config.h"
+#include "models/store/redis.h"
+#include "tests/support/testutil.h"
 
 static const char *const required_env[] = {"STALLFRONT_REDIS_HOST", "STALLFRONT_REDIS_PORT", NULL};
 

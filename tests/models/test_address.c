@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "migrate.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "models/store/migrate.h"
 #include "models/address.h"
-#include "testutil.h"
+#include "tests/support/testutil.h"
 
 static char run_prefix[48];
 

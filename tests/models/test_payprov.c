@@ -22,12 +22,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "models/alipay.h"
-#include "models/b64.h"
-#include "models/payprov.h"
-#include "models/wxpay.h"
-#include "testutil.h"
+#include "models/base/config.h"
+#include "models/providers/alipay.h"
+#include "models/base/b64.h"
+#include "models/providers/payprov.h"
+#include "models/providers/wxpay.h"
+#include "tests/support/testutil.h"
 
 #define SERIAL "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "migrate.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "models/store/migrate.h"
 #include "models/user.h"
-#include "testutil.h"
+#include "tests/support/testutil.h"
 
 static char run_prefix[48];
 

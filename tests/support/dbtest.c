@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "dbtest.h"
+#include "tests/support/dbtest.h"
 
 const char *const t_db_env[] = {"STALLFRONT_DB_HOST",     "STALLFRONT_DB_PORT", "STALLFRONT_DB_USER",
                                 "STALLFRONT_DB_PASSWORD", "STALLFRONT_DB_NAME", NULL};

@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
-#include "db.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
 
 /* Every STALLFRONT_DB_* variable the database tests need. */
 extern const char *const t_db_env[];

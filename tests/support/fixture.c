@@ -13,11 +13,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
-#include "db.h"
-#include "dbtest.h"
-#include "fixture.h"
-#include "migrate.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/fixture.h"
+#include "models/store/migrate.h"
 #include "models/user.h"
 
 static atomic_int fixture_seq; /* test-only: makes names unique within the process */

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "testutil.h"
+#include "tests/support/testutil.h"
 
 typedef struct t_market {
     int64_t market_id;

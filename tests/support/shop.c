@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "dbtest.h"
-#include "shop.h"
+#include "tests/support/dbtest.h"
+#include "tests/support/shop.h"
 
 int64_t shop_sql(db_t *db, const char *text, const db_param_t *p, size_t n)
 {

@@ -11,11 +11,11 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
-#include "db.h"
-#include "fixture.h"
-#include "redis.h"
-#include "testutil.h"
+#include "models/base/config.h"
+#include "models/store/db.h"
+#include "tests/support/fixture.h"
+#include "models/store/redis.h"
+#include "tests/support/testutil.h"
 
 typedef struct shop_consumer {
     char token[128];

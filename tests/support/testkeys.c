@@ -1,5 +1,5 @@
 /* Fixed test key material (see testkeys.h). */
-#include "testkeys.h"
+#include "tests/support/testkeys.h"
 
 const char T_FIXED_RSA_PEM[] = "-----BEGIN PRIVATE KEY-----\n"
                                "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDVeS2HJveIUGQN\n"

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "testutil.h"
+#include "tests/support/testutil.h"
 
 extern char **environ;
 

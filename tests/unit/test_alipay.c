@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "models/alipay.h"
-#include "models/b64.h"
-#include "testutil.h"
-#include "testkeys.h"
+#include "models/providers/alipay.h"
+#include "models/base/b64.h"
+#include "tests/support/testutil.h"
+#include "tests/support/testkeys.h"
 
 /* The fixed test key (tests/support/testkeys.c) plays Alipay's key. */
 #define FIXED_PEM T_FIXED_RSA_PEM

@@ -4,8 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
-#include "models/b64.h"
-#include "testutil.h"
+#include "models/base/b64.h"
+#include "tests/support/testutil.h"
 
 static const struct {
     const char *raw, *std, *url;

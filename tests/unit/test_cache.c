@@ -2,8 +2,8 @@
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
-#include "cache.h"
-#include "testutil.h"
+#include "server/http/cache.h"
+#include "tests/support/testutil.h"
 
 #define K(s) s, strlen(s)
 

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "testutil.h"
+#include "models/base/config.h"
+#include "tests/support/testutil.h"
 
 static char path[64];
 

@@ -2,9 +2,9 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-#include "api.h"
-#include "errors.h"
-#include "testutil.h"
+#include "server/http/api.h"
+#include "server/http/errors.h"
+#include "tests/support/testutil.h"
 
 START_TEST(test_every_error_maps_to_its_status_and_code)
 {

@@ -2,8 +2,8 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-#include "metrics.h"
-#include "testutil.h"
+#include "server/http/metrics.h"
+#include "tests/support/testutil.h"
 
 START_TEST(test_counts_sum_over_threads_by_route_and_status)
 {

@@ -2,8 +2,8 @@
 #include <check.h>
 #include <stdint.h>
 #include <string.h>
-#include "models/money.h"
-#include "testutil.h"
+#include "models/base/money.h"
+#include "tests/support/testutil.h"
 
 START_TEST(test_weighed_lines_round_half_up_to_the_fen)
 {

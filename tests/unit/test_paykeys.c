@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "models/paykeys.h"
-#include "testutil.h"
+#include "models/base/config.h"
+#include "models/providers/paykeys.h"
+#include "tests/support/testutil.h"
 
 #define SERIAL "4F1A0C2B3D4E5F60718293A4B5C6D7E8F9000102"
 #define APIV3  "0123456789abcdefghijklmnopqrstuv"

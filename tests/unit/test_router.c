@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "router.h"
-#include "testutil.h"
+#include "server/http/router.h"
+#include "tests/support/testutil.h"
 
 static void h1(struct api_req *r, struct worker *w)
 {

@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "models/b64.h"
-#include "models/wxpay.h"
-#include "testutil.h"
-#include "testkeys.h"
+#include "models/base/b64.h"
+#include "models/providers/wxpay.h"
+#include "tests/support/testutil.h"
+#include "tests/support/testkeys.h"
 
 /* The fixed test key (tests/support/testkeys.c) plays platform key A. */
 #define FIXED_PEM T_FIXED_RSA_PEM

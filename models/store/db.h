@@ -1,0 +1,116 @@
+/*
+ * One MariaDB connection, owned by one thread (a pool worker, the migrator, a worker
+ * process loop). Prepared statements only: every query goes through db_exec()/db_query()
+ * with `?` placeholders; the statements are prepared once per connection and cached by
+ * their SQL text.
+ *
+ * Reconnection: when the server has gone away (CR_SERVER_GONE_ERROR, CR_SERVER_LOST,
+ * ER_CONNECTION_KILLED, a failed ping) the handle is closed, the statement cache dropped,
+ * and the next call connects again. Outside a transaction a statement that failed that way
+ * is retried once on a fresh connection; inside one the caller gets DB_GONE and must start
+ * the transaction again (nothing half-written: MariaDB rolled it back).
+ *
+ * Timeouts: connect, read and write timeouts from the config apply to every call.
+ * Only calls of the MySQL C API are used (no MariaDB-only extensions), so this also builds
+ * against MySQL's Connector/C.
+ *
+ * Call db_thread_init() once per thread before using a connection there and
+ * db_thread_end() before the thread exits; db_library_init() once in main before threads.
+ */
+#ifndef SF_DB_H
+#define SF_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h> /* strlen, for DB_STR */
+#include <mysql.h>
+#include "models/base/config.h"
+
+typedef enum db_status {
+    DB_OK = 0,
+    DB_ERR = -1,      /* any other error; db->err says what */
+    DB_GONE = -2,     /* connection lost (and not retried: inside a transaction, or twice) */
+    DB_DUP = -3,      /* duplicate key (ER_DUP_ENTRY) */
+    DB_DEADLOCK = -4, /* deadlock or lock wait timeout: the transaction was rolled back */
+    DB_NOROW = -5     /* db_query_row found nothing */
+} db_status_t;
+
+typedef enum db_ptype { DB_P_NULL, DB_P_I64, DB_P_STR } db_ptype_t;
+
+/* One `?` parameter. Strings are not copied and need not be NUL-terminated. */
+typedef struct db_param {
+    db_ptype_t type;
+    int64_t i;
+    const char *s;
+    size_t len;
+} db_param_t;
+
+#define DB_I64(v)     ((db_param_t){.type = DB_P_I64, .i = (int64_t)(v)})
+#define DB_STR(v)     ((db_param_t){.type = DB_P_STR, .s = (v), .len = strlen(v)})
+#define DB_STRN(v, n) ((db_param_t){.type = DB_P_STR, .s = (v), .len = (n)})
+#define DB_NULL       ((db_param_t){.type = DB_P_NULL})
+
+typedef struct db_stmt_cache db_stmt_cache_t;
+
+typedef struct db {
+    MYSQL *mysql; /* NULL while disconnected; never moved once connected */
+    const config_t *cfg;
+    db_stmt_cache_t *stmts; /* prepared statements by SQL text */
+    int in_tx;              /* inside db_begin() ... db_commit()/db_rollback() */
+    unsigned last_errno;    /* MySQL error number of the last failure */
+    char err[256];          /* message of the last failure */
+    uint64_t reconnects;    /* how many times the connection was rebuilt */
+} db_t;
+
+/* A fully buffered result: every value as text (NULL for SQL NULL), walked row by row.
+ * Freed with db_rows_free(). Bounded by the caller's LIMIT, not here. */
+typedef struct db_rows {
+    size_t ncols;
+    size_t nrows;
+    size_t cur;   /* index of the current row, after db_rows_next() */
+    char **cells; /* nrows * ncols, row-major; NULL for SQL NULL */
+    size_t *lens; /* byte lengths of the cells */
+} db_rows_t;
+
+void db_library_init(void);
+void db_library_end(void);
+void db_thread_init(void);
+void db_thread_end(void);
+
+/* Prepares the handle and connects. DB_OK, or DB_ERR with db->err (the handle stays usable:
+ * the next call tries to connect again). */
+int db_open(db_t *db, const config_t *cfg);
+void db_close(db_t *db);
+
+/* Checks the server answers, reconnecting if it went away. DB_OK or DB_ERR/DB_GONE. */
+int db_ping(db_t *db);
+
+/* Runs a statement that returns no rows. *affected (may be NULL) gets the affected row
+ * count, *insert_id (may be NULL) the AUTO_INCREMENT id. */
+int db_exec(db_t *db, const char *sql, const db_param_t *params, size_t nparams, uint64_t *affected,
+            uint64_t *insert_id);
+
+/* Runs a query and buffers its rows into *rows (freed by the caller with db_rows_free). */
+int db_query(db_t *db, const char *sql, const db_param_t *params, size_t nparams, db_rows_t **rows);
+
+/* The same for a query expected to find a row: on DB_OK *rows is already on the first row;
+ * DB_NOROW (and *rows NULL) when the result is empty. */
+int db_query_row(db_t *db, const char *sql, const db_param_t *params, size_t nparams, db_rows_t **rows);
+
+/* Row walking: db_rows_next() is 1 while there is a row, 0 at the end. */
+int db_rows_next(db_rows_t *rows);
+const char *db_rows_str(const db_rows_t *rows, size_t col, size_t *len); /* NULL for SQL NULL */
+int64_t db_rows_i64(const db_rows_t *rows, size_t col);                  /* 0 for SQL NULL */
+int db_rows_isnull(const db_rows_t *rows, size_t col);
+void db_rows_free(db_rows_t *rows);
+
+/* Transactions (InnoDB, REPEATABLE READ). db_rollback() is safe to call after a failure. */
+int db_begin(db_t *db);
+int db_commit(db_t *db);
+void db_rollback(db_t *db);
+
+/* Runs trusted text that is not a prepared statement: only the migrator's files (DDL,
+ * several statements separated by `;`). Never with input from a request. */
+int db_exec_script(db_t *db, const char *sql, size_t len);
+
+#endif
