@@ -15,8 +15,8 @@
 
 typedef enum courier_rc {
     COURIER_OK = 0,
-    COURIER_E_DB = -1,             /* unexpected database failure */
-    COURIER_E_BUSY = -2,           /* connection lost or deadlock: nothing written, try again */
+    COURIER_E_DB = DB_ERR,             /* unexpected database failure */
+    COURIER_E_BUSY = DB_GONE,           /* connection lost or deadlock: nothing written, try again */
     COURIER_E_USERNAME_TAKEN = -3, /* the login name belongs to someone */
 } courier_rc_t;
 

@@ -26,8 +26,8 @@
 
 typedef enum guide_rc {
     GUIDE_OK = 0,
-    GUIDE_E_DB = -1,   /* unexpected database failure */
-    GUIDE_E_BUSY = -2, /* connection lost or deadlock: nothing written, try again */
+    GUIDE_E_DB = DB_ERR,   /* unexpected database failure */
+    GUIDE_E_BUSY = DB_GONE, /* connection lost or deadlock: nothing written, try again */
 } guide_rc_t;
 
 typedef struct guide_item {

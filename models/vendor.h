@@ -25,8 +25,8 @@
 
 typedef enum vendor_rc {
     VENDOR_OK = 0,
-    VENDOR_E_DB = -1,                 /* unexpected database failure (logged by the caller) */
-    VENDOR_E_BUSY = -2,               /* connection lost or deadlock: nothing written, try again */
+    VENDOR_E_DB = DB_ERR,                 /* unexpected database failure (logged by the caller) */
+    VENDOR_E_BUSY = DB_GONE,               /* connection lost or deadlock: nothing written, try again */
     VENDOR_E_NOT_FOUND = -3,          /* no such vendor in this market */
     VENDOR_E_STALL_NO_TAKEN = -4,     /* stall_no already used in this market */
     VENDOR_E_STALL_TAKEN = -5,        /* the stall already has a vendor (*bad_id) */

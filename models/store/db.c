@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <openssl/rand.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include "models/store/db.h"
@@ -783,6 +785,37 @@ int db_exec_script(db_t *db, const char *sql, size_t len)
         int off = fail_mysql(db);
         if (rc == DB_OK)
             rc = off;
+    }
+    return rc;
+}
+
+/* A random 5..24 ms times the attempt: two transactions that deadlocked each other should
+ * not meet again at the same instant. */
+static void tx_backoff(int attempt)
+{
+    unsigned char r = 0;
+    RAND_bytes(&r, 1);
+    long ms = (5 + r % 20) * (long)attempt;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+sf_status_t db_tx(db_t *db, db_tx_body_t body, void *ctx)
+{
+    sf_status_t rc = DB_DEADLOCK;
+    for (int attempt = 1; attempt <= DB_TX_TRIES; attempt++) {
+        if (attempt > 1)
+            tx_backoff(attempt - 1);
+        rc = (sf_status_t)db_begin(db);
+        if (rc == DB_OK)
+            rc = body(db, ctx);
+        if (rc == DB_OK)
+            rc = (sf_status_t)db_commit(db);
+        if (rc == DB_OK)
+            return DB_OK;
+        db_rollback(db);
+        if (rc != DB_DEADLOCK && rc != DB_GONE)
+            return rc;
     }
     return rc;
 }

@@ -25,15 +25,16 @@
 #include <string.h> /* strlen, for DB_STR */
 #include <mysql.h>
 #include "models/base/config.h"
+#include "models/base/status.h"
 
-typedef enum db_status {
-    DB_OK = 0,
-    DB_ERR = -1,      /* any other error; db->err says what */
-    DB_GONE = -2,     /* connection lost (and not retried: inside a transaction, or twice) */
-    DB_DUP = -3,      /* duplicate key (ER_DUP_ENTRY) */
-    DB_DEADLOCK = -4, /* deadlock or lock wait timeout: the transaction was rolled back */
-    DB_NOROW = -5     /* db_query_row found nothing */
-} db_status_t;
+/* The data layer speaks the one outcome contract (models/base/status.h); these names say
+ * which outcomes it produces, so a model may pass any of them on as they are. */
+#define DB_OK       SF_OK          /* done */
+#define DB_ERR      SF_E_INTERNAL  /* any other error; db->err says what */
+#define DB_GONE     SF_E_DB_GONE   /* connection lost (and not retried: inside a transaction, or twice) */
+#define DB_DUP      SF_E_DUPLICATE /* duplicate key (ER_DUP_ENTRY) */
+#define DB_DEADLOCK SF_E_DEADLOCK  /* deadlock or lock wait timeout: the transaction was rolled back */
+#define DB_NOROW    SF_E_NOT_FOUND /* db_query_row found nothing */
 
 typedef enum db_ptype { DB_P_NULL, DB_P_I64, DB_P_STR } db_ptype_t;
 
@@ -104,10 +105,27 @@ int64_t db_rows_i64(const db_rows_t *rows, size_t col);                  /* 0 fo
 int db_rows_isnull(const db_rows_t *rows, size_t col);
 void db_rows_free(db_rows_t *rows);
 
-/* Transactions (InnoDB, REPEATABLE READ). db_rollback() is safe to call after a failure. */
+/* Transactions (InnoDB, REPEATABLE READ). db_rollback() is safe to call after a failure.
+ * Models do not call these three: they call db_tx(), which owns the retry policy. (Only the
+ * migrator and the tests, which hold a transaction open on purpose, call them directly.) */
 int db_begin(db_t *db);
 int db_commit(db_t *db);
 void db_rollback(db_t *db);
+
+/* How many times db_tx() runs a transaction in all when it deadlocks or loses its
+ * connection, and the back-off between runs (a random 5..24 ms times the attempt). */
+#define DB_TX_TRIES 5
+
+/* The body of a transaction: runs inside BEGIN, returns DB_OK to commit, anything else to
+ * roll back (the status is handed back to db_tx's caller as it is). It may run more than
+ * once, each time from nothing, so it must leave its outputs in ctx only once it ran whole
+ * (or reset them first). */
+typedef sf_status_t (*db_tx_body_t)(db_t *db, void *ctx);
+
+/* The one transaction helper, called only by models: BEGIN, body, COMMIT; on SF_E_DEADLOCK
+ * or SF_E_DB_GONE from any of them, ROLLBACK and run it all again, up to DB_TX_TRIES in all.
+ * Any other failure rolls back and is returned. Returns DB_OK once committed. */
+sf_status_t db_tx(db_t *db, db_tx_body_t body, void *ctx);
 
 /* Runs trusted text that is not a prepared statement: only the migrator's files (DDL,
  * several statements separated by `;`). Never with input from a request. */

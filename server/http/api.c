@@ -2,6 +2,7 @@
  * Reply helpers and input accessors for handlers. Runs on whichever thread the handler
  * runs on; touches only the api_req_t it is given (and the log, for a failed model call).
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,9 +11,7 @@
 #include <strings.h>
 #include "server/http/api.h"
 #include "models/base/log.h"
-
-/* Ids above this do not survive a JavaScript client (doubles hold integers to 2^53). */
-#define API_ID_MAX 9007199254740992LL
+#include "server/http/valid.h"
 
 static const char fallback_500[] =
     "{\"error\":{\"code\":\"internal\",\"message\":\"an internal error occurred\",\"details\":{}}}";
@@ -24,6 +23,15 @@ static void clear_reply(api_req_t *req)
     req->out = NULL;
     req->out_len = 0;
     req->out_static = 0;
+}
+
+/* Every reply goes through here. A handler replies once, at its end: a second reply means
+ * some path forgot to stop after the first, which debug builds (the sanitizer run) catch.
+ * The HTTP layer's own replies (router, limits, timeouts) use api_req_reset_reply(). */
+static void begin_reply(api_req_t *req)
+{
+    assert(req->status == 0 && "a second reply to the same request");
+    clear_reply(req);
 }
 
 static void set_fallback(api_req_t *req)
@@ -40,7 +48,7 @@ static void set_fallback(api_req_t *req)
 
 void api_reply_json(api_req_t *req, int status, json_t *doc)
 {
-    clear_reply(req);
+    begin_reply(req);
     /* 15 digits: a DECIMAL like 34.7477 comes out as written, not as 34.747700000000002 */
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(doc);
@@ -54,9 +62,9 @@ void api_reply_json(api_req_t *req, int status, json_t *doc)
     req->content_type = "application/json";
 }
 
-void api_reply_error(api_req_t *req, sf_err_t err, const char *code, const char *message, json_t *details)
+void api_reply_error(api_req_t *req, sf_status_t err, const char *code, const char *message, json_t *details)
 {
-    clear_reply(req);
+    begin_reply(req);
     size_t len = 0;
     char *text = error_render(err, code, message, details, &len);
     json_decref(details);
@@ -70,13 +78,41 @@ void api_reply_error(api_req_t *req, sf_err_t err, const char *code, const char 
     req->out = text;
     req->out_len = len;
     req->content_type = "application/json";
-    if (err == SF_E_UNAVAILABLE || err == SF_E_RATE_LIMITED)
+    if (status_kind(err) == SF_E_UNAVAILABLE || status_kind(err) == SF_E_RATE_LIMITED)
         req->retry_after = 1;
+}
+
+void api_reply_status(api_req_t *req, const worker_t *w, sf_status_t rc, status_detail_t *d)
+{
+    const char *where = req->route != NULL ? req->route->pattern : "?";
+    sf_status_t kind = status_kind(rc);
+    json_t *details = d != NULL && d->details != NULL ? json_incref(d->details) : json_object();
+    const char *field = d != NULL ? d->field : "";
+    const char *reason = d != NULL && d->reason[0] != '\0' ? d->reason : NULL;
+    char msg[224]; /* a longer field and reason are cut here, still whole in details */
+    req->cache_market = 0; /* a failure is never cached */
+    if (kind == SF_E_INTERNAL)
+        log_error("%s: %s: %s", where, status_reason(rc), w != NULL && w->db.err[0] != '\0' ? w->db.err : "-");
+    else if (rc == SF_E_DB_GONE || rc == SF_E_DEADLOCK)
+        log_warn("%s: %s", where, w != NULL ? w->db.err : "-");
+    if (field[0] != '\0' && details != NULL)
+        json_object_set_new(details, "field", json_string(field));
+    if (field[0] != '\0' && kind == SF_E_INVALID) {
+        if (reason == NULL)
+            reason = status_message(rc);
+        if (details != NULL)
+            json_object_set_new(details, "reason", json_string(reason));
+        snprintf(msg, sizeof(msg), "%s: %s", field, reason);
+        reason = msg;
+    }
+    api_reply_error(req, rc, NULL, reason, details);
+    if (d != NULL)
+        status_detail_clear(d);
 }
 
 void api_reply_static(api_req_t *req, int status, const char *content_type, const char *text)
 {
-    clear_reply(req);
+    begin_reply(req);
     req->status = status;
     req->out = (char *)text;
     req->out_len = strlen(text);
@@ -86,7 +122,7 @@ void api_reply_static(api_req_t *req, int status, const char *content_type, cons
 
 void api_reply_text(api_req_t *req, int status, const char *content_type, char *text, size_t len)
 {
-    clear_reply(req);
+    begin_reply(req);
     req->status = status;
     req->out = text;
     req->out_len = len;
@@ -98,6 +134,12 @@ void api_reply_invalid(api_req_t *req, const char *field, const char *reason)
     char msg[192]; /* a longer field and reason are cut here, still whole in details */
     snprintf(msg, sizeof(msg), "%s%s%s", field, field[0] != '\0' ? ": " : "", reason);
     api_reply_error(req, SF_E_INVALID, NULL, msg, json_pack("{s:s, s:s}", "field", field, "reason", reason));
+}
+
+void api_req_reset_reply(api_req_t *req)
+{
+    clear_reply(req);
+    req->status = 0;
 }
 
 void api_reply_db_failure(api_req_t *req, const db_t *db, int rc, const char *not_found)
@@ -124,43 +166,16 @@ void api_reply_list(api_req_t *req, json_t *items, const char *next_cursor)
 
 int api_query_limit(api_req_t *req, size_t dflt, size_t max, size_t *limit)
 {
-    char buf[24], reason[64];
-    int rc = api_query(req, "limit", buf, sizeof(buf));
-    size_t n = rc == 1 ? strlen(buf) : 0;
-    *limit = dflt;
-    if (rc == 0)
+    status_detail_t d = {0};
+    if (valid_query_limit(req, dflt, max, limit, &d) == 0)
         return 0;
-    /* as many digits as max has at most: no overflow, and "0100" is as wrong as "1000" */
-    int max_digits = snprintf(NULL, 0, "%zu", max);
-    unsigned long long v = 0;
-    if (rc == 1 && n > 0 && n <= (size_t)max_digits && strspn(buf, "0123456789") == n)
-        v = strtoull(buf, NULL, 10);
-    if (v < 1 || v > max) {
-        snprintf(reason, sizeof(reason), "must be an integer from 1 to %zu", max);
-        api_reply_invalid(req, "limit", reason);
-        return -1;
-    }
-    *limit = (size_t)v;
-    return 0;
+    api_reply_invalid(req, d.field, d.reason);
+    return -1;
 }
 
 int api_param_id(const api_req_t *req, size_t i, int64_t *out)
 {
-    if (i >= req->nparams)
-        return -1;
-    const char *s = req->params[i];
-    if (*s == '\0' || *s == '0' || strlen(s) > 16)
-        return -1;
-    int64_t v = 0;
-    for (; *s != '\0'; s++) {
-        if (!isdigit((unsigned char)*s))
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    if (v > API_ID_MAX)
-        return -1;
-    *out = v;
-    return 0;
+    return valid_path_id(req, i, out);
 }
 
 static int hexval(int c)

@@ -82,7 +82,7 @@ typedef struct api_req {
     const char *content_type;
     char *etag;      /* optional ETag (malloc'd) */
     int retry_after; /* seconds; 0 for none */
-    sf_err_t err;    /* the error replied, SF_OK otherwise (for the access log) */
+    sf_status_t err;    /* the error replied, SF_OK otherwise (for the access log) */
     const char *err_code;
 } api_req_t;
 
@@ -91,7 +91,14 @@ void api_reply_json(api_req_t *req, int status, json_t *doc);
 
 /* Replies with the error shape. code NULL = the error's own code; message NULL = its default;
  * details (stolen, may be NULL) goes into "details". */
-void api_reply_error(api_req_t *req, sf_err_t err, const char *code, const char *message, json_t *details);
+void api_reply_error(api_req_t *req, sf_status_t err, const char *code, const char *message, json_t *details);
+
+/* Replies for an outcome that is not SF_OK, in the error shape: the outcome's reason as the
+ * code, its default message unless d->reason overrides it, d's details (may be NULL). With
+ * d->field set, details name the field; an invalid-kind outcome then reads like
+ * api_reply_invalid() ("<field>: <reason>", details {"field", "reason"}). An internal or
+ * database failure is logged with w's last database error (w may be NULL). d is emptied. */
+void api_reply_status(api_req_t *req, const worker_t *w, sf_status_t rc, status_detail_t *d);
 
 /* Replies with text that lives forever (a string literal). */
 void api_reply_static(api_req_t *req, int status, const char *content_type, const char *text);
@@ -139,6 +146,10 @@ const char *api_header(const api_req_t *req, const char *name);
  * before the reply goes out, every loop thread of this server stops serving older answers,
  * so whoever got the reply reads its own write here (other servers learn it by pub/sub). */
 void api_cache_bumped(api_req_t *req, int64_t market_id, uint64_t version);
+
+/* Forgets a reply already set, so that the HTTP layer may replace it (a limit or a
+ * deadline overtaking the handler). Handlers never call it: they reply once. */
+void api_req_reset_reply(api_req_t *req);
 
 /* Frees a request and everything it owns. */
 void api_req_free(api_req_t *req);

@@ -1,44 +1,34 @@
 /*
- * The one table from application errors to HTTP statuses and API error codes.
+ * The one place that maps outcomes to HTTP: a switch over the outcome's kind. Every other
+ * file speaks in sf_status_t and lets this choose the status code.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "server/http/errors.h"
 
-static const struct {
-    int status;
-    const char *code;
-    const char *message;
-} table[SF_E__COUNT] = {
-    [SF_OK] = {200, "ok", "ok"},
-    [SF_E_MALFORMED] = {400, "malformed_request", "the request could not be read"},
-    [SF_E_UNAUTHORIZED] = {401, "unauthorized", "a valid bearer token is required"},
-    [SF_E_FORBIDDEN] = {403, "forbidden", "this account may not do that"},
-    [SF_E_NOT_FOUND] = {404, "not_found", "no such resource"},
-    [SF_E_METHOD] = {405, "method_not_allowed", "this path does not accept that method"},
-    [SF_E_CONFLICT] = {409, "conflict", "the current state does not allow that"},
-    [SF_E_TOO_LARGE] = {413, "body_too_large", "the request body is too large"},
-    [SF_E_MEDIA_TYPE] = {415, "unsupported_media_type", "the body must be application/json"},
-    [SF_E_INVALID] = {422, "invalid", "the request has invalid values"},
-    [SF_E_RATE_LIMITED] = {429, "rate_limited", "too many requests; slow down"},
-    [SF_E_INTERNAL] = {500, "internal", "an internal error occurred"},
-    [SF_E_UNAVAILABLE] = {503, "unavailable", "the service is overloaded or a dependency is down"},
-    [SF_E_TIMEOUT] = {504, "timeout", "the request took too long"},
-};
-
-static int valid(sf_err_t e)
+int error_status(sf_status_t e)
 {
-    return (int)e >= 0 && e < SF_E__COUNT;
+    switch (status_kind(e)) {
+    case SF_OK: return 200;
+    case SF_E_MALFORMED: return 400;
+    case SF_E_UNAUTHORIZED: return 401;
+    case SF_E_FORBIDDEN: return 403;
+    case SF_E_NOT_FOUND: return 404;
+    case SF_E_METHOD: return 405;
+    case SF_E_CONFLICT: return 409;
+    case SF_E_TOO_LARGE: return 413;
+    case SF_E_MEDIA_TYPE: return 415;
+    case SF_E_INVALID: return 422;
+    case SF_E_RATE_LIMITED: return 429;
+    case SF_E_UNAVAILABLE: return 503;
+    case SF_E_TIMEOUT: return 504;
+    default: return 500; /* SF_E_INTERNAL, and a kind this switch does not know */
+    }
 }
 
-int error_status(sf_err_t e)
+const char *error_code(sf_status_t e)
 {
-    return valid(e) ? table[e].status : 500;
-}
-
-const char *error_code(sf_err_t e)
-{
-    return valid(e) ? table[e].code : "internal";
+    return status_reason(e);
 }
 
 const char *error_reason(int status)
@@ -65,13 +55,11 @@ const char *error_reason(int status)
     }
 }
 
-char *error_render(sf_err_t e, const char *code, const char *message, json_t *details, size_t *len)
+char *error_render(sf_status_t e, const char *code, const char *message, json_t *details, size_t *len)
 {
-    if (!valid(e))
-        e = SF_E_INTERNAL;
     json_t *d = details != NULL ? json_incref(details) : json_object();
-    json_t *doc = json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code != NULL ? code : table[e].code, "message",
-                            message != NULL ? message : table[e].message, "details", d);
+    json_t *doc = json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code != NULL ? code : status_reason(e), "message",
+                            message != NULL ? message : status_message(e), "details", d);
     if (doc == NULL)
         return NULL;
     char *text = json_dumps(doc, JSON_COMPACT);

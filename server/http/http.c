@@ -283,7 +283,7 @@ static void send_reply(loop_t *L, h2o_req_t *req, api_req_t *a, const char *allo
 }
 
 /* Answers an error straight from the loop thread, before any handler ran. */
-static void send_error(loop_t *L, h2o_req_t *req, api_req_t *a, sf_err_t err, const char *code, const char *msg,
+static void send_error(loop_t *L, h2o_req_t *req, api_req_t *a, sf_status_t err, const char *code, const char *msg,
                        json_t *details, const char *allow, uint64_t t0)
 {
     api_reply_error(a, err, code, msg, details);

@@ -1,5 +1,7 @@
 /* Error mapping and the error shape; reply helpers, query and id parsing (server/api.c). */
 #include <check.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "server/http/api.h"
@@ -9,7 +11,7 @@
 START_TEST(test_every_error_maps_to_its_status_and_code)
 {
     static const struct {
-        sf_err_t e;
+        sf_status_t e;
         int status;
         const char *code;
     } want[] = {
@@ -32,9 +34,9 @@ START_TEST(test_every_error_maps_to_its_status_and_code)
         ck_assert_str_eq(error_code(want[i].e), want[i].code);
         ck_assert_str_ne(error_reason(want[i].status), "Unknown");
     }
-    ck_assert_int_eq(error_status((sf_err_t)999), 500);
-    ck_assert_int_eq(error_status((sf_err_t)-3), 500);
-    ck_assert_str_eq(error_code((sf_err_t)999), "internal");
+    ck_assert_int_eq(error_status((sf_status_t)999), 500);
+    ck_assert_int_eq(error_status((sf_status_t)-3), 500);
+    ck_assert_str_eq(error_code((sf_status_t)999), "internal");
 }
 END_TEST
 
@@ -77,17 +79,92 @@ START_TEST(test_reply_helpers_set_status_body_and_retry_after)
     ck_assert_int_eq(r->status, 201);
     ck_assert_str_eq(r->out, "{\"id\":7}");
     ck_assert_str_eq(r->content_type, "application/json");
-    /* a second reply replaces the first without leaking it */
+    /* the HTTP layer may replace a reply (a deadline overtaking the handler) without leaking it */
+    api_req_reset_reply(r);
     api_reply_error(r, SF_E_UNAVAILABLE, "not_ready", "redis is not answering", json_pack("{s:s}", "redis", "down"));
     ck_assert_int_eq(r->status, 503);
     ck_assert_int_eq(r->retry_after, 1);
     ck_assert_str_eq(r->err_code, "not_ready");
     ck_assert_ptr_nonnull(strstr(r->out, "\"redis\":\"down\""));
+    api_req_reset_reply(r);
     api_reply_json(r, 200, NULL); /* a failed document becomes a 500 in the error shape */
     ck_assert_int_eq(r->status, 500);
     ck_assert_ptr_nonnull(strstr(r->out, "\"code\":\"internal\""));
+    api_req_reset_reply(r);
     api_reply_static(r, 200, "text/plain", "ok");
     ck_assert_int_eq(r->out_static, 1);
+    api_req_free(r);
+}
+END_TEST
+
+#ifndef NDEBUG
+/* A handler replies once; a second reply is a path that forgot to stop (debug builds). */
+START_TEST(test_a_second_reply_aborts_in_debug_builds)
+{
+    api_req_t *r = new_req("");
+    api_reply_json(r, 200, json_object());
+    api_reply_json(r, 200, json_object());
+}
+END_TEST
+#endif
+
+static const char *detail_of(const api_req_t *r, const char *key)
+{
+    json_t *doc = json_loads(r->out, 0, NULL);
+    static char buf[256];
+    json_t *v = json_object_get(json_object_get(json_object_get(doc, "error"), "details"), key);
+    snprintf(buf, sizeof(buf), "%s", json_is_string(v) ? json_string_value(v) : json_is_integer(v) ? "(int)" : "");
+    json_decref(doc);
+    return buf;
+}
+
+START_TEST(test_an_outcome_replies_its_kind_reason_and_details)
+{
+    static const struct {
+        sf_status_t s;
+        int status;
+        const char *code;
+    } want[] = {
+        {SF_E_OUT_OF_STOCK, 409, "out_of_stock"},     {SF_E_EMPTY_CART, 422, "empty_cart"},
+        {SF_E_NOT_PAYABLE, 409, "not_payable"},       {SF_E_VENDOR_SUSPENDED, 403, "vendor_suspended"},
+        {SF_E_DB_GONE, 503, "unavailable"},           {SF_E_DEADLOCK, 503, "unavailable"},
+        {SF_E_TOO_MANY_ATTEMPTS, 429, "too_many_attempts"}, {SF_E_PROVIDER_CONFIG, 500, "internal"},
+        {SF_E_UNKNOWN_TRADE, 404, "unknown_trade"},   {SF_E_INVALID_CREDENTIALS, 401, "invalid_credentials"},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        api_req_t *r = new_req("");
+        r->cache_market = 3;
+        api_reply_status(r, NULL, want[i].s, NULL);
+        ck_assert_int_eq(r->status, want[i].status);
+        ck_assert_str_eq(r->err_code, want[i].code);
+        ck_assert_int_eq(r->cache_market, 0); /* a failure is never cached */
+        ck_assert_int_eq(r->retry_after, want[i].status == 503 || want[i].status == 429);
+        api_req_free(r);
+    }
+    /* an invalid value names its field and reason, as api_reply_invalid does */
+    status_detail_t d = {0};
+    api_req_t *r = new_req("");
+    api_reply_status(r, NULL, status_field(&d, SF_E_INVALID, "stall_id", "not one of your stalls"), &d);
+    ck_assert_int_eq(r->status, 422);
+    ck_assert_ptr_nonnull(strstr(r->out, "\"message\":\"stall_id: not one of your stalls\""));
+    ck_assert_str_eq(detail_of(r, "field"), "stall_id");
+    ck_assert_str_eq(detail_of(r, "reason"), "not one of your stalls");
+    ck_assert_str_eq(d.field, ""); /* emptied */
+    api_req_free(r);
+    /* a domain outcome with a field and details keeps both, with its own message */
+    r = new_req("");
+    status_field(&d, SF_E_STALL_TAKEN, "stall_ids", NULL);
+    api_reply_status(r, NULL, status_details(&d, SF_E_STALL_TAKEN, json_pack("{s:i}", "stall_id", 7)), &d);
+    ck_assert_int_eq(r->status, 409);
+    ck_assert_str_eq(detail_of(r, "field"), "stall_ids");
+    ck_assert_str_eq(detail_of(r, "stall_id"), "(int)");
+    ck_assert_ptr_nonnull(strstr(r->out, "the stall already has a vendor"));
+    ck_assert_ptr_null(d.details);
+    api_req_free(r);
+    /* an invalid-kind outcome with a field and no reason reads its own message as the reason */
+    r = new_req("");
+    api_reply_status(r, NULL, status_field(&d, SF_E_UNKNOWN_CATEGORY, "category", NULL), &d);
+    ck_assert_ptr_nonnull(strstr(r->out, "category: no such category"));
     api_req_free(r);
 }
 END_TEST
@@ -163,6 +240,10 @@ int main(void)
     tcase_add_test(tc, test_every_error_maps_to_its_status_and_code);
     tcase_add_test(tc, test_error_renders_the_one_shape);
     tcase_add_test(tc, test_reply_helpers_set_status_body_and_retry_after);
+#ifndef NDEBUG
+    tcase_add_test_raise_signal(tc, test_a_second_reply_aborts_in_debug_builds, SIGABRT);
+#endif
+    tcase_add_test(tc, test_an_outcome_replies_its_kind_reason_and_details);
     tcase_add_test(tc, test_query_parameters_are_found_and_decoded);
     tcase_add_test(tc, test_ids_are_positive_integers_a_client_can_hold);
     suite_add_tcase(s, tc);

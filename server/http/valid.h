@@ -1,0 +1,120 @@
+/*
+ * The validation kit: every handler reads its inputs (body fields, path parameters, query
+ * parameters) through these, so an id, a cursor, a piece of text, an amount of money or an
+ * enumeration is accepted or refused the same way on every route, with the same reason.
+ * Models take the typed values that come out; they never see a JSON body.
+ *
+ * Convention: a field reader returns 1 when the value is there and valid (*out set), 0 when
+ * it is absent and not required (*out untouched), -1 when it is invalid or required and
+ * absent; then d holds SF_E_INVALID's field and reason (the first bad field wins: a caller
+ * stops at the first -1 and replies api_reply_status(req, w, SF_E_INVALID, d)). `field` names
+ * the value in that reply; NULL means the key itself (pass "licences[2].type" for a nested
+ * one). Body readers take the JSON object that holds the key. Pure: any thread.
+ */
+#ifndef SF_VALID_H
+#define SF_VALID_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "models/base/status.h"
+#include "server/http/api.h"
+
+/* Ids are JSON integers from 1 to 2^53 (JavaScript clients hold them as doubles). */
+#define VALID_ID_MAX 9007199254740992LL
+
+/* The rules of a piece of text: length in code points (jansson only lets valid UTF-8 in),
+ * which bytes are allowed, and whether it may start or end with a space. */
+typedef struct valid_text {
+    size_t min, max;
+    int (*ok)(int c); /* every ASCII byte; NULL: any character but control characters */
+    const char *what; /* the allowed characters in words, for the reason ("A-Z and 0-9") */
+    int trimmed;      /* refuse a leading or trailing space */
+} valid_text_t;
+
+/* Character classes for valid_text_t.ok. valid_c_line and valid_c_text let any non-ASCII
+ * character through (Chinese text); the others are ASCII only. */
+int valid_c_line(int c);  /* one line: no control characters */
+int valid_c_text(int c);  /* several lines: also \n, \r and \t */
+int valid_c_code(int c);  /* A-Z and 0-9 */
+int valid_c_slug(int c);  /* A-Z, a-z, 0-9 and - */
+int valid_c_name(int c);  /* A-Z, a-z, 0-9, _, . and - (login names) */
+int valid_c_lower(int c); /* a-z and _ */
+int valid_c_phone(int c); /* 0-9, + and - */
+
+/* ---------------------------------------------------------------- body fields */
+
+/* Refuses any key of obj that is not in the NULL-ended list: a typo never passes as "not
+ * given". prefix is put before the key in the field name ("" for the body). 0 or -1. */
+int valid_only_keys(const json_t *obj, const char *const *keys, const char *prefix, status_detail_t *d);
+
+/* The body must be a JSON object (ROUTE_BODY_JSON routes already ensure it). 0 or -1. */
+int valid_object(const json_t *v, const char *field, status_detail_t *d);
+
+/* An id: a JSON integer from 1 to VALID_ID_MAX. */
+int valid_id(const json_t *obj, const char *key, const char *field, int need, int64_t *out, status_detail_t *d);
+
+/* A JSON integer (not a real, not a string) from min to max. */
+int valid_int(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max,
+              int64_t *out, status_detail_t *d);
+
+/* Money: an integer number of fen from min to max (never a real: 0.1 yuan is 10). */
+int valid_money(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max,
+                int64_t *fen, status_detail_t *d);
+
+/* A JSON true or false. */
+int valid_bool(const json_t *obj, const char *key, const char *field, int need, int *out, status_detail_t *d);
+
+/* Text by spec; *out borrows the body's string. JSON null counts as absent when nullable. */
+int valid_str(const json_t *obj, const char *key, const char *field, int need, int nullable, const valid_text_t *spec,
+              const char **out, status_detail_t *d);
+
+/* One of the NULL-ended names; *idx is its index. */
+int valid_enum(const json_t *obj, const char *key, const char *field, int need, const char *const *names, int *idx,
+               status_detail_t *d);
+
+/* A real calendar date YYYY-MM-DD (years 1000-9999); *days counts from 1970-01-01. */
+int valid_date(const json_t *obj, const char *key, const char *field, int need, const char **out, int64_t *days,
+               status_detail_t *d);
+
+/* ---------------------------------------------------------------- plain strings */
+
+/* A decimal id from 1 to VALID_ID_MAX, no sign, no leading zero. 0 or -1. */
+int valid_parse_id(const char *s, int64_t *id);
+
+/* A real date YYYY-MM-DD. 0 with *days (may be NULL), or -1. */
+int valid_parse_date(const char *s, int64_t *days);
+
+/* Checks s against spec: NULL, or the reason (written into why, whylen bytes). */
+const char *valid_check_text(const char *s, const valid_text_t *spec, char *why, size_t whylen);
+
+/* Today's date in the market's time (+08:00) as days since 1970-01-01; buf (may be NULL)
+ * gets YYYY-MM-DD. */
+int64_t valid_today(char *buf, size_t len);
+
+/* ---------------------------------------------------------------- path and query */
+
+/* Path parameter i as an id. 0, or -1 (the caller answers 404: a path that names nothing). */
+int valid_path_id(const api_req_t *req, size_t i, int64_t *id);
+
+/* ?name= as an id. */
+int valid_query_id(const api_req_t *req, const char *name, int64_t *id, status_detail_t *d);
+
+/* ?name= as one of the NULL-ended names. */
+int valid_query_enum(const api_req_t *req, const char *name, const char *const *names, int *idx, status_detail_t *d);
+
+/* ?name= as text by spec, copied into buf. */
+int valid_query_text(const api_req_t *req, const char *name, const valid_text_t *spec, char *buf, size_t len,
+                     status_detail_t *d);
+
+/* ?name= as a date YYYY-MM-DD, copied into buf (11 bytes). */
+int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t len, int64_t *days,
+                     status_detail_t *d);
+
+/* ?cursor= of a list of that kind (models/base/cursor.h): *key and *after_id. */
+int valid_query_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *after_id, status_detail_t *d);
+
+/* ?limit=: dflt when absent, else a decimal from 1 to max. 0 or -1 (never "absent"). */
+int valid_query_limit(const api_req_t *req, size_t dflt, size_t max, size_t *limit, status_detail_t *d);
+
+#endif

@@ -1,0 +1,188 @@
+/* The validation kit (server/http/valid.c): the same input is refused the same way everywhere. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include "models/base/cursor.h"
+#include "server/http/valid.h"
+#include "tests/support/testutil.h"
+
+static json_t *body(const char *text)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, 0, &e);
+    ck_assert_msg(v != NULL, "%s: %s", text, e.text);
+    return v;
+}
+
+START_TEST(test_ids_are_json_integers_a_client_can_hold)
+{
+    static const struct {
+        const char *json;
+        int rc;
+        const char *reason;
+    } cases[] = {
+        {"{\"id\": 1}", 1, NULL},
+        {"{\"id\": 9007199254740992}", 1, NULL},
+        {"{\"id\": 9007199254740993}", -1, "must be a positive id"},
+        {"{\"id\": 0}", -1, "must be a positive id"},
+        {"{\"id\": -5}", -1, "must be a positive id"},
+        {"{\"id\": 1.0}", -1, "must be an integer"},
+        {"{\"id\": \"7\"}", -1, "must be an integer"},
+        {"{\"id\": null}", -1, "must be an integer"},
+        {"{}", -1, "is required"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *b = body(cases[i].json);
+        status_detail_t d = {0};
+        int64_t v = 0;
+        int rc = valid_id(b, "id", NULL, 1, &v, &d);
+        ck_assert_msg(rc == cases[i].rc, "%s: %d", cases[i].json, rc);
+        if (rc < 0) {
+            ck_assert_str_eq(d.field, "id");
+            ck_assert_str_eq(d.reason, cases[i].reason);
+        }
+        json_decref(b);
+    }
+    json_t *b = body("{}");
+    int64_t v = 42;
+    ck_assert_int_eq(valid_id(b, "id", NULL, 0, &v, NULL), 0); /* absent and optional */
+    ck_assert_int_eq(v, 42);
+    json_decref(b);
+}
+END_TEST
+
+START_TEST(test_text_is_measured_in_characters_and_refuses_control_characters)
+{
+    static const valid_text_t name = {1, 4, NULL, NULL, 1};
+    static const valid_text_t code = {1, 8, valid_c_code, "A-Z and 0-9", 0};
+    static const struct {
+        const char *text;
+        const valid_text_t *spec;
+        const char *reason; /* NULL: accepted */
+    } cases[] = {
+        {"西红柿", &name, NULL},
+        {"西红柿鸡蛋", &name, "must be 1 to 4 characters"},
+        {"", &name, "must not be empty"},
+        {" ab", &name, "must not start or end with a space"},
+        {"a\tb", &name, "must not contain control characters"},
+        {"a\xc2\x85", &name, "must not contain control characters"}, /* U+0085, a C1 control */
+        {"AB12", &code, NULL},
+        {"ab12", &code, "may hold only A-Z and 0-9"},
+        {"西", &code, "may hold only A-Z and 0-9"},
+    };
+    char why[96];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = valid_check_text(cases[i].text, cases[i].spec, why, sizeof(why));
+        if (cases[i].reason == NULL)
+            ck_assert_msg(got == NULL, "'%s' refused: %s", cases[i].text, got);
+        else
+            ck_assert_msg(got != NULL && strcmp(got, cases[i].reason) == 0, "'%s': %s", cases[i].text,
+                          got != NULL ? got : "accepted");
+    }
+}
+END_TEST
+
+START_TEST(test_money_is_whole_fen_in_range)
+{
+    json_t *b = body("{\"a\": 1500, \"b\": 15.5, \"c\": -1, \"d\": 10000001, \"e\": \"15\"}");
+    status_detail_t d = {0};
+    int64_t fen = 0;
+    ck_assert_int_eq(valid_money(b, "a", NULL, 1, 0, 10000000, &fen, &d), 1);
+    ck_assert_int_eq(fen, 1500);
+    ck_assert_int_eq(valid_money(b, "b", NULL, 1, 0, 10000000, &fen, &d), -1);
+    ck_assert_str_eq(d.reason, "must be an integer number of fen");
+    ck_assert_int_eq(valid_money(b, "c", NULL, 1, 0, 10000000, &fen, &d), -1);
+    ck_assert_str_eq(d.reason, "must be from 0 to 10000000");
+    ck_assert_int_eq(valid_money(b, "d", "pricing.price_fen", 1, 0, 10000000, &fen, &d), -1);
+    ck_assert_str_eq(d.field, "pricing.price_fen");
+    ck_assert_int_eq(valid_money(b, "e", NULL, 1, 0, 10000000, &fen, &d), -1);
+    json_decref(b);
+}
+END_TEST
+
+START_TEST(test_enumerations_dates_and_unknown_keys)
+{
+    static const char *const modes[] = {"per_weight", "per_item", NULL};
+    static const char *const keys[] = {"mode", "day", NULL};
+    json_t *b = body("{\"mode\": \"per_item\", \"day\": \"2024-02-29\", \"bad\": \"2023-02-29\"}");
+    status_detail_t d = {0};
+    int idx = -1;
+    const char *s;
+    int64_t days;
+    ck_assert_int_eq(valid_enum(b, "mode", NULL, 1, modes, &idx, &d), 1);
+    ck_assert_int_eq(idx, 1);
+    ck_assert_int_eq(valid_enum(b, "day", NULL, 1, modes, &idx, &d), -1);
+    ck_assert_str_eq(d.reason, "must be one of per_weight, per_item");
+    ck_assert_int_eq(valid_date(b, "day", NULL, 1, &s, &days, &d), 1);
+    ck_assert_int_eq(days, 19782); /* 2024-02-29 */
+    ck_assert_int_eq(valid_date(b, "bad", NULL, 1, &s, &days, &d), -1);
+    ck_assert_int_eq(valid_only_keys(b, keys, "", &d), -1);
+    ck_assert_str_eq(d.field, "bad");
+    ck_assert_str_eq(d.reason, "is not a field of this request");
+    json_decref(b);
+}
+END_TEST
+
+static api_req_t req_with(const char *query)
+{
+    api_req_t r = {0};
+    r.query = (char *)query;
+    return r;
+}
+
+START_TEST(test_query_ids_cursors_and_limits)
+{
+    status_detail_t d = {0};
+    int64_t id = 0, key = 0;
+    size_t limit = 0;
+    api_req_t r = req_with("market_id=12&bad=012&limit=50&big=1000");
+    ck_assert_int_eq(valid_query_id(&r, "market_id", &id, &d), 1);
+    ck_assert_int_eq(id, 12);
+    ck_assert_int_eq(valid_query_id(&r, "bad", &id, &d), -1);
+    ck_assert_int_eq(valid_query_id(&r, "absent", &id, &d), 0);
+    ck_assert_int_eq(valid_query_limit(&r, 20, 100, &limit, &d), 0);
+    ck_assert_uint_eq(limit, 50);
+    r = req_with("limit=1000");
+    ck_assert_int_eq(valid_query_limit(&r, 20, 100, &limit, &d), -1);
+    ck_assert_str_eq(d.reason, "must be an integer from 1 to 100");
+    /* a cursor of one list is refused by another */
+    char cur[CURSOR_MAX], q[CURSOR_MAX + 8];
+    ck_assert_int_eq(cursor_encode('o', 0, 77, cur, sizeof(cur)), 0);
+    snprintf(q, sizeof(q), "cursor=%s", cur);
+    r = req_with(q);
+    ck_assert_int_eq(valid_query_cursor(&r, 'o', &key, &id, &d), 1);
+    ck_assert_int_eq(id, 77);
+    ck_assert_int_eq(valid_query_cursor(&r, 'p', &key, &id, &d), -1);
+    ck_assert_str_eq(d.reason, "is not a cursor of this list");
+    r = req_with("cursor=%%%");
+    ck_assert_int_eq(valid_query_cursor(&r, 'o', &key, &id, &d), -1);
+}
+END_TEST
+
+START_TEST(test_cursors_round_trip_and_refuse_forgeries)
+{
+    char cur[CURSOR_MAX];
+    int64_t key, id;
+    ck_assert_int_eq(cursor_encode('p', 999999999999999999LL, 42, cur, sizeof(cur)), 0);
+    ck_assert_int_eq(cursor_decode(cur, 'p', &key, &id), 0);
+    ck_assert_int_eq(key, 999999999999999999LL);
+    ck_assert_int_eq(id, 42);
+    ck_assert_int_eq(cursor_decode("cDowOjA", 'p', &key, &id), -1);  /* "p:0:0": id 0 */
+    ck_assert_int_eq(cursor_decode("cDowMTox", 'p', &key, &id), -1); /* "p:01:1": a leading zero */
+    ck_assert_int_eq(cursor_decode("", 'p', &key, &id), -1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("valid");
+    TCase *tc = tcase_create("valid");
+    tcase_add_test(tc, test_ids_are_json_integers_a_client_can_hold);
+    tcase_add_test(tc, test_text_is_measured_in_characters_and_refuses_control_characters);
+    tcase_add_test(tc, test_money_is_whole_fen_in_range);
+    tcase_add_test(tc, test_enumerations_dates_and_unknown_keys);
+    tcase_add_test(tc, test_query_ids_cursors_and_limits);
+    tcase_add_test(tc, test_cursors_round_trip_and_refuse_forgeries);
+    suite_add_tcase(s, tc);
+    return t_run(s, 0) == 0 ? 0 : 1;
+}
