@@ -10,6 +10,7 @@
  */
 #include <string.h>
 #include "server/http/api.h"
+#include "server/http/valid.h"
 #include "handlers/handlers.h"
 #include "models/base/log.h"
 #include "models/address.h"
@@ -93,7 +94,7 @@ static void reply_cart(api_req_t *req, worker_t *w, int64_t market_id)
 static int path_product(api_req_t *req, worker_t *w, cart_product_t *p)
 {
     int64_t id;
-    if (api_param_id(req, 0, &id) != 0) {
+    if (valid_path_id(req, 0, &id) != 0) {
         api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such product", NULL);
         return -1;
     }
@@ -150,17 +151,16 @@ static void put_item(api_req_t *req, worker_t *w)
     }
     if (may_buy(req, &p, qty, market_id) != 0)
         return;
-    int rc = cart_set(&w->redis, req->who.user_id, p.market_id, p.id, qty);
-    if (rc == CART_FULL) {
-        api_reply_error(req, SF_E_INVALID, "cart_full", "the cart holds as many lines as it may",
-                        json_pack("{s:i}", "max_lines", CART_MAX_LINES));
-        return;
-    }
-    if (rc != 0) {
-        redis_failure(req, w);
-        return;
-    }
-    reply_cart(req, w, p.market_id);
+    status_detail_t d = {0};
+    sf_status_t rc = cart_set(&w->redis, req->who.user_id, p.market_id, p.id, qty);
+    if (rc == SF_E_CART_FULL)
+        status_details(&d, rc, json_pack("{s:i}", "max_lines", CART_MAX_LINES));
+    else if (rc != SF_OK)
+        log_warn("%s: redis: %s", req->route != NULL ? req->route->pattern : "?", w->redis.err);
+    if (rc == SF_OK)
+        reply_cart(req, w, p.market_id);
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
 /* The product may be gone from the catalogue while its line is still in the cart, so the
@@ -171,7 +171,7 @@ static void delete_item(api_req_t *req, worker_t *w)
     cart_product_t p;
     if (!is_consumer(req))
         return;
-    if (api_param_id(req, 0, &product_id) != 0) {
+    if (valid_path_id(req, 0, &product_id) != 0) {
         api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such product", NULL);
         return;
     }
@@ -216,18 +216,18 @@ static void create_address(api_req_t *req, worker_t *w)
         api_reply_invalid(req, bad.field, bad.reason);
         return;
     }
-    int rc = address_create(&w->db, req->who.user_id, &in, &id);
+    status_detail_t d = {0};
+    sf_status_t rc = address_create(&w->db, req->who.user_id, &in, &id);
     if (rc == DB_OK)
         rc = address_get_for_order(&w->db, req->who.user_id, id, &a);
-    if (rc == ADDRESS_TOO_MANY)
-        api_reply_error(req, SF_E_INVALID, "too_many_addresses", "no more addresses may be kept",
-                        json_pack("{s:i}", "max", ADDRESS_PER_USER));
-    else if (rc == ADDRESS_BAD_MARKET)
-        api_reply_invalid(req, "market_id", "no such market");
-    else if (rc != DB_OK)
-        api_reply_db_failure(req, &w->db, rc, NULL);
-    else
+    if (rc == SF_E_TOO_MANY_ADDRESSES)
+        status_details(&d, rc, json_pack("{s:i}", "max", ADDRESS_PER_USER));
+    if (rc == SF_E_NO_MARKET)
+        status_field(&d, rc, "market_id", NULL);
+    if (rc == SF_OK)
         api_reply_json(req, 201, address_json(&a));
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
 static void list_addresses(api_req_t *req, worker_t *w)

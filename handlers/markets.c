@@ -7,7 +7,9 @@
  * Queries go through models/market.c.
  */
 #include <string.h>
+#include "models/base/cursor.h"
 #include "server/http/api.h"
+#include "server/http/valid.h"
 #include "models/cachever.h"
 #include "handlers/handlers.h"
 #include "models/market.h"
@@ -18,14 +20,12 @@
 /* ?limit= and ?cursor= (of cursor kind `kind`). 0, or -1 after replying 422. */
 static int page(api_req_t *req, char kind, size_t *limit, int64_t *after_id)
 {
-    char buf[PRODUCT_CURSOR_MAX];
+    status_detail_t d = {0};
     int64_t key;
     *after_id = 0;
-    if (api_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, limit) != 0)
-        return -1;
-    int rc = api_query(req, "cursor", buf, sizeof(buf));
-    if (rc < 0 || (rc == 1 && product_cursor_decode(buf, kind, &key, after_id) != 0)) {
-        api_reply_invalid(req, "cursor", "is not a cursor of this list");
+    if (valid_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, limit, &d) != 0 ||
+        valid_query_cursor(req, kind, &key, after_id, &d) < 0) {
+        api_reply_invalid(req, d.field, d.reason);
         return -1;
     }
     return 0;
@@ -34,7 +34,7 @@ static int page(api_req_t *req, char kind, size_t *limit, int64_t *after_id)
 /* The market id of the path, or -1 after replying 404. */
 static int market_param(api_req_t *req, int64_t *id)
 {
-    if (api_param_id(req, 0, id) == 0)
+    if (valid_path_id(req, 0, id) == 0)
         return 0;
     api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such market", NULL);
     return -1;
@@ -44,7 +44,7 @@ static int market_param(api_req_t *req, int64_t *id)
 
 static void list_markets(api_req_t *req, worker_t *w)
 {
-    char next[PRODUCT_CURSOR_MAX];
+    char next[CURSOR_MAX];
     size_t limit;
     int64_t after;
     json_t *items = NULL;
@@ -105,7 +105,7 @@ static int filters(api_req_t *req, char *category, size_t catlen, int *has_cat, 
 
 static void list_stalls(api_req_t *req, worker_t *w)
 {
-    char next[PRODUCT_CURSOR_MAX], category[PRODUCT_CATEGORY_MAX + 1] = "", q[PRODUCT_SEARCH_MAX * 4 + 1];
+    char next[CURSOR_MAX], category[PRODUCT_CATEGORY_MAX + 1] = "", q[PRODUCT_SEARCH_MAX * 4 + 1];
     int has_cat, has_q;
     market_stall_query_t sq = {0};
     json_t *items = NULL;
@@ -129,7 +129,7 @@ static void get_stall(api_req_t *req, worker_t *w)
     int64_t id, market_id;
     char today[MARKET_DATE_LEN];
     json_t *doc = NULL;
-    if (api_param_id(req, 0, &id) != 0) {
+    if (valid_path_id(req, 0, &id) != 0) {
         api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such stall", NULL);
         return;
     }

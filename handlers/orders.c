@@ -7,59 +7,41 @@
  * After a checkout or a cancel commits, the market's catalogue version is bumped (product
  * stock is part of the cached catalogue answers) and, after a checkout, the cart emptied;
  * either failing then leaves the order standing and is only logged.
+ *
+ * Each route reads its inputs with the validation kit, calls the models, and replies once
+ * at the end; a refusal is the model's outcome, rendered by api_reply_status().
  */
 #include <stdlib.h>
 #include <string.h>
-#include "server/http/api.h"
 #include "handlers/handlers.h"
 #include "models/base/log.h"
 #include "models/cachever.h"
 #include "models/cart.h"
 #include "models/idempotency.h"
 #include "models/order.h"
-#include "models/product.h"
+#include "models/payment.h"
+#include "server/http/api.h"
+#include "server/http/valid.h"
 
-#define ID_MAX 9007199254740992LL /* 2^53: ids are JSON integers JavaScript can hold */
+/* A checkout note: 0..ORDER_NOTE_MAX code points of one line, no space at either end. */
+static const valid_text_t note_text = {.min = 0, .max = ORDER_NOTE_MAX, .trimmed = 1};
+
+/* The answer of a checkout as the idempotency key may have kept it. */
+typedef struct replay {
+    idempotency_claim_t claim;
+    int status;
+    char *text;
+    size_t len;
+} replay_t;
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Replies for a model status that is not DB_OK: the order model's refusals, then the
- * database's. details (stolen, may be NULL) names the refused lines. */
-static void fail(api_req_t *req, worker_t *w, int rc, json_t *details)
+/* An order that is not found is "no such order" (another consumer's is not found either). */
+static sf_status_t order_outcome(sf_status_t rc, status_detail_t *d)
 {
-    switch (rc) {
-    case ORDER_E_EMPTY:
-        api_reply_error(req, SF_E_INVALID, "empty_cart", "the cart of this market is empty", details);
-        return;
-    case ORDER_E_MARKET:
-        json_decref(details);
-        api_reply_invalid(req, "market_id", "no such market");
-        return;
-    case ORDER_E_ADDRESS:
-        api_reply_error(req, SF_E_INVALID, "unknown_address", "not one of your addresses", details);
-        return;
-    case ORDER_E_ADDRESS_MARKET:
-        api_reply_error(req, SF_E_INVALID, "address_wrong_market", "the address is for another market", details);
-        return;
-    case ORDER_E_ADDRESS_RANGE:
-        api_reply_error(req, SF_E_INVALID, "address_out_of_range", "the address is beyond the delivery radius",
-                        details);
-        return;
-    case ORDER_E_UNAVAILABLE:
-        api_reply_error(req, SF_E_INVALID, "unavailable", "some lines cannot be sold now", details);
-        return;
-    case ORDER_E_OUT_OF_STOCK:
-        api_reply_error(req, SF_E_CONFLICT, "out_of_stock", "some lines are short of stock", details);
-        return;
-    case ORDER_E_CANCELLED:
-        api_reply_error(req, SF_E_CONFLICT, "already_cancelled", "the order is already cancelled", details);
-        return;
-    case ORDER_E_TOO_LATE:
-        api_reply_error(req, SF_E_CONFLICT, "too_late", "a vendor has accepted the order", details);
-        return;
-    case ORDER_E_STATE: api_reply_error(req, SF_E_CONFLICT, NULL, "the order changed meanwhile", details); return;
-    default: json_decref(details); api_reply_db_failure(req, &w->db, rc, "no such order");
-    }
+    if (rc == SF_E_NOT_FOUND && d->reason[0] == '\0')
+        status_field(d, rc, NULL, "no such order");
+    return rc;
 }
 
 /* Bumps the catalogue version after stock changed; a failure only delays the public caches
@@ -73,128 +55,71 @@ static void bump(api_req_t *req, worker_t *w, int64_t market_id)
         api_cache_bumped(req, market_id, version);
 }
 
-/* An id field of a body: a JSON integer from 1 to 2^53. NULL or the reason. */
-static const char *check_id(const json_t *v, int64_t *out)
+/* Reads {"market_id", "address_id", "note"?} into in. SF_OK, or SF_E_INVALID with d. */
+static sf_status_t parse_checkout(const api_req_t *req, order_checkout_t *in, status_detail_t *d)
 {
-    if (v == NULL)
-        return "is required";
-    if (!json_is_integer(v))
-        return "must be an integer";
-    json_int_t i = json_integer_value(v);
-    if (i < 1 || i > ID_MAX)
-        return "must be a positive id";
-    *out = (int64_t)i;
-    return NULL;
-}
-
-/* Reads {"market_id", "address_id", "note"?} into in; 0, or -1 after replying 422. */
-static int parse_checkout(api_req_t *req, order_checkout_t *in)
-{
-    const char *key, *why;
-    json_t *v;
-    json_object_foreach(req->body, key, v)
-    {
-        if (strcmp(key, "market_id") != 0 && strcmp(key, "address_id") != 0 && strcmp(key, "note") != 0) {
-            api_reply_invalid(req, key, "unknown field");
-            return -1;
-        }
-    }
-    if ((why = check_id(json_object_get(req->body, "market_id"), &in->market_id)) != NULL) {
-        api_reply_invalid(req, "market_id", why);
-        return -1;
-    }
-    if ((why = check_id(json_object_get(req->body, "address_id"), &in->address_id)) != NULL) {
-        api_reply_invalid(req, "address_id", why);
-        return -1;
-    }
-    v = json_object_get(req->body, "note");
+    static const char *const keys[] = {"market_id", "address_id", "note", NULL};
     in->note = NULL;
-    if (v != NULL && !json_is_null(v) && (why = product_check_text(v, 0, ORDER_NOTE_MAX, &in->note)) != NULL) {
-        api_reply_invalid(req, "note", why);
-        return -1;
-    }
+    if (valid_only_keys(req->body, keys, "", d) != 0 ||
+        valid_id(req->body, "market_id", NULL, 1, &in->market_id, d) < 0 ||
+        valid_id(req->body, "address_id", NULL, 1, &in->address_id, d) < 0 ||
+        valid_str(req->body, "note", NULL, 0, 1, &note_text, &in->note, d) < 0)
+        return SF_E_INVALID;
     if (in->note != NULL && in->note[0] == '\0')
         in->note = NULL;
-    return 0;
+    return SF_OK;
 }
 
-/* Answers with the order as stored now. */
-static void reply_order(api_req_t *req, worker_t *w, int status, int64_t id)
+/* The order as stored now, for the answer. */
+static sf_status_t render(worker_t *w, int64_t consumer_id, int64_t id, json_t **doc, status_detail_t *d)
 {
-    json_t *doc = NULL;
-    int rc = order_render(&w->db, id, req->who.user_id, &doc);
-    if (rc != DB_OK)
-        fail(req, w, rc, NULL);
-    else
-        api_reply_json(req, status, doc);
+    return order_outcome(order_render(&w->db, id, consumer_id, doc), d);
 }
 
 /* ---------------------------------------------------------------- checkout */
 
 /* The checkout itself: the cart, the model's transaction, then the cart emptied and the
- * catalogue bumped. Sets the reply; *committed tells whether an order now exists. */
-static void run_checkout(api_req_t *req, worker_t *w, order_checkout_t *in, int *committed)
+ * catalogue bumped; *doc the order. *committed tells whether an order now exists. */
+static sf_status_t run_checkout(api_req_t *req, worker_t *w, order_checkout_t *in, json_t **doc, int *committed,
+                                status_detail_t *d)
 {
     cart_line_t lines[CART_MAX_LINES];
-    json_t *details = NULL;
     int64_t order_id = 0;
     if (cart_load(&w->redis, in->user_id, in->market_id, lines, &in->nlines) != 0) {
         log_warn("checkout: cart of user %lld not read: %s", (long long)in->user_id, w->redis.err);
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, "the cart cannot be read now", NULL);
-        return;
+        return status_field(d, SF_E_UNAVAILABLE, NULL, "the cart cannot be read now");
     }
     in->lines = lines;
-    int rc = order_checkout(&w->db, in, &order_id, &details);
-    if (rc != DB_OK) {
-        fail(req, w, rc, details);
-        return;
-    }
+    sf_status_t rc = order_checkout(&w->db, in, &order_id, d);
+    if (rc != SF_OK)
+        return rc;
     *committed = 1;
     if (cart_clear(&w->redis, in->user_id, in->market_id) != 0)
         log_warn("order %lld placed but the cart of user %lld not emptied: %s", (long long)order_id,
                  (long long)in->user_id, w->redis.err);
     bump(req, w, in->market_id);
-    reply_order(req, w, 201, order_id);
+    return render(w, in->user_id, order_id, doc, d);
 }
 
-/* Claims the Idempotency-Key, or answers from it. 1: go on and run; 0: answered. */
-static int claim_key(api_req_t *req, worker_t *w, const char *key)
+/* Claims the Idempotency-Key, or finds the answer it kept (r->claim IDEMPOTENCY_REPLAY). */
+static sf_status_t claim_key(const api_req_t *req, worker_t *w, const char *key, replay_t *r, status_detail_t *d)
 {
-    char hash[IDEMPOTENCY_HASH_LEN], *text = NULL;
-    int status = 0;
-    size_t len = 0;
-    if (!idempotency_key_valid(key)) {
-        api_reply_invalid(req, "Idempotency-Key", "must be 1 to 128 printable ASCII characters");
-        return 0;
-    }
-    if (idempotency_hash(req->body, hash) != 0) {
-        api_reply_error(req, SF_E_INTERNAL, NULL, NULL, NULL);
-        return 0;
-    }
-    int rc = idempotency_begin(&w->db, req->who.user_id, "checkout", key, hash, &status, &text, &len);
-    switch (rc) {
-    case IDEMPOTENCY_RUN: return 1;
-    case IDEMPOTENCY_REPLAY: api_reply_text(req, status, "application/json", text, len); return 0;
-    case IDEMPOTENCY_E_KEY:
-        api_reply_invalid(req, "Idempotency-Key", "must be 1 to 128 printable ASCII characters");
-        return 0;
-    case IDEMPOTENCY_E_REUSED:
-        api_reply_error(req, SF_E_INVALID, "idempotency_key_reused", "the key was used with another request", NULL);
-        return 0;
-    case IDEMPOTENCY_E_IN_PROGRESS:
-        api_reply_error(req, SF_E_CONFLICT, "idempotency_in_progress", "a request with this key is still running",
-                        NULL);
-        return 0;
-    default: api_reply_db_failure(req, &w->db, rc, NULL); return 0;
-    }
+    char hash[IDEMPOTENCY_HASH_LEN];
+    if (!idempotency_key_valid(key))
+        return status_field(d, SF_E_IDEMPOTENCY_KEY, "Idempotency-Key", NULL);
+    if (idempotency_hash(req->body, hash) != 0)
+        return SF_E_INTERNAL;
+    return idempotency_begin(&w->db, req->who.user_id, "checkout", key, hash, &r->claim, &r->status, &r->text, &r->len,
+                             d);
 }
 
 /* Keeps the answer for the key: every business outcome; a failure worth retrying (5xx)
  * releases the key instead, unless an order was placed (then the claim stays, and a retry
- * waits rather than ordering twice; a stale claim is dropped after IDEMPOTENCY_STALE_S). */
+ * waits rather than ordering twice; a stale claim is dropped after IDEMPOTENCY_STALE_S).
+ * Reads the reply already set; replies nothing. */
 static void settle_key(api_req_t *req, worker_t *w, const char *key, int committed)
 {
-    int rc;
+    sf_status_t rc;
     if (req->status < 500)
         rc = idempotency_finish(&w->db, req->who.user_id, "checkout", key, req->status, req->out, req->out_len);
     else if (!committed)
@@ -209,18 +134,27 @@ static void checkout(api_req_t *req, worker_t *w)
 {
     const config_t *cfg = req->cfg;
     const char *key = req->idempotency_key;
-    int committed = 0;
+    status_detail_t d = {0};
+    replay_t r = {.claim = IDEMPOTENCY_RUN};
+    json_t *doc = NULL;
+    int committed = 0, claimed = 0;
     order_checkout_t in = {.user_id = req->who.user_id,
                            .delivery_fee_fen = cfg->order_delivery_fee_fen,
                            .free_delivery_from_fen = cfg->order_free_delivery_from_fen,
                            .radius_m = cfg->order_delivery_radius_m,
                            .unpaid_timeout_s = cfg->order_unpaid_timeout_s};
-    if (parse_checkout(req, &in) != 0)
-        return;
-    if (key != NULL && !claim_key(req, w, key))
-        return;
-    run_checkout(req, w, &in, &committed);
-    if (key != NULL)
+    sf_status_t rc = parse_checkout(req, &in, &d);
+    if (rc == SF_OK && key != NULL && (rc = claim_key(req, w, key, &r, &d)) == SF_OK)
+        claimed = r.claim == IDEMPOTENCY_RUN;
+    if (rc == SF_OK && r.claim == IDEMPOTENCY_RUN)
+        rc = run_checkout(req, w, &in, &doc, &committed, &d);
+    if (rc == SF_OK && r.claim == IDEMPOTENCY_REPLAY)
+        api_reply_text(req, r.status, "application/json", r.text, r.len);
+    else if (rc == SF_OK)
+        api_reply_json(req, 201, doc);
+    else
+        api_reply_status(req, w, rc, &d);
+    if (claimed)
         settle_key(req, w, key, committed);
 }
 
@@ -228,53 +162,56 @@ static void checkout(api_req_t *req, worker_t *w)
 
 static void list(api_req_t *req, worker_t *w)
 {
-    char status[ORDER_STATUS_NAME_MAX], buf[ORDER_CURSOR_MAX], next[ORDER_CURSOR_MAX];
-    size_t limit;
-    int64_t after_id = 0;
+    char next[ORDER_CURSOR_MAX];
+    const char *const *statuses = order_status_names();
+    status_detail_t d = {0};
+    size_t limit = 0;
+    int64_t key = 0, after_id = 0;
+    int st = -1;
     json_t *items = NULL;
-    int rc = api_query(req, "status", status, sizeof(status));
-    if (rc < 0 || (rc == 1 && !order_status_valid(status))) {
-        api_reply_invalid(req, "status", "must be an order status");
-        return;
-    }
-    const char *filter = rc == 1 ? status : NULL;
-    if (api_query_limit(req, ORDER_LIST_DEFAULT, ORDER_LIST_MAX, &limit) != 0)
-        return;
-    rc = api_query(req, "cursor", buf, sizeof(buf));
-    if (rc < 0 || (rc == 1 && order_cursor_decode(buf, &after_id) != 0)) {
-        api_reply_invalid(req, "cursor", "is not a cursor of this list");
-        return;
-    }
-    if ((rc = order_list(&w->db, req->who.user_id, filter, limit, after_id, &items, next, sizeof(next))) != DB_OK)
-        fail(req, w, rc, NULL);
-    else
+    sf_status_t rc = SF_E_INVALID;
+    if (valid_query_enum(req, "status", statuses, &st, &d) >= 0 &&
+        valid_query_limit(req, ORDER_LIST_DEFAULT, ORDER_LIST_MAX, &limit, &d) >= 0 &&
+        valid_query_cursor(req, ORDER_CURSOR_KIND, &key, &after_id, &d) >= 0)
+        rc = order_list(&w->db, req->who.user_id, st >= 0 ? statuses[st] : NULL, limit, after_id, &items, next,
+                        sizeof(next));
+    if (rc == SF_OK)
         api_reply_list(req, items, next);
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
 static void get(api_req_t *req, worker_t *w)
 {
-    int64_t id;
-    if (api_param_id(req, 0, &id) != 0) {
-        api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such order", NULL);
-        return;
-    }
-    reply_order(req, w, 200, id);
+    status_detail_t d = {0};
+    json_t *doc = NULL;
+    int64_t id = 0;
+    sf_status_t rc = order_outcome(SF_E_NOT_FOUND, &d);
+    if (valid_path_id(req, 0, &id) == 0)
+        rc = render(w, req->who.user_id, id, &doc, &d);
+    if (rc == SF_OK)
+        api_reply_json(req, 200, doc);
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
+/* The cancel is the payment model's: a paid order is refunded in the same transaction. */
 static void cancel(api_req_t *req, worker_t *w)
 {
-    int64_t id, market_id = 0;
-    if (api_param_id(req, 0, &id) != 0) {
-        api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such order", NULL);
-        return;
+    status_detail_t d = {0};
+    json_t *doc = NULL;
+    int64_t id = 0, market_id = 0;
+    sf_status_t rc = order_outcome(SF_E_NOT_FOUND, &d);
+    if (valid_path_id(req, 0, &id) == 0)
+        rc = order_outcome(payment_cancel_by_consumer(&w->db, req->who.user_id, id, &market_id), &d);
+    if (rc == SF_OK) {
+        bump(req, w, market_id); /* the stock came back */
+        rc = render(w, req->who.user_id, id, &doc, &d);
     }
-    int rc = order_cancel_by_consumer(&w->db, req->who.user_id, id, &market_id);
-    if (rc != DB_OK) {
-        fail(req, w, rc, NULL);
-        return;
-    }
-    bump(req, w, market_id); /* the stock came back */
-    reply_order(req, w, 200, id);
+    if (rc == SF_OK)
+        api_reply_json(req, 200, doc);
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
 int orders_register(router_t *r)

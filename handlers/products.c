@@ -6,7 +6,9 @@
  * be cached. Queries go through models/product.c and models/market.c.
  */
 #include <string.h>
+#include "models/base/cursor.h"
 #include "server/http/api.h"
+#include "server/http/valid.h"
 #include "models/cachever.h"
 #include "handlers/handlers.h"
 #include "models/market.h"
@@ -24,7 +26,8 @@ static int bad_param(api_req_t *req, const char *field, const char *reason)
 /* ?sort=, then ?limit= and ?cursor= (a cursor of that sort). 0, or -1 after replying 422. */
 static int page(api_req_t *req, product_query_t *pq)
 {
-    char buf[PRODUCT_CURSOR_MAX];
+    char buf[16];
+    status_detail_t d = {0};
     int rc = api_query(req, "sort", buf, sizeof(buf));
     pq->sort = PRODUCT_SORT_ID;
     if (rc == 1 && strcmp(buf, "price") == 0)
@@ -33,11 +36,10 @@ static int page(api_req_t *req, product_query_t *pq)
         pq->sort = PRODUCT_SORT_SALES;
     else if (rc != 0)
         return bad_param(req, "sort", "must be price or sales");
-    if (api_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, &pq->limit) != 0)
-        return -1;
-    rc = api_query(req, "cursor", buf, sizeof(buf));
-    if (rc < 0 ||
-        (rc == 1 && product_cursor_decode(buf, product_sort_kind(pq->sort), &pq->after_key, &pq->after_id) != 0))
+    if (valid_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, &pq->limit, &d) != 0)
+        return bad_param(req, d.field, d.reason);
+    rc = valid_query_cursor(req, product_sort_kind(pq->sort), &pq->after_key, &pq->after_id, &d);
+    if (rc < 0)
         return bad_param(req, "cursor", "is not a cursor of this list and sort");
     pq->has_after = rc == 1;
     return 0;
@@ -54,7 +56,7 @@ static int filters(api_req_t *req, product_query_t *pq, char *category, size_t c
         return bad_param(req, "category", "is not a category code");
     pq->category = n > 0 ? category : NULL;
     rc = api_query(req, "stall_id", id, sizeof(id));
-    if (rc < 0 || (rc == 1 && product_parse_id(id, &pq->stall_id) != 0))
+    if (rc < 0 || (rc == 1 && valid_parse_id(id, &pq->stall_id) != 0))
         return bad_param(req, "stall_id", "must be an id");
     rc = api_query(req, "q", raw, sizeof(raw));
     if (rc < 0)
@@ -71,10 +73,10 @@ static int filters(api_req_t *req, product_query_t *pq, char *category, size_t c
 
 static void list_products(api_req_t *req, worker_t *w)
 {
-    char next[PRODUCT_CURSOR_MAX], category[PRODUCT_CATEGORY_MAX + 1] = "", q[PRODUCT_SEARCH_MAX * 4 + 1];
+    char next[CURSOR_MAX], category[PRODUCT_CATEGORY_MAX + 1] = "", q[PRODUCT_SEARCH_MAX * 4 + 1];
     product_query_t pq = {.on_sale_only = 1};
     json_t *items = NULL;
-    if (api_param_id(req, 0, &pq.market_id) != 0) {
+    if (valid_path_id(req, 0, &pq.market_id) != 0) {
         api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such market", NULL);
         return;
     }
@@ -96,7 +98,7 @@ static void get_product(api_req_t *req, worker_t *w)
     int64_t id, market_id;
     char today[MARKET_DATE_LEN];
     json_t *doc = NULL, *guide = NULL;
-    if (api_param_id(req, 0, &id) != 0) {
+    if (valid_path_id(req, 0, &id) != 0) {
         api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such product", NULL);
         return;
     }

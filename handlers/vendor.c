@@ -6,38 +6,30 @@
  * public answers cached from it are dropped (models/cachever.h). Worker threads.
  */
 #include <string.h>
+#include "models/base/cursor.h"
 #include "server/http/api.h"
+#include "server/http/valid.h"
 #include "models/cachever.h"
 #include "handlers/handlers.h"
 #include "models/base/log.h"
 #include "models/product.h"
 
+#define NO_PRODUCT "no such product"
+
 /* ---------------------------------------------------------------- helpers */
 
-/* Replies for a model status that is not DB_OK: the product model's own refusals, then
- * the database's. */
-static void fail(api_req_t *req, worker_t *w, int rc)
-{
-    switch (rc) {
-    case PRODUCT_SUSPENDED:
-        api_reply_error(req, SF_E_FORBIDDEN, "vendor_suspended", "the vendor may not trade now", NULL);
-        return;
-    case PRODUCT_NO_STALL:
-        api_reply_error(req, SF_E_CONFLICT, "no_stall", "the vendor has no stall to sell from", NULL);
-        return;
-    case PRODUCT_BAD_STALL: api_reply_invalid(req, "stall_id", "not one of your stalls"); return;
-    case PRODUCT_BAD_CATEGORY: api_reply_invalid(req, "category", "no such category"); return;
-    default: api_reply_db_failure(req, &w->db, rc, "no such product");
-    }
-}
-
 /* A vendor token always names its vendor; one that does not is refused, not trusted. */
-static int is_vendor(api_req_t *req)
+static sf_status_t vendor_of(const api_req_t *req, status_detail_t *d)
 {
     if (req->who.vendor_id > 0 && req->who.market_id > 0)
-        return 1;
-    api_reply_error(req, SF_E_FORBIDDEN, NULL, "not a vendor account", NULL);
-    return 0;
+        return SF_OK;
+    return status_field(d, SF_E_FORBIDDEN, NULL, "not a vendor account");
+}
+
+/* The model's "first bad field" as the outcome of a refused body. */
+static sf_status_t refused(status_detail_t *d, const product_invalid_t *bad)
+{
+    return status_field(d, SF_E_INVALID, bad->field, bad->reason);
 }
 
 /* Bumps the catalogue version after a committed write; a failure only delays the public
@@ -51,84 +43,72 @@ static void bump(api_req_t *req, worker_t *w)
         api_cache_bumped(req, req->who.market_id, version);
 }
 
-/* Answers with the vendor's product as stored now. */
-static void reply_product(api_req_t *req, worker_t *w, int status, int64_t id)
+/* After a committed write: bump, then read the vendor's product as stored now. */
+static sf_status_t written(api_req_t *req, worker_t *w, int64_t id, json_t **doc, status_detail_t *d)
 {
-    json_t *doc = NULL;
-    int rc = product_get(&w->db, id, req->who.market_id, req->who.vendor_id, &doc);
-    if (rc != DB_OK)
-        fail(req, w, rc);
-    else
-        api_reply_json(req, status, doc);
+    bump(req, w);
+    sf_status_t rc = product_get(&w->db, id, req->who.market_id, req->who.vendor_id, doc);
+    return rc == DB_NOROW ? status_field(d, SF_E_NOT_FOUND, NULL, NO_PRODUCT) : rc;
 }
 
 /* ---------------------------------------------------------------- routes */
 
 static void list_own(api_req_t *req, worker_t *w)
 {
-    char buf[PRODUCT_CURSOR_MAX], next[PRODUCT_CURSOR_MAX];
+    char next[CURSOR_MAX];
     product_query_t pq = {.limit = PRODUCT_LIST_DEFAULT, .sort = PRODUCT_SORT_ID};
+    status_detail_t d = {0};
     json_t *items = NULL;
-    if (!is_vendor(req))
-        return;
+    sf_status_t rc = vendor_of(req, &d);
+    int has = 0;
     pq.market_id = req->who.market_id;
     pq.vendor_id = req->who.vendor_id;
-    if (api_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, &pq.limit) != 0)
-        return;
-    int rc = api_query(req, "cursor", buf, sizeof(buf));
-    if (rc < 0 || (rc == 1 && product_cursor_decode(buf, 'i', &pq.after_key, &pq.after_id) != 0)) {
-        api_reply_invalid(req, "cursor", "is not a cursor of this list");
-        return;
-    }
-    pq.has_after = rc == 1;
-    if ((rc = product_list(&w->db, &pq, &items, next, sizeof(next))) != DB_OK)
-        fail(req, w, rc);
-    else
+    if (rc == SF_OK && (valid_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, &pq.limit, &d) != 0 ||
+                        (has = valid_query_cursor(req, 'i', &pq.after_key, &pq.after_id, &d)) < 0))
+        rc = SF_E_INVALID;
+    pq.has_after = has == 1;
+    if (rc == SF_OK)
+        rc = product_list(&w->db, &pq, &items, next, sizeof(next));
+    if (rc == SF_OK)
         api_reply_list(req, items, next);
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
 static void create(api_req_t *req, worker_t *w)
 {
     product_input_t in;
     product_invalid_t bad;
+    status_detail_t d = {0};
     int64_t id = 0;
-    if (!is_vendor(req))
-        return;
-    if (product_parse_create(req->body, &in, &bad) != 0) {
-        api_reply_invalid(req, bad.field, bad.reason);
-        return;
-    }
-    int rc = product_create(&w->db, req->who.market_id, req->who.vendor_id, &in, &id);
-    if (rc != DB_OK) {
-        fail(req, w, rc);
-        return;
-    }
-    bump(req, w);
-    reply_product(req, w, 201, id);
+    json_t *doc = NULL;
+    sf_status_t rc = vendor_of(req, &d);
+    if (rc == SF_OK && product_parse_create(req->body, &in, &bad) != 0)
+        rc = refused(&d, &bad);
+    if (rc == SF_OK)
+        rc = product_create(&w->db, req->who.market_id, req->who.vendor_id, &in, &id, &d);
+    if (rc == SF_OK)
+        rc = written(req, w, id, &doc, &d);
+    api_reply_result(req, w, rc, &d, 201, doc);
 }
 
 static void patch(api_req_t *req, worker_t *w)
 {
     product_input_t in;
     product_invalid_t bad;
-    int64_t id;
-    if (!is_vendor(req))
-        return;
-    if (api_param_id(req, 0, &id) != 0) {
-        api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such product", NULL);
-        return;
-    }
-    if (product_parse_patch(req->body, &in, &bad) != 0) {
-        api_reply_invalid(req, bad.field, bad.reason);
-        return;
-    }
-    int rc = product_update(&w->db, req->who.market_id, req->who.vendor_id, id, &in);
-    if (rc != DB_OK) {
-        fail(req, w, rc);
-        return;
-    }
-    bump(req, w);
-    reply_product(req, w, 200, id);
+    status_detail_t d = {0};
+    int64_t id = 0;
+    json_t *doc = NULL;
+    sf_status_t rc = vendor_of(req, &d);
+    if (rc == SF_OK && valid_path_id(req, 0, &id) != 0)
+        rc = status_field(&d, SF_E_NOT_FOUND, NULL, NO_PRODUCT);
+    if (rc == SF_OK && product_parse_patch(req->body, &in, &bad) != 0)
+        rc = refused(&d, &bad);
+    if (rc == SF_OK)
+        rc = product_update(&w->db, req->who.market_id, req->who.vendor_id, id, &in, &d);
+    if (rc == SF_OK)
+        rc = written(req, w, id, &doc, &d);
+    api_reply_result(req, w, rc, &d, 200, doc);
 }
 
 int vendor_register(router_t *r)

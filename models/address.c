@@ -159,7 +159,7 @@ json_t *address_json(const address_t *a)
 }
 
 /* Inside the transaction: the checks, then the row. */
-static int insert_tx(db_t *db, int64_t user_id, const address_input_t *in, int64_t *id)
+static sf_status_t insert_tx(db_t *db, int64_t user_id, const address_input_t *in, int64_t *id)
 {
     db_rows_t *rows = NULL;
     char lat[24], lng[24];
@@ -177,7 +177,7 @@ static int insert_tx(db_t *db, int64_t user_id, const address_input_t *in, int64
         db_rows_free(rows);
         rows = NULL;
         if (rc != DB_OK)
-            return rc == DB_NOROW ? ADDRESS_BAD_MARKET : rc;
+            return rc == DB_NOROW ? SF_E_NO_MARKET : rc;
     }
     rc =
         db_query_row(db, "SELECT COUNT(*) FROM addresses WHERE user_id = ?", (db_param_t[]){DB_I64(user_id)}, 1, &rows);
@@ -186,7 +186,7 @@ static int insert_tx(db_t *db, int64_t user_id, const address_input_t *in, int64
     if (rc != DB_OK)
         return rc;
     if (count >= ADDRESS_PER_USER)
-        return ADDRESS_TOO_MANY;
+        return SF_E_TOO_MANY_ADDRESSES;
     snprintf(lat, sizeof(lat), "%.6f", in->lat);
     snprintf(lng, sizeof(lng), "%.6f", in->lng);
     db_param_t p[] = {in->market_id > 0 ? DB_I64(in->market_id) : DB_NULL,
@@ -203,16 +203,23 @@ static int insert_tx(db_t *db, int64_t user_id, const address_input_t *in, int64
     return rc;
 }
 
-int address_create(db_t *db, int64_t user_id, const address_input_t *in, int64_t *id)
+/* What address_create's transaction works on. */
+typedef struct create_work {
+    int64_t user_id;
+    const address_input_t *in;
+    int64_t *id;
+} create_work_t;
+
+static sf_status_t create_tx(db_t *db, void *ctx)
 {
-    int rc = db_begin(db);
-    if (rc != DB_OK)
-        return rc;
-    if ((rc = insert_tx(db, user_id, in, id)) == DB_OK)
-        rc = db_commit(db);
-    if (rc != DB_OK)
-        db_rollback(db);
-    return rc;
+    create_work_t *cw = ctx;
+    return insert_tx(db, cw->user_id, cw->in, cw->id);
+}
+
+sf_status_t address_create(db_t *db, int64_t user_id, const address_input_t *in, int64_t *id)
+{
+    create_work_t cw = {.user_id = user_id, .in = in, .id = id};
+    return db_tx(db, create_tx, &cw);
 }
 
 int address_list(db_t *db, int64_t user_id, int64_t market_id, json_t **items)

@@ -48,22 +48,17 @@ typedef struct address_invalid {
     const char *reason;
 } address_invalid_t;
 
-/* Results beyond db_status_t's. */
-enum {
-    ADDRESS_TOO_MANY = -40,   /* the consumer already keeps ADDRESS_PER_USER addresses */
-    ADDRESS_BAD_MARKET = -41, /* market_id names no market */
-};
-
 /* Reads and checks a POST /v1/addresses body: name 1..64 code points, phone
  * ^[0-9+-]{5,20}$, text 1..255 code points (no control characters, no leading or trailing
  * space), lat -90..90 and lng -180..180 as JSON numbers, market_id an id or null or
  * absent; unknown fields refused. 0, or -1 with *bad set. */
 int address_parse(const json_t *body, address_input_t *in, address_invalid_t *bad);
 
-/* Creates an address in one transaction that holds the consumer's row, so the cap holds
- * under concurrent requests. DB_OK with *id; ADDRESS_TOO_MANY; ADDRESS_BAD_MARKET; or a db
+/* Creates an address in one transaction (db_tx) that holds the consumer's row, so the cap
+ * holds under concurrent requests. DB_OK with *id; SF_E_TOO_MANY_ADDRESSES (the consumer
+ * already keeps ADDRESS_PER_USER); SF_E_NO_MARKET (market_id names no market); or a db
  * error. Nothing is written unless DB_OK. */
-int address_create(db_t *db, int64_t user_id, const address_input_t *in, int64_t *id);
+sf_status_t address_create(db_t *db, int64_t user_id, const address_input_t *in, int64_t *id);
 
 /* The consumer's addresses by id (at most ADDRESS_PER_USER) as a JSON array; with
  * market_id > 0 only those usable there (tied to no market, or to that one). DB_OK or a db

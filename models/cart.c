@@ -25,7 +25,8 @@
 #include "models/product.h"
 #include "models/base/money.h"
 
-#define CART_SET_TRIES 5  /* WATCH rounds before giving up with CART_BUSY */
+#define CART_SET_TRIES 5  /* WATCH rounds before giving up with SF_E_BUSY */
+#define CART_RACED     1  /* exec(): a WATCHed key changed, nothing ran */
 #define KEY_MAX        64 /* "cart:<id>:<id>" */
 #define SQL_MAX        1024
 
@@ -180,7 +181,7 @@ static int run_int(redis_t *r, redisReply *rep, const char *what, long long *v)
     return 0;
 }
 
-/* EXEC of a MULTI whose queued commands must all have succeeded. 0; CART_BUSY when a
+/* EXEC of a MULTI whose queued commands must all have succeeded. 0; CART_RACED when a
  * WATCHed key changed (nil reply: nothing ran); -1 otherwise. */
 static int exec(redis_t *r)
 {
@@ -189,7 +190,7 @@ static int exec(redis_t *r)
     if (rep == NULL)
         return -1;
     if (rep->type == REDIS_REPLY_NIL) {
-        rc = CART_BUSY;
+        rc = CART_RACED;
     } else if (rep->type == REDIS_REPLY_ARRAY) {
         rc = 0;
         for (size_t i = 0; i < rep->elements; i++)
@@ -226,46 +227,47 @@ static int commit(redis_t *r, const char *key, int queued)
 }
 
 /* One round of cart_set: WATCH, check the cap, MULTI/HSET/EXPIRE/EXEC. */
-static int set_once(redis_t *r, const char *key, int64_t product_id, int64_t qty)
+static sf_status_t set_once(redis_t *r, const char *key, int64_t product_id, int64_t qty)
 {
     long long exists = 0, len = 0;
     if (run(r, redis_cmd(r, "WATCH %s", key), REDIS_REPLY_STATUS, "cart WATCH") != 0)
-        return -1;
+        return SF_E_UNAVAILABLE;
     if (run_int(r, redis_cmd(r, "HEXISTS %s %lld", key, (long long)product_id), "cart HEXISTS", &exists) != 0 ||
         run_int(r, redis_cmd(r, "HLEN %s", key), "cart HLEN", &len) != 0) {
         quietly(r, "UNWATCH");
-        return -1;
+        return SF_E_UNAVAILABLE;
     }
     if (!exists && len >= CART_MAX_LINES) {
         quietly(r, "UNWATCH");
-        return CART_FULL;
+        return SF_E_CART_FULL;
     }
     if (run(r, redis_cmd(r, "MULTI"), REDIS_REPLY_STATUS, "cart MULTI") != 0) {
         quietly(r, "UNWATCH");
-        return -1;
+        return SF_E_UNAVAILABLE;
     }
     int queued = run(r, redis_cmd(r, "HSET %s %lld %lld", key, (long long)product_id, (long long)qty),
                      REDIS_REPLY_STATUS, "cart HSET") == 0;
-    return commit(r, key, queued); /* EXEC and DISCARD both end the WATCH */
+    int rc = commit(r, key, queued); /* EXEC and DISCARD both end the WATCH */
+    return rc == 0 ? SF_OK : rc == CART_RACED ? SF_E_BUSY : SF_E_UNAVAILABLE;
 }
 
-int cart_set(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id, int64_t qty)
+sf_status_t cart_set(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id, int64_t qty)
 {
     char key[KEY_MAX];
     if (qty == 0)
-        return cart_remove(r, user_id, market_id, product_id);
+        return cart_remove(r, user_id, market_id, product_id) == 0 ? SF_OK : SF_E_UNAVAILABLE;
     if (qty < 0 || qty > CART_QTY_MAX || product_id <= 0) {
         snprintf(r->err, sizeof(r->err), "cart_set: quantity %lld out of range", (long long)qty);
-        return -1;
+        return SF_E_INVALID;
     }
     cart_key(key, user_id, market_id);
     for (int i = 0; i < CART_SET_TRIES; i++) {
-        int rc = set_once(r, key, product_id, qty);
-        if (rc != CART_BUSY)
+        sf_status_t rc = set_once(r, key, product_id, qty);
+        if (rc != SF_E_BUSY)
             return rc;
     }
     snprintf(r->err, sizeof(r->err), "cart_set: the cart kept changing");
-    return CART_BUSY;
+    return SF_E_BUSY;
 }
 
 int cart_remove(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id)

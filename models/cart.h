@@ -28,12 +28,6 @@ typedef struct cart_line {
     int64_t qty; /* grams or pieces, > 0 */
 } cart_line_t;
 
-/* Results of cart_set beyond 0 and -1. */
-enum {
-    CART_FULL = -30, /* the cart already holds CART_MAX_LINES other lines */
-    CART_BUSY = -31, /* the cart kept changing under us (concurrent writes); try again */
-};
-
 /* What a PUT needs to know about a product, whatever its status. */
 typedef struct cart_product {
     int64_t id;
@@ -71,10 +65,11 @@ int cart_load(redis_t *r, int64_t user_id, int64_t market_id, cart_line_t *lines
 /* Empties a cart. 0, or -1 if Redis failed. */
 int cart_clear(redis_t *r, int64_t user_id, int64_t market_id);
 
-/* Sets a line to qty (1..CART_QTY_MAX; 0 removes it) and restarts the cart's TTL. 0;
- * CART_FULL when adding a line to a cart holding CART_MAX_LINES others; CART_BUSY when the
- * cart changed concurrently every time it was tried; -1 if Redis failed. */
-int cart_set(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id, int64_t qty);
+/* Sets a line to qty (1..CART_QTY_MAX; 0 removes it) and restarts the cart's TTL. SF_OK;
+ * SF_E_CART_FULL when adding a line to a cart holding CART_MAX_LINES others; SF_E_BUSY when
+ * the cart changed concurrently every time it was tried; SF_E_INVALID for a quantity or id
+ * out of range; SF_E_UNAVAILABLE if Redis failed (r->err). */
+sf_status_t cart_set(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id, int64_t qty);
 
 /* Removes a line (a line not in the cart is no error). 0, or -1 if Redis failed. */
 int cart_remove(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id);

@@ -1,21 +1,31 @@
 /*
- * Couriers (see courier.h): one transaction writes the courier row and its user, so a taken
- * username leaves no courier behind. Worker threads; uses only the db_t it is given.
+ * Couriers (see courier.h): one transaction (db_tx) writes the courier row and its user, so a
+ * taken username leaves no courier behind. Worker threads; uses only the db_t it is given.
  */
 #include "models/courier.h"
 #include "models/user.h"
 
-static int db_fail(int rc)
+/* A failed statement: a lost connection or a deadlock passes on as it is (db_tx runs the
+ * transaction again); anything else is an internal failure. */
+static sf_status_t db_fail(sf_status_t rc)
 {
-    return rc == DB_GONE || rc == DB_DEADLOCK ? COURIER_E_BUSY : COURIER_E_DB;
+    return rc == DB_GONE || rc == DB_DEADLOCK ? rc : SF_E_INTERNAL;
 }
 
-/* The writes, inside the caller's transaction. */
-static int create_rows(db_t *db, int64_t market_id, const courier_new_t *c, int64_t *courier_id, int64_t *user_id)
+typedef struct create {
+    int64_t market_id;
+    const courier_new_t *c;
+    status_detail_t *d;
+    json_t *out;
+} create_t;
+
+/* The writes, inside the transaction. */
+static sf_status_t create_rows(db_t *db, int64_t market_id, const courier_new_t *c, int64_t *courier_id,
+                               int64_t *user_id, status_detail_t *d)
 {
     uint64_t id = 0;
     db_param_t p[] = {DB_I64(market_id), DB_STR(c->name), DB_STR(c->phone)};
-    int rc = db_exec(db, "INSERT INTO couriers (market_id, name, phone) VALUES (?, ?, ?)", p, 3, NULL, &id);
+    sf_status_t rc = db_exec(db, "INSERT INTO couriers (market_id, name, phone) VALUES (?, ?, ?)", p, 3, NULL, &id);
     if (rc != DB_OK)
         return db_fail(rc);
     *courier_id = (int64_t)id;
@@ -29,31 +39,35 @@ static int create_rows(db_t *db, int64_t market_id, const courier_new_t *c, int6
     };
     rc = user_create(db, &u, user_id);
     if (rc == DB_DUP)
-        return COURIER_E_USERNAME_TAKEN;
-    return rc == DB_OK ? COURIER_OK : db_fail(rc);
+        return status_field(d, SF_E_USERNAME_TAKEN, "username", NULL);
+    return rc == DB_OK ? SF_OK : db_fail(rc);
 }
 
-int courier_create(db_t *db, int64_t market_id, const courier_new_t *c, json_t **out)
+/* The transaction: the answer is made before the commit, so out of memory writes nothing. */
+static sf_status_t create_tx(db_t *db, void *ctx)
 {
+    create_t *k = ctx;
     int64_t courier_id = 0, user_id = 0;
-    int rc = db_begin(db);
-    if (rc != DB_OK)
-        return db_fail(rc);
-    *out = NULL;
-    rc = create_rows(db, market_id, c, &courier_id, &user_id);
-    if (rc == COURIER_OK) { /* the answer before the commit: out of memory writes nothing */
-        *out = json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:s}", "id", (json_int_t)courier_id, "market_id",
-                         (json_int_t)market_id, "name", c->name, "phone", c->phone, "status", "active", "user_id",
-                         (json_int_t)user_id, "username", c->username);
-        rc = *out != NULL ? COURIER_OK : COURIER_E_DB;
+    json_decref(k->out);
+    k->out = NULL;
+    sf_status_t rc = create_rows(db, k->market_id, k->c, &courier_id, &user_id, k->d);
+    if (rc != SF_OK)
+        return rc;
+    k->out = json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:s}", "id", (json_int_t)courier_id, "market_id",
+                       (json_int_t)k->market_id, "name", k->c->name, "phone", k->c->phone, "status", "active",
+                       "user_id", (json_int_t)user_id, "username", k->c->username);
+    return k->out != NULL ? SF_OK : SF_E_INTERNAL;
+}
+
+sf_status_t courier_create(db_t *db, int64_t market_id, const courier_new_t *c, json_t **out, status_detail_t *d)
+{
+    create_t k = {.market_id = market_id, .c = c, .d = d};
+    sf_status_t rc = db_tx(db, create_tx, &k);
+    if (rc != SF_OK) {
+        json_decref(k.out);
+        k.out = NULL;
     }
-    if (rc == COURIER_OK && (rc = db_commit(db)) != DB_OK)
-        rc = db_fail(rc);
-    if (rc != COURIER_OK) {
-        db_rollback(db);
-        json_decref(*out);
-        *out = NULL;
-    }
+    *out = k.out;
     return rc;
 }
 
@@ -66,7 +80,8 @@ static json_t *list_json(const db_rows_t *rows)
                      s != NULL ? s : "", s != NULL ? slen : 0);
 }
 
-int courier_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items, int64_t *next_after)
+sf_status_t courier_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items,
+                         int64_t *next_after)
 {
     db_rows_t *rows = NULL;
     size_t n = 0;
@@ -75,16 +90,16 @@ int courier_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, js
     *next_after = 0;
     *items = json_array();
     if (*items == NULL)
-        return COURIER_E_DB;
-    int rc = db_query(db,
-                      "SELECT id, name, phone, status FROM couriers WHERE market_id = ? AND id > ?"
-                      " ORDER BY id LIMIT ?",
-                      p, 3, &rows);
+        return SF_E_INTERNAL;
+    sf_status_t rc = db_query(db,
+                              "SELECT id, name, phone, status FROM couriers WHERE market_id = ? AND id > ?"
+                              " ORDER BY id LIMIT ?",
+                              p, 3, &rows);
     if (rc != DB_OK) {
         rc = db_fail(rc);
         goto out;
     }
-    while (rc == COURIER_OK && db_rows_next(rows)) {
+    while (rc == SF_OK && db_rows_next(rows)) {
         if (n++ == limit) { /* one more row than asked: another page follows */
             *next_after = last;
             break;
@@ -92,11 +107,11 @@ int courier_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, js
         json_t *v = list_json(rows);
         last = db_rows_i64(rows, 0);
         if (v == NULL || json_array_append_new(*items, v) != 0)
-            rc = COURIER_E_DB;
+            rc = SF_E_INTERNAL;
     }
 out:
     db_rows_free(rows);
-    if (rc != COURIER_OK) {
+    if (rc != SF_OK) {
         json_decref(*items);
         *items = NULL;
     }

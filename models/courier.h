@@ -13,12 +13,8 @@
 #include <stdint.h>
 #include "models/store/db.h"
 
-typedef enum courier_rc {
-    COURIER_OK = 0,
-    COURIER_E_DB = DB_ERR,             /* unexpected database failure */
-    COURIER_E_BUSY = DB_GONE,           /* connection lost or deadlock: nothing written, try again */
-    COURIER_E_USERNAME_TAKEN = -3, /* the login name belongs to someone */
-} courier_rc_t;
+/* Outcomes (models/base/status.h): SF_OK; SF_E_USERNAME_TAKEN (field username);
+ * SF_E_DB_GONE or SF_E_DEADLOCK (nothing written, try again); SF_E_INTERNAL. */
 
 typedef struct courier_new {
     const char *name;     /* 1-64 characters */
@@ -28,12 +24,13 @@ typedef struct courier_new {
 } courier_new_t;
 
 /* Creates the courier and its user (role courier) in one transaction; nothing is written on
- * failure. *out: {id, market_id, name, phone, status, user_id, username}. */
-int courier_create(db_t *db, int64_t market_id, const courier_new_t *c, json_t **out);
+ * failure. *out: {id, market_id, name, phone, status, user_id, username}. d may be NULL. */
+sf_status_t courier_create(db_t *db, int64_t market_id, const courier_new_t *c, json_t **out, status_detail_t *d);
 
 /* A page of the market's couriers by id, each {id, name, phone, status}: those after
  * after_id (0: from the first), at most limit (1-100). *items is the caller's; *next_after
  * is the last id shown when more follow, else 0. */
-int courier_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items, int64_t *next_after);
+sf_status_t courier_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items,
+                         int64_t *next_after);
 
 #endif

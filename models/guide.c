@@ -12,9 +12,11 @@
 
 typedef __int128 i128; /* GCC/Clang: every product of two stored values fits */
 
-static int db_fail(int rc)
+/* A failed statement: a lost connection or a deadlock passes on as it is (db_tx runs the
+ * transaction again); anything else is an internal failure. */
+static sf_status_t db_fail(sf_status_t rc)
 {
-    return rc == DB_GONE || rc == DB_DEADLOCK ? GUIDE_E_BUSY : GUIDE_E_DB;
+    return rc == DB_GONE || rc == DB_DEADLOCK ? rc : SF_E_INTERNAL;
 }
 
 static int64_t saturate(i128 v)
@@ -56,20 +58,31 @@ int64_t guide_per_500g(int64_t price_fen, int64_t per_g)
 
 /* ---------------------------------------------------------------- guide prices */
 
-static int put_rows(db_t *db, int64_t market_id, const char *date, const guide_item_t *items, size_t n)
+/* What a write's transaction body works on and leaves behind. */
+typedef struct write {
+    int64_t market_id, user_id;
+    const char *date, *title, *body;
+    const guide_item_t *items;
+    size_t n;
+    json_t *out;
+} write_t;
+
+/* Upserts every item: a guide price already set for the day is replaced. */
+static sf_status_t put_tx(db_t *db, void *ctx)
 {
-    int rc = DB_OK;
-    for (size_t i = 0; rc == DB_OK && i < n; i++) {
-        db_param_t p[] = {
-            DB_I64(market_id),          DB_STR(date),          DB_STR(items[i].commodity_code), DB_STR(items[i].name),
-            DB_I64(items[i].price_fen), DB_I64(items[i].per_g)};
+    const write_t *wr = ctx;
+    sf_status_t rc = DB_OK;
+    for (size_t i = 0; rc == DB_OK && i < wr->n; i++) {
+        const guide_item_t *it = &wr->items[i];
+        db_param_t p[] = {DB_I64(wr->market_id), DB_STR(wr->date),      DB_STR(it->commodity_code),
+                          DB_STR(it->name),      DB_I64(it->price_fen), DB_I64(it->per_g)};
         rc = db_exec(db,
                      "INSERT INTO guide_prices (market_id, date, commodity_code, name, price_fen, per_g)"
                      " VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE name = VALUES(name),"
                      " price_fen = VALUES(price_fen), per_g = VALUES(per_g)",
                      p, 6, NULL, NULL);
     }
-    return rc;
+    return rc == DB_OK ? SF_OK : db_fail(rc);
 }
 
 static json_t *items_json(const char *date, const guide_item_t *items, size_t n)
@@ -87,35 +100,31 @@ static json_t *items_json(const char *date, const guide_item_t *items, size_t n)
     return arr != NULL ? json_pack("{s:s, s:o}", "date", date, "items", arr) : NULL;
 }
 
-int guide_put(db_t *db, int64_t market_id, const char *date, const guide_item_t *items, size_t n, json_t **out)
+sf_status_t guide_put(db_t *db, int64_t market_id, const char *date, const guide_item_t *items, size_t n, json_t **out)
 {
+    write_t wr = {.market_id = market_id, .date = date, .items = items, .n = n};
     *out = items_json(date, items, n); /* first: out of memory writes nothing */
     if (*out == NULL)
-        return GUIDE_E_DB;
-    int rc = db_begin(db);
-    if (rc == DB_OK)
-        rc = put_rows(db, market_id, date, items, n);
-    if (rc == DB_OK)
-        rc = db_commit(db);
-    if (rc != DB_OK) {
-        db_rollback(db);
+        return SF_E_INTERNAL;
+    sf_status_t rc = db_tx(db, put_tx, &wr);
+    if (rc != SF_OK) {
         json_decref(*out);
         *out = NULL;
-        return db_fail(rc);
     }
-    return GUIDE_OK;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- notices */
 
-/* The notice's row and its answer, inside the caller's transaction. */
-static int notice_rows(db_t *db, int64_t market_id, int64_t user_id, const char *title, const char *body, json_t **out)
+/* The notice's row and its answer, inside the transaction: out of memory writes nothing. */
+static sf_status_t notice_rows(db_t *db, int64_t market_id, int64_t user_id, const char *title, const char *body,
+                               json_t **out)
 {
     uint64_t id = 0;
     db_rows_t *rows = NULL;
     char when[40];
     db_param_t p[] = {DB_I64(market_id), DB_STR(title), DB_STR(body), DB_I64(user_id)};
-    int rc =
+    sf_status_t rc =
         db_exec(db, "INSERT INTO notices (market_id, title, body, created_by) VALUES (?, ?, ?, ?)", p, 4, NULL, &id);
     db_param_t k[] = {DB_I64((int64_t)id)};
     if (rc == DB_OK)
@@ -131,23 +140,27 @@ static int notice_rows(db_t *db, int64_t market_id, int64_t user_id, const char 
     db_rows_free(rows);
     *out = json_pack("{s:I, s:I, s:s, s:s, s:s}", "id", (json_int_t)id, "market_id", (json_int_t)market_id, "title",
                      title, "body", body, "published_at", when);
-    return *out != NULL ? GUIDE_OK : GUIDE_E_DB;
+    return *out != NULL ? SF_OK : SF_E_INTERNAL;
 }
 
-int guide_notice_create(db_t *db, int64_t market_id, int64_t user_id, const char *title, const char *body, json_t **out)
+static sf_status_t notice_tx(db_t *db, void *ctx)
 {
-    int rc = db_begin(db);
-    if (rc != DB_OK)
-        return db_fail(rc);
-    *out = NULL;
-    rc = notice_rows(db, market_id, user_id, title, body, out);
-    if (rc == GUIDE_OK && (rc = db_commit(db)) != DB_OK)
-        rc = db_fail(rc);
-    if (rc != GUIDE_OK) {
-        db_rollback(db);
-        json_decref(*out);
-        *out = NULL;
+    write_t *wr = ctx;
+    json_decref(wr->out); /* a run before this one */
+    wr->out = NULL;
+    return notice_rows(db, wr->market_id, wr->user_id, wr->title, wr->body, &wr->out);
+}
+
+sf_status_t guide_notice_create(db_t *db, int64_t market_id, int64_t user_id, const char *title, const char *body,
+                                json_t **out)
+{
+    write_t wr = {.market_id = market_id, .user_id = user_id, .title = title, .body = body};
+    sf_status_t rc = db_tx(db, notice_tx, &wr);
+    if (rc != SF_OK) {
+        json_decref(wr.out);
+        wr.out = NULL;
     }
+    *out = wr.out;
     return rc;
 }
 
@@ -237,14 +250,14 @@ static json_t *alerts_json(db_rows_t *rows, int band_pct)
     return json_pack("{s:o, s:n}", "items", items, "next_cursor");
 }
 
-int guide_alerts(db_t *db, int64_t market_id, const char *date, int band_pct, json_t **out)
+sf_status_t guide_alerts(db_t *db, int64_t market_id, const char *date, int band_pct, json_t **out)
 {
     db_rows_t *rows = NULL;
     db_param_t p[] = {DB_STR(date), DB_I64(market_id), DB_I64(band_pct), DB_I64(band_pct)};
-    int rc = db_query(db, alerts_sql, p, 4, &rows);
+    sf_status_t rc = db_query(db, alerts_sql, p, 4, &rows);
     if (rc != DB_OK)
         return db_fail(rc);
     *out = alerts_json(rows, band_pct);
     db_rows_free(rows);
-    return *out != NULL ? GUIDE_OK : GUIDE_E_DB;
+    return *out != NULL ? SF_OK : SF_E_INTERNAL;
 }

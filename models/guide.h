@@ -24,11 +24,8 @@
 #define GUIDE_MAX_ITEMS  500 /* guide prices in one PUT */
 #define GUIDE_MAX_ALERTS 500 /* anomalies in one answer: the worst ones */
 
-typedef enum guide_rc {
-    GUIDE_OK = 0,
-    GUIDE_E_DB = DB_ERR,   /* unexpected database failure */
-    GUIDE_E_BUSY = DB_GONE, /* connection lost or deadlock: nothing written, try again */
-} guide_rc_t;
+/* Outcomes of the writes and reads below (models/base/status.h): SF_OK; SF_E_DB_GONE or
+ * SF_E_DEADLOCK (nothing written, try again); SF_E_INTERNAL (the db_t says why). */
 
 typedef struct guide_item {
     const char *commodity_code; /* NY/T 2137 code */
@@ -51,17 +48,17 @@ guide_dir_t guide_compare(int64_t price_fen, int64_t per_g, int64_t guide_fen, i
 int64_t guide_per_500g(int64_t price_fen, int64_t per_g);
 
 /* Inserts or replaces the guide prices of `date` (YYYY-MM-DD) for the given commodity codes
- * (distinct), all in one transaction. *out: {date, items: [{commodity_code, name,
+ * (distinct), all in one transaction (db_tx). *out: {date, items: [{commodity_code, name,
  * price_fen, per_g}]}, the items as written. */
-int guide_put(db_t *db, int64_t market_id, const char *date, const guide_item_t *items, size_t n, json_t **out);
+sf_status_t guide_put(db_t *db, int64_t market_id, const char *date, const guide_item_t *items, size_t n, json_t **out);
 
 /* Publishes a notice now. *out: {id, market_id, title, body, published_at}. */
-int guide_notice_create(db_t *db, int64_t market_id, int64_t user_id, const char *title, const char *body,
-                        json_t **out);
+sf_status_t guide_notice_create(db_t *db, int64_t market_id, int64_t user_id, const char *title, const char *body,
+                                json_t **out);
 
 /* The market's on-sale weighed products priced outside band_pct around the guide price of
  * `date` for their commodity code, worst first (by the size of the deviation, then product
  * id), at most GUIDE_MAX_ALERTS. *out: {items: [...], next_cursor: null}. */
-int guide_alerts(db_t *db, int64_t market_id, const char *date, int band_pct, json_t **out);
+sf_status_t guide_alerts(db_t *db, int64_t market_id, const char *date, int band_pct, json_t **out);
 
 #endif

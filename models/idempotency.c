@@ -60,27 +60,28 @@ static int drop_expired(db_t *db, int64_t user_id, const char *scope, const char
                    p, 5, NULL, NULL);
 }
 
-/* Looks at the row of someone else's claim: the answer, a mismatch, or "still running"
- * (IDEMPOTENCY_RUN here means: absent or unanswered, look again). */
-static int look(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash, int *status,
-                char **response, size_t *len)
+/* Looks at the row of someone else's claim: the answer (*claim IDEMPOTENCY_REPLAY), a
+ * mismatch, or "still running" (*claim IDEMPOTENCY_RUN: absent or unanswered, look again). */
+static sf_status_t look(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash,
+                        idempotency_claim_t *claim, int *status, char **response, size_t *len)
 {
     db_rows_t *rows = NULL;
     db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key)};
-    int rc = db_query_row(db,
-                          "SELECT request_hash, status, response FROM idempotency_keys"
-                          " WHERE user_id = ? AND scope = ? AND idem_key = ?",
-                          p, 3, &rows);
+    sf_status_t rc = db_query_row(db,
+                                  "SELECT request_hash, status, response FROM idempotency_keys"
+                                  " WHERE user_id = ? AND scope = ? AND idem_key = ?",
+                                  p, 3, &rows);
+    *claim = IDEMPOTENCY_RUN;
     if (rc == DB_NOROW)
-        return IDEMPOTENCY_RUN; /* released meanwhile: claim it again */
+        return DB_OK; /* released meanwhile: claim it again */
     if (rc != DB_OK)
         return rc;
     size_t n = 0;
     const char *body = db_rows_str(rows, 2, &n);
     if (strcmp(db_rows_str(rows, 0, NULL), hash) != 0) {
-        rc = IDEMPOTENCY_E_REUSED;
+        rc = SF_E_IDEMPOTENCY_REUSED;
     } else if (db_rows_isnull(rows, 1) || body == NULL) {
-        rc = IDEMPOTENCY_RUN;
+        rc = DB_OK;
     } else if ((*response = malloc(n + 1)) == NULL) {
         rc = DB_ERR;
     } else {
@@ -88,41 +89,42 @@ static int look(db_t *db, int64_t user_id, const char *scope, const char *key, c
         (*response)[n] = '\0';
         *len = n;
         *status = (int)db_rows_i64(rows, 1);
-        rc = IDEMPOTENCY_REPLAY;
+        *claim = IDEMPOTENCY_REPLAY;
     }
     db_rows_free(rows);
     return rc;
 }
 
-int idempotency_begin(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash, int *status,
-                      char **response, size_t *len)
+sf_status_t idempotency_begin(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash,
+                              idempotency_claim_t *claim, int *status, char **response, size_t *len, status_detail_t *d)
 {
     *response = NULL;
     *len = 0;
+    *claim = IDEMPOTENCY_RUN;
     if (!idempotency_key_valid(key))
-        return IDEMPOTENCY_E_KEY;
-    int rc = drop_expired(db, user_id, scope, key);
+        return status_field(d, SF_E_IDEMPOTENCY_KEY, "Idempotency-Key", NULL);
+    sf_status_t rc = drop_expired(db, user_id, scope, key);
     for (long waited = 0; rc == DB_OK; waited += IDEMPOTENCY_POLL_MS) {
         db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key), DB_STR(hash)};
         rc = db_exec(db, "INSERT INTO idempotency_keys (user_id, scope, idem_key, request_hash) VALUES (?, ?, ?, ?)", p,
                      4, NULL, NULL);
         if (rc == DB_OK)
-            return IDEMPOTENCY_RUN;
+            return DB_OK; /* claimed: IDEMPOTENCY_RUN */
         if (rc != DB_DUP)
             return rc;
-        rc = look(db, user_id, scope, key, hash, status, response, len);
-        if (rc != IDEMPOTENCY_RUN)
+        rc = look(db, user_id, scope, key, hash, claim, status, response, len);
+        if (rc != DB_OK || *claim == IDEMPOTENCY_REPLAY)
             return rc;
         if (waited >= IDEMPOTENCY_WAIT_MS)
-            return IDEMPOTENCY_E_IN_PROGRESS;
+            return SF_E_IDEMPOTENCY_IN_PROGRESS;
         sleep_ms(IDEMPOTENCY_POLL_MS);
         rc = DB_OK;
     }
     return rc;
 }
 
-int idempotency_finish(db_t *db, int64_t user_id, const char *scope, const char *key, int status, const char *response,
-                       size_t len)
+sf_status_t idempotency_finish(db_t *db, int64_t user_id, const char *scope, const char *key, int status,
+                               const char *response, size_t len)
 {
     db_param_t p[] = {DB_I64(status), DB_STRN(response, len), DB_I64(user_id), DB_STR(scope), DB_STR(key)};
     return db_exec(db,
@@ -131,7 +133,7 @@ int idempotency_finish(db_t *db, int64_t user_id, const char *scope, const char 
                    p, 5, NULL, NULL);
 }
 
-int idempotency_abort(db_t *db, int64_t user_id, const char *scope, const char *key)
+sf_status_t idempotency_abort(db_t *db, int64_t user_id, const char *scope, const char *key)
 {
     db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key)};
     return db_exec(db,
@@ -139,7 +141,7 @@ int idempotency_abort(db_t *db, int64_t user_id, const char *scope, const char *
                    p, 3, NULL, NULL);
 }
 
-int idempotency_purge(db_t *db, size_t limit, size_t *deleted)
+sf_status_t idempotency_purge(db_t *db, size_t limit, size_t *deleted)
 {
     uint64_t n = 0;
     if (deleted != NULL)

@@ -24,14 +24,11 @@
 #define IDEMPOTENCY_WAIT_MS  5000        /* how long it waits for the first to finish */
 #define IDEMPOTENCY_STALE_S  120         /* an unanswered claim this old was abandoned (a crash) */
 
-/* Results of idempotency_begin beyond the db statuses. */
-enum {
-    IDEMPOTENCY_RUN = 1,             /* the key is ours: do the work, then finish or abort */
-    IDEMPOTENCY_REPLAY = 2,          /* answered before: *status and *response are that answer */
-    IDEMPOTENCY_E_KEY = -40,         /* the key is not 1..128 printable ASCII (422) */
-    IDEMPOTENCY_E_REUSED = -41,      /* the key came with another request (422) */
-    IDEMPOTENCY_E_IN_PROGRESS = -42, /* the first request still runs after the wait (409) */
-};
+/* What idempotency_begin found when it succeeded (not an outcome: both are SF_OK). */
+typedef enum idempotency_claim {
+    IDEMPOTENCY_RUN = 1,    /* the key is ours: do the work, then finish or abort */
+    IDEMPOTENCY_REPLAY = 2, /* answered before: *status and *response are that answer */
+} idempotency_claim_t;
 
 /* 1 if key is 1..IDEMPOTENCY_KEY_MAX bytes of printable ASCII (0x21..0x7e and space). */
 int idempotency_key_valid(const char *key);
@@ -41,26 +38,28 @@ int idempotency_key_valid(const char *key);
 int idempotency_hash(const json_t *body, char out[IDEMPOTENCY_HASH_LEN]);
 
 /* Claims (user_id, scope, key) for a request with this hash, or finds its first answer:
- * IDEMPOTENCY_RUN; IDEMPOTENCY_REPLAY with *status and *response (malloc'd, the caller's)
- * and *len; IDEMPOTENCY_E_KEY; IDEMPOTENCY_E_REUSED; IDEMPOTENCY_E_IN_PROGRESS after waiting
- * up to IDEMPOTENCY_WAIT_MS for a first request that is still running; or a db status.
- * Each statement is its own transaction: call outside any. */
-int idempotency_begin(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash, int *status,
-                      char **response, size_t *len);
+ * SF_OK with *claim IDEMPOTENCY_RUN, or IDEMPOTENCY_REPLAY with *status and *response
+ * (malloc'd, the caller's) and *len; SF_E_IDEMPOTENCY_KEY (d names the field
+ * Idempotency-Key); SF_E_IDEMPOTENCY_REUSED; SF_E_IDEMPOTENCY_IN_PROGRESS after waiting up
+ * to IDEMPOTENCY_WAIT_MS for a first request that is still running; or a db status. d may be
+ * NULL. Each statement is its own transaction: call outside any. */
+sf_status_t idempotency_begin(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash,
+                              idempotency_claim_t *claim, int *status, char **response, size_t *len,
+                              status_detail_t *d);
 
 /* Stores the answer of a claimed key (status and body as sent). DB_OK or a db status. */
-int idempotency_finish(db_t *db, int64_t user_id, const char *scope, const char *key, int status, const char *response,
-                       size_t len);
+sf_status_t idempotency_finish(db_t *db, int64_t user_id, const char *scope, const char *key, int status,
+                               const char *response, size_t len);
 
 /* Releases a claimed key without an answer (the work failed for a reason worth retrying),
  * so that the next request with it runs. DB_OK or a db status. */
-int idempotency_abort(db_t *db, int64_t user_id, const char *scope, const char *key);
+sf_status_t idempotency_abort(db_t *db, int64_t user_id, const char *scope, const char *key);
 
 #define IDEMPOTENCY_PURGE_MAX 10000 /* rows one purge statement may delete */
 
 /* Deletes, in one statement, up to limit (1..IDEMPOTENCY_PURGE_MAX) keys created more than
  * IDEMPOTENCY_TTL_S ago, oldest first (they already count as absent). For housekeeping.
  * DB_OK with *deleted (may be NULL), or a db status. */
-int idempotency_purge(db_t *db, size_t limit, size_t *deleted);
+sf_status_t idempotency_purge(db_t *db, size_t limit, size_t *deleted);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "models/base/cursor.h"
 #include "models/market.h"
 #include "models/product.h"
 #include "models/base/sqltime.h"
@@ -63,8 +64,7 @@ int market_list(db_t *db, size_t limit, int64_t after_id, json_t **items, char *
     *items = json_array();
     for (size_t k = 0; db_rows_next(rows) && k < limit;) {
         json_array_append_new(*items, market_json(rows));
-        if (++k == limit && rows->nrows > limit &&
-            product_cursor_encode('m', 0, db_rows_i64(rows, 0), next_cursor, len) != 0)
+        if (++k == limit && rows->nrows > limit && cursor_encode('m', 0, db_rows_i64(rows, 0), next_cursor, len) != 0)
             rc = DB_ERR;
     }
     db_rows_free(rows);
@@ -196,7 +196,7 @@ int market_stalls(db_t *db, const market_stall_query_t *q, json_t **items, char 
     for (size_t k = 0; db_rows_next(rows) && k < q->limit;) {
         json_array_append_new(*items, stall_json(rows));
         if (++k == q->limit && rows->nrows > q->limit &&
-            product_cursor_encode('t', 0, db_rows_i64(rows, 0), next_cursor, len) != 0)
+            cursor_encode('t', 0, db_rows_i64(rows, 0), next_cursor, len) != 0)
             rc = DB_ERR;
     }
     db_rows_free(rows);

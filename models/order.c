@@ -1,28 +1,29 @@
 /*
  * Orders (see order.h): the state machines as data, the transitions (conditional UPDATE plus
  * an event row, inside the caller's transaction), the unpaid-order cancel the timeout worker
- * and the consumer share, the consumer's cancel after payment (refunded in full through
- * models/payment.c), checkout, and the order's JSON (with its refunds).
+ * and the consumer share, the order side of the consumer's cancel (models/payment.c adds the
+ * refund and owns that transaction), checkout, and the order's JSON (with its refunds).
+ * Stock moves are models/stock.c's; nothing here writes the products table.
  *
  * Lock order, so that concurrent transactions queue instead of deadlocking: products by id
  * (checkout, and the stock given back by a cancel) after the order row (cancel). A deadlock
- * that happens anyway is rolled back by InnoDB; checkout runs again (ORDER_CHECKOUT_TRIES),
- * the consumer's cancel too.
+ * that happens anyway is rolled back by InnoDB and run again by db_tx().
  *
  * Worker threads (or tests) with their own db_t; nothing here keeps state between calls.
  */
-#include <openssl/rand.h>
+#include <openssl/rand.h> /* order numbers */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "models/address.h"
+#include "models/base/cursor.h"
 #include "models/base/money.h"
-#include "models/outbox.h"
-#include "models/payment.h"
-#include "models/product.h"
-#include "models/order.h"
 #include "models/base/sqltime.h"
+#include "models/order.h"
+#include "models/outbox.h"
+#include "models/product.h"
+#include "models/stock.h"
 
 /* A UTC DATETIME(3) column as RFC 3339 in +08:00 (as models/market.c writes them; NULL
  * stays NULL because CONCAT of NULL is NULL). */
@@ -77,6 +78,11 @@ int vendor_order_move_legal(const char *from, const char *to)
     return in_table(vendor_order_moves, from, to);
 }
 
+const char *const *order_status_names(void)
+{
+    return order_statuses;
+}
+
 int order_status_valid(const char *s)
 {
     for (size_t i = 0; s != NULL && order_statuses[i] != NULL; i++)
@@ -90,12 +96,12 @@ static db_param_t str_or_null(const char *s)
     return s != NULL ? DB_STR(s) : DB_NULL;
 }
 
-int order_transition_tx(db_t *db, int64_t order_id, const char *from, const char *to, const char *actor,
-                        const char *reason)
+sf_status_t order_transition_tx(db_t *db, int64_t order_id, const char *from, const char *to, const char *actor,
+                                const char *reason)
 {
     uint64_t n = 0;
     if (!order_move_legal(from, to))
-        return ORDER_E_STATE;
+        return SF_E_ORDER_CHANGED;
     db_param_t up[] = {DB_STR(to), DB_STR(to),       DB_STR(to),  str_or_null(reason),
                        DB_STR(to), DB_I64(order_id), DB_STR(from)};
     int rc = db_exec(db,
@@ -108,7 +114,7 @@ int order_transition_tx(db_t *db, int64_t order_id, const char *from, const char
     if (rc != DB_OK)
         return rc;
     if (n == 0)
-        return ORDER_E_STATE;
+        return SF_E_ORDER_CHANGED;
     db_param_t ev[] = {DB_STR(from), DB_STR(to), DB_STR(actor), str_or_null(reason), DB_I64(order_id)};
     return db_exec(db,
                    "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor,"
@@ -116,12 +122,12 @@ int order_transition_tx(db_t *db, int64_t order_id, const char *from, const char
                    ev, 5, NULL, NULL);
 }
 
-int vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const char *from, const char *to, const char *actor,
-                               const char *reason)
+sf_status_t vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const char *from, const char *to,
+                                       const char *actor, const char *reason)
 {
     uint64_t n = 0;
     if (!vendor_order_move_legal(from, to))
-        return ORDER_E_STATE;
+        return SF_E_ORDER_CHANGED;
     db_param_t up[] = {DB_STR(to), DB_STR(to), str_or_null(reason), DB_I64(vendor_order_id), DB_STR(from)};
     int rc = db_exec(db,
                      "UPDATE vendor_orders SET status = ?,"
@@ -131,7 +137,7 @@ int vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const char *fr
     if (rc != DB_OK)
         return rc;
     if (n == 0)
-        return ORDER_E_STATE;
+        return SF_E_ORDER_CHANGED;
     db_param_t ev[] = {DB_STR(from), DB_STR(to), DB_STR(actor), str_or_null(reason), DB_I64(vendor_order_id)};
     return db_exec(db,
                    "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor,"
@@ -158,22 +164,24 @@ static int cancel_vendor_orders(db_t *db, int64_t order_id, const char *from, co
     return rc;
 }
 
-/* Gives each line's quantity back to its product, in product-id order (the checkout's lock
- * order). */
-static int return_stock(db_t *db, int64_t order_id)
+/* Gives back the stock of the order's lines, in product-id order (the checkout's lock
+ * order); with vo_status, only the lines whose vendor order is in it (after payment, a
+ * rejected vendor order gave its stock back already). */
+static sf_status_t return_stock(db_t *db, int64_t order_id, const char *vo_status)
 {
     db_rows_t *rows = NULL;
-    db_param_t p[] = {DB_I64(order_id), DB_I64(CART_MAX_LINES)};
-    int rc = db_query(db, "SELECT product_id, qty FROM order_lines WHERE order_id = ? ORDER BY product_id, id LIMIT ?",
-                      p, 2, &rows);
-    while (rc == DB_OK && db_rows_next(rows)) {
-        int64_t qty = db_rows_i64(rows, 1);
-        db_param_t up[] = {DB_I64(qty), DB_I64(qty), DB_I64(db_rows_i64(rows, 0))};
-        rc = db_exec(db, "UPDATE products SET stock = stock + ?, sales_qty = GREATEST(sales_qty - ?, 0) WHERE id = ?",
-                     up, 3, NULL, NULL);
-    }
+    stock_move_t moves[CART_MAX_LINES];
+    size_t n = 0;
+    db_param_t p[] = {DB_I64(order_id), str_or_null(vo_status), str_or_null(vo_status), DB_I64(CART_MAX_LINES)};
+    sf_status_t rc = db_query(db,
+                              "SELECT l.product_id, l.qty FROM order_lines l"
+                              " JOIN vendor_orders v ON v.id = l.vendor_order_id WHERE l.order_id = ?"
+                              " AND (? IS NULL OR v.status = ?) ORDER BY l.product_id, l.id LIMIT ?",
+                              p, 4, &rows);
+    while (rc == DB_OK && n < CART_MAX_LINES && db_rows_next(rows))
+        moves[n++] = (stock_move_t){.product_id = db_rows_i64(rows, 0), .qty = db_rows_i64(rows, 1)};
     db_rows_free(rows);
-    return rc;
+    return rc == DB_OK ? stock_return(db, moves, n) : rc;
 }
 
 static int outbox_cancelled(db_t *db, int64_t order_id, int64_t market_id, const char *reason)
@@ -187,7 +195,7 @@ static int outbox_cancelled(db_t *db, int64_t order_id, int64_t market_id, const
     return rc;
 }
 
-int order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const char *reason, int only_if_due)
+sf_status_t order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const char *reason, int only_if_due)
 {
     db_rows_t *rows = NULL;
     db_param_t p[] = {DB_I64(order_id)};
@@ -197,16 +205,16 @@ int order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const 
         goto out;
     int64_t market_id = db_rows_i64(rows, 1);
     if (strcmp(db_rows_str(rows, 0, NULL), "pending_payment") != 0) {
-        rc = ORDER_E_STATE;
+        rc = SF_E_ORDER_CHANGED;
         goto out;
     }
     if (only_if_due && db_rows_i64(rows, 2) == 0) {
-        rc = ORDER_E_NOT_DUE;
+        rc = SF_E_NOT_DUE;
         goto out;
     }
     if ((rc = order_transition_tx(db, order_id, "pending_payment", "cancelled", actor, reason)) != DB_OK ||
         (rc = cancel_vendor_orders(db, order_id, "pending_payment", actor, reason)) != DB_OK ||
-        (rc = return_stock(db, order_id)) != DB_OK)
+        (rc = return_stock(db, order_id, NULL)) != DB_OK)
         goto out;
     rc = outbox_cancelled(db, order_id, market_id, reason);
 out:
@@ -234,33 +242,33 @@ typedef struct co_work {
     int64_t items_fen, delivery_fee_fen, payable_fen;
     int64_t order_id;
     char order_no[ORDER_NO_MAX];
-    json_t *details; /* the refused lines, for ORDER_E_UNAVAILABLE / ORDER_E_OUT_OF_STOCK */
+    json_t *details; /* the refused lines, for SF_E_LINES_UNAVAILABLE / SF_E_OUT_OF_STOCK */
 } co_work_t;
 
 /* The market exists, the address is the consumer's, usable in this market and in range. */
-static int check_address(db_t *db, const order_checkout_t *in)
+static sf_status_t check_address(db_t *db, const order_checkout_t *in, status_detail_t *d)
 {
     db_rows_t *rows = NULL;
     address_t a;
     db_param_t p[] = {DB_I64(in->market_id)};
-    int rc = db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?", p, 1, &rows);
+    sf_status_t rc = db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?", p, 1, &rows);
     if (rc == DB_NOROW)
-        rc = ORDER_E_MARKET;
+        rc = status_field(d, SF_E_NO_MARKET, "market_id", NULL);
     if (rc != DB_OK)
         goto out;
     rc = address_get_for_order(db, in->user_id, in->address_id, &a);
     if (rc == DB_NOROW)
-        rc = ORDER_E_ADDRESS;
+        rc = SF_E_UNKNOWN_ADDRESS;
     if (rc != DB_OK)
         goto out;
     if (a.market_id != 0 && a.market_id != in->market_id) {
-        rc = ORDER_E_ADDRESS_MARKET;
+        rc = SF_E_ADDRESS_WRONG_MARKET;
         goto out;
     }
-    int64_t d = address_distance_m(strtod(db_rows_str(rows, 0, NULL), NULL), strtod(db_rows_str(rows, 1, NULL), NULL),
+    int64_t m = address_distance_m(strtod(db_rows_str(rows, 0, NULL), NULL), strtod(db_rows_str(rows, 1, NULL), NULL),
                                    a.lat, a.lng);
-    if (d > in->radius_m)
-        rc = ORDER_E_ADDRESS_RANGE;
+    if (m > in->radius_m)
+        rc = SF_E_ADDRESS_OUT_OF_RANGE;
 out:
     db_rows_free(rows);
     return rc;
@@ -350,27 +358,22 @@ static int lock_lines(db_t *db, co_work_t *w)
         if (why != NULL)
             rc = add_detail(w, &w->lines[i], json_pack("{s:s}", "reason", why));
     }
-    return rc == DB_OK && w->details != NULL ? ORDER_E_UNAVAILABLE : rc;
+    return rc == DB_OK && w->details != NULL ? SF_E_LINES_UNAVAILABLE : rc;
 }
 
-/* Takes every line's quantity from stock with a conditional UPDATE; a line short of stock
- * is named with what is available, and then nothing is kept (the caller rolls back). */
-static int take_stock(db_t *db, co_work_t *w)
+/* Takes every line's quantity from stock (models/stock.c, in the lock order); a line short
+ * of stock is named with what is available, and then nothing is kept (db_tx rolls back). */
+static sf_status_t take_stock(db_t *db, co_work_t *w)
 {
-    int rc = DB_OK;
-    for (size_t i = 0; i < w->n && rc == DB_OK; i++) {
-        co_line_t *l = &w->lines[i];
-        uint64_t n = 0;
-        if (l->qty <= l->stock) {
-            db_param_t p[] = {DB_I64(l->qty), DB_I64(l->qty), DB_I64(l->product_id), DB_I64(l->qty)};
-            rc = db_exec(db,
-                         "UPDATE products SET stock = stock - ?, sales_qty = sales_qty + ? WHERE id = ? AND stock >= ?",
-                         p, 4, &n, NULL);
-        }
-        if (rc == DB_OK && n == 0)
-            rc = add_detail(w, l, json_pack("{s:I}", "available", (json_int_t)l->stock));
-    }
-    return rc == DB_OK && w->details != NULL ? ORDER_E_OUT_OF_STOCK : rc;
+    stock_move_t moves[CART_MAX_LINES];
+    int short_[CART_MAX_LINES];
+    for (size_t i = 0; i < w->n; i++)
+        moves[i] = (stock_move_t){.product_id = w->lines[i].product_id, .qty = w->lines[i].qty};
+    sf_status_t rc = stock_take(db, moves, w->n, short_);
+    for (size_t i = 0; i < w->n && rc == DB_OK; i++)
+        if (short_[i])
+            rc = add_detail(w, &w->lines[i], json_pack("{s:I}", "available", (json_int_t)w->lines[i].stock));
+    return rc == DB_OK && w->details != NULL ? SF_E_OUT_OF_STOCK : rc;
 }
 
 /* Sums the lines, and the delivery fee on top. */
@@ -418,7 +421,7 @@ static int insert_order(db_t *db, co_work_t *w)
                      " a.lng, ?, NOW(3) + INTERVAL ? SECOND FROM addresses a WHERE a.id = ? AND a.user_id = ?",
                      p, 10, &n, &id);
         if (rc == DB_OK && n == 0)
-            return ORDER_E_ADDRESS; /* deleted since it was checked */
+            return SF_E_UNKNOWN_ADDRESS; /* deleted since it was checked */
         w->order_id = (int64_t)id;
     }
     return rc;
@@ -499,45 +502,33 @@ out:
     return rc;
 }
 
-/* The checkout's one transaction. Anything but DB_OK has rolled back. */
-static int checkout_tx(db_t *db, co_work_t *w)
+/* The checkout's one transaction (a db_tx body: it may run again from nothing, so it
+ * resets what an earlier run left in w first). */
+static sf_status_t checkout_tx(db_t *db, void *ctx)
 {
+    co_work_t *w = ctx;
     char actor[ACTOR_MAX];
+    sf_status_t rc;
     snprintf(actor, sizeof(actor), "consumer:%lld", (long long)w->in->user_id);
     for (size_t i = 0; i < w->n; i++)
         w->lines[i].vendor_order_id = 0;
     json_decref(w->details);
     w->details = NULL;
-    int rc = db_begin(db);
-    if (rc != DB_OK)
-        return rc;
     if ((rc = lock_lines(db, w)) != DB_OK || (rc = take_stock(db, w)) != DB_OK || (rc = compute_totals(w)) != DB_OK ||
         (rc = insert_order(db, w)) != DB_OK || (rc = insert_event(db, w, 0, actor)) != DB_OK ||
-        (rc = insert_vendor_orders(db, w, actor)) != DB_OK || (rc = insert_lines(db, w)) != DB_OK ||
-        (rc = outbox_created(db, w)) != DB_OK || (rc = db_commit(db)) != DB_OK)
-        db_rollback(db);
-    return rc;
+        (rc = insert_vendor_orders(db, w, actor)) != DB_OK || (rc = insert_lines(db, w)) != DB_OK)
+        return rc;
+    return outbox_created(db, w);
 }
 
-/* A short random pause before a deadlocked checkout runs again: 5..24 ms times the try. */
-static void backoff(int attempt)
-{
-    unsigned char r = 0;
-    RAND_bytes(&r, 1);
-    long ms = (5 + r % 20) * (long)attempt;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-int order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, json_t **details)
+sf_status_t order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, status_detail_t *d)
 {
     co_work_t w = {.in = in};
-    *details = NULL;
     if (in->nlines == 0)
-        return ORDER_E_EMPTY;
+        return SF_E_EMPTY_CART;
     if (in->nlines > CART_MAX_LINES)
         return DB_ERR;
-    int rc = check_address(db, in);
+    sf_status_t rc = check_address(db, in, d);
     if (rc != DB_OK)
         return rc;
     w.lines = calloc(in->nlines, sizeof(*w.lines));
@@ -549,17 +540,11 @@ int order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, json
         w.lines[i].qty = in->lines[i].qty;
     }
     qsort(w.lines, w.n, sizeof(*w.lines), by_product); /* the lock order */
-    for (int attempt = 1; attempt <= ORDER_CHECKOUT_TRIES; attempt++) {
-        rc = checkout_tx(db, &w);
-        if (rc != DB_DEADLOCK)
-            break;
-        if (attempt < ORDER_CHECKOUT_TRIES)
-            backoff(attempt);
-    }
+    rc = db_tx(db, checkout_tx, &w);
     if (rc == DB_OK)
         *order_id = w.order_id;
-    if (rc == ORDER_E_UNAVAILABLE || rc == ORDER_E_OUT_OF_STOCK)
-        *details = w.details;
+    if (rc == SF_E_LINES_UNAVAILABLE || rc == SF_E_OUT_OF_STOCK)
+        status_details(d, rc, w.details);
     else
         json_decref(w.details);
     free(w.lines);
@@ -765,7 +750,7 @@ out:
     return rc;
 }
 
-int order_render(db_t *db, int64_t order_id, int64_t consumer_id, json_t **out)
+sf_status_t order_render(db_t *db, int64_t order_id, int64_t consumer_id, json_t **out)
 {
     db_rows_t *rows = NULL;
     json_t *items = json_array();
@@ -785,14 +770,8 @@ int order_render(db_t *db, int64_t order_id, int64_t consumer_id, json_t **out)
     return rc;
 }
 
-int order_cursor_decode(const char *s, int64_t *after_id)
-{
-    int64_t key;
-    return product_cursor_decode(s, 'o', &key, after_id);
-}
-
-int order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, int64_t after_id, json_t **items,
-               char *next_cursor, size_t len)
+sf_status_t order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, int64_t after_id,
+                       json_t **items, char *next_cursor, size_t len)
 {
     db_rows_t *rows = NULL;
     range_t g = {.consumer_id = consumer_id, .status = status};
@@ -808,7 +787,8 @@ int order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, 
                             : DB_ERR;
     if (rc == DB_OK)
         rc = render_rows(db, rows, &g, *items);
-    if (rc == DB_OK && rows->nrows == limit && limit > 0 && product_cursor_encode('o', 0, g.lo, next_cursor, len) != 0)
+    if (rc == DB_OK && rows->nrows == limit && limit > 0 &&
+        cursor_encode(ORDER_CURSOR_KIND, 0, g.lo, next_cursor, len) != 0)
         rc = DB_ERR;
     db_rows_free(rows);
     if (rc != DB_OK) {
@@ -820,56 +800,37 @@ int order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, 
 
 /* ================================================================ the consumer's cancel */
 
-/* Gives back the stock of the lines whose vendor order is still `new` (a rejected one gave
- * its stock back already), in product-id order. */
-static int return_new_stock(db_t *db, int64_t order_id)
+/* A paid order no vendor accepted yet: paid → cancelled, its stock back for the vendor orders
+ * still new (a rejected one gave its stock back already), those new → cancelled. The refund
+ * is the caller's (models/payment.c), in the same transaction. */
+static sf_status_t cancel_paid_tx(db_t *db, int64_t order_id, int64_t market_id, const char *actor)
 {
     db_rows_t *rows = NULL;
-    db_param_t p[] = {DB_I64(order_id), DB_I64(CART_MAX_LINES)};
-    int rc = db_query(db,
-                      "SELECT l.product_id, l.qty FROM order_lines l JOIN vendor_orders v ON v.id = l.vendor_order_id"
-                      " WHERE l.order_id = ? AND v.status = 'new' ORDER BY l.product_id, l.id LIMIT ?",
-                      p, 2, &rows);
-    while (rc == DB_OK && db_rows_next(rows)) {
-        int64_t qty = db_rows_i64(rows, 1);
-        db_param_t up[] = {DB_I64(qty), DB_I64(qty), DB_I64(db_rows_i64(rows, 0))};
-        rc = db_exec(db, "UPDATE products SET stock = stock + ?, sales_qty = GREATEST(sales_qty - ?, 0) WHERE id = ?",
-                     up, 3, NULL, NULL);
-    }
-    db_rows_free(rows);
-    return rc;
-}
-
-/* A paid order no vendor accepted yet: paid → cancelled, the vendor orders new → cancelled,
- * their stock back, and what is left of the payment refunded in full (payments.h). */
-static int cancel_paid_tx(db_t *db, int64_t order_id, int64_t market_id, const char *actor)
-{
-    db_rows_t *rows = NULL;
-    int rc = db_query_row(db,
-                          "SELECT COUNT(*) FROM vendor_orders WHERE order_id = ?"
-                          " AND status IN ('accepted', 'picked', 'ready', 'handed_over')",
-                          (db_param_t[]){DB_I64(order_id)}, 1, &rows);
+    sf_status_t rc = db_query_row(db,
+                                  "SELECT COUNT(*) FROM vendor_orders WHERE order_id = ?"
+                                  " AND status IN ('accepted', 'picked', 'ready', 'handed_over')",
+                                  (db_param_t[]){DB_I64(order_id)}, 1, &rows);
     if (rc == DB_OK && db_rows_i64(rows, 0) != 0)
-        rc = ORDER_E_TOO_LATE;
+        rc = SF_E_TOO_LATE;
     db_rows_free(rows);
     if (rc != DB_OK)
         return rc;
     if ((rc = order_transition_tx(db, order_id, "paid", "cancelled", actor, "consumer")) != DB_OK ||
-        (rc = return_new_stock(db, order_id)) != DB_OK ||
-        (rc = cancel_vendor_orders(db, order_id, "new", actor, "consumer")) != DB_OK ||
-        (rc = payment_refund_all_tx(db, order_id, "cancelled", NULL)) != DB_OK)
+        (rc = return_stock(db, order_id, "new")) != DB_OK ||
+        (rc = cancel_vendor_orders(db, order_id, "new", actor, "consumer")) != DB_OK)
         return rc;
     return outbox_cancelled(db, order_id, market_id, "consumer");
 }
 
-/* Decides what the consumer's cancel does with an order locked in `status`. */
-static int consumer_cancel_tx(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id)
+sf_status_t order_cancel_by_consumer_tx(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id,
+                                        int *was_paid)
 {
     db_rows_t *rows = NULL;
     char actor[ACTOR_MAX];
     db_param_t p[] = {DB_I64(order_id), DB_I64(consumer_id)};
-    int rc = db_query_row(db, "SELECT status, market_id FROM orders WHERE id = ? AND consumer_id = ? FOR UPDATE", p, 2,
-                          &rows);
+    *was_paid = 0;
+    sf_status_t rc = db_query_row(
+        db, "SELECT status, market_id FROM orders WHERE id = ? AND consumer_id = ? FOR UPDATE", p, 2, &rows);
     if (rc != DB_OK)
         goto out;
     const char *status = db_rows_str(rows, 0, NULL);
@@ -878,35 +839,19 @@ static int consumer_cancel_tx(db_t *db, int64_t consumer_id, int64_t order_id, i
     if (strcmp(status, "pending_payment") == 0) {
         rc = order_cancel_unpaid_tx(db, order_id, actor, "consumer", 0);
     } else if (strcmp(status, "cancelled") == 0) {
-        rc = ORDER_E_CANCELLED;
+        rc = SF_E_ALREADY_CANCELLED;
     } else if (strcmp(status, "paid") == 0) {
         rc = cancel_paid_tx(db, order_id, *market_id, actor);
+        *was_paid = rc == DB_OK;
     } else {
-        rc = ORDER_E_TOO_LATE;
+        rc = SF_E_TOO_LATE;
     }
 out:
     db_rows_free(rows);
     return rc;
 }
 
-int order_cancel_by_consumer(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id)
-{
-    int rc = DB_DEADLOCK;
-    for (int attempt = 1; attempt <= ORDER_CHECKOUT_TRIES && rc == DB_DEADLOCK; attempt++) {
-        if (attempt > 1)
-            backoff(attempt - 1);
-        if ((rc = db_begin(db)) != DB_OK)
-            continue;
-        rc = consumer_cancel_tx(db, consumer_id, order_id, market_id);
-        if (rc == DB_OK)
-            rc = db_commit(db);
-        if (rc != DB_OK)
-            db_rollback(db);
-    }
-    return rc;
-}
-
-int order_overdue_unpaid(db_t *db, int64_t grace_s, int64_t max, db_rows_t **rows)
+sf_status_t order_overdue_unpaid(db_t *db, int64_t grace_s, int64_t max, db_rows_t **rows)
 {
     return db_query(db,
                     "SELECT id, market_id FROM orders WHERE status = 'pending_payment'"

@@ -2,11 +2,15 @@
  * Orders: checkout across stalls, the order and vendor-order state machines, and the
  * queries a consumer may make. Every state change is a conditional UPDATE ... WHERE id=?
  * AND status=? plus one order_events row, in one transaction; zero rows changed means
- * someone else won (ORDER_E_STATE). No HTTP here; worker threads with their own db_t.
+ * someone else won (SF_E_ORDER_CHANGED). No HTTP here; worker threads with their own db_t.
+ * Every function returns an outcome of models/base/status.h.
  *
  * Deliberately not here: the cart (models/cart.c: the caller loads it and clears it after
  * the commit), the catalogue version bump after stock changed (the caller, after commit),
- * idempotency keys (models/idempotency.c). Every json_t ** result belongs to the caller.
+ * idempotency keys (models/idempotency.c), stock moves (models/stock.c), and money: the
+ * payment model depends on this one, never the reverse, so the consumer's cancel, which may
+ * refund, is models/payment.c's payment_cancel_by_consumer. Every json_t ** result belongs
+ * to the caller.
  */
 #ifndef SF_ORDER_H
 #define SF_ORDER_H
@@ -21,24 +25,9 @@
 #define ORDER_NO_MAX          32  /* bytes of an order number, with its NUL */
 #define ORDER_LIST_MAX        100 /* ?limit= of the consumer's list */
 #define ORDER_LIST_DEFAULT    20
-#define ORDER_CURSOR_MAX      96 /* an encoded list cursor, with its NUL */
-#define ORDER_CHECKOUT_TRIES  5  /* a deadlocked checkout runs again this many times in all */
-#define ORDER_STATUS_NAME_MAX 16 /* bytes of a status name, with its NUL */
-
-/* Results beyond the db_status_t values. */
-enum {
-    ORDER_E_STATE = -100,          /* the order is not in a state that allows it (409) */
-    ORDER_E_NOT_DUE = -101,        /* the order's expires_at has not passed yet */
-    ORDER_E_EMPTY = -102,          /* checkout: the cart of this market is empty (422 empty_cart) */
-    ORDER_E_ADDRESS = -103,        /* checkout: not one of the consumer's addresses (422) */
-    ORDER_E_ADDRESS_MARKET = -104, /* checkout: the address is tied to another market (422) */
-    ORDER_E_ADDRESS_RANGE = -105,  /* checkout: the address is beyond the delivery radius (422) */
-    ORDER_E_UNAVAILABLE = -106,    /* checkout: lines that cannot be sold now (422, details) */
-    ORDER_E_OUT_OF_STOCK = -107,   /* checkout: lines short of stock (409, details) */
-    ORDER_E_MARKET = -108,         /* checkout: no such market (422) */
-    ORDER_E_CANCELLED = -109,      /* cancel: already cancelled (409 already_cancelled) */
-    ORDER_E_TOO_LATE = -111,       /* cancel: a vendor accepted, or later (409 too_late) */
-};
+#define ORDER_CURSOR_MAX      96  /* an encoded list cursor, with its NUL */
+#define ORDER_CURSOR_KIND     'o' /* the consumer's list, in models/base/cursor.h's codec */
+#define ORDER_STATUS_NAME_MAX 16  /* bytes of a status name, with its NUL */
 
 /* What a checkout needs: the cart lines (any order: they are locked in product-id order),
  * the address chosen, and the market's trade settings from the config. */
@@ -64,61 +53,65 @@ int vendor_order_move_legal(const char *from, const char *to);
 /* 1 if s names an order status. */
 int order_status_valid(const char *s);
 
+/* The order statuses, NULL-ended (for the validation kit's enumerations). */
+const char *const *order_status_names(void);
+
 /* Moves an order from → to with a conditional UPDATE plus an event row, inside the caller's
  * transaction (to "cancelled" also sets cancelled_at and cancel_reason; to "paid" sets
- * paid_at if unset). ORDER_E_STATE for a pair not in the table (the database untouched) or
- * when the order was not in `from` (0 rows); DB_OK; or a db status. actor e.g.
+ * paid_at if unset). SF_E_ORDER_CHANGED for a pair not in the table (the database untouched)
+ * or when the order was not in `from` (0 rows); DB_OK; or a db status. actor e.g.
  * "consumer:42", reason may be NULL. */
-int order_transition_tx(db_t *db, int64_t order_id, const char *from, const char *to, const char *actor,
-                        const char *reason);
+sf_status_t order_transition_tx(db_t *db, int64_t order_id, const char *from, const char *to, const char *actor,
+                                const char *reason);
 
 /* The same for a vendor order (reason goes into reject_reason too when to is "rejected"). */
-int vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const char *from, const char *to, const char *actor,
-                               const char *reason);
+sf_status_t vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const char *from, const char *to,
+                                       const char *actor, const char *reason);
 
 /* Unpaid orders whose expires_at passed more than grace_s ago (the safety net under the
  * queue), oldest deadline first, at most max: columns id, market_id. */
-int order_overdue_unpaid(db_t *db, int64_t grace_s, int64_t max, db_rows_t **rows);
+sf_status_t order_overdue_unpaid(db_t *db, int64_t grace_s, int64_t max, db_rows_t **rows);
 
 /* Cancels an unpaid order and returns its reserved stock: pending_payment → cancelled for
  * the order and each of its vendor orders (with an event row each), products' stock given
- * back line by line, and an outbox row 'order.cancelled'. With only_if_due, refuses
- * (ORDER_E_NOT_DUE) an order whose expires_at is still ahead. MUST run inside the caller's
- * transaction (the queue consumer records its processed row in the same one). DB_OK when it
- * cancelled; ORDER_E_STATE when the order was not pending_payment (already paid, or already
- * cancelled: nothing changed, and a second call is therefore harmless); DB_NOROW for an
- * unknown order; else a db status. actor e.g. "system:timeout", "consumer:42". */
-int order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const char *reason, int only_if_due);
+ * back line by line (models/stock.c), and an outbox row 'order.cancelled'. With only_if_due,
+ * refuses (SF_E_NOT_DUE) an order whose expires_at is still ahead. MUST run inside the
+ * caller's transaction (the queue consumer records its processed row in the same one). DB_OK
+ * when it cancelled; SF_E_ORDER_CHANGED when the order was not pending_payment (already
+ * paid, or already cancelled: nothing changed, and a second call is therefore harmless);
+ * DB_NOROW for an unknown order; else a db status. actor e.g. "system:timeout",
+ * "consumer:42". */
+sf_status_t order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const char *reason, int only_if_due);
 
 /* ---- checkout and the consumer's own orders ---- */
 
-/* Checks out: address checks, then one transaction that locks the products in id order,
- * decrements stock conditionally and writes the order, its vendor orders, lines, events and
- * the 'order.created' outbox row; a deadlock runs it again (ORDER_CHECKOUT_TRIES in all).
- * DB_OK with *order_id; ORDER_E_EMPTY, ORDER_E_MARKET, ORDER_E_ADDRESS,
- * ORDER_E_ADDRESS_MARKET, ORDER_E_ADDRESS_RANGE; ORDER_E_UNAVAILABLE or ORDER_E_OUT_OF_STOCK
- * with *details {"lines": [...]} (the caller's); or a db status (DB_DEADLOCK once the tries
- * are spent). Nothing is written unless DB_OK. */
-int order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, json_t **details);
+/* Checks out: address checks, then one transaction (db_tx) that locks the products in id
+ * order, takes their stock (models/stock.c) and writes the order, its vendor orders, lines,
+ * events and the 'order.created' outbox row. DB_OK with *order_id; SF_E_EMPTY_CART,
+ * SF_E_NO_MARKET (d names the field market_id), SF_E_UNKNOWN_ADDRESS,
+ * SF_E_ADDRESS_WRONG_MARKET, SF_E_ADDRESS_OUT_OF_RANGE; SF_E_LINES_UNAVAILABLE or
+ * SF_E_OUT_OF_STOCK with d->details {"lines": [...]}; or a db status. d may be NULL.
+ * Nothing is written unless DB_OK. */
+sf_status_t order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, status_detail_t *d);
 
 /* One order as API.md shows it, read with four queries (order, vendor orders, lines, refunds). consumer_id 0: any
  * consumer's (for workers and tests). DB_OK, DB_NOROW (none, or another consumer's), or a db status. */
-int order_render(db_t *db, int64_t order_id, int64_t consumer_id, json_t **out);
+sf_status_t order_render(db_t *db, int64_t order_id, int64_t consumer_id, json_t **out);
 
 /* A page of a consumer's orders, newest first, each rendered in full (four queries a
  * page). status NULL: any. after_id 0: from the newest. next_cursor gets the next page's
  * cursor or "" at the end. DB_OK or a db status. */
-int order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, int64_t after_id, json_t **items,
-               char *next_cursor, size_t len);
+sf_status_t order_list(db_t *db, int64_t consumer_id, const char *status, size_t limit, int64_t after_id,
+                       json_t **items, char *next_cursor, size_t len);
 
-/* Decodes a list cursor. 0 with *after_id, or -1 if malformed. */
-int order_cursor_decode(const char *s, int64_t *after_id);
-
-/* The consumer's cancel (API.md), in its own transaction, actor "consumer:<id>": an unpaid
- * order is cancelled and its stock returned; a paid one that no vendor has accepted yet is
- * cancelled, its stock returned and its payment refunded in full (payment_refund_tx).
- * DB_OK with *market_id (for the catalogue bump); DB_NOROW (none, or another consumer's);
- * ORDER_E_CANCELLED; ORDER_E_TOO_LATE (a vendor accepted); or a db status. */
-int order_cancel_by_consumer(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id);
+/* The order side of the consumer's cancel (API.md), inside the caller's transaction (see
+ * payment_cancel_by_consumer, which owns it), actor "consumer:<id>": an unpaid order is
+ * cancelled and its stock returned; a paid one that no vendor has accepted yet is cancelled
+ * and the stock of its vendor orders still new returned, *was_paid set: the caller then
+ * refunds it in the same transaction. DB_OK with *market_id (for the catalogue bump);
+ * DB_NOROW (none, or another consumer's); SF_E_ALREADY_CANCELLED; SF_E_TOO_LATE (a vendor
+ * accepted); or a db status. */
+sf_status_t order_cancel_by_consumer_tx(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id,
+                                        int *was_paid);
 
 #endif

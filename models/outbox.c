@@ -38,19 +38,29 @@ int outbox_unpublished(db_t *db, size_t limit, db_rows_t **rows)
                     p, 1, rows);
 }
 
-int outbox_mark_published(db_t *db, const int64_t *ids, size_t n)
+/* The rows to mark, for mark_tx. */
+typedef struct marks {
+    const int64_t *ids;
+    size_t n;
+} marks_t;
+
+/* The body of outbox_mark_published (a db_tx body: marking again is harmless). */
+static sf_status_t mark_tx(db_t *db, void *ctx)
 {
-    int rc = db_begin(db);
-    for (size_t i = 0; i < n && rc == DB_OK; i++) {
-        db_param_t p[] = {DB_I64(ids[i])};
+    const marks_t *m = ctx;
+    sf_status_t rc = DB_OK;
+    for (size_t i = 0; i < m->n && rc == DB_OK; i++) {
+        db_param_t p[] = {DB_I64(m->ids[i])};
         rc = db_exec(db, "UPDATE outbox SET published_at = NOW(3) WHERE id = ? AND published_at IS NULL", p, 1, NULL,
                      NULL);
     }
-    if (rc == DB_OK)
-        rc = db_commit(db);
-    if (rc != DB_OK)
-        db_rollback(db);
     return rc;
+}
+
+int outbox_mark_published(db_t *db, const int64_t *ids, size_t n)
+{
+    marks_t m = {.ids = ids, .n = n};
+    return db_tx(db, mark_tx, &m);
 }
 
 int outbox_relay_lock(db_t *db)
@@ -118,4 +128,24 @@ int outbox_processed_purge(db_t *db, int64_t older_than_s, size_t limit, size_t 
 {
     return purge(db, "DELETE FROM processed WHERE processed_at < NOW(3) - INTERVAL ? SECOND LIMIT ?", older_than_s,
                  limit, deleted);
+}
+
+typedef struct consume {
+    const char *consumer;
+    int64_t event_id;
+    db_tx_body_t effect;
+    void *ctx;
+} consume_t;
+
+static sf_status_t consume_tx(db_t *db, void *arg)
+{
+    consume_t *c = arg;
+    sf_status_t rc = (sf_status_t)outbox_processed_add(db, c->consumer, c->event_id);
+    return rc == DB_OK ? c->effect(db, c->ctx) : rc;
+}
+
+sf_status_t outbox_consume(db_t *db, const char *consumer, int64_t event_id, db_tx_body_t effect, void *ctx)
+{
+    consume_t c = {consumer, event_id, effect, ctx};
+    return db_tx_tries(db, 1, consume_tx, &c);
 }

@@ -46,6 +46,12 @@ int outbox_relay_lock(db_t *db);
  * transaction. DB_OK; DB_DUP when it was already recorded (the event is done); or a db status. */
 int outbox_processed_add(db_t *db, const char *consumer, int64_t event_id);
 
+/* Consumes event_id for consumer in one transaction (run once: a failed message is delivered
+ * again, not run again at once): records it as processed, then runs effect(db, ctx), whose
+ * SF_OK commits both. DB_DUP when the consumer already handled it (nothing run); effect's
+ * own status, or a db status, after a rollback otherwise. */
+sf_status_t outbox_consume(db_t *db, const char *consumer, int64_t event_id, db_tx_body_t effect, void *ctx);
+
 /* ---- for housekeeping (workers/housekeeping.c) ---- */
 
 #define OUTBOX_PURGE_MAX 10000 /* rows one purge statement may delete */

@@ -9,6 +9,10 @@
  * payment or refund row. A payment or refund is therefore first read without a lock to find
  * its order, and read again under the lock.
  *
+ * This model depends on the order model (the transitions a payment causes, the order side of
+ * the consumer's cancel), never the reverse. The functions that own a transaction
+ * (payment_create, payment_cancel_by_consumer, payment_notify) run it through db_tx().
+ *
  * A refund raises orders.refunded_fen when it is requested (so two requests can never exceed
  * what was paid); a refund the provider reports failed gives the amount back to the balance
  * (refunded_fen lowered) and stays 'failed' for people to act on.
@@ -19,11 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "models/base/log.h"
 #include "models/base/money.h"
 #include "models/order.h"
 #include "models/outbox.h"
-#include "models/providers/wxpay.h"
 #include "models/payment.h"
+#include "models/providers/wxpay.h"
 
 #define ACTOR      "system:payment"
 #define REASON_MAX 64 /* refunds.reason */
@@ -89,7 +94,7 @@ static int lock_order(db_t *db, int64_t order_id, db_rows_t **rows)
 
 /* ================================================================ attempts */
 
-int payment_find(db_t *db, const char *out_trade_no, pay_attempt_t *out)
+sf_status_t payment_find(db_t *db, const char *out_trade_no, pay_attempt_t *out)
 {
     db_rows_t *rows = NULL;
     int rc = db_query_row(db, "SELECT " ATTEMPT_COLS " FROM payments p WHERE p.out_trade_no = ?",
@@ -100,7 +105,7 @@ int payment_find(db_t *db, const char *out_trade_no, pay_attempt_t *out)
     return rc;
 }
 
-int payment_created_attempts(db_t *db, int64_t order_id, pay_attempt_t *out, size_t max, size_t *n)
+sf_status_t payment_created_attempts(db_t *db, int64_t order_id, pay_attempt_t *out, size_t max, size_t *n)
 {
     db_rows_t *rows = NULL;
     *n = 0;
@@ -148,20 +153,32 @@ static int insert_attempt(db_t *db, pay_attempt_t *a)
     return rc;
 }
 
-/* The body of payment_create, inside its transaction. */
-static int create_tx(db_t *db, int64_t consumer_id, int64_t order_id, pay_provider_t provider, pay_attempt_t *out)
+/* What payment_create's transaction works on. */
+typedef struct create_work {
+    int64_t consumer_id, order_id;
+    pay_provider_t provider;
+    pay_attempt_t *out;
+} create_work_t;
+
+/* The body of payment_create (a db_tx body: it starts from an empty *out each run). */
+static sf_status_t create_tx(db_t *db, void *ctx)
 {
+    create_work_t *cw = ctx;
+    int64_t consumer_id = cw->consumer_id, order_id = cw->order_id;
+    pay_provider_t provider = cw->provider;
+    pay_attempt_t *out = cw->out;
     db_rows_t *rows = NULL;
+    memset(out, 0, sizeof(*out));
     db_param_t p[] = {DB_I64(order_id), DB_I64(consumer_id), DB_I64(consumer_id)};
-    int rc = db_query_row(db,
-                          "SELECT status, payable_fen, market_id, order_no, consumer_id FROM orders"
-                          " WHERE id = ? AND (? = 0 OR consumer_id = ?) FOR UPDATE",
-                          p, 3, &rows);
+    sf_status_t rc = db_query_row(db,
+                                  "SELECT status, payable_fen, market_id, order_no, consumer_id FROM orders"
+                                  " WHERE id = ? AND (? = 0 OR consumer_id = ?) FOR UPDATE",
+                                  p, 3, &rows);
     if (rc != DB_OK)
         goto out;
     consumer_id = db_rows_i64(rows, 4); /* 0 asked for any consumer's: the order's own */
     if (strcmp(db_rows_str(rows, 0, NULL), "pending_payment") != 0) {
-        rc = PAY_E_NOT_PAYABLE;
+        rc = SF_E_NOT_PAYABLE;
         goto out;
     }
     int64_t payable = db_rows_i64(rows, 1), market_id = db_rows_i64(rows, 2);
@@ -189,39 +206,30 @@ out:
     return rc;
 }
 
-int payment_create(db_t *db, int64_t consumer_id, int64_t order_id, pay_provider_t provider, pay_attempt_t *out)
+sf_status_t payment_create(db_t *db, int64_t consumer_id, int64_t order_id, pay_provider_t provider, pay_attempt_t *out)
 {
-    int rc = DB_DEADLOCK;
+    create_work_t cw = {.consumer_id = consumer_id, .order_id = order_id, .provider = provider, .out = out};
     memset(out, 0, sizeof(*out));
     if (payment_provider_name(provider) == NULL)
-        return PAY_E_ARGUMENT;
-    for (int attempt = 1; attempt <= ORDER_CHECKOUT_TRIES && rc == DB_DEADLOCK; attempt++) {
-        if ((rc = db_begin(db)) != DB_OK)
-            continue;
-        rc = create_tx(db, consumer_id, order_id, provider, out);
-        if (rc == DB_OK)
-            rc = db_commit(db);
-        if (rc != DB_OK)
-            db_rollback(db);
-    }
-    return rc;
+        return SF_E_INVALID;
+    return db_tx(db, create_tx, &cw);
 }
 
-int payment_set_prepay(db_t *db, int64_t payment_id, const char *prepay_id)
+sf_status_t payment_set_prepay(db_t *db, int64_t payment_id, const char *prepay_id)
 {
     if (prepay_id == NULL || strlen(prepay_id) >= PAY_PREPAY_MAX)
-        return PAY_E_ARGUMENT;
+        return SF_E_INVALID;
     return db_exec(db, "UPDATE payments SET prepay_id = ? WHERE id = ? AND status = 'created'",
                    (db_param_t[]){DB_STR(prepay_id), DB_I64(payment_id)}, 2, NULL, NULL);
 }
 
-int payment_close_tx(db_t *db, int64_t payment_id)
+sf_status_t payment_close_tx(db_t *db, int64_t payment_id)
 {
     uint64_t n = 0;
     int rc =
         db_exec(db, "UPDATE payments SET status = 'closed', closed_at = NOW(3) WHERE id = ? AND status = 'created'",
                 (db_param_t[]){DB_I64(payment_id)}, 1, &n, NULL);
-    return rc == DB_OK && n == 0 ? PAY_E_STATE : rc;
+    return rc == DB_OK && n == 0 ? SF_E_PAYMENT_STATE : rc;
 }
 
 /* ================================================================ recording a payment */
@@ -316,13 +324,13 @@ static int record_locked(db_t *db, const pay_attempt_t *a, const pay_paid_t *pai
     return payment_refund_tx(db, a->id, amount, late ? "late_payment" : "double_payment", &refund_id);
 }
 
-int payment_record_paid_tx(db_t *db, const pay_paid_t *paid, pay_outcome_t *outcome)
+sf_status_t payment_record_paid_tx(db_t *db, const pay_paid_t *paid, pay_outcome_t *outcome)
 {
     pay_attempt_t a;
     *outcome = PAY_UNKNOWN_TRADE;
     if (paid == NULL || paid->out_trade_no == NULL || paid->transaction_id == NULL || paid->transaction_id[0] == '\0' ||
         strlen(paid->transaction_id) >= PAY_TXID_MAX)
-        return PAY_E_ARGUMENT;
+        return SF_E_INVALID;
     int rc = payment_find(db, paid->out_trade_no, &a);
     if (rc == DB_NOROW || (rc == DB_OK && a.provider != paid->provider))
         return DB_OK; /* not ours: PAY_UNKNOWN_TRADE, nothing written */
@@ -392,7 +400,7 @@ static int request_refund(db_t *db, const pay_attempt_t *a, int64_t amount, int6
     if (rc != DB_OK)
         return rc;
     if (n == 0)
-        return PAY_E_REFUND_EXCEEDS;
+        return SF_E_REFUND_EXCEEDS;
     return refund_requested_add(db, refund_id, no, a->id, a->order_id, a->market_id, NULL);
 }
 
@@ -406,18 +414,18 @@ static int refund_fits(db_t *db, const pay_attempt_t *a, int64_t attempt_amount,
         return rc;
     if (money_add(before, amount, &after) != MONEY_OK || after > attempt_amount ||
         money_add(refunded_fen, amount, &order_after) != MONEY_OK || order_after > paid_fen)
-        return PAY_E_REFUND_EXCEEDS;
+        return SF_E_REFUND_EXCEEDS;
     return DB_OK;
 }
 
-int payment_refund_tx(db_t *db, int64_t payment_id, int64_t amount_fen, const char *reason, int64_t *refund_id)
+sf_status_t payment_refund_tx(db_t *db, int64_t payment_id, int64_t amount_fen, const char *reason, int64_t *refund_id)
 {
     db_rows_t *rows = NULL;
     pay_attempt_t a;
     char pstatus[8] = "", no[PAY_NO_MAX];
     int64_t attempt_amount = 0, paid_fen, refunded_fen;
     if (amount_fen <= 0 || reason == NULL || reason[0] == '\0' || strlen(reason) > REASON_MAX)
-        return PAY_E_ARGUMENT;
+        return SF_E_INVALID;
     int rc = db_query_row(db, "SELECT " ATTEMPT_COLS " FROM payments p WHERE p.id = ?",
                           (db_param_t[]){DB_I64(payment_id)}, 1, &rows);
     if (rc == DB_OK)
@@ -431,7 +439,7 @@ int payment_refund_tx(db_t *db, int64_t payment_id, int64_t amount_fen, const ch
     if ((rc = lock_attempt(db, a.id, pstatus, sizeof(pstatus), &attempt_amount)) != DB_OK)
         goto out;
     if (strcmp(pstatus, "paid") != 0) {
-        rc = PAY_E_STATE;
+        rc = SF_E_PAYMENT_STATE;
         goto out;
     }
     if ((rc = refund_fits(db, &a, attempt_amount, amount_fen, paid_fen, refunded_fen)) != DB_OK ||
@@ -443,7 +451,7 @@ out:
     return rc;
 }
 
-int payment_refund_all_tx(db_t *db, int64_t order_id, const char *reason, int64_t *total)
+sf_status_t payment_refund_all_tx(db_t *db, int64_t order_id, const char *reason, int64_t *total)
 {
     db_rows_t *rows = NULL;
     int64_t sum = 0, refund_id;
@@ -467,7 +475,7 @@ int payment_refund_all_tx(db_t *db, int64_t order_id, const char *reason, int64_
     return rc;
 }
 
-int payment_refund_settle_tx(db_t *db, const char *out_refund_no, const char *provider_refund_id, int succeeded)
+sf_status_t payment_refund_settle_tx(db_t *db, const char *out_refund_no, const char *provider_refund_id, int succeeded)
 {
     db_rows_t *rows = NULL, *lock = NULL;
     uint64_t n = 0;
@@ -494,7 +502,7 @@ out:
     return rc;
 }
 
-int payment_refund_get(db_t *db, int64_t refund_id, pay_refund_t *out)
+sf_status_t payment_refund_get(db_t *db, int64_t refund_id, pay_refund_t *out)
 {
     db_rows_t *rows = NULL;
     memset(out, 0, sizeof(*out));
@@ -523,7 +531,7 @@ int payment_refund_get(db_t *db, int64_t refund_id, pay_refund_t *out)
 
 /* ================================================================ queries */
 
-int payment_balance(db_t *db, int64_t order_id, int64_t *paid, int64_t *refunded)
+sf_status_t payment_balance(db_t *db, int64_t order_id, int64_t *paid, int64_t *refunded)
 {
     db_rows_t *rows = NULL;
     db_param_t p[] = {DB_I64(order_id), DB_I64(order_id)};
@@ -542,7 +550,7 @@ int payment_balance(db_t *db, int64_t order_id, int64_t *paid, int64_t *refunded
     return rc;
 }
 
-int payment_order_due(db_t *db, int64_t order_id, char *status, size_t len, int *due)
+sf_status_t payment_order_due(db_t *db, int64_t order_id, char *status, size_t len, int *due)
 {
     db_rows_t *rows = NULL;
     int rc = db_query_row(db, "SELECT status, expires_at <= NOW(3) FROM orders WHERE id = ?",
@@ -578,12 +586,12 @@ static char *body_text(const char *body, size_t len)
     return out;
 }
 
-int payment_notification_log(db_t *db, pay_provider_t provider, const char *event_id, const json_t *headers,
-                             const char *body, size_t len, const char *verdict, const char *out_trade_no)
+sf_status_t payment_notification_log(db_t *db, pay_provider_t provider, const char *event_id, const json_t *headers,
+                                     const char *body, size_t len, const char *verdict, const char *out_trade_no)
 {
     const char *name = payment_provider_name(provider);
     if (name == NULL || verdict == NULL)
-        return PAY_E_ARGUMENT;
+        return SF_E_INVALID;
     if (len > PAY_NOTIFY_BODY_MAX)
         len = PAY_NOTIFY_BODY_MAX;
     char *h = headers != NULL ? json_dumps(headers, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
@@ -606,12 +614,12 @@ int payment_notification_log(db_t *db, pay_provider_t provider, const char *even
 
 /* ================================================================ stuck refunds */
 
-int payment_refunds_stuck(db_t *db, int64_t older_than_s, int64_t *ids, size_t max, size_t *n)
+sf_status_t payment_refunds_stuck(db_t *db, int64_t older_than_s, int64_t *ids, size_t max, size_t *n)
 {
     db_rows_t *rows = NULL;
     *n = 0;
     if (older_than_s < 0 || max == 0 || max > PAY_STUCK_MAX)
-        return PAY_E_ARGUMENT;
+        return SF_E_INVALID;
     db_param_t p[] = {DB_I64(older_than_s), DB_I64((int64_t)max)};
     int rc = db_query(db,
                       "SELECT id FROM refunds WHERE status = 'pending' AND created_at < NOW(3) - INTERVAL ? SECOND"
@@ -623,12 +631,175 @@ int payment_refunds_stuck(db_t *db, int64_t older_than_s, int64_t *ids, size_t m
     return rc;
 }
 
-int payment_refund_redrive(db_t *db, int64_t refund_id, pay_refund_t *rf, int64_t *event_id)
+sf_status_t payment_refund_redrive(db_t *db, int64_t refund_id, pay_refund_t *rf, int64_t *event_id)
 {
     int rc = payment_refund_get(db, refund_id, rf);
     if (rc != DB_OK)
         return rc;
     if (strcmp(rf->status, "pending") != 0)
-        return PAY_E_STATE;
+        return SF_E_PAYMENT_STATE;
     return refund_requested_add(db, rf->id, rf->out_refund_no, rf->payment_id, rf->order_id, rf->market_id, event_id);
+}
+
+/* ================================================================ the consumer's cancel */
+
+typedef struct cancel_work {
+    int64_t consumer_id, order_id, market_id;
+} cancel_work_t;
+
+/* The order side (models/order.c), then the refund of a paid order, in one transaction. */
+static sf_status_t cancel_tx(db_t *db, void *ctx)
+{
+    cancel_work_t *cw = ctx;
+    int was_paid = 0;
+    sf_status_t rc = order_cancel_by_consumer_tx(db, cw->consumer_id, cw->order_id, &cw->market_id, &was_paid);
+    if (rc == DB_OK && was_paid)
+        rc = payment_refund_all_tx(db, cw->order_id, "cancelled", NULL);
+    return rc;
+}
+
+sf_status_t payment_cancel_by_consumer(db_t *db, int64_t consumer_id, int64_t order_id, int64_t *market_id)
+{
+    cancel_work_t cw = {.consumer_id = consumer_id, .order_id = order_id};
+    sf_status_t rc = db_tx(db, cancel_tx, &cw);
+    if (rc == DB_OK)
+        *market_id = cw.market_id;
+    return rc;
+}
+
+/* ================================================================ provider notifications */
+
+/* What one notification's transaction found: its verdict, and whether it is acknowledged. */
+typedef struct notify_work {
+    const pay_notice_t *n;
+    pay_outcome_t outcome;
+    const char *verdict; /* a string literal */
+    sf_status_t refusal; /* SF_OK: acknowledged */
+    const char *message; /* the refusal's sentence for the provider */
+} notify_work_t;
+
+/* Settles the refund a notification reports, inside the transaction. WeChat names a refund
+ * of ours or is refused; Alipay's report may name none (then it is only logged). */
+static sf_status_t notify_refund(db_t *db, notify_work_t *nw)
+{
+    const pay_notice_t *n = nw->n;
+    int alipay = n->provider == PAY_ALIPAY;
+    sf_status_t rc = n->out_refund_no != NULL && n->out_refund_no[0] != '\0'
+                         ? payment_refund_settle_tx(db, n->out_refund_no, n->provider_refund_id, n->refund_succeeded)
+                         : DB_NOROW;
+    if (rc == DB_NOROW && alipay) {
+        nw->verdict = "refund_unmatched";
+        return DB_OK;
+    }
+    if (rc == DB_NOROW) {
+        nw->verdict = "refused:unknown_refund";
+        nw->refusal = SF_E_MALFORMED;
+        nw->message = "unknown out_refund_no";
+        return DB_OK;
+    }
+    nw->verdict = alipay ? "refund_settled" : n->refund_succeeded ? "refund_succeeded" : "refund_failed";
+    return rc;
+}
+
+/* The verdict of a recorded payment, and the refusal when it is not ours. */
+static void paid_verdict(notify_work_t *nw)
+{
+    switch (nw->outcome) {
+    case PAY_RECORDED: nw->verdict = "recorded"; return;
+    case PAY_DUPLICATE: nw->verdict = "duplicate"; return;
+    case PAY_REFUNDED_LATE: nw->verdict = "refunded_late"; return;
+    case PAY_REFUNDED_DOUBLE: nw->verdict = "refunded_double"; return;
+    case PAY_UNKNOWN_TRADE:
+        nw->message = "unknown out_trade_no";
+        nw->verdict = "refused:unknown_trade";
+        break;
+    case PAY_AMOUNT_MISMATCH:
+        nw->message = "amount does not match";
+        nw->verdict = "refused:amount_mismatch";
+        break;
+    default:
+        nw->message = "outcome";
+        nw->verdict = "refused:outcome";
+        break;
+    }
+    nw->refusal = SF_E_MALFORMED;
+}
+
+/* The body of payment_notify (a db_tx body: it starts over from the notice each run). A
+ * refusal rolls back: an outcome that refuses wrote nothing that may stay. */
+static sf_status_t notify_tx(db_t *db, void *ctx)
+{
+    notify_work_t *nw = ctx;
+    const pay_notice_t *n = nw->n;
+    nw->outcome = 0;
+    nw->refusal = SF_OK;
+    nw->message = NULL;
+    if (n->kind == PAY_NOTICE_REFUND)
+        return notify_refund(db, nw);
+    sf_status_t rc = payment_record_paid_tx(db, &n->paid, &nw->outcome);
+    if (rc != DB_OK)
+        return rc;
+    paid_verdict(nw);
+    if (nw->refusal != SF_OK)
+        return nw->refusal;
+    if (n->has_refund) /* Alipay: a later copy of the payment that also reports a refund */
+        return notify_refund(db, nw);
+    return DB_OK;
+}
+
+/* Keeps the notification with its verdict (its own statement, after the transaction); the
+ * provider's event id only with an acknowledged one, so that a retry that succeeds later
+ * gets its own row. A failure to log is logged, never answered. */
+static void notify_log(db_t *db, const pay_notice_t *n, const char *verdict, int acknowledged)
+{
+    const char *no =
+        n->out_trade_no != NULL && n->out_trade_no[0] != '\0' && strlen(n->out_trade_no) <= 32 ? n->out_trade_no : NULL;
+    const char *body = n->body != NULL ? n->body : "";
+    if (payment_notification_log(db, n->provider, acknowledged ? n->event_id : NULL, n->headers, body, n->len, verdict,
+                                 no) != DB_OK)
+        log_error("%s notify %s: could not log verdict %s: %s", payment_provider_name(n->provider), n->request_id,
+                  verdict, db->err);
+}
+
+/* A refusal: logged, and d says it to the provider. */
+static sf_status_t notify_refused(db_t *db, const pay_notice_t *n, sf_status_t rc, const char *verdict,
+                                  const char *message, status_detail_t *d)
+{
+    notify_log(db, n, verdict, 0);
+    status_details(d, rc, json_pack("{s:s}", "verdict", verdict));
+    return status_field(d, rc, NULL, message);
+}
+
+/* Runs the transaction and logs; a failure of ours answers the provider internal (it calls
+ * again), whatever the database said. */
+static sf_status_t notify_run(db_t *db, const pay_notice_t *n, status_detail_t *d)
+{
+    notify_work_t nw = {.n = n};
+    const char *what = n->kind == PAY_NOTICE_REFUND ? "settling" : "recording";
+    sf_status_t rc = db_tx(db, notify_tx, &nw);
+    if (rc == nw.refusal && rc != SF_OK) {
+        log_warn("%s notify %s: %s for out_trade_no %s (%lld fen)", payment_provider_name(n->provider), n->request_id,
+                 nw.verdict, n->out_trade_no != NULL ? n->out_trade_no : "-", (long long)n->paid.amount_fen);
+        return notify_refused(db, n, rc, nw.verdict, nw.message, d);
+    }
+    if (rc != DB_OK) {
+        log_error("%s notify %s: %s %s failed: %s", payment_provider_name(n->provider), n->request_id, what,
+                  n->kind == PAY_NOTICE_REFUND ? n->out_refund_no : n->out_trade_no, db->err);
+        return notify_refused(
+            db, n, SF_E_INTERNAL, "error:database",
+            n->kind == PAY_NOTICE_REFUND ? "could not settle the refund" : "could not record the payment", d);
+    }
+    if (nw.refusal != SF_OK)
+        return notify_refused(db, n, nw.refusal, nw.verdict, nw.message, d);
+    notify_log(db, n, nw.verdict, 1);
+    return SF_OK;
+}
+
+sf_status_t payment_notify(db_t *db, const pay_notice_t *n, status_detail_t *d)
+{
+    switch (n->kind) {
+    case PAY_NOTICE_REFUSED: return notify_refused(db, n, n->refusal, n->verdict, n->message, d);
+    case PAY_NOTICE_IGNORED: notify_log(db, n, n->verdict, 1); return SF_OK;
+    default: return notify_run(db, n, d);
+    }
 }

@@ -19,8 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "models/base/b64.h"
+#include "models/base/cursor.h"
 #include "models/product.h"
+
+/* Ids are JSON integers from 1 to 2^53 (JavaScript clients hold them as doubles), as the
+ * validation kit takes them. */
+#define ID_MAX 9007199254740992LL
 
 /* ================================================================ validation */
 
@@ -102,10 +106,8 @@ int product_parse_limit(const char *s, size_t *limit)
 int product_parse_id(const char *s, int64_t *id)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 16 || s[0] == '0' || strspn(s, "0123456789") != n)
-        return -1;
-    long long v = strtoll(s, NULL, 10);
-    if (v > (1LL << 53))
+    long long v = 0;
+    if (n == 0 || n > 16 || s[0] == '0' || strspn(s, "0123456789") != n || (v = strtoll(s, NULL, 10)) > ID_MAX)
         return -1;
     *id = (int64_t)v;
     return 0;
@@ -276,7 +278,7 @@ int product_parse_create(const json_t *body, product_input_t *in, product_invali
     if ((v = json_object_get(body, "trace_code")) != NULL && check_trace(v, in, bad) != 0)
         return -1;
     if ((v = json_object_get(body, "stall_id")) != NULL) {
-        const char *why = check_int(v, 1, (int64_t)1 << 53, &in->stall_id);
+        const char *why = check_int(v, 1, ID_MAX, &in->stall_id);
         if (why != NULL)
             return invalid(bad, "stall_id", why);
         in->set |= PRODUCT_F_STALL;
@@ -331,46 +333,6 @@ int product_parse_patch(const json_t *body, product_input_t *in, product_invalid
 char product_sort_kind(product_sort_t sort)
 {
     return sort == PRODUCT_SORT_PRICE ? 'p' : sort == PRODUCT_SORT_SALES ? 's' : 'i';
-}
-
-int product_cursor_encode(char kind, int64_t key, int64_t id, char *out, size_t outlen)
-{
-    char text[64];
-    int n = snprintf(text, sizeof(text), "%c:%lld:%lld", kind, (long long)key, (long long)id);
-    if (n < 0 || (size_t)n >= sizeof(text))
-        return -1;
-    return b64url_encode((const unsigned char *)text, (size_t)n, out, outlen, NULL) == B64_OK ? 0 : -1;
-}
-
-/* A decimal of 1..18 digits (no sign, no leading zeros beyond "0") ending at `end`. */
-static int parse_num(const char **p, char end, int64_t *out)
-{
-    const char *s = *p;
-    size_t n = strspn(s, DIGITS);
-    if (n == 0 || n > 18 || s[n] != end || (n > 1 && s[0] == '0'))
-        return -1;
-    *out = strtoll(s, NULL, 10);
-    *p = s + n;
-    return 0;
-}
-
-int product_cursor_decode(const char *s, char kind, int64_t *key, int64_t *id)
-{
-    unsigned char text[PRODUCT_CURSOR_MAX];
-    size_t n = strlen(s), m = 0;
-    if (n == 0 || n > PRODUCT_CURSOR_MAX - 1 || b64url_decode(s, n, text, sizeof(text) - 1, &m) != B64_OK || m < 5)
-        return -1;
-    text[m] = '\0';
-    const char *p = (const char *)text;
-    if (p[0] != kind || p[1] != ':')
-        return -1;
-    p += 2;
-    if (parse_num(&p, ':', key) != 0)
-        return -1;
-    p++;
-    if (parse_num(&p, '\0', id) != 0 || *id < 1)
-        return -1;
-    return 0;
 }
 
 /* ================================================================ storage */
@@ -480,8 +442,8 @@ int product_list(db_t *db, const product_query_t *q, json_t **items, char *next_
     while (db_rows_next(rows) && k < q->limit) {
         json_array_append_new(*items, row_json(rows));
         if (++k == q->limit && rows->nrows > q->limit &&
-            product_cursor_encode(product_sort_kind(q->sort), sort_key(rows, q->sort), db_rows_i64(rows, 0),
-                                  next_cursor, len) != 0)
+            cursor_encode(product_sort_kind(q->sort), sort_key(rows, q->sort), db_rows_i64(rows, 0), next_cursor,
+                          len) != 0)
             rc = DB_ERR;
     }
     db_rows_free(rows);
@@ -516,24 +478,40 @@ int product_get(db_t *db, int64_t id, int64_t market_id, int64_t vendor_id, json
     return rc;
 }
 
-/* DB_OK if the vendor is active; PRODUCT_SUSPENDED if not (or unknown in this market).
+/* What a write's transaction body works on. */
+typedef struct write {
+    int64_t market_id, vendor_id, id;
+    const product_input_t *in;
+    status_detail_t *d;
+} write_t;
+
+/* A failed statement: a lost connection or a deadlock passes on as it is (so db_tx runs the
+ * transaction again), and so does "no row" (the caller asked for one); anything else is an
+ * internal failure. */
+static sf_status_t db_fail(sf_status_t rc)
+{
+    return rc == DB_GONE || rc == DB_DEADLOCK || rc == DB_NOROW ? rc : SF_E_INTERNAL;
+}
+
+/* SF_OK if the vendor is active; SF_E_VENDOR_SUSPENDED if not (or unknown in this market).
  * The shared lock keeps a suspension from slipping between this check and the write. */
-static int vendor_active(db_t *db, int64_t market_id, int64_t vendor_id)
+static sf_status_t vendor_active(db_t *db, int64_t market_id, int64_t vendor_id)
 {
     db_rows_t *rows = NULL;
-    int rc = db_query_row(db, "SELECT status FROM vendors WHERE id = ? AND market_id = ? LOCK IN SHARE MODE",
-                          (db_param_t[]){DB_I64(vendor_id), DB_I64(market_id)}, 2, &rows);
+    sf_status_t rc = db_query_row(db, "SELECT status FROM vendors WHERE id = ? AND market_id = ? LOCK IN SHARE MODE",
+                                  (db_param_t[]){DB_I64(vendor_id), DB_I64(market_id)}, 2, &rows);
     if (rc == DB_NOROW || (rc == DB_OK && strcmp(db_rows_str(rows, 0, NULL), "active") != 0))
-        rc = PRODUCT_SUSPENDED;
+        rc = SF_E_VENDOR_SUSPENDED;
     db_rows_free(rows);
-    return rc;
+    return rc == SF_E_VENDOR_SUSPENDED || rc == SF_OK ? rc : db_fail(rc);
 }
 
 /* The stall to sell from: the one asked for if it is the vendor's, else their first. */
-static int pick_stall(db_t *db, int64_t market_id, int64_t vendor_id, int64_t want, int64_t *stall_id)
+static sf_status_t pick_stall(db_t *db, int64_t market_id, int64_t vendor_id, int64_t want, int64_t *stall_id,
+                              status_detail_t *d)
 {
     db_rows_t *rows = NULL;
-    int rc;
+    sf_status_t rc;
     if (want != 0)
         rc = db_query_row(db, "SELECT id FROM stalls WHERE id = ? AND vendor_id = ? AND market_id = ?",
                           (db_param_t[]){DB_I64(want), DB_I64(vendor_id), DB_I64(market_id)}, 3, &rows);
@@ -542,19 +520,21 @@ static int pick_stall(db_t *db, int64_t market_id, int64_t vendor_id, int64_t wa
                           (db_param_t[]){DB_I64(vendor_id), DB_I64(market_id)}, 2, &rows);
     if (rc == DB_OK)
         *stall_id = db_rows_i64(rows, 0);
-    else if (rc == DB_NOROW)
-        rc = want != 0 ? PRODUCT_BAD_STALL : PRODUCT_NO_STALL;
     db_rows_free(rows);
-    return rc;
+    if (rc == DB_NOROW)
+        return want != 0 ? status_field(d, SF_E_NOT_YOUR_STALL, "stall_id", NULL) : SF_E_NO_STALL;
+    return rc == DB_OK ? SF_OK : db_fail(rc);
 }
 
-static int category_exists(db_t *db, int64_t market_id, const char *code)
+static sf_status_t category_exists(db_t *db, int64_t market_id, const char *code, status_detail_t *d)
 {
     db_rows_t *rows = NULL;
-    int rc = db_query_row(db, "SELECT 1 FROM categories WHERE market_id = ? AND code = ?",
-                          (db_param_t[]){DB_I64(market_id), DB_STR(code)}, 2, &rows);
+    sf_status_t rc = db_query_row(db, "SELECT 1 FROM categories WHERE market_id = ? AND code = ?",
+                                  (db_param_t[]){DB_I64(market_id), DB_STR(code)}, 2, &rows);
     db_rows_free(rows);
-    return rc == DB_NOROW ? PRODUCT_BAD_CATEGORY : rc;
+    if (rc == DB_NOROW)
+        return status_field(d, SF_E_UNKNOWN_CATEGORY, "category", NULL);
+    return rc == DB_OK ? SF_OK : db_fail(rc);
 }
 
 static db_param_t opt_str(const char *s)
@@ -562,8 +542,8 @@ static db_param_t opt_str(const char *s)
     return s != NULL ? DB_STR(s) : DB_NULL;
 }
 
-static int insert(db_t *db, int64_t market_id, int64_t vendor_id, int64_t stall_id, const product_input_t *in,
-                  int64_t *id)
+static sf_status_t insert(db_t *db, int64_t market_id, int64_t vendor_id, int64_t stall_id, const product_input_t *in,
+                          int64_t *id)
 {
     const product_pricing_t *pr = &in->pricing;
     int weight = pr->mode == PRODUCT_WEIGHT;
@@ -581,36 +561,40 @@ static int insert(db_t *db, int64_t market_id, int64_t vendor_id, int64_t stall_
                       DB_I64(in->stock),
                       opt_str(in->origin),
                       opt_str(in->trace_code)};
-    int rc = db_exec(db,
-                     "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
-                     " pricing_mode, price_fen, per_g, unit, stock, origin, trace_code, status)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'on_sale')",
-                     p, sizeof(p) / sizeof(p[0]), NULL, &new_id);
+    sf_status_t rc = db_exec(db,
+                             "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
+                             " pricing_mode, price_fen, per_g, unit, stock, origin, trace_code, status)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'on_sale')",
+                             p, sizeof(p) / sizeof(p[0]), NULL, &new_id);
     *id = (int64_t)new_id;
-    return rc;
+    return rc == DB_OK ? SF_OK : db_fail(rc);
 }
 
-int product_create(db_t *db, int64_t market_id, int64_t vendor_id, const product_input_t *in, int64_t *id)
+static sf_status_t create_tx(db_t *db, void *ctx)
 {
+    write_t *wr = ctx;
     int64_t stall_id = 0;
-    int rc = db_begin(db);
-    if (rc != DB_OK)
+    sf_status_t rc;
+    if ((rc = vendor_active(db, wr->market_id, wr->vendor_id)) != SF_OK ||
+        (rc = pick_stall(db, wr->market_id, wr->vendor_id, wr->in->stall_id, &stall_id, wr->d)) != SF_OK ||
+        (rc = category_exists(db, wr->market_id, wr->in->category, wr->d)) != SF_OK)
         return rc;
-    if ((rc = vendor_active(db, market_id, vendor_id)) != DB_OK ||
-        (rc = pick_stall(db, market_id, vendor_id, in->stall_id, &stall_id)) != DB_OK ||
-        (rc = category_exists(db, market_id, in->category)) != DB_OK ||
-        (rc = insert(db, market_id, vendor_id, stall_id, in, id)) != DB_OK)
-        goto out;
-    rc = db_commit(db);
-out:
-    if (rc != DB_OK)
-        db_rollback(db);
+    return insert(db, wr->market_id, wr->vendor_id, stall_id, wr->in, &wr->id);
+}
+
+sf_status_t product_create(db_t *db, int64_t market_id, int64_t vendor_id, const product_input_t *in, int64_t *id,
+                           status_detail_t *d)
+{
+    write_t wr = {.market_id = market_id, .vendor_id = vendor_id, .in = in, .d = d};
+    sf_status_t rc = db_tx(db, create_tx, &wr);
+    if (rc == SF_OK)
+        *id = wr.id;
     return rc;
 }
 
 /* The one scoped UPDATE of a patch: each column keeps its value unless its flag is set. */
-static int update(db_t *db, int64_t market_id, int64_t vendor_id, int64_t id, const product_input_t *in,
-                  uint64_t *affected)
+static sf_status_t update(db_t *db, int64_t market_id, int64_t vendor_id, int64_t id, const product_input_t *in,
+                          uint64_t *affected)
 {
     const product_pricing_t *pr = &in->pricing;
     int pricing = (in->set & PRODUCT_F_PRICING) != 0, weight = pr->mode == PRODUCT_WEIGHT;
@@ -642,25 +626,27 @@ static int update(db_t *db, int64_t market_id, int64_t vendor_id, int64_t id, co
                    p, sizeof(p) / sizeof(p[0]), affected, NULL);
 }
 
-int product_update(db_t *db, int64_t market_id, int64_t vendor_id, int64_t id, const product_input_t *in)
+static sf_status_t update_tx(db_t *db, void *ctx)
 {
+    write_t *wr = ctx;
     uint64_t affected = 0;
     db_rows_t *rows = NULL;
-    int rc = db_begin(db);
-    if (rc != DB_OK)
-        return rc;
-    if ((rc = vendor_active(db, market_id, vendor_id)) != DB_OK ||
-        (rc = update(db, market_id, vendor_id, id, in, &affected)) != DB_OK)
-        goto out;
+    sf_status_t rc = vendor_active(db, wr->market_id, wr->vendor_id);
+    if (rc == SF_OK)
+        rc = update(db, wr->market_id, wr->vendor_id, wr->id, wr->in, &affected);
     /* MariaDB counts changed rows: 0 is also a patch that changed nothing. Tell them apart. */
-    if (affected == 0 &&
-        (rc = db_query_row(db, "SELECT 1 FROM products WHERE id = ? AND vendor_id = ? AND market_id = ?",
-                           (db_param_t[]){DB_I64(id), DB_I64(vendor_id), DB_I64(market_id)}, 3, &rows)) != DB_OK)
-        goto out;
-    rc = db_commit(db);
-out:
+    if (rc == SF_OK && affected == 0)
+        rc = db_query_row(db, "SELECT 1 FROM products WHERE id = ? AND vendor_id = ? AND market_id = ?",
+                          (db_param_t[]){DB_I64(wr->id), DB_I64(wr->vendor_id), DB_I64(wr->market_id)}, 3, &rows);
     db_rows_free(rows);
-    if (rc != DB_OK)
-        db_rollback(db);
-    return rc;
+    if (rc == DB_NOROW)
+        return status_field(wr->d, SF_E_NOT_FOUND, NULL, "no such product");
+    return rc == SF_OK || rc == SF_E_VENDOR_SUSPENDED ? rc : db_fail(rc);
+}
+
+sf_status_t product_update(db_t *db, int64_t market_id, int64_t vendor_id, int64_t id, const product_input_t *in,
+                           status_detail_t *d)
+{
+    write_t wr = {.market_id = market_id, .vendor_id = vendor_id, .id = id, .in = in, .d = d};
+    return db_tx(db, update_tx, &wr);
 }

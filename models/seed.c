@@ -843,6 +843,23 @@ int seed_market_find(db_t *db, seed_t *s)
     return DB_OK;
 }
 
+/* The whole market as one long transaction (db_tx): a run after a deadlock or a lost
+ * connection starts from nothing, so the counts of the run before are dropped first. */
+static sf_status_t build_tx(db_t *db, void *ctx)
+{
+    build_t *b = ctx;
+    (void)db; /* b->db is the same connection */
+    b->s->nlogins = 0;
+    b->nstalls = b->nproducts = b->nstaff = 0;
+    b->err[0] = '\0';
+    sf_status_t rc;
+    if ((rc = insert_market(b)) != DB_OK || (rc = insert_categories(b)) != DB_OK ||
+        (rc = insert_operator(b)) != DB_OK || (rc = insert_stalls(b)) != DB_OK || (rc = insert_couriers(b)) != DB_OK ||
+        (rc = insert_notices(b)) != DB_OK)
+        return rc;
+    return DB_OK;
+}
+
 int seed_market_create(db_t *db, seed_t *s, char *err, size_t errlen)
 {
     build_t *b = calloc(1, sizeof(*b));
@@ -853,25 +870,11 @@ int seed_market_create(db_t *db, seed_t *s, char *err, size_t errlen)
     *b = (build_t){.db = db, .s = s, .err = err, .errlen = errlen};
     seed_date(b->today, 0);
     snprintf(b->stamp, sizeof(b->stamp), "%.4s%.2s%.2s", b->today, b->today + 5, b->today + 8);
-    s->nlogins = 0;
-    int rc = db_begin(db);
-    if (rc != DB_OK) {
-        fail(b, rc, "begin");
-        goto out;
-    }
-    if ((rc = insert_market(b)) != DB_OK || (rc = insert_categories(b)) != DB_OK ||
-        (rc = insert_operator(b)) != DB_OK || (rc = insert_stalls(b)) != DB_OK || (rc = insert_couriers(b)) != DB_OK ||
-        (rc = insert_notices(b)) != DB_OK) {
-        db_rollback(db);
-        goto out;
-    }
-    if ((rc = db_commit(db)) != DB_OK) {
+    sf_status_t rc = db_tx(db, build_tx, b);
+    if (rc == DB_OK)
+        s->created = 1;
+    else if (b->err[0] == '\0')
         fail(b, rc, "commit");
-        db_rollback(db);
-        goto out;
-    }
-    s->created = 1;
-out:
     if (rc != DB_OK) {
         s->nlogins = 0;
         s->market_id = 0;
@@ -883,20 +886,26 @@ out:
 /* ---------------------------------------------------------------------------------------
  * Guide prices: one per commodity sold by weight, per 500 g, moving a little from day to day. */
 
-int seed_guide_prices(db_t *db, int64_t market_id, const char *date, size_t *n, char *err, size_t errlen)
+typedef struct guide_run {
+    int64_t market_id;
+    const char *date;
+    uint64_t day; /* a hash of the date: the prices move from day to day */
+    size_t *n;
+} guide_run_t;
+
+/* The day's guide prices, one transaction (db_tx): a run again counts again from 0. */
+static sf_status_t guide_tx(db_t *db, void *ctx)
 {
-    uint64_t day = 0;
-    for (const char *c = date; *c != '\0'; c++)
-        day = day * 31 + (unsigned char)*c;
-    *n = 0;
-    int rc = db_begin(db);
+    guide_run_t *g = ctx;
+    sf_status_t rc = DB_OK;
+    *g->n = 0;
     for (size_t i = 0; rc == DB_OK && i < NELEM(commodities); i++) {
         const commodity_t *c = &commodities[i];
         if (c->unit != NULL)
             continue;
-        int64_t price = board_price((int64_t)c->price * vary(SALT_GUIDE, day, (int)i, 97, 103) / 100);
-        db_param_t p[] = {DB_I64(market_id), DB_STR(date),  DB_STR(c->code),
-                          DB_STR(c->name),   DB_I64(price), DB_I64(500)};
+        int64_t price = board_price((int64_t)c->price * vary(SALT_GUIDE, g->day, (int)i, 97, 103) / 100);
+        db_param_t p[] = {DB_I64(g->market_id), DB_STR(g->date), DB_STR(c->code),
+                          DB_STR(c->name),      DB_I64(price),   DB_I64(500)};
         rc = db_exec(
             db,
             "INSERT INTO guide_prices (market_id, date, commodity_code, name, price_fen, per_g)"
@@ -904,13 +913,21 @@ int seed_guide_prices(db_t *db, int64_t market_id, const char *date, size_t *n, 
             " ON DUPLICATE KEY UPDATE name = VALUES(name), price_fen = VALUES(price_fen), per_g = VALUES(per_g)",
             p, NELEM(p), NULL, NULL);
         if (rc == DB_OK)
-            (*n)++;
+            (*g->n)++;
     }
-    if (rc == DB_OK)
-        rc = db_commit(db);
+    return rc;
+}
+
+int seed_guide_prices(db_t *db, int64_t market_id, const char *date, size_t *n, char *err, size_t errlen)
+{
+    uint64_t day = 0;
+    for (const char *c = date; *c != '\0'; c++)
+        day = day * 31 + (unsigned char)*c;
+    *n = 0;
+    guide_run_t g = {.market_id = market_id, .date = date, .day = day, .n = n};
+    sf_status_t rc = db_tx(db, guide_tx, &g);
     if (rc != DB_OK) {
         snprintf(err, errlen, "guide prices: %s", db->err);
-        db_rollback(db);
         *n = 0;
     }
     return rc;
@@ -1055,6 +1072,21 @@ out:
     return ok;
 }
 
+typedef struct reset {
+    const seed_t *s;
+    char (*hashes)[USER_HASH_MAX];
+} reset_t;
+
+/* Stores the new hashes, one transaction (db_tx): every login changes, or none. */
+static sf_status_t reset_tx(db_t *db, void *ctx)
+{
+    const reset_t *r = ctx;
+    sf_status_t rc = DB_OK;
+    for (size_t i = 0; rc == DB_OK && i < r->s->nlogins; i++)
+        rc = user_set_password_hash(db, r->s->market_id, r->s->logins[i].user_id, r->hashes[i]);
+    return rc;
+}
+
 int seed_passwords_reset(db_t *db, seed_t *s, char *err, size_t errlen)
 {
     char(*hashes)[USER_HASH_MAX] = calloc(s->nlogins ? s->nlogins : 1, USER_HASH_MAX);
@@ -1070,15 +1102,9 @@ int seed_passwords_reset(db_t *db, seed_t *s, char *err, size_t errlen)
             snprintf(err, errlen, "could not make a password for %s", s->logins[i].username);
             goto out;
         }
-    rc = db_begin(db);
-    for (size_t i = 0; rc == DB_OK && i < s->nlogins; i++)
-        rc = user_set_password_hash(db, s->market_id, s->logins[i].user_id, hashes[i]);
-    if (rc == DB_OK)
-        rc = db_commit(db);
-    if (rc != DB_OK) {
+    rc = db_tx(db, reset_tx, &(reset_t){.s = s, .hashes = hashes});
+    if (rc != DB_OK)
         snprintf(err, errlen, "storing the new passwords: %s", db->err);
-        db_rollback(db);
-    }
 out:
     OPENSSL_cleanse(hashes, (s->nlogins ? s->nlogins : 1) * USER_HASH_MAX);
     free(hashes);

@@ -157,7 +157,7 @@ void user_verify_dummy(const char *password)
 
 /* ---- rows ------------------------------------------------------------------------------ */
 
-int user_create(db_t *db, const user_new_t *u, int64_t *id)
+sf_status_t user_create(db_t *db, const user_new_t *u, int64_t *id)
 {
     char hash[USER_HASH_MAX];
     uint64_t insert_id = 0;
@@ -181,7 +181,7 @@ int user_create(db_t *db, const user_new_t *u, int64_t *id)
                      p, sizeof(p) / sizeof(p[0]), NULL, &insert_id);
     OPENSSL_cleanse(hash, sizeof(hash));
     if (rc == DB_ERR && (db->last_errno == ER_NO_REFERENCED_ROW_2 || db->last_errno == ER_NO_REFERENCED_ROW))
-        return USER_E_NO_MARKET;
+        return SF_E_NO_MARKET;
     if (rc == DB_OK)
         *id = (int64_t)insert_id;
     return rc;
@@ -215,7 +215,7 @@ static void auth_from_row(const db_rows_t *rows, user_auth_t *out)
     }
 }
 
-int user_find_login(db_t *db, const char *username, user_auth_t *out)
+sf_status_t user_find_login(db_t *db, const char *username, user_auth_t *out)
 {
     db_rows_t *rows = NULL;
     db_param_t p[] = {DB_STR(username)};
@@ -238,7 +238,7 @@ static int find_openid(db_t *db, const char *openid, user_auth_t *out)
     return rc;
 }
 
-int user_upsert_wechat(db_t *db, const char *openid, const char *display_name, user_auth_t *out)
+sf_status_t user_upsert_wechat(db_t *db, const char *openid, const char *display_name, user_auth_t *out)
 {
     int rc = find_openid(db, openid, out);
     if (rc == DB_NOROW) {
@@ -247,7 +247,7 @@ int user_upsert_wechat(db_t *db, const char *openid, const char *display_name, u
         rc = user_create(db, &u, &id);
         if (rc == DB_OK || rc == DB_DUP) /* DB_DUP: a concurrent first sign-in made it */
             rc = find_openid(db, openid, out);
-        else if (rc == USER_E_NO_MARKET)
+        else if (rc == SF_E_NO_MARKET)
             rc = DB_ERR;
     }
     if (rc == DB_OK && strcmp(out->role, "consumer") != 0)
@@ -255,14 +255,14 @@ int user_upsert_wechat(db_t *db, const char *openid, const char *display_name, u
     return rc;
 }
 
-int user_set_password_hash(db_t *db, int64_t market_id, int64_t user_id, const char *hash)
+sf_status_t user_set_password_hash(db_t *db, int64_t market_id, int64_t user_id, const char *hash)
 {
     db_param_t p[] = {DB_STR(hash), DB_I64(user_id), DB_I64(market_id)};
     return db_exec(db, "UPDATE users SET password_hash = ? WHERE id = ? AND market_id = ?", p, sizeof(p) / sizeof(p[0]),
                    NULL, NULL);
 }
 
-int user_touch_login(db_t *db, int64_t id)
+sf_status_t user_touch_login(db_t *db, int64_t id)
 {
     db_param_t p[] = {DB_I64(id)};
     return db_exec(db, "UPDATE users SET last_login_at = CURRENT_TIMESTAMP(3) WHERE id = ?", p, 1, NULL, NULL);

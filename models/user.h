@@ -20,8 +20,8 @@
 #define USER_USERNAME_MAX 64
 #define USER_PASSWORD_MAX 128
 
-/* user_create: market_id names no market (the foreign key refused the row). */
-#define USER_E_NO_MARKET (-20)
+/* The old name of SF_E_NO_MARKET, kept only while server/main.c still uses it: remove then. */
+#define USER_E_NO_MARKET SF_E_NO_MARKET
 
 typedef struct user_new {
     const char *role;          /* "vendor", "courier", "operator", "platform" or "consumer" */
@@ -59,25 +59,25 @@ int user_verify_password(const char *password, const char *stored);
 void user_verify_dummy(const char *password);
 
 /* Inserts a user (hashing the password if given). DB_OK with *id, DB_DUP if the username
- * or openid is taken, USER_E_NO_MARKET if market_id names no market, DB_ERR otherwise.
+ * or openid is taken, SF_E_NO_MARKET if market_id names no market, DB_ERR otherwise.
  * Runs inside the caller's transaction if any. */
-int user_create(db_t *db, const user_new_t *u, int64_t *id);
+sf_status_t user_create(db_t *db, const user_new_t *u, int64_t *id);
 
 /* The password account with this username (any role but consumer). DB_OK with *out,
  * DB_NOROW if there is none, or a DB_ error. */
-int user_find_login(db_t *db, const char *username, user_auth_t *out);
+sf_status_t user_find_login(db_t *db, const char *username, user_auth_t *out);
 
 /* The consumer whose WeChat openid this is, created (with display_name, may be NULL) on
  * first sign-in. DB_OK with *out (password_hash empty), DB_NOROW if the openid belongs to
  * an account that is not a consumer's, or a DB_ error. */
-int user_upsert_wechat(db_t *db, const char *openid, const char *display_name, user_auth_t *out);
+sf_status_t user_upsert_wechat(db_t *db, const char *openid, const char *display_name, user_auth_t *out);
 
 /* Stores hash (from user_hash_password) as the password of user user_id of market_id; a
  * user of another market is left alone. Hashing is the caller's, so a transaction setting
  * several passwords holds no row lock through the KDF. DB_OK or a DB_ error. */
-int user_set_password_hash(db_t *db, int64_t market_id, int64_t user_id, const char *hash);
+sf_status_t user_set_password_hash(db_t *db, int64_t market_id, int64_t user_id, const char *hash);
 
 /* Records a successful sign-in (last_login_at = now). DB_OK or a DB_ error. */
-int user_touch_login(db_t *db, int64_t id);
+sf_status_t user_touch_login(db_t *db, int64_t id);
 
 #endif

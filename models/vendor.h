@@ -7,7 +7,7 @@
  * Worker threads (or tests) with their own db_t. Input is already validated by the caller
  * (handlers/operator.c); this file enforces what only the database can tell: a stall number
  * taken, a stall held by another vendor, a username taken. Multi-row writes run in one
- * transaction: on any failure nothing is written. Rendered JSON (*out) is the caller's to
+ * transaction (db_tx): on any failure nothing is written. Rendered JSON (*out) is the caller's to
  * decref. No HTTP here, and no cache bump: the caller bumps after a successful return.
  */
 #ifndef SF_VENDOR_H
@@ -23,18 +23,11 @@
 #define VENDOR_MAX_STAFF    100 /* staff records per vendor, so the public record stays small */
 #define VENDOR_LIST_MAX     100 /* most items on a page of a list */
 
-typedef enum vendor_rc {
-    VENDOR_OK = 0,
-    VENDOR_E_DB = DB_ERR,                 /* unexpected database failure (logged by the caller) */
-    VENDOR_E_BUSY = DB_GONE,               /* connection lost or deadlock: nothing written, try again */
-    VENDOR_E_NOT_FOUND = -3,          /* no such vendor in this market */
-    VENDOR_E_STALL_NO_TAKEN = -4,     /* stall_no already used in this market */
-    VENDOR_E_STALL_TAKEN = -5,        /* the stall already has a vendor (*bad_id) */
-    VENDOR_E_UNKNOWN_STALL = -6,      /* no such stall in this market (*bad_id) */
-    VENDOR_E_USERNAME_TAKEN = -7,     /* the login name belongs to someone */
-    VENDOR_E_STALL_HAS_PRODUCTS = -8, /* releasing a stall that holds this vendor's products (*bad_id) */
-    VENDOR_E_TOO_MANY_STAFF = -9,     /* VENDOR_MAX_STAFF reached */
-} vendor_rc_t;
+/* Outcomes (models/base/status.h): SF_OK; SF_E_NOT_FOUND (no such vendor in this market);
+ * SF_E_STALL_NO_TAKEN, SF_E_STALL_TAKEN, SF_E_UNKNOWN_STALL, SF_E_USERNAME_TAKEN,
+ * SF_E_STALL_HAS_PRODUCTS, SF_E_TOO_MANY_STAFF; SF_E_DB_GONE or SF_E_DEADLOCK (nothing
+ * written, try again); SF_E_INTERNAL (the db_t says why). A refusal about one stall carries
+ * details {"field": "stall_ids", "stall_id": id} in the status_detail_t (d may be NULL). */
 
 typedef struct vendor_licence {
     const char *type;        /* 1-32 of [a-z_] */
@@ -66,39 +59,43 @@ typedef struct vendor_staff_new {
 } vendor_staff_new_t;
 
 /* Creates a stall without a vendor. *out: {id, stall_no, zone, map{x,y}, vendor_id: null}.
- * VENDOR_E_STALL_NO_TAKEN if the number is used in the market (compared case-insensitively). */
-int vendor_stall_create(db_t *db, int64_t market_id, const char *stall_no, const char *zone, int64_t x, int64_t y,
-                        json_t **out);
+ * SF_E_STALL_NO_TAKEN (field stall_no) if the number is used in the market (compared
+ * case-insensitively). */
+sf_status_t vendor_stall_create(db_t *db, int64_t market_id, const char *stall_no, const char *zone, int64_t x,
+                                int64_t y, json_t **out, status_detail_t *d);
 
 /* Creates the vendor, its licences, its stall assignments and its user (role vendor) in one
- * transaction. *out: the vendor record (vendor_render). On VENDOR_E_STALL_TAKEN or
- * VENDOR_E_UNKNOWN_STALL *bad_id names the stall. Nothing is written on failure. */
-int vendor_create(db_t *db, int64_t market_id, const vendor_input_t *in, json_t **out, int64_t *bad_id);
+ * transaction. *out: the vendor record (vendor_render). On SF_E_STALL_TAKEN or
+ * SF_E_UNKNOWN_STALL d names the stall. Nothing is written on failure. */
+sf_status_t vendor_create(db_t *db, int64_t market_id, const vendor_input_t *in, json_t **out, status_detail_t *d);
 
 /* Changes the given fields in one transaction; stall_ids and licences replace what the
  * vendor had. A stall no longer listed is released unless it still holds products of this
- * vendor (VENDOR_E_STALL_HAS_PRODUCTS). *out: the vendor record after the change. */
-int vendor_update(db_t *db, int64_t market_id, int64_t vendor_id, const vendor_input_t *in, json_t **out,
-                  int64_t *bad_id);
+ * vendor (SF_E_STALL_HAS_PRODUCTS). *out: the vendor record after the change. */
+sf_status_t vendor_update(db_t *db, int64_t market_id, int64_t vendor_id, const vendor_input_t *in, json_t **out,
+                          status_detail_t *d);
 
 /* Adds a staff member. *out: {id, vendor_id, name, certificate, valid_until, valid}, where
  * valid is whether valid_until is today (+08:00) or later. */
-int vendor_staff_add(db_t *db, int64_t market_id, int64_t vendor_id, const vendor_staff_new_t *s, json_t **out);
+sf_status_t vendor_staff_add(db_t *db, int64_t market_id, int64_t vendor_id, const vendor_staff_new_t *s, json_t **out,
+                             status_detail_t *d);
 
 /* The vendor record: {id, market_id, name, contact_phone, business_scope, credit_level,
  * status, stall_ids[], licences[{id, type, number, valid_until}], staff[...], user_id,
- * username, created_at}. Never the password. VENDOR_E_NOT_FOUND outside the market. */
-int vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out);
+ * username, created_at}. Never the password. SF_E_NOT_FOUND outside the market (d's reason
+ * says "no such vendor in this market"). */
+sf_status_t vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out, status_detail_t *d);
 
 /* A page of the market's vendors by id: those after after_id (0: from the first), at most
  * limit (1-VENDOR_LIST_MAX), each as vendor_render makes it. status ("active", "suspended", "closed")
  * and like (a LIKE pattern on the name, ESCAPE '!') are filters when not NULL. *items is the
  * caller's; *next_after is the last id shown when more follow, else 0. */
-int vendor_list(db_t *db, int64_t market_id, const char *status, const char *like, int64_t after_id, size_t limit,
-                json_t **items, int64_t *next_after);
+sf_status_t vendor_list(db_t *db, int64_t market_id, const char *status, const char *like, int64_t after_id,
+                        size_t limit, json_t **items, int64_t *next_after);
 
 /* A page of the market's stalls by id, as vendor_stall_create answers them (vendor_id null
  * when free); the same paging as vendor_list. */
-int vendor_stall_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items, int64_t *next_after);
+sf_status_t vendor_stall_list(db_t *db, int64_t market_id, int64_t after_id, size_t limit, json_t **items,
+                              int64_t *next_after);
 
 #endif

@@ -247,7 +247,7 @@ static int redrive_refunds(db_t *db, int64_t stuck_s, housekeeping_counts_t *c)
             log_info("work: housekeeping: refund %" PRId64 " (%s, order %" PRId64 ", %" PRId64
                      " fen) pending for more than %" PRId64 " s: asked for again (event %" PRId64 ")",
                      rf.id, rf.out_refund_no, rf.order_id, rf.amount_fen, stuck_s, event_id);
-        } else if (one != DB_NOROW && one != PAY_E_STATE) {
+        } else if (one != DB_NOROW && one != SF_E_PAYMENT_STATE) {
             rc = one; /* settled or gone meanwhile is fine; a database failure is not */
         }
     }

@@ -208,30 +208,37 @@ static int dead_letter(redis_t *r, const queue_kind_t *k, const char *stream, co
 
 /* ---------------------------------------------------------------- handling */
 
-/* begin → processed row → handler → commit → after_commit. *dbfail is set when MariaDB
- * failed (not when the handler chose to retry). A duplicate is QUEUE_DONE. */
+/* The handler of a kind, run inside the consumer's transaction (outbox_consume). */
+typedef struct effect {
+    redis_t *r;
+    const queue_kind_t *k;
+    int64_t event_id, market_id;
+    const json_t *payload;
+    queue_result_t res;
+} effect_t;
+
+static sf_status_t run_effect(db_t *db, void *arg)
+{
+    effect_t *e = arg;
+    e->res = e->k->handle(db, e->r, e->event_id, e->market_id, e->payload, e->k->ctx);
+    return e->res == QUEUE_DONE ? SF_OK : SF_E_CONFLICT; /* anything but done rolls back */
+}
+
+/* processed row → handler → commit (one transaction, owned by the outbox model) →
+ * after_commit. *dbfail is set when MariaDB failed (not when the handler chose to retry).
+ * A duplicate is QUEUE_DONE. */
 static queue_result_t apply(db_t *db, redis_t *r, const queue_kind_t *k, int64_t event_id, int64_t market_id,
                             const json_t *payload, int *dbfail)
 {
+    effect_t e = {r, k, event_id, market_id, payload, QUEUE_RETRY};
     *dbfail = 0;
-    if (db_begin(db) != DB_OK) {
-        *dbfail = 1;
-        return QUEUE_RETRY;
-    }
-    int st = outbox_processed_add(db, k->group, event_id);
-    if (st != DB_OK) {
-        db_rollback(db);
-        *dbfail = st != DB_DUP && st != DB_DEADLOCK;
-        return st == DB_DUP ? QUEUE_DONE : QUEUE_RETRY;
-    }
-    queue_result_t res = k->handle(db, r, event_id, market_id, payload, k->ctx);
-    if (res != QUEUE_DONE) {
-        db_rollback(db);
-        return res;
-    }
-    if ((st = db_commit(db)) != DB_OK) {
-        db_rollback(db);
-        log_warn("queue: %s event %" PRId64 ": commit failed: %s", k->group, event_id, db->err);
+    sf_status_t st = outbox_consume(db, k->group, event_id, run_effect, &e);
+    if (st == DB_DUP)
+        return QUEUE_DONE;
+    if (st == SF_E_CONFLICT && e.res != QUEUE_DONE)
+        return e.res; /* the handler's own verdict: retry later, or dead */
+    if (st != SF_OK) {
+        log_warn("queue: %s event %" PRId64 ": %s", k->group, event_id, db->err);
         *dbfail = st != DB_DEADLOCK;
         return QUEUE_RETRY;
     }

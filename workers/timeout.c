@@ -53,7 +53,7 @@ static int reconcile_attempt(db_t *db, const pay_attempt_t *a)
         return -1;
     }
     int rc = payment_close_tx(db, a->id);
-    return rc == DB_OK || rc == PAY_E_STATE ? 0 : -1;
+    return rc == DB_OK || rc == SF_E_PAYMENT_STATE ? 0 : -1;
 }
 
 /* The hook: every 'created' attempt of a pending order that is due is reconciled. */
@@ -116,9 +116,9 @@ static queue_result_t cancel(db_t *db, redis_t *r, int64_t order_id, int64_t mar
         log_info("work: order %" PRId64 " was not paid in time: cancelled, stock returned", order_id);
         return QUEUE_DONE;
     }
-    if (st == ORDER_E_STATE || st == DB_NOROW)
-        return QUEUE_DONE;     /* paid or cancelled meanwhile, or gone: nothing to do */
-    if (st == ORDER_E_NOT_DUE) /* our clock ran ahead of the database's: a little later */
+    if (st == SF_E_ORDER_CHANGED || st == DB_NOROW)
+        return QUEUE_DONE;  /* paid or cancelled meanwhile, or gone: nothing to do */
+    if (st == SF_E_NOT_DUE) /* our clock ran ahead of the database's: a little later */
         return queue_delay(r, TIMEOUT_TOPIC, order_id, market_id, payload, queue_now_ms() + TIMEOUT_REDELAY_MS) == 0
                    ? QUEUE_REQUEUED
                    : QUEUE_RETRY;

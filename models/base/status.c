@@ -26,8 +26,8 @@ static const struct {
     [SF_E_UNAVAILABLE] = {SF_E_UNAVAILABLE, "unavailable", "the service is overloaded or a dependency is down"},
     [SF_E_TIMEOUT] = {SF_E_TIMEOUT, "timeout", "the request took too long"},
 
-    [SF_E_DB_GONE] = {SF_E_UNAVAILABLE, "unavailable", "the database is not reachable now; try again"},
-    [SF_E_DEADLOCK] = {SF_E_UNAVAILABLE, "unavailable", "the database is busy; try again"},
+    [SF_E_DB_GONE] = {SF_E_UNAVAILABLE, "unavailable", "the service is overloaded or a dependency is down"},
+    [SF_E_DEADLOCK] = {SF_E_UNAVAILABLE, "unavailable", "the service is overloaded or a dependency is down"},
     [SF_E_DUPLICATE] = {SF_E_CONFLICT, "conflict", "that already exists"},
     [SF_E_BUSY] = {SF_E_UNAVAILABLE, "unavailable", "the data kept changing; try again"},
 
@@ -57,8 +57,7 @@ static const struct {
     [SF_E_EMPTY_CART] = {SF_E_INVALID, "empty_cart", "the cart of this market is empty"},
     [SF_E_UNKNOWN_ADDRESS] = {SF_E_INVALID, "unknown_address", "not one of your addresses"},
     [SF_E_ADDRESS_WRONG_MARKET] = {SF_E_INVALID, "address_wrong_market", "the address is for another market"},
-    [SF_E_ADDRESS_OUT_OF_RANGE] = {SF_E_INVALID, "address_out_of_range",
-                                   "the address is beyond the delivery radius"},
+    [SF_E_ADDRESS_OUT_OF_RANGE] = {SF_E_INVALID, "address_out_of_range", "the address is beyond the delivery radius"},
     [SF_E_LINES_UNAVAILABLE] = {SF_E_INVALID, "unavailable", "some lines cannot be sold now"},
     [SF_E_OUT_OF_STOCK] = {SF_E_CONFLICT, "out_of_stock", "some lines are short of stock"},
     [SF_E_ALREADY_CANCELLED] = {SF_E_CONFLICT, "already_cancelled", "the order is already cancelled"},

@@ -51,22 +51,22 @@ typedef enum sf_status {
     SF_E_NO_MARKET,           /* invalid: market_id names no market */
 
     /* catalogue, stalls and vendors (models/product, models/vendor, models/guide) */
-    SF_E_VENDOR_SUSPENDED,    /* forbidden: the vendor may not trade now */
-    SF_E_NO_STALL,            /* conflict: the vendor has no stall to sell from */
-    SF_E_NOT_YOUR_STALL,      /* invalid: stall_id is not one of the vendor's stalls */
-    SF_E_UNKNOWN_CATEGORY,    /* invalid: no such category in the market */
-    SF_E_STALL_NO_TAKEN,      /* conflict: the market already has a stall with that number */
-    SF_E_STALL_TAKEN,         /* conflict: the stall already has a vendor */
-    SF_E_UNKNOWN_STALL,       /* invalid: no such stall in this market */
-    SF_E_STALL_HAS_PRODUCTS,  /* conflict: releasing a stall that holds the vendor's products */
-    SF_E_TOO_MANY_STAFF,      /* conflict: the vendor has the most staff records allowed */
+    SF_E_VENDOR_SUSPENDED,   /* forbidden: the vendor may not trade now */
+    SF_E_NO_STALL,           /* conflict: the vendor has no stall to sell from */
+    SF_E_NOT_YOUR_STALL,     /* invalid: stall_id is not one of the vendor's stalls */
+    SF_E_UNKNOWN_CATEGORY,   /* invalid: no such category in the market */
+    SF_E_STALL_NO_TAKEN,     /* conflict: the market already has a stall with that number */
+    SF_E_STALL_TAKEN,        /* conflict: the stall already has a vendor */
+    SF_E_UNKNOWN_STALL,      /* invalid: no such stall in this market */
+    SF_E_STALL_HAS_PRODUCTS, /* conflict: releasing a stall that holds the vendor's products */
+    SF_E_TOO_MANY_STAFF,     /* conflict: the vendor has the most staff records allowed */
 
     /* cart and addresses (models/cart, models/address) */
-    SF_E_CART_FULL,           /* invalid: the cart holds as many lines as it may */
-    SF_E_TOO_MANY_ADDRESSES,  /* invalid: no more addresses may be kept */
-    SF_E_OFF_SALE,            /* invalid: the product is not for sale now */
-    SF_E_INSUFFICIENT_STOCK,  /* invalid: more than the stock */
-    SF_E_WRONG_MARKET,        /* invalid: the product belongs to another market */
+    SF_E_CART_FULL,          /* invalid: the cart holds as many lines as it may */
+    SF_E_TOO_MANY_ADDRESSES, /* invalid: no more addresses may be kept */
+    SF_E_OFF_SALE,           /* invalid: the product is not for sale now */
+    SF_E_INSUFFICIENT_STOCK, /* invalid: more than the stock */
+    SF_E_WRONG_MARKET,       /* invalid: the product belongs to another market */
 
     /* orders (models/order) */
     SF_E_EMPTY_CART,           /* invalid: the cart of this market is empty */
@@ -86,15 +86,15 @@ typedef enum sf_status {
     SF_E_IDEMPOTENCY_IN_PROGRESS, /* conflict: the first request with the key still runs */
 
     /* payments and refunds (models/payment, models/providers) */
-    SF_E_NOT_PAYABLE,         /* conflict: the order is not waiting for payment */
-    SF_E_REFUND_EXCEEDS,      /* conflict: refunded would exceed paid */
-    SF_E_PAYMENT_STATE,       /* conflict: the payment is not in a state that allows it */
+    SF_E_NOT_PAYABLE,          /* conflict: the order is not waiting for payment */
+    SF_E_REFUND_EXCEEDS,       /* conflict: refunded would exceed paid */
+    SF_E_PAYMENT_STATE,        /* conflict: the payment is not in a state that allows it */
     SF_E_PROVIDER_UNAVAILABLE, /* unavailable: the payment provider did not answer usably */
-    SF_E_PROVIDER_REFUSED,    /* conflict: the payment provider said no for good */
-    SF_E_PROVIDER_CONFIG,     /* internal: a key, id or URL the provider needs is missing */
-    SF_PROVIDER_PROCESSING,   /* ok: the provider accepted it and settles it later (a refund) */
-    SF_E_UNKNOWN_TRADE,       /* not found: a callback names no payment of ours */
-    SF_E_AMOUNT_MISMATCH,     /* invalid: a callback's amount is not the payment's */
+    SF_E_PROVIDER_REFUSED,     /* conflict: the payment provider said no for good */
+    SF_E_PROVIDER_CONFIG,      /* internal: a key, id or URL the provider needs is missing */
+    SF_PROVIDER_PROCESSING,    /* ok: the provider accepted it and settles it later (a refund) */
+    SF_E_UNKNOWN_TRADE,        /* not found: a callback names no payment of ours */
+    SF_E_AMOUNT_MISMATCH,      /* invalid: a callback's amount is not the payment's */
 
     SF_E__COUNT
 } sf_status_t;

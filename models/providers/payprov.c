@@ -1,27 +1,26 @@
 /*
  * The payment provider adapter (see payprov.h): the sandbox, WeChat Pay v3 and Alipay.
  *
- * Every outbound call makes and frees its own curl handle, answer buffer and keys (loaded per
- * call through models/paykeys.h, which resolves every key and id; see payprov.h); nothing
- * survives a call. The answer is buffered up to
+ * Every outbound call goes through the one client (httpc.h) and makes and frees its own
+ * answer buffer and keys (loaded per call through models/providers/paykeys.h, which resolves
+ * every key and id; see payprov.h); nothing survives a call. The answer is buffered up to
  * PAYPROV_ANSWER_MAX. An answer is trusted only once its signature verified when the keys to
  * verify it are configured; a bad signature is treated like no answer (retry later), never
  * as the provider's word.
  */
 #include <ctype.h>
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-#include "models/providers/alipay.h"
 #include "models/base/b64.h"
 #include "models/base/money.h"
+#include "models/providers/alipay.h"
+#include "models/providers/httpc.h"
 #include "models/providers/paykeys.h"
-#include "models/providers/wxpay.h"
 #include "models/providers/payprov.h"
+#include "models/providers/wxpay.h"
 
 #define AUTH_MAX    2048 /* the Authorization header line */
 #define URL_MAX     1024
@@ -43,107 +42,45 @@ const char *payprov_status_str(int status)
 
 /* ================================================================ common */
 
-/* An answer: status, body (NUL-terminated), and the Wechatpay-* headers WeChat signs with. */
-typedef struct answer {
-    long status;
-    char *body;
-    size_t len;
-    char ts[24], nonce[WXPAY_NONCE_MAX + 1], serial[WXPAY_SERIAL_MAX + 1], sig[WXPAY_SIG_B64_MAX + 1], sigtype[40];
-} answer_t;
+/* An answer: httpc's, with the Wechatpay-* headers WeChat signs with kept in this order. */
+typedef httpc_resp_t answer_t;
 
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
-{
-    answer_t *a = ud;
-    size_t add = size * n;
-    if (add > PAYPROV_ANSWER_MAX - a->len)
-        return 0; /* too long: libcurl stops with CURLE_WRITE_ERROR */
-    memcpy(a->body + a->len, ptr, add);
-    a->len += add;
-    a->body[a->len] = '\0';
-    return add;
-}
+enum { H_TIMESTAMP, H_NONCE, H_SERIAL, H_SIGNATURE, H_SIGNATURE_TYPE };
+static const char *const wx_answer_headers[] = {
+    "Wechatpay-Timestamp", "Wechatpay-Nonce",          "Wechatpay-Serial",
+    "Wechatpay-Signature", "Wechatpay-Signature-Type", NULL,
+};
 
-/* Copies the value of header line [line, line+n) into out if its name is `name`. */
-static void take_header(const char *line, size_t n, const char *name, char *out, size_t outlen)
+/* A kept header's value, NULL when absent or longer than max - 1 (not a value WeChat sends). */
+static const char *kept(const answer_t *a, int i, size_t max)
 {
-    size_t nl = strlen(name);
-    if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return;
-    const char *v = line + nl + 1, *end = line + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-        end--;
-    if ((size_t)(end - v) < outlen)
-        snprintf(out, outlen, "%.*s", (int)(end - v), v);
-}
-
-static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
-{
-    answer_t *a = ud;
-    size_t len = size * n;
-    take_header(ptr, len, "Wechatpay-Timestamp", a->ts, sizeof(a->ts));
-    take_header(ptr, len, "Wechatpay-Nonce", a->nonce, sizeof(a->nonce));
-    take_header(ptr, len, "Wechatpay-Serial", a->serial, sizeof(a->serial));
-    take_header(ptr, len, "Wechatpay-Signature", a->sig, sizeof(a->sig));
-    take_header(ptr, len, "Wechatpay-Signature-Type", a->sigtype, sizeof(a->sigtype));
-    return len;
+    return a->kept[i][0] != '\0' && strlen(a->kept[i]) < max ? a->kept[i] : NULL;
 }
 
 static void answer_free(answer_t *a)
 {
-    free(a->body);
-    memset(a, 0, sizeof(*a));
+    httpc_resp_free(a);
 }
 
-/* One request (body NULL: GET). PAYPROV_OK once any HTTP answer came (a->status says which),
- * PAYPROV_E_UNAVAILABLE when none did. */
+/* One request (body NULL: GET), through the one client. PAYPROV_OK once any HTTP answer came
+ * (a->status says which), PAYPROV_E_UNAVAILABLE when none did. */
 static int http_call(const char *method, const char *url, const char *const *headers, const char *body, answer_t *a,
                      char *err, size_t errlen)
 {
-    struct curl_slist *list = NULL;
-    int rc = PAYPROV_E_UNAVAILABLE;
-    CURL *c = curl_easy_init();
-    memset(a, 0, sizeof(*a));
-    a->body = calloc(1, PAYPROV_ANSWER_MAX + 1);
-    if (c == NULL || a->body == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
+    char why[HTTPC_ERR_MAX];
+    httpc_req_t req = {.method = method,
+                       .url = url,
+                       .headers = headers,
+                       .body = body,
+                       .body_len = body != NULL ? strlen(body) : 0,
+                       .timeout_s = PAYPROV_TIMEOUT_S,
+                       .answer_max = PAYPROV_ANSWER_MAX,
+                       .keep_headers = wx_answer_headers};
+    if (httpc_call(&req, a, why, sizeof(why)) != SF_OK) {
+        snprintf(err, errlen, "%s %s: %s", method, url, why);
+        return PAYPROV_E_UNAVAILABLE;
     }
-    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
-        struct curl_slist *l = curl_slist_append(list, headers[i]);
-        if (l == NULL)
-            goto out;
-        list = l;
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body != NULL) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)PAYPROV_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* worker threads: no SIGALRM for DNS timeouts */
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
-    CURLcode cc = curl_easy_perform(c);
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "%s %s: %s", method, url, curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-    rc = PAYPROV_OK;
-out:
-    curl_slist_free_all(list);
-    curl_easy_cleanup(c);
-    return rc;
+    return PAYPROV_OK;
 }
 
 /* ================================================================ sandbox */
@@ -152,30 +89,38 @@ static int sb_create(const payprov_ctx_t *ctx, const pay_attempt_t *a, json_t **
                      char *err, size_t errlen)
 {
     prepay_id[0] = '\0';
-    *params = json_pack("{s:b, s:s, s:s, s:I}", "sandbox", 1, "provider", payment_provider_name(a->provider),
-                        "out_trade_no", a->out_trade_no, "amount_fen", (json_int_t)a->amount_fen);
+    *params =
+        json_pack("{s:b, s:s, s:s, s:I}", "sandbox", 1, "provider", a->provider == PAY_WECHAT ? "wechat" : "alipay",
+                  "out_trade_no", a->out_trade_no, "amount_fen", (json_int_t)a->amount_fen);
     if (*params == NULL)
         snprintf(err, errlen, "out of memory");
     return *params != NULL ? PAYPROV_OK : PAYPROV_E_UNAVAILABLE;
 }
 
-/* Paid only if our database already says so (the sandbox's payer is `stallfront sandbox pay`). */
+/* Paid only if our database already says so (the sandbox's payer is `stallfront sandbox pay`,
+ * which records the payment through our own callback). The sandbox stands in for the
+ * provider's ledger, and that ledger is our payments table: this one read is the sandbox
+ * provider's, made here so that the adapters need nothing of the payment model. */
 static int sb_query(const payprov_ctx_t *ctx, const pay_attempt_t *a, payprov_query_t *out, char *err, size_t errlen)
 {
-    pay_attempt_t now;
+    db_rows_t *rows = NULL;
     memset(out, 0, sizeof(*out));
     out->amount_fen = -1;
-    int rc = payment_find(ctx->db, a->out_trade_no, &now);
+    int rc = db_query_row(ctx->db,
+                          "SELECT transaction_id, amount_fen FROM payments WHERE out_trade_no = ? AND status = 'paid'",
+                          (db_param_t[]){DB_STR(a->out_trade_no)}, 1, &rows);
     if (rc != DB_OK && rc != DB_NOROW) {
         snprintf(err, errlen, "sandbox query: %s", ctx->db->err);
         return PAYPROV_E_UNAVAILABLE;
     }
-    out->paid = rc == DB_OK && strcmp(now.status, "paid") == 0;
+    out->paid = rc == DB_OK;
     snprintf(out->state, sizeof(out->state), "%s", out->paid ? "SUCCESS" : "NOTPAY");
     if (out->paid) {
-        snprintf(out->transaction_id, sizeof(out->transaction_id), "%s", now.transaction_id);
-        out->amount_fen = now.amount_fen;
+        const char *txid = db_rows_str(rows, 0, NULL);
+        snprintf(out->transaction_id, sizeof(out->transaction_id), "%s", txid != NULL ? txid : "");
+        out->amount_fen = db_rows_i64(rows, 1);
     }
+    db_rows_free(rows);
     return PAYPROV_OK;
 }
 
@@ -254,11 +199,11 @@ static int wx_call(wx_t *wx, const char *method, const char *path, const char *b
     int rc = http_call(method, url, headers, body, a, err, errlen);
     if (rc != PAYPROV_OK || wx->platform == NULL || a->len == 0)
         return rc;
-    wxpay_headers_t h = {.timestamp = a->ts[0] ? a->ts : NULL,
-                         .nonce = a->nonce[0] ? a->nonce : NULL,
-                         .signature = a->sig[0] ? a->sig : NULL,
-                         .serial = a->serial[0] ? a->serial : NULL,
-                         .signature_type = a->sigtype[0] ? a->sigtype : NULL};
+    wxpay_headers_t h = {.timestamp = kept(a, H_TIMESTAMP, 24),
+                         .nonce = kept(a, H_NONCE, WXPAY_NONCE_MAX + 1),
+                         .signature = kept(a, H_SIGNATURE, WXPAY_SIG_B64_MAX + 1),
+                         .serial = kept(a, H_SERIAL, WXPAY_SERIAL_MAX + 1),
+                         .signature_type = kept(a, H_SIGNATURE_TYPE, 40)};
     int v = wxpay_verify_signature(wx->platform, &h, a->body, a->len, (int64_t)time(NULL), verr, sizeof(verr));
     if (v != WXPAY_OK) {
         snprintf(err, errlen, "wechat: the answer to %s %s is not WeChat's: %s", method, path, verr);
@@ -394,9 +339,9 @@ static int wx_query(const payprov_ctx_t *ctx, const pay_attempt_t *a, payprov_qu
     int rc = wx_open(ctx->cfg, &wx, err, errlen);
     if (rc != PAYPROV_OK)
         return rc;
-    char *mchid = curl_easy_escape(NULL, wx.m.mchid, 0);
+    char *mchid = httpc_escape(wx.m.mchid);
     snprintf(path, sizeof(path), "/v3/pay/transactions/out-trade-no/%s?mchid=%s", a->out_trade_no, NOSTR(mchid));
-    curl_free(mchid);
+    free(mchid);
     if ((rc = wx_call(&wx, "GET", path, NULL, &ans, err, errlen)) != PAYPROV_OK)
         goto out;
     wx_code(&ans, code, sizeof(code));

@@ -5,7 +5,7 @@
  *   sandbox (payments.mode=sandbox): no outbound call at all. create answers params marked
  *     {"sandbox": true, ...}; query says "paid" only for an attempt our database already has
  *     paid; close succeeds; refund succeeds at once.
- *   WeChat Pay v3, live: libcurl HTTPS to wechat.pay_api_base, JSON bodies, every call signed
+ *   WeChat Pay v3, live: HTTPS (models/providers/httpc.h) to wechat.pay_api_base, JSON bodies, every call signed
  *     with the merchant key (Authorization: WECHATPAY2-SHA256-RSA2048 ...), answers verified
  *     with the platform keys when wechat.platform_keys names any.
  *   Alipay, live: create builds the signed order string the app SDK takes
@@ -13,7 +13,7 @@
  *     RSA2-signed form POSTs to alipay.gateway (alipay.trade.query / close / refund), answers
  *     verified with Alipay's public key when alipay.public_key_file is set.
  *
- * Keys and ids: loaded through models/paykeys.h (the one place that resolves them, sandbox
+ * Keys and ids: loaded through models/providers/paykeys.h (the one place that resolves them, sandbox
  * defaults included) on every call, never cached: no mutable globals, no per-thread cache to
  * invalidate when a key file is rotated, and a call is rare (a payment attempt, a timeout, a
  * refund) next to the 5 s its network round trip may take.
@@ -29,20 +29,28 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "models/base/config.h"
+#include "models/base/status.h"
 #include "models/store/db.h"
-#include "models/payment.h"
+#include "models/providers/paytypes.h"
 
 #define PAYPROV_TIMEOUT_S  5           /* one outbound call, connect included */
 #define PAYPROV_ANSWER_MAX (64 * 1024) /* bytes of a provider's answer; more is not a provider */
 #define PAYPROV_ERR_MAX    256         /* room for an error line */
 
-typedef enum payprov_status {
-    PAYPROV_OK = 0,
-    PAYPROV_PROCESSING = 1,     /* refund: accepted, settled later (WeChat notifies REFUND.SUCCESS) */
-    PAYPROV_E_UNAVAILABLE = -1, /* no answer, 5xx, 429, an unreadable answer or one whose signature fails: retry */
-    PAYPROV_E_REFUSED = -2,     /* the provider said no for good (a 4xx with its code) */
-    PAYPROV_E_CONFIG = -3,      /* a key, id or URL we need is missing or unreadable */
-} payprov_status_t;
+/* The outcomes of an operation: names of the one contract's values (models/base/status.h),
+ * kept so that callers read in the provider's vocabulary.
+ *   PAYPROV_OK            done
+ *   PAYPROV_PROCESSING    refund: accepted, settled later (WeChat notifies REFUND.SUCCESS)
+ *   PAYPROV_E_UNAVAILABLE no answer, 5xx, 429, an unreadable answer or one whose signature
+ *                         fails: retry
+ *   PAYPROV_E_REFUSED     the provider said no for good (a 4xx with its code)
+ *   PAYPROV_E_CONFIG      a key, id or URL we need is missing or unreadable */
+#define PAYPROV_OK            SF_OK
+#define PAYPROV_PROCESSING    SF_PROVIDER_PROCESSING
+#define PAYPROV_E_UNAVAILABLE SF_E_PROVIDER_UNAVAILABLE
+#define PAYPROV_E_REFUSED     SF_E_PROVIDER_REFUSED
+#define PAYPROV_E_CONFIG      SF_E_PROVIDER_CONFIG
+typedef sf_status_t payprov_status_t;
 
 /* What a query learnt. */
 typedef struct payprov_query {

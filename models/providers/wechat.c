@@ -1,39 +1,23 @@
 /*
- * WeChat code2session through libcurl (see wechat.h). Each call makes and frees its own
- * easy handle; the answer is buffered up to WECHAT_ANSWER_MAX and parsed with jansson.
+ * WeChat code2session through the one client (see wechat.h and httpc.h); the answer is
+ * buffered up to WECHAT_ANSWER_MAX and parsed with jansson.
  * WeChat answers HTTP 200 with {"openid", "session_key", ...} or {"errcode", "errmsg"}; its
  * Content-Type is not always JSON, so it is not checked. session_key is not kept: this
  * backend needs only who the user is.
  */
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "models/providers/httpc.h"
 #include "models/providers/wechat.h"
 
-typedef struct answer {
-    char buf[WECHAT_ANSWER_MAX];
-    size_t len;
-} answer_t;
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+/* The code2session URL with every value percent-encoded; NULL if out of memory. */
+static char *build_url(const config_t *cfg, const char *code)
 {
-    answer_t *a = ud;
-    size_t add = size * n;
-    if (add > sizeof(a->buf) - a->len)
-        return 0; /* too long: libcurl stops with CURLE_WRITE_ERROR */
-    memcpy(a->buf + a->len, ptr, add);
-    a->len += add;
-    return add;
-}
-
-/* The code2session URL with every value percent-encoded; NULL if out of memory or too long. */
-static char *build_url(CURL *c, const config_t *cfg, const char *code)
-{
-    char *appid = curl_easy_escape(c, cfg->wechat_appid, 0);
-    char *secret = curl_easy_escape(c, cfg->wechat_secret, 0);
-    char *jscode = curl_easy_escape(c, code, 0);
+    char *appid = httpc_escape(cfg->wechat_appid);
+    char *secret = httpc_escape(cfg->wechat_secret);
+    char *jscode = httpc_escape(code);
     char *url = NULL;
     if (appid != NULL && secret != NULL && jscode != NULL) {
         size_t n = strlen(cfg->wechat_api_base) + strlen(appid) + strlen(secret) + strlen(jscode) + 96;
@@ -42,9 +26,9 @@ static char *build_url(CURL *c, const config_t *cfg, const char *code)
             snprintf(url, n, "%s/sns/jscode2session?appid=%s&secret=%s&js_code=%s&grant_type=authorization_code",
                      cfg->wechat_api_base, appid, secret, jscode);
     }
-    curl_free(appid);
-    curl_free(secret);
-    curl_free(jscode);
+    free(appid);
+    free(secret);
+    free(jscode);
     return url;
 }
 
@@ -60,10 +44,10 @@ static int openid_ok(const char *s)
     return 1;
 }
 
-static int parse_answer(const answer_t *a, char *openid, size_t len, char *err, size_t errlen)
+static sf_status_t parse_answer(const httpc_resp_t *a, char *openid, size_t len, char *err, size_t errlen)
 {
-    int rc = WECHAT_E_UNAVAILABLE;
-    json_t *doc = json_loadb(a->buf, a->len, 0, NULL);
+    sf_status_t rc = WECHAT_E_UNAVAILABLE;
+    json_t *doc = json_loadb(a->body, a->len, 0, NULL);
     json_t *errcode = json_object_get(doc, "errcode");
     const char *id = json_string_value(json_object_get(doc, "openid"));
     if (!json_is_object(doc)) {
@@ -83,45 +67,36 @@ static int parse_answer(const answer_t *a, char *openid, size_t len, char *err, 
     return rc;
 }
 
-int wechat_code2session(const config_t *cfg, const char *code, char *openid, size_t len, char *err, size_t errlen)
+sf_status_t wechat_code2session(const config_t *cfg, const char *code, char *openid, size_t len, char *err,
+                                size_t errlen)
 {
-    char discard[8];
+    char discard[8], why[HTTPC_ERR_MAX];
+    httpc_resp_t *a = calloc(1, sizeof(*a)); /* ~9 KiB of kept headers: off the worker's stack */
     if (err == NULL) {
         err = discard;
         errlen = sizeof(discard);
     }
     err[0] = '\0';
-    int rc = WECHAT_E_UNAVAILABLE;
-    answer_t *a = calloc(1, sizeof(*a));
-    CURL *c = curl_easy_init();
-    char *url = c != NULL ? build_url(c, cfg, code) : NULL;
-    long status = 0;
+    sf_status_t rc = WECHAT_E_UNAVAILABLE;
+    char *url = build_url(cfg, code);
     if (a == NULL || url == NULL) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WECHAT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* worker threads: no SIGALRM for DNS timeouts */
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-    CURLcode cc = curl_easy_perform(c);
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "code2session: %s", curl_easy_strerror(cc));
+    httpc_req_t req = {.method = "GET", .url = url, .timeout_s = WECHAT_TIMEOUT_S, .answer_max = WECHAT_ANSWER_MAX};
+    if (httpc_call(&req, a, why, sizeof(why)) != SF_OK) {
+        snprintf(err, errlen, "code2session: %s", why);
         goto out;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200) {
-        snprintf(err, errlen, "code2session answered HTTP %ld", status);
+    if (a->status != 200) {
+        snprintf(err, errlen, "code2session answered HTTP %ld", a->status);
         goto out;
     }
     rc = parse_answer(a, openid, len, err, errlen);
 out:
     free(url);
-    curl_easy_cleanup(c);
+    if (a != NULL)
+        httpc_resp_free(a);
     free(a);
     return rc;
 }

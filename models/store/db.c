@@ -802,8 +802,13 @@ static void tx_backoff(int attempt)
 
 sf_status_t db_tx(db_t *db, db_tx_body_t body, void *ctx)
 {
+    return db_tx_tries(db, DB_TX_TRIES, body, ctx);
+}
+
+sf_status_t db_tx_tries(db_t *db, int tries, db_tx_body_t body, void *ctx)
+{
     sf_status_t rc = DB_DEADLOCK;
-    for (int attempt = 1; attempt <= DB_TX_TRIES; attempt++) {
+    for (int attempt = 1; attempt <= tries; attempt++) {
         if (attempt > 1)
             tx_backoff(attempt - 1);
         rc = (sf_status_t)db_begin(db);

@@ -127,6 +127,10 @@ typedef sf_status_t (*db_tx_body_t)(db_t *db, void *ctx);
  * Any other failure rolls back and is returned. Returns DB_OK once committed. */
 sf_status_t db_tx(db_t *db, db_tx_body_t body, void *ctx);
 
+/* The same with another number of runs in all: 1 for a transaction whose caller retries by
+ * other means (a queue message is delivered again rather than run again at once). */
+sf_status_t db_tx_tries(db_t *db, int tries, db_tx_body_t body, void *ctx);
+
 /* Runs trusted text that is not a prepared statement: only the migrator's files (DDL,
  * several statements separated by `;`). Never with input from a request. */
 int db_exec_script(db_t *db, const char *sql, size_t len);

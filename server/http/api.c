@@ -11,7 +11,6 @@
 #include <strings.h>
 #include "server/http/api.h"
 #include "models/base/log.h"
-#include "server/http/valid.h"
 
 static const char fallback_500[] =
     "{\"error\":{\"code\":\"internal\",\"message\":\"an internal error occurred\",\"details\":{}}}";
@@ -89,25 +88,39 @@ void api_reply_status(api_req_t *req, const worker_t *w, sf_status_t rc, status_
     json_t *details = d != NULL && d->details != NULL ? json_incref(d->details) : json_object();
     const char *field = d != NULL ? d->field : "";
     const char *reason = d != NULL && d->reason[0] != '\0' ? d->reason : NULL;
-    char msg[224]; /* a longer field and reason are cut here, still whole in details */
+    char msg[224];         /* a longer field and reason are cut here, still whole in details */
     req->cache_market = 0; /* a failure is never cached */
     if (kind == SF_E_INTERNAL)
         log_error("%s: %s: %s", where, status_reason(rc), w != NULL && w->db.err[0] != '\0' ? w->db.err : "-");
     else if (rc == SF_E_DB_GONE || rc == SF_E_DEADLOCK)
         log_warn("%s: %s", where, w != NULL ? w->db.err : "-");
-    if (field[0] != '\0' && details != NULL)
+    /* a plain invalid value always names its field ("" for the body as a whole) */
+    int named = field[0] != '\0' || rc == SF_E_INVALID;
+    if (named && details != NULL)
         json_object_set_new(details, "field", json_string(field));
-    if (field[0] != '\0' && kind == SF_E_INVALID) {
+    if (named && kind == SF_E_INVALID) {
         if (reason == NULL)
             reason = status_message(rc);
         if (details != NULL)
             json_object_set_new(details, "reason", json_string(reason));
-        snprintf(msg, sizeof(msg), "%s: %s", field, reason);
+        snprintf(msg, sizeof(msg), "%s%s%s", field, field[0] != '\0' ? ": " : "", reason);
         reason = msg;
     }
     api_reply_error(req, rc, NULL, reason, details);
     if (d != NULL)
         status_detail_clear(d);
+}
+
+void api_reply_result(api_req_t *req, const worker_t *w, sf_status_t rc, status_detail_t *d, int status, json_t *doc)
+{
+    if (rc == SF_OK) {
+        api_reply_json(req, status, doc);
+        if (d != NULL)
+            status_detail_clear(d);
+    } else {
+        json_decref(doc);
+        api_reply_status(req, w, rc, d);
+    }
 }
 
 void api_reply_static(api_req_t *req, int status, const char *content_type, const char *text)
@@ -162,20 +175,6 @@ void api_reply_list(api_req_t *req, json_t *items, const char *next_cursor)
 {
     const char *next = next_cursor != NULL && next_cursor[0] != '\0' ? next_cursor : NULL;
     api_reply_json(req, 200, json_pack("{s:o, s:s?}", "items", items, "next_cursor", next));
-}
-
-int api_query_limit(api_req_t *req, size_t dflt, size_t max, size_t *limit)
-{
-    status_detail_t d = {0};
-    if (valid_query_limit(req, dflt, max, limit, &d) == 0)
-        return 0;
-    api_reply_invalid(req, d.field, d.reason);
-    return -1;
-}
-
-int api_param_id(const api_req_t *req, size_t i, int64_t *out)
-{
-    return valid_path_id(req, i, out);
 }
 
 static int hexval(int c)

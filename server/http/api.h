@@ -82,7 +82,7 @@ typedef struct api_req {
     const char *content_type;
     char *etag;      /* optional ETag (malloc'd) */
     int retry_after; /* seconds; 0 for none */
-    sf_status_t err;    /* the error replied, SF_OK otherwise (for the access log) */
+    sf_status_t err; /* the error replied, SF_OK otherwise (for the access log) */
     const char *err_code;
 } api_req_t;
 
@@ -99,6 +99,10 @@ void api_reply_error(api_req_t *req, sf_status_t err, const char *code, const ch
  * api_reply_invalid() ("<field>: <reason>", details {"field", "reason"}). An internal or
  * database failure is logged with w's last database error (w may be NULL). d is emptied. */
 void api_reply_status(api_req_t *req, const worker_t *w, sf_status_t rc, status_detail_t *d);
+
+/* The reply a handler ends with: doc (stolen) with `status` when rc is SF_OK, else as
+ * api_reply_status(). d (may be NULL) is emptied either way. */
+void api_reply_result(api_req_t *req, const worker_t *w, sf_status_t rc, status_detail_t *d, int status, json_t *doc);
 
 /* Replies with text that lives forever (a string literal). */
 void api_reply_static(api_req_t *req, int status, const char *content_type, const char *text);
@@ -119,17 +123,9 @@ void api_reply_db_failure(api_req_t *req, const db_t *db, int rc, const char *no
  * next_cursor is NULL or "" (the last page). */
 void api_reply_list(api_req_t *req, json_t *items, const char *next_cursor);
 
-/* Parses path parameter i as an id: a decimal integer from 1 to 2^53 (ids are JSON
- * integers, and JavaScript clients hold them as doubles). 0 on success, -1 otherwise. */
-int api_param_id(const api_req_t *req, size_t i, int64_t *out);
-
 /* Copies query parameter `name` (percent-decoded) into buf. 1 if present, 0 if absent,
  * -1 if present but malformed or longer than buflen - 1. */
 int api_query(const api_req_t *req, const char *name, char *buf, size_t buflen);
-
-/* ?limit= of a list: dflt when absent, else a decimal from 1 to max. 0 with *limit, or -1
- * after replying 422 naming the field "limit". */
-int api_query_limit(api_req_t *req, size_t dflt, size_t max, size_t *limit);
 
 /* For the /metrics handler (loop thread): the Prometheus text of the running server,
  * malloc'd; NULL if out of memory. */

@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include "models/base/status.h"
 
-
-
 /* The HTTP status of an outcome, chosen by its kind (200 for SF_OK). */
 int error_status(sf_status_t e);
 

@@ -48,12 +48,23 @@ int valid_c_phone(int c)
     return (c >= '0' && c <= '9') || c == '+' || c == '-';
 }
 
+int valid_c_any(int c)
+{
+    (void)c;
+    return 1;
+}
+
 /* ---------------------------------------------------------------- helpers */
 
 static int bad(status_detail_t *d, const char *key, const char *field, const char *reason)
 {
     status_field(d, SF_E_INVALID, field != NULL ? field : key, reason);
     return -1;
+}
+
+int valid_refuse(status_detail_t *d, const char *field, const char *reason)
+{
+    return bad(d, field, NULL, reason);
 }
 
 /* obj[key], or NULL when absent (a JSON null too when nullable). *rc is what an absent
@@ -190,8 +201,8 @@ int valid_object(const json_t *v, const char *field, status_detail_t *d)
     return json_is_object(v) ? 0 : bad(d, field, NULL, "must be an object");
 }
 
-int valid_int(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max,
-              int64_t *out, status_detail_t *d)
+int valid_int(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max, int64_t *out,
+              status_detail_t *d)
 {
     char why[96];
     int rc;
@@ -224,8 +235,8 @@ int valid_id(const json_t *obj, const char *key, const char *field, int need, in
     return 1;
 }
 
-int valid_money(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max,
-                int64_t *fen, status_detail_t *d)
+int valid_money(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max, int64_t *fen,
+                status_detail_t *d)
 {
     int rc;
     const json_t *v = get(obj, key, field, need, 0, d, &rc);
@@ -366,8 +377,7 @@ int valid_query_text(const api_req_t *req, const char *name, const valid_text_t 
     return 1;
 }
 
-int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t len, int64_t *days,
-                     status_detail_t *d)
+int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t len, int64_t *days, status_detail_t *d)
 {
     int rc = query(req, name, buf, len, "must be a real date YYYY-MM-DD", d);
     if (rc == 1 && valid_parse_date(buf, days) != 0)

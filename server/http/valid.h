@@ -41,8 +41,13 @@ int valid_c_slug(int c);  /* A-Z, a-z, 0-9 and - */
 int valid_c_name(int c);  /* A-Z, a-z, 0-9, _, . and - (login names) */
 int valid_c_lower(int c); /* a-z and _ */
 int valid_c_phone(int c); /* 0-9, + and - */
+int valid_c_any(int c);   /* any byte at all (a password is what its owner typed) */
 
 /* ---------------------------------------------------------------- body fields */
+
+/* Records SF_E_INVALID's field and reason in d and returns -1, for a handler's own rule
+ * (`return valid_refuse(d, "items", "must be an array of 1 to 500 guide prices");`). */
+int valid_refuse(status_detail_t *d, const char *field, const char *reason);
 
 /* Refuses any key of obj that is not in the NULL-ended list: a typo never passes as "not
  * given". prefix is put before the key in the field name ("" for the body). 0 or -1. */
@@ -55,12 +60,12 @@ int valid_object(const json_t *v, const char *field, status_detail_t *d);
 int valid_id(const json_t *obj, const char *key, const char *field, int need, int64_t *out, status_detail_t *d);
 
 /* A JSON integer (not a real, not a string) from min to max. */
-int valid_int(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max,
-              int64_t *out, status_detail_t *d);
+int valid_int(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max, int64_t *out,
+              status_detail_t *d);
 
 /* Money: an integer number of fen from min to max (never a real: 0.1 yuan is 10). */
-int valid_money(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max,
-                int64_t *fen, status_detail_t *d);
+int valid_money(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max, int64_t *fen,
+                status_detail_t *d);
 
 /* A JSON true or false. */
 int valid_bool(const json_t *obj, const char *key, const char *field, int need, int *out, status_detail_t *d);
@@ -108,8 +113,7 @@ int valid_query_text(const api_req_t *req, const char *name, const valid_text_t 
                      status_detail_t *d);
 
 /* ?name= as a date YYYY-MM-DD, copied into buf (11 bytes). */
-int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t len, int64_t *days,
-                     status_detail_t *d);
+int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t len, int64_t *days, status_detail_t *d);
 
 /* ?cursor= of a list of that kind (models/base/cursor.h): *key and *after_id. */
 int valid_query_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *after_id, status_detail_t *d);

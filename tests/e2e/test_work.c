@@ -129,10 +129,10 @@ static int64_t checkout(shop_t *s, int64_t qty, int64_t timeout_s)
                            .radius_m = 10000,
                            .unpaid_timeout_s = timeout_s};
     int64_t id = 0;
-    json_t *details = NULL;
+    status_detail_t details = {0};
     int rc = order_checkout(&s->db, &in, &id, &details);
     ck_assert_msg(rc == DB_OK, "checkout: %d %s", rc, s->db.err);
-    json_decref(details);
+    status_detail_clear(&details);
     return id;
 }
 

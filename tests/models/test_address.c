@@ -293,14 +293,14 @@ START_TEST(test_an_unknown_market_and_the_51st_address_are_refused_and_nothing_w
              (long long)w.other_market + 100);
     json_t *b = parse(body);
     ck_assert_int_eq(address_parse(b, &in, &bad), 0);
-    ck_assert_int_eq(address_create(&w.db, w.alice, &in, &id), ADDRESS_BAD_MARKET);
+    ck_assert_int_eq(address_create(&w.db, w.alice, &in, &id), SF_E_NO_MARKET);
     json_decref(b);
     ck_assert_int_eq(count_of(&w, w.alice), 0);
     for (int i = 0; i < ADDRESS_PER_USER; i++)
         create(&w, w.alice, "{" NAME "," PHONE "," TEXT "," LAT "," LNG "}");
     b = parse("{" NAME "," PHONE "," TEXT "," LAT "," LNG "}");
     ck_assert_int_eq(address_parse(b, &in, &bad), 0);
-    ck_assert_int_eq(address_create(&w.db, w.alice, &in, &id), ADDRESS_TOO_MANY);
+    ck_assert_int_eq(address_create(&w.db, w.alice, &in, &id), SF_E_TOO_MANY_ADDRESSES);
     ck_assert_int_eq(count_of(&w, w.alice), ADDRESS_PER_USER);
     /* the cap is each consumer's own */
     ck_assert_int_eq(address_create(&w.db, w.bob, &in, &id), DB_OK);
@@ -336,7 +336,7 @@ static void *race(void *arg)
         int rc = address_create(&db, r->user, &in, &id);
         if (rc == DB_OK)
             r->ok++;
-        else if (rc == ADDRESS_TOO_MANY)
+        else if (rc == SF_E_TOO_MANY_ADDRESSES)
             r->too_many++;
         else if (rc != DB_DEADLOCK) /* a lost lock wait is retried by the client; not counted */
             r->other++;

@@ -231,13 +231,13 @@ START_TEST(test_a_cart_holds_at_most_100_lines)
     rworld_open(&w);
     for (int64_t id = 1; id <= CART_MAX_LINES; id++)
         ck_assert_int_eq(cart_set(&w.r, w.user, w.market, id * 7, id), 0);
-    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 1, 1), CART_FULL);
+    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 1, 1), SF_E_CART_FULL);
     ck_assert_int_eq(redis_int(&w, "HLEN", w.key), CART_MAX_LINES);
     /* an existing line may still change, and a freed place may be taken */
     ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 7, 99), 0);
     ck_assert_int_eq(cart_remove(&w.r, w.user, w.market, 14), 0);
     ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 1, 1), 0);
-    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 2, 1), CART_FULL);
+    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 2, 1), SF_E_CART_FULL);
     load(&w, lines, &n);
     ck_assert_uint_eq(n, CART_MAX_LINES);
     ck_assert_int_eq(lines[0].product_id, 1);
@@ -270,9 +270,9 @@ static void *race(void *arg)
         int rc = cart_set(&r, x->user, x->market, id, 1);
         if (rc == 0)
             x->ok++;
-        else if (rc == CART_FULL)
+        else if (rc == SF_E_CART_FULL)
             x->full++;
-        else if (rc == CART_BUSY)
+        else if (rc == SF_E_BUSY)
             x->busy++;
         else
             x->other++;
@@ -302,7 +302,7 @@ START_TEST(test_concurrent_writers_never_pass_the_cap)
         full += x[i].full;
         busy += x[i].busy;
     }
-    /* never above the cap; every success is a line; a line lost to CART_BUSY (the cart
+    /* never above the cap; every success is a line; a line lost to SF_E_BUSY (the cart
      * kept changing 5 times over) may leave a place free, nothing else may */
     long long len = redis_int(&w, "HLEN", w.key);
     ck_assert_int_le(len, CART_MAX_LINES);
@@ -358,11 +358,11 @@ START_TEST(test_values_that_are_not_quantities_are_skipped_on_load)
     rep = redis_cmd(&w.r, "SET %s x", w.key);
     freeReplyObject(rep);
     ck_assert_int_eq(cart_load(&w.r, w.user, w.market, lines, &n), -1);
-    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 1, 1), -1);
+    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 1, 1), SF_E_UNAVAILABLE);
     ck_assert_int_eq(cart_clear(&w.r, w.user, w.market), 0);
     /* and out-of-range quantities never reach Redis */
-    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 1, -1), -1);
-    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 1, CART_QTY_MAX + 1), -1);
+    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 1, -1), SF_E_INVALID);
+    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 1, CART_QTY_MAX + 1), SF_E_INVALID);
     ck_assert_int_eq(redis_int(&w, "EXISTS", w.key), 0);
     rworld_close(&w);
 }

@@ -170,7 +170,7 @@ START_TEST(test_guide_prices_are_upserted_by_date_and_commodity_code)
     scratch(&db, &cfg, "put");
     int64_t m = add_market(&db, "m1");
     guide_item_t items[] = {{"A010101", "菠菜", 300, 500}, {"A010201", "土豆", 200, 500}};
-    ck_assert_int_eq(guide_put(&db, m, "2026-03-01", items, 2, &out), GUIDE_OK);
+    ck_assert_int_eq(guide_put(&db, m, "2026-03-01", items, 2, &out), SF_OK);
     ck_assert_str_eq(json_string_value(json_object_get(out, "date")), "2026-03-01");
     ck_assert_int_eq(json_array_size(json_object_get(out, "items")), 2);
     json_t *first = json_array_get(json_object_get(out, "items"), 0);
@@ -179,9 +179,9 @@ START_TEST(test_guide_prices_are_upserted_by_date_and_commodity_code)
     json_decref(out);
 
     guide_item_t again[] = {{"A010101", "菠菜(新)", 360, 1000}};
-    ck_assert_int_eq(guide_put(&db, m, "2026-03-01", again, 1, &out), GUIDE_OK);
+    ck_assert_int_eq(guide_put(&db, m, "2026-03-01", again, 1, &out), SF_OK);
     json_decref(out);
-    ck_assert_int_eq(guide_put(&db, m, "2026-03-02", again, 1, &out), GUIDE_OK);
+    ck_assert_int_eq(guide_put(&db, m, "2026-03-02", again, 1, &out), SF_OK);
     json_decref(out);
     ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM guide_prices", NULL, 0), 3);
     ck_assert_int_eq(t_db_i64(&db,
@@ -206,7 +206,7 @@ START_TEST(test_a_failed_guide_price_upsert_writes_nothing)
     int64_t m = add_market(&db, "m1");
     /* the second item breaks the CHECK constraint: the first must not stay */
     guide_item_t items[] = {{"A010101", "菠菜", 300, 500}, {"A010201", "土豆", -1, 500}};
-    ck_assert_int_eq(guide_put(&db, m, "2026-03-01", items, 2, &out), GUIDE_E_DB);
+    ck_assert_int_eq(guide_put(&db, m, "2026-03-01", items, 2, &out), SF_E_INTERNAL);
     ck_assert_ptr_null(out);
     ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM guide_prices", NULL, 0), 0);
     t_db_scratch_close(&db, &cfg);
@@ -221,7 +221,7 @@ START_TEST(test_a_notice_is_published_now_in_rfc3339_at_plus_eight)
     regex_t re;
     scratch(&db, &cfg, "notice");
     int64_t m = add_market(&db, "m1");
-    ck_assert_int_eq(guide_notice_create(&db, m, 7, "春节营业时间", "除夕 6:00-14:00\n初一休市", &out), GUIDE_OK);
+    ck_assert_int_eq(guide_notice_create(&db, m, 7, "春节营业时间", "除夕 6:00-14:00\n初一休市", &out), SF_OK);
     ck_assert_int_gt(json_integer_value(json_object_get(out, "id")), 0);
     ck_assert_str_eq(json_string_value(json_object_get(out, "title")), "春节营业时间");
     ck_assert_str_eq(json_string_value(json_object_get(out, "body")), "除夕 6:00-14:00\n初一休市");
@@ -264,9 +264,9 @@ START_TEST(test_alerts_list_on_sale_weighed_products_beyond_the_band_worst_first
     int64_t s1 = add_stall(&db, m, "A-01", &v1), s2 = add_stall(&db, m, "A-02", &v2);
     int64_t so = add_stall(&db, other, "A-01", &vo);
     guide_item_t g[] = {{"A010101", "菠菜", 500, 500}, {"A010201", "土豆", 400, 1000}};
-    ck_assert_int_eq(guide_put(&db, m, "2026-03-01", g, 2, &out), GUIDE_OK);
+    ck_assert_int_eq(guide_put(&db, m, "2026-03-01", g, 2, &out), SF_OK);
     json_decref(out);
-    ck_assert_int_eq(guide_put(&db, other, "2026-03-01", g, 2, &out), GUIDE_OK);
+    ck_assert_int_eq(guide_put(&db, other, "2026-03-01", g, 2, &out), SF_OK);
     json_decref(out);
 
     int64_t high = add_product(&db, m, s1, v1, "A010101", 1600, 1000, "on_sale");   /* 800/jin: +60 % */
@@ -278,7 +278,7 @@ START_TEST(test_alerts_list_on_sale_weighed_products_beyond_the_band_worst_first
     int64_t noguide = add_product(&db, m, s1, v1, "A0301", 100000, 500, "on_sale"); /* no guide price */
     int64_t foreign = add_product(&db, other, so, vo, "A010101", 100000, 500, "on_sale");
 
-    ck_assert_int_eq(guide_alerts(&db, m, "2026-03-01", 50, &out), GUIDE_OK);
+    ck_assert_int_eq(guide_alerts(&db, m, "2026-03-01", 50, &out), SF_OK);
     json_t *items = json_object_get(out, "items");
     ck_assert_msg(json_array_size(items) == 3, "%zu alerts", json_array_size(items));
     ck_assert(json_is_null(json_object_get(out, "next_cursor")));
@@ -303,10 +303,10 @@ START_TEST(test_alerts_list_on_sale_weighed_products_beyond_the_band_worst_first
     json_decref(out);
 
     /* another day has no guide prices: no alerts; a wider band drops the smaller ones */
-    ck_assert_int_eq(guide_alerts(&db, m, "2026-03-02", 50, &out), GUIDE_OK);
+    ck_assert_int_eq(guide_alerts(&db, m, "2026-03-02", 50, &out), SF_OK);
     ck_assert_int_eq(json_array_size(json_object_get(out, "items")), 0);
     json_decref(out);
-    ck_assert_int_eq(guide_alerts(&db, m, "2026-03-01", 100, &out), GUIDE_OK);
+    ck_assert_int_eq(guide_alerts(&db, m, "2026-03-01", 100, &out), SF_OK);
     ck_assert_int_eq(json_array_size(json_object_get(out, "items")), 1);
     json_decref(out);
     t_db_scratch_close(&db, &cfg);
@@ -328,7 +328,7 @@ START_TEST(test_alerts_handle_the_largest_stored_prices_without_overflow)
          (db_param_t[]){DB_I64(m)}, 1, NULL);
     int64_t cheap = add_product(&db, m, s, v, "A010101", 1, 2147483647, "on_sale");
     int64_t dear = add_product(&db, m, s, v, "A010101", INT64_MAX, 1, "on_sale");
-    ck_assert_int_eq(guide_alerts(&db, m, "2026-03-01", 50, &out), GUIDE_OK);
+    ck_assert_int_eq(guide_alerts(&db, m, "2026-03-01", 50, &out), SF_OK);
     json_t *items = json_object_get(out, "items");
     ck_assert_int_eq(json_array_size(items), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(items, 0), "product_id")), cheap);

@@ -22,6 +22,8 @@
 #include "models/store/migrate.h"
 #include "models/idempotency.h"
 #include "models/order.h"
+#include "models/payment.h"
+#include "models/base/cursor.h"
 #include "tests/support/testutil.h"
 
 static char run_prefix[48];
@@ -166,10 +168,10 @@ static void assert_no_order(world_t *w)
 static int64_t checkout_ok(world_t *w, const order_checkout_t *in)
 {
     int64_t id = 0;
-    json_t *details = NULL;
+    status_detail_t details = {0};
     int rc = order_checkout(&w->db, in, &id, &details);
     ck_assert_msg(rc == DB_OK, "checkout gave %d: %s", rc, w->db.err);
-    ck_assert_ptr_null(details);
+    ck_assert_ptr_null(details.details);
     ck_assert_int_gt(id, 0);
     return id;
 }
@@ -299,29 +301,29 @@ START_TEST(test_checkout_refuses_an_empty_cart_and_bad_addresses_writing_nothing
 {
     world_t w;
     int64_t id = 0;
-    json_t *details = NULL;
+    status_detail_t details = {0};
     world_open(&w, "refuse");
     int64_t egg = add_product(&w, 0, "鸡蛋", 350, 0, 100);
     cart_line_t lines[] = {{egg, 1}};
     order_checkout_t in = co(&w, lines, 0);
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_EMPTY);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_EMPTY_CART);
     in = co(&w, lines, 1);
     in.address_id = add_address(&w.db, w.other_user, 0, "34.751000", "113.621000"); /* another consumer's */
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_UNKNOWN_ADDRESS);
     in.address_id = 999999;
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_UNKNOWN_ADDRESS);
     in.address_id = add_address(&w.db, w.user, w.other_market, "34.751000", "113.621000");
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS_MARKET);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_ADDRESS_WRONG_MARKET);
     in.address_id = add_address(&w.db, w.user, w.market, "34.751000", "113.621000"); /* tied to this one: fine */
     in.radius_m = 1;                                                                 /* ~140 m away */
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS_RANGE);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_ADDRESS_OUT_OF_RANGE);
     in.radius_m = 5000;
     in.address_id = add_address(&w.db, w.user, 0, "34.850000", "113.620000"); /* 11 km north */
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_ADDRESS_RANGE);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_ADDRESS_OUT_OF_RANGE);
     in.address_id = w.address;
     in.market_id = 999999;
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_MARKET);
-    ck_assert_ptr_null(details);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_NO_MARKET);
+    ck_assert_ptr_null(details.details);
     assert_no_order(&w);
     ck_assert_int_eq(stock_of(&w, egg), 100);
     world_close(&w);
@@ -332,7 +334,7 @@ START_TEST(test_unavailable_lines_are_named_and_nothing_is_reserved)
 {
     world_t w;
     int64_t id = 0;
-    json_t *details = NULL;
+    status_detail_t details = {0};
     world_open(&w, "unavail");
     int64_t ok = add_product(&w, 0, "菠菜", 600, 500, 1000);
     int64_t off = add_product(&w, 0, "白菜", 600, 500, 1000);
@@ -345,8 +347,8 @@ START_TEST(test_unavailable_lines_are_named_and_nothing_is_reserved)
                      DB_OK);
     cart_line_t lines[] = {{ok, 100}, {off, 100}, {susp, 1}, {987654, 1}};
     order_checkout_t in = co(&w, lines, 4);
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_UNAVAILABLE);
-    json_t *bad = json_object_get(details, "lines");
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_LINES_UNAVAILABLE);
+    json_t *bad = json_object_get(details.details, "lines");
     ck_assert_int_eq(json_array_size(bad), 3);
     const char *want[][2] = {{"白菜", "off_sale"}, {"鸡蛋", "vendor_inactive"}, {NULL, "gone"}};
     for (size_t i = 0; i < 3; i++) {
@@ -357,8 +359,7 @@ START_TEST(test_unavailable_lines_are_named_and_nothing_is_reserved)
         else
             ck_assert(json_is_null(json_object_get(l, "name")));
     }
-    json_decref(details);
-    details = NULL;
+    status_detail_clear(&details);
     /* a product of another market in this market's cart */
     int64_t foreign = insert(&w.db,
                              "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
@@ -367,15 +368,14 @@ START_TEST(test_unavailable_lines_are_named_and_nothing_is_reserved)
                              (db_param_t[]){DB_I64(w.other_market), DB_I64(w.stall[0]), DB_I64(w.vendor[0])}, 3);
     cart_line_t l2[] = {{foreign, 1}, {ok, 1}};
     in = co(&w, l2, 2);
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_UNAVAILABLE);
-    ck_assert_str_eq(jstr(json_array_get(json_object_get(details, "lines"), 0), "reason"), "another_market");
-    json_decref(details);
-    details = NULL;
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_LINES_UNAVAILABLE);
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(details.details, "lines"), 0), "reason"), "another_market");
+    status_detail_clear(&details);
     /* a quantity no line may have */
     cart_line_t l3[] = {{ok, 0}};
     in = co(&w, l3, 1);
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_UNAVAILABLE);
-    json_decref(details);
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_LINES_UNAVAILABLE);
+    status_detail_clear(&details);
     assert_no_order(&w);
     ck_assert_int_eq(stock_of(&w, ok), 1000);
     world_close(&w);
@@ -386,20 +386,20 @@ START_TEST(test_a_short_line_refuses_the_whole_checkout_naming_what_is_available
 {
     world_t w;
     int64_t id = 0;
-    json_t *details = NULL;
+    status_detail_t details = {0};
     world_open(&w, "short");
     int64_t a = add_product(&w, 0, "菠菜", 600, 500, 1000);
     int64_t b = add_product(&w, 1, "鸡蛋", 350, 0, 2);
     cart_line_t lines[] = {{a, 500}, {b, 3}};
     order_checkout_t in = co(&w, lines, 2);
-    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), ORDER_E_OUT_OF_STOCK);
-    json_t *l = json_object_get(details, "lines");
+    ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_OUT_OF_STOCK);
+    json_t *l = json_object_get(details.details, "lines");
     ck_assert_int_eq(json_array_size(l), 1);
     ck_assert_int_eq(jint(json_array_get(l, 0), "product_id"), b);
     ck_assert_int_eq(jint(json_array_get(l, 0), "qty"), 3);
     ck_assert_int_eq(jint(json_array_get(l, 0), "available"), 2);
     ck_assert_str_eq(jstr(json_array_get(l, 0), "name"), "鸡蛋");
-    json_decref(details);
+    status_detail_clear(&details);
     assert_no_order(&w);
     ck_assert_int_eq(stock_of(&w, a), 1000); /* nothing reserved */
     ck_assert_int_eq(stock_of(&w, b), 2);
@@ -449,7 +449,7 @@ static void *race(void *arg)
     racer_t *r = arg;
     db_t db;
     int64_t id = 0;
-    json_t *details = NULL;
+    status_detail_t details = {0};
     db_thread_init();
     r->rc = db_open(&db, &r->w->cfg);
     if (r->rc == DB_OK) {
@@ -457,7 +457,7 @@ static void *race(void *arg)
         in.user_id = r->user;
         in.address_id = r->address;
         r->rc = order_checkout(&db, &in, &id, &details);
-        json_decref(details);
+        status_detail_clear(&details);
         db_close(&db);
     }
     db_thread_end();
@@ -482,9 +482,9 @@ static void run_race(world_t *w, int64_t a, int64_t b)
     int ok = 0, short_ = 0;
     for (int i = 0; i < RACERS; i++) {
         pthread_join(t[i], NULL);
-        ck_assert_msg(r[i].rc == DB_OK || r[i].rc == ORDER_E_OUT_OF_STOCK, "racer %d: %d", i, r[i].rc);
+        ck_assert_msg(r[i].rc == DB_OK || r[i].rc == SF_E_OUT_OF_STOCK, "racer %d: %d", i, r[i].rc);
         ok += r[i].rc == DB_OK;
-        short_ += r[i].rc == ORDER_E_OUT_OF_STOCK;
+        short_ += r[i].rc == SF_E_OUT_OF_STOCK;
     }
     ck_assert_int_eq(ok, 10);
     ck_assert_int_eq(short_, RACERS - 10);
@@ -580,10 +580,10 @@ START_TEST(test_the_order_state_machine_allows_exactly_the_listed_moves_once)
                 ck_assert(status_is(&w, "orders", id, to));
                 ck_assert_int_eq(rows_in(&w, "order_events"), events + 1);
                 /* the same move again: the order is no longer in `from` */
-                ck_assert_int_eq(order_transition_tx(&w.db, id, from, to, "system:test", "t"), ORDER_E_STATE);
+                ck_assert_int_eq(order_transition_tx(&w.db, id, from, to, "system:test", "t"), SF_E_ORDER_CHANGED);
                 ck_assert_int_eq(rows_in(&w, "order_events"), events + 1);
             } else {
-                ck_assert_msg(rc == ORDER_E_STATE, "%s → %s gave %d", from, to, rc);
+                ck_assert_msg(rc == SF_E_ORDER_CHANGED, "%s → %s gave %d", from, to, rc);
                 ck_assert(status_is(&w, "orders", id, from));
                 ck_assert_int_eq(rows_in(&w, "order_events"), events);
             }
@@ -591,7 +591,7 @@ START_TEST(test_the_order_state_machine_allows_exactly_the_listed_moves_once)
     ck_assert_int_eq(legal, nl);
     /* a move from a state the order is not in changes nothing */
     set_status(&w, "orders", id, "paid");
-    ck_assert_int_eq(order_transition_tx(&w.db, id, "pending_payment", "cancelled", "x", NULL), ORDER_E_STATE);
+    ck_assert_int_eq(order_transition_tx(&w.db, id, "pending_payment", "cancelled", "x", NULL), SF_E_ORDER_CHANGED);
     ck_assert(status_is(&w, "orders", id, "paid"));
     ck_assert_int_eq(order_move_legal("paid", "bogus"), 0);
     ck_assert_int_eq(order_move_legal(NULL, "paid"), 0);
@@ -622,10 +622,10 @@ START_TEST(test_the_vendor_order_state_machine_allows_exactly_the_listed_moves_o
                 ck_assert_msg(rc == DB_OK, "%s → %s gave %d", from, to, rc);
                 ck_assert(status_is(&w, "vendor_orders", vo, to));
                 ck_assert_int_eq(rows_in(&w, "order_events"), events + 1);
-                ck_assert_int_eq(vendor_order_transition_tx(&w.db, vo, from, to, "vendor:1", NULL), ORDER_E_STATE);
+                ck_assert_int_eq(vendor_order_transition_tx(&w.db, vo, from, to, "vendor:1", NULL), SF_E_ORDER_CHANGED);
                 ck_assert_int_eq(rows_in(&w, "order_events"), events + 1);
             } else {
-                ck_assert_msg(rc == ORDER_E_STATE, "%s → %s gave %d", from, to, rc);
+                ck_assert_msg(rc == SF_E_ORDER_CHANGED, "%s → %s gave %d", from, to, rc);
                 ck_assert(status_is(&w, "vendor_orders", vo, from));
                 ck_assert_int_eq(rows_in(&w, "order_events"), events);
             }
@@ -655,7 +655,7 @@ START_TEST(test_an_unpaid_cancel_returns_stock_exactly_once)
     ck_assert_int_eq(stock_of(&w, a), 750);
     /* not due yet */
     ck_assert_int_eq(db_begin(&w.db), DB_OK);
-    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id, "system:timeout", "timeout", 1), ORDER_E_NOT_DUE);
+    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id, "system:timeout", "timeout", 1), SF_E_NOT_DUE);
     db_rollback(&w.db);
     ck_assert_int_eq(db_exec(&w.db, "UPDATE orders SET expires_at = NOW(3) - INTERVAL 1 SECOND WHERE id = ?",
                              (db_param_t[]){DB_I64(id)}, 1, NULL, NULL),
@@ -682,7 +682,7 @@ START_TEST(test_an_unpaid_cancel_returns_stock_exactly_once)
     ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM outbox WHERE topic = 'order.cancelled'", 0), 1);
     /* a second call changes nothing */
     ck_assert_int_eq(db_begin(&w.db), DB_OK);
-    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id, "system:timeout", "timeout", 0), ORDER_E_STATE);
+    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id, "system:timeout", "timeout", 0), SF_E_ORDER_CHANGED);
     db_rollback(&w.db);
     ck_assert_int_eq(stock_of(&w, a), 1000);
     ck_assert_int_eq(db_begin(&w.db), DB_OK);
@@ -692,7 +692,7 @@ START_TEST(test_an_unpaid_cancel_returns_stock_exactly_once)
     int64_t id2 = checkout_ok(&w, &in);
     set_status(&w, "orders", id2, "paid");
     ck_assert_int_eq(db_begin(&w.db), DB_OK);
-    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id2, "system:timeout", "timeout", 0), ORDER_E_STATE);
+    ck_assert_int_eq(order_cancel_unpaid_tx(&w.db, id2, "system:timeout", "timeout", 0), SF_E_ORDER_CHANGED);
     db_rollback(&w.db);
     ck_assert_int_eq(stock_of(&w, a), 750);
     world_close(&w);
@@ -708,9 +708,9 @@ START_TEST(test_the_consumers_cancel_follows_the_order_state)
     cart_line_t lines[] = {{a, 2}};
     order_checkout_t in = co(&w, lines, 1);
     int64_t id = checkout_ok(&w, &in);
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.other_user, id, &market), DB_NOROW);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.other_user, id, &market), DB_NOROW);
     ck_assert_int_eq(stock_of(&w, a), 8);
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, id, &market), DB_OK);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, id, &market), DB_OK);
     ck_assert_int_eq(market, w.market);
     ck_assert_int_eq(stock_of(&w, a), 10);
     ck_assert_int_eq(q1(&w.db,
@@ -719,7 +719,7 @@ START_TEST(test_the_consumers_cancel_follows_the_order_state)
                         " AND to_status = 'cancelled'",
                         id),
                      2);
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, id, &market), ORDER_E_CANCELLED);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, id, &market), SF_E_ALREADY_CANCELLED);
     ck_assert_int_eq(stock_of(&w, a), 10);
     int64_t paid = checkout_ok(&w, &in);
     set_status(&w, "orders", paid, "paid");
@@ -727,7 +727,7 @@ START_TEST(test_the_consumers_cancel_follows_the_order_state)
                              (db_param_t[]){DB_I64(paid)}, 1, NULL, NULL),
                      DB_OK);
     /* paid and no vendor accepted: cancelled, stock back (the refund is test_payment's) */
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, paid, &market), DB_OK);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, paid, &market), DB_OK);
     ck_assert(status_is(&w, "orders", paid, "cancelled"));
     ck_assert_int_eq(stock_of(&w, a), 10);
     paid = checkout_ok(&w, &in);
@@ -735,9 +735,9 @@ START_TEST(test_the_consumers_cancel_follows_the_order_state)
     ck_assert_int_eq(db_exec(&w.db, "UPDATE vendor_orders SET status = 'accepted' WHERE order_id = ?",
                              (db_param_t[]){DB_I64(paid)}, 1, NULL, NULL),
                      DB_OK);
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, paid, &market), ORDER_E_TOO_LATE);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, paid, &market), SF_E_TOO_LATE);
     set_status(&w, "orders", paid, "delivering");
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, paid, &market), ORDER_E_TOO_LATE);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, paid, &market), SF_E_TOO_LATE);
     ck_assert(status_is(&w, "orders", paid, "delivering"));
     ck_assert_int_eq(stock_of(&w, a), 8);
     world_close(&w);
@@ -781,7 +781,7 @@ START_TEST(test_pages_list_the_consumers_orders_newest_first_each_once)
     other.address_id = add_address(&w.db, w.other_user, 0, "34.751000", "113.621000");
     checkout_ok(&w, &other);
     set_status(&w, "orders", ids[2], "cancelled");
-    int64_t after = 0;
+    int64_t after = 0, key = 0;
     int seen = 0;
     for (int page = 0; page < 4; page++) {
         json_t *items = NULL;
@@ -796,7 +796,7 @@ START_TEST(test_pages_list_the_consumers_orders_newest_first_each_once)
         json_decref(items);
         if (next[0] == '\0')
             break;
-        ck_assert_int_eq(order_cursor_decode(next, &after), 0);
+        ck_assert_int_eq(cursor_decode(next, ORDER_CURSOR_KIND, &key, &after), 0);
     }
     ck_assert_int_eq(seen, 7);
     json_t *items = NULL;
@@ -805,7 +805,7 @@ START_TEST(test_pages_list_the_consumers_orders_newest_first_each_once)
     ck_assert_int_eq(jint(json_array_get(items, 0), "id"), ids[2]);
     ck_assert_str_eq(next, "");
     json_decref(items);
-    ck_assert_int_eq(order_cursor_decode("bm90LWEtY3Vyc29y", &after), -1);
+    ck_assert_int_eq(cursor_decode("bm90LWEtY3Vyc29y", ORDER_CURSOR_KIND, &key, &after), -1);
     ck_assert_int_eq(order_status_valid("paid"), 1);
     ck_assert_int_eq(order_status_valid("new"), 0);
     world_close(&w);
@@ -847,6 +847,15 @@ START_TEST(test_idempotency_keys_are_bounded_printable_ascii)
 }
 END_TEST
 
+/* idempotency_begin as one number: the claim when it succeeded, minus the outcome if not. */
+static int begin(db_t *db, int64_t user, const char *scope, const char *key, const char *hash, int *status, char **resp,
+                 size_t *len)
+{
+    idempotency_claim_t claim = 0;
+    sf_status_t rc = idempotency_begin(db, user, scope, key, hash, &claim, status, resp, len, NULL);
+    return rc == SF_OK ? (int)claim : -(int)rc;
+}
+
 START_TEST(test_an_idempotency_key_replays_refuses_another_body_and_expires)
 {
     world_t w;
@@ -856,33 +865,31 @@ START_TEST(test_an_idempotency_key_replays_refuses_another_body_and_expires)
     world_open(&w, "idem");
     const char *h1 = "1111111111111111111111111111111111111111111111111111111111111111";
     const char *h2 = "2222222222222222222222222222222222222222222222222222222222222222";
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k1", h1, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "k1", h1, &status, &resp, &len), IDEMPOTENCY_RUN);
     ck_assert_int_eq(idempotency_finish(&w.db, w.user, "checkout", "k1", 201, "{\"id\":1}", 8), DB_OK);
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k1", h1, &status, &resp, &len), IDEMPOTENCY_REPLAY);
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "k1", h1, &status, &resp, &len), IDEMPOTENCY_REPLAY);
     ck_assert_int_eq(status, 201);
     ck_assert_int_eq(len, 8);
     ck_assert_str_eq(resp, "{\"id\":1}");
     free(resp);
     resp = NULL;
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k1", h2, &status, &resp, &len),
-                     IDEMPOTENCY_E_REUSED);
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "k1", h2, &status, &resp, &len), -SF_E_IDEMPOTENCY_REUSED);
     ck_assert_ptr_null(resp);
     /* another user's, or another scope's, key is another key */
-    ck_assert_int_eq(idempotency_begin(&w.db, w.other_user, "checkout", "k1", h2, &status, &resp, &len),
-                     IDEMPOTENCY_RUN);
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "payment", "k1", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "", h1, &status, &resp, &len), IDEMPOTENCY_E_KEY);
+    ck_assert_int_eq(begin(&w.db, w.other_user, "checkout", "k1", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(begin(&w.db, w.user, "payment", "k1", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "", h1, &status, &resp, &len), -SF_E_IDEMPOTENCY_KEY);
     /* an aborted claim lets the next request run */
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k2", h1, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "k2", h1, &status, &resp, &len), IDEMPOTENCY_RUN);
     ck_assert_int_eq(idempotency_abort(&w.db, w.user, "checkout", "k2"), DB_OK);
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k2", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "k2", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
     /* an answer older than 24 h counts as absent */
     ck_assert_int_eq(db_exec(&w.db,
                              "UPDATE idempotency_keys SET created_at = NOW(3) - INTERVAL 25 HOUR WHERE idem_key = 'k1'"
                              " AND user_id = ?",
                              (db_param_t[]){DB_I64(w.user)}, 1, NULL, NULL),
                      DB_OK);
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k1", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "k1", h2, &status, &resp, &len), IDEMPOTENCY_RUN);
     world_close(&w);
 }
 END_TEST
@@ -895,10 +902,9 @@ START_TEST(test_a_second_request_waits_for_the_first_and_then_gives_up)
     size_t len = 0;
     world_open(&w, "idemwait");
     const char *h1 = "1111111111111111111111111111111111111111111111111111111111111111";
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k", h1, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "k", h1, &status, &resp, &len), IDEMPOTENCY_RUN);
     time_t t0 = time(NULL);
-    ck_assert_int_eq(idempotency_begin(&w.db, w.user, "checkout", "k", h1, &status, &resp, &len),
-                     IDEMPOTENCY_E_IN_PROGRESS);
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "k", h1, &status, &resp, &len), -SF_E_IDEMPOTENCY_IN_PROGRESS);
     ck_assert_int_ge(time(NULL) - t0, 4);
     ck_assert_ptr_null(resp);
     world_close(&w);

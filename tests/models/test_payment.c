@@ -100,7 +100,7 @@ static void world_close(world_t *w)
 static int64_t place(world_t *w)
 {
     int64_t id = 0;
-    json_t *details = NULL;
+    status_detail_t details = {0};
     cart_line_t lines[] = {{w->product[0], 2}, {w->product[1], 3}};
     order_checkout_t in = {.user_id = w->user,
                            .market_id = w->market,
@@ -218,18 +218,18 @@ START_TEST(test_an_attempt_is_created_once_per_provider_while_it_is_open)
     /* another consumer's order is not found; an unknown provider is refused */
     ck_assert_int_eq(payment_create(&w.db, w.other_user, order, PAY_WECHAT, &d), DB_NOROW);
     ck_assert_int_eq(payment_create(&w.db, w.user, order + 100, PAY_WECHAT, &d), DB_NOROW);
-    ck_assert_int_eq(payment_create(&w.db, w.user, order, 7, &d), PAY_E_ARGUMENT);
+    ck_assert_int_eq(payment_create(&w.db, w.user, order, 7, &d), SF_E_INVALID);
     ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM payments", 0), 2);
     /* a closed attempt is not resumed: a new one is made */
     ck_assert_int_eq(payment_close_tx(&w.db, a.id), DB_OK);
-    ck_assert_int_eq(payment_close_tx(&w.db, a.id), PAY_E_STATE);
+    ck_assert_int_eq(payment_close_tx(&w.db, a.id), SF_E_PAYMENT_STATE);
     attempt(&w, order, PAY_WECHAT, &d);
     ck_assert_int_eq(d.created, 1);
     ck_assert_int_ne(d.id, a.id);
     /* not payable once cancelled */
     int64_t m = 0;
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, order, &m), DB_OK);
-    ck_assert_int_eq(payment_create(&w.db, w.user, order, PAY_WECHAT, &d), PAY_E_NOT_PAYABLE);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, order, &m), DB_OK);
+    ck_assert_int_eq(payment_create(&w.db, w.user, order, PAY_WECHAT, &d), SF_E_NOT_PAYABLE);
     ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM payments", 0), 3);
     assert_balance(&w, order, 0, 0);
     world_close(&w);
@@ -267,7 +267,7 @@ START_TEST(test_a_payment_is_recorded_once_and_moves_the_order_forward)
     ck_assert_int_eq(outbox_rows(&w, "refund.requested"), 0);
     /* a payment after paid cannot be created */
     pay_attempt_t b;
-    ck_assert_int_eq(payment_create(&w.db, w.user, order, PAY_ALIPAY, &b), PAY_E_NOT_PAYABLE);
+    ck_assert_int_eq(payment_create(&w.db, w.user, order, PAY_ALIPAY, &b), SF_E_NOT_PAYABLE);
     assert_balance(&w, order, 2250, 0);
     world_close(&w);
 }
@@ -294,7 +294,7 @@ START_TEST(test_an_unknown_trade_a_wrong_provider_or_a_wrong_amount_writes_nothi
     pay_outcome_t out;
     pay_paid_t empty = {
         .provider = PAY_WECHAT, .out_trade_no = a.out_trade_no, .transaction_id = "", .amount_fen = 2250};
-    ck_assert_int_eq(payment_record_paid_tx(&w.db, &empty, &out), PAY_E_ARGUMENT);
+    ck_assert_int_eq(payment_record_paid_tx(&w.db, &empty, &out), SF_E_INVALID);
     ck_assert(status_is(&w, "orders", order, "pending_payment"));
     ck_assert(status_is(&w, "payments", a.id, "created"));
     ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM payments WHERE transaction_id IS NOT NULL", 0), 0);
@@ -317,7 +317,7 @@ START_TEST(test_a_late_payment_after_cancel_is_refunded_in_full)
     int64_t order = place(&w);
     attempt(&w, order, PAY_WECHAT, &a);
     attempt(&w, order, PAY_ALIPAY, &b);
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, order, &m), DB_OK);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, order, &m), DB_OK);
     ck_assert_int_eq(q1(&w, "SELECT stock FROM products WHERE id = ?", w.product[0]), 100);
     ck_assert_int_eq(pay(&w, &a, "4200000009", 2250), PAY_REFUNDED_LATE);
     ck_assert(status_is(&w, "orders", order, "cancelled")); /* never revived */
@@ -448,21 +448,21 @@ START_TEST(test_refunds_never_exceed_what_was_paid)
     world_open(&w, "exceed");
     int64_t order = place(&w);
     attempt(&w, order, PAY_WECHAT, &a);
-    ck_assert_int_eq(refund(&w, a.id, 100, "rejected", NULL), PAY_E_STATE); /* not paid yet */
+    ck_assert_int_eq(refund(&w, a.id, 100, "rejected", NULL), SF_E_PAYMENT_STATE); /* not paid yet */
     ck_assert_int_eq(pay(&w, &a, "4200000021", 2250), PAY_RECORDED);
-    ck_assert_int_eq(refund(&w, a.id, 2251, "rejected", NULL), PAY_E_REFUND_EXCEEDS);
-    ck_assert_int_eq(refund(&w, a.id, INT64_MAX, "rejected", NULL), PAY_E_REFUND_EXCEEDS);
-    ck_assert_int_eq(refund(&w, a.id, 0, "rejected", NULL), PAY_E_ARGUMENT);
-    ck_assert_int_eq(refund(&w, a.id, -5, "rejected", NULL), PAY_E_ARGUMENT);
-    ck_assert_int_eq(refund(&w, a.id, 5, "", NULL), PAY_E_ARGUMENT);
+    ck_assert_int_eq(refund(&w, a.id, 2251, "rejected", NULL), SF_E_REFUND_EXCEEDS);
+    ck_assert_int_eq(refund(&w, a.id, INT64_MAX, "rejected", NULL), SF_E_REFUND_EXCEEDS);
+    ck_assert_int_eq(refund(&w, a.id, 0, "rejected", NULL), SF_E_INVALID);
+    ck_assert_int_eq(refund(&w, a.id, -5, "rejected", NULL), SF_E_INVALID);
+    ck_assert_int_eq(refund(&w, a.id, 5, "", NULL), SF_E_INVALID);
     ck_assert_int_eq(refund(&w, a.id + 1000, 5, "rejected", NULL), DB_NOROW);
     ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM refunds", 0), 0);
     assert_balance(&w, order, 2250, 0);
     ck_assert_int_eq(refund(&w, a.id, 700, "rejected", &r1), DB_OK);
-    ck_assert_int_eq(refund(&w, a.id, 1551, "weight_difference", NULL), PAY_E_REFUND_EXCEEDS);
+    ck_assert_int_eq(refund(&w, a.id, 1551, "weight_difference", NULL), SF_E_REFUND_EXCEEDS);
     ck_assert_int_eq(refund(&w, a.id, 1550, "weight_difference", &r2), DB_OK);
     ck_assert_int_ne(r1, r2);
-    ck_assert_int_eq(refund(&w, a.id, 1, "rejected", NULL), PAY_E_REFUND_EXCEEDS);
+    ck_assert_int_eq(refund(&w, a.id, 1, "rejected", NULL), SF_E_REFUND_EXCEEDS);
     ck_assert_int_eq(outbox_rows(&w, "refund.requested"), 2);
     assert_balance(&w, order, 2250, 2250);
     /* the schema guards too */
@@ -472,7 +472,7 @@ START_TEST(test_refunds_never_exceed_what_was_paid)
     /* an attempt's own amount bounds its refunds even when the order has more paid */
     attempt(&w, place(&w), PAY_ALIPAY, &b);
     ck_assert_int_eq(pay(&w, &b, "2026000021", 2250), PAY_RECORDED);
-    ck_assert_int_eq(refund(&w, a.id, 1, "rejected", NULL), PAY_E_REFUND_EXCEEDS);
+    ck_assert_int_eq(refund(&w, a.id, 1, "rejected", NULL), SF_E_REFUND_EXCEEDS);
     assert_balance(&w, b.order_id, 2250, 0);
     world_close(&w);
 }
@@ -535,9 +535,9 @@ START_TEST(test_a_cancel_after_payment_refunds_in_full_until_a_vendor_accepts)
     attempt(&w, order, PAY_ALIPAY, &a);
     ck_assert_int_eq(pay(&w, &a, "2026000041", 2250), PAY_RECORDED);
     ck_assert_int_eq(q1(&w, "SELECT stock FROM products WHERE id = ?", w.product[1]), 97);
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.other_user, order, &m), DB_NOROW);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.other_user, order, &m), DB_NOROW);
     ck_assert(status_is(&w, "orders", order, "paid"));
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, order, &m), DB_OK);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, order, &m), DB_OK);
     ck_assert_int_eq(m, w.market);
     ck_assert(status_is(&w, "orders", order, "cancelled"));
     ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM vendor_orders WHERE order_id = ? AND status = 'cancelled'", order),
@@ -551,7 +551,7 @@ START_TEST(test_a_cancel_after_payment_refunds_in_full_until_a_vendor_accepts)
                      1);
     ck_assert_int_eq(outbox_rows(&w, "order.cancelled"), 1);
     assert_balance(&w, order, 2250, 2250);
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, order, &m), ORDER_E_CANCELLED);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, order, &m), SF_E_ALREADY_CANCELLED);
     ck_assert_int_eq(q1(&w, "SELECT stock FROM products WHERE id = ?", w.product[0]), 100);
     assert_balance(&w, order, 2250, 2250);
 
@@ -563,7 +563,7 @@ START_TEST(test_a_cancel_after_payment_refunds_in_full_until_a_vendor_accepts)
     ck_assert_int_eq(db_exec(&w.db, "UPDATE vendor_orders SET status = 'accepted' WHERE id = ?",
                              (db_param_t[]){DB_I64(vo)}, 1, NULL, NULL),
                      DB_OK);
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, second, &m), ORDER_E_TOO_LATE);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, second, &m), SF_E_TOO_LATE);
     ck_assert(status_is(&w, "orders", second, "paid"));
     ck_assert(status_is(&w, "vendor_orders", vo, "accepted"));
     ck_assert_int_eq(q1(&w, "SELECT stock FROM products WHERE id = ?", w.product[0]), 98);
@@ -580,7 +580,7 @@ START_TEST(test_a_cancel_after_payment_refunds_in_full_until_a_vendor_accepts)
                      DB_OK);
     ck_assert_int_eq(refund(&w, a.id, 700, "rejected", NULL), DB_OK);
     int64_t eggs = q1(&w, "SELECT stock FROM products WHERE id = ?", w.product[0]);
-    ck_assert_int_eq(order_cancel_by_consumer(&w.db, w.user, third, &m), DB_OK);
+    ck_assert_int_eq(payment_cancel_by_consumer(&w.db, w.user, third, &m), DB_OK);
     ck_assert_int_eq(q1(&w,
                         "SELECT COALESCE(SUM(amount_fen), 0) FROM refunds WHERE order_id = ?"
                         " AND reason = 'cancelled'",
@@ -620,7 +620,7 @@ START_TEST(test_the_notification_log_keeps_each_event_once_and_every_refusal)
                      DB_OK);
     ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM payment_notifications", 0), 4);
     ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM payment_notifications WHERE body = 'fffe780079'", 0), 2);
-    ck_assert_int_eq(payment_notification_log(&w.db, 9, NULL, h, "x", 1, "refused", NULL), PAY_E_ARGUMENT);
+    ck_assert_int_eq(payment_notification_log(&w.db, 9, NULL, h, "x", 1, "refused", NULL), SF_E_INVALID);
     /* an overlong verdict and event id are cut to their columns, never refused */
     char longid[300];
     memset(longid, 'e', sizeof(longid) - 1);

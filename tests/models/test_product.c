@@ -17,6 +17,7 @@
 #include "tests/support/dbtest.h"
 #include "models/store/migrate.h"
 #include "models/market.h"
+#include "models/base/cursor.h"
 #include "models/product.h"
 #include "tests/support/testutil.h"
 
@@ -234,16 +235,16 @@ END_TEST
 
 START_TEST(test_a_cursor_round_trips_and_a_tampered_one_is_refused)
 {
-    char c[PRODUCT_CURSOR_MAX];
+    char c[CURSOR_MAX];
     int64_t key = -1, id = -1;
-    ck_assert_int_eq(product_cursor_encode('p', 600, 12345, c, sizeof(c)), 0);
+    ck_assert_int_eq(cursor_encode('p', 600, 12345, c, sizeof(c)), 0);
     ck_assert_int_eq(strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), strlen(c));
-    ck_assert_int_eq(product_cursor_decode(c, 'p', &key, &id), 0);
+    ck_assert_int_eq(cursor_decode(c, 'p', &key, &id), 0);
     ck_assert_int_eq(key, 600);
     ck_assert_int_eq(id, 12345);
-    ck_assert_int_eq(product_cursor_decode(c, 's', &key, &id), -1); /* another sort's cursor */
-    ck_assert_int_eq(product_cursor_encode('s', 999999999999LL, 9007199254740992LL, c, sizeof(c)), 0);
-    ck_assert_int_eq(product_cursor_decode(c, 's', &key, &id), 0);
+    ck_assert_int_eq(cursor_decode(c, 's', &key, &id), -1); /* another sort's cursor */
+    ck_assert_int_eq(cursor_encode('s', 999999999999LL, 9007199254740992LL, c, sizeof(c)), 0);
+    ck_assert_int_eq(cursor_decode(c, 's', &key, &id), 0);
     ck_assert_int_eq(key, 999999999999LL);
     ck_assert_int_eq(id, 9007199254740992LL);
     static const char *const bad[] = {"",
@@ -258,11 +259,11 @@ START_TEST(test_a_cursor_round_trips_and_a_tampered_one_is_refused)
                                       "cDo2MDA6MXg",
                                       /* p:600:1x */ "cDowNjAwOjE" /* p:0600:1 */};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        ck_assert_msg(product_cursor_decode(bad[i], 'p', &key, &id) == -1, "accepted %s", bad[i]);
+        ck_assert_msg(cursor_decode(bad[i], 'p', &key, &id) == -1, "accepted %s", bad[i]);
     char longer[200];
     memset(longer, 'A', sizeof(longer) - 1);
     longer[sizeof(longer) - 1] = '\0';
-    ck_assert_int_eq(product_cursor_decode(longer, 'p', &key, &id), -1);
+    ck_assert_int_eq(cursor_decode(longer, 'p', &key, &id), -1);
 }
 END_TEST
 
@@ -405,7 +406,7 @@ static int64_t make(world_t *w, int64_t vendor, const char *body_text)
     product_invalid_t bad;
     int64_t id = 0;
     ck_assert_msg(product_parse_create(b, &in, &bad) == 0, "%s: %s", bad.field, bad.reason);
-    int rc = product_create(&w->db, w->market, vendor, &in, &id);
+    int rc = product_create(&w->db, w->market, vendor, &in, &id, NULL);
     ck_assert_msg(rc == DB_OK, "create: %d %s", rc, w->db.err);
     json_decref(b);
     return id;
@@ -428,14 +429,15 @@ START_TEST(test_create_refuses_a_suspended_vendor_a_foreign_stall_and_an_unknown
     int64_t id = 0;
     json_t *b = parse(ok);
     ck_assert_int_eq(product_parse_create(b, &in, &bad), 0);
-    ck_assert_int_eq(product_create(&w.db, w.market, w.vsus, &in, &id), PRODUCT_SUSPENDED);
-    ck_assert_int_eq(product_create(&w.db, w.market, w.vnostall, &in, &id), PRODUCT_NO_STALL);
-    ck_assert_int_eq(product_create(&w.db, w.other_market, w.va, &in, &id), PRODUCT_SUSPENDED); /* not its market */
-    in.stall_id = w.sb;                                                                         /* vb's */
-    ck_assert_int_eq(product_create(&w.db, w.market, w.va, &in, &id), PRODUCT_BAD_STALL);
+    ck_assert_int_eq(product_create(&w.db, w.market, w.vsus, &in, &id, NULL), SF_E_VENDOR_SUSPENDED);
+    ck_assert_int_eq(product_create(&w.db, w.market, w.vnostall, &in, &id, NULL), SF_E_NO_STALL);
+    ck_assert_int_eq(product_create(&w.db, w.other_market, w.va, &in, &id, NULL),
+                     SF_E_VENDOR_SUSPENDED); /* not its market */
+    in.stall_id = w.sb;                      /* vb's */
+    ck_assert_int_eq(product_create(&w.db, w.market, w.va, &in, &id, NULL), SF_E_NOT_YOUR_STALL);
     in.stall_id = 0;
     in.category = "dairy";
-    ck_assert_int_eq(product_create(&w.db, w.market, w.va, &in, &id), PRODUCT_BAD_CATEGORY);
+    ck_assert_int_eq(product_create(&w.db, w.market, w.va, &in, &id, NULL), SF_E_UNKNOWN_CATEGORY);
     ck_assert_int_eq(count_products(&w), 0);
     ck_assert_int_eq(w.db.in_tx, 0);
     json_decref(b);
@@ -479,7 +481,7 @@ static void patch(world_t *w, int64_t vendor, int64_t id, const char *text, int 
     product_input_t in;
     product_invalid_t bad;
     ck_assert_msg(product_parse_patch(b, &in, &bad) == 0, "%s: %s", bad.field, bad.reason);
-    int rc = product_update(&w->db, w->market, vendor, id, &in);
+    int rc = product_update(&w->db, w->market, vendor, id, &in, NULL);
     ck_assert_msg(rc == want, "patch %s: %d, want %d (%s)", text, rc, want, w->db.err);
     json_decref(b);
 }
@@ -494,7 +496,7 @@ START_TEST(test_update_is_scoped_to_the_vendor_and_changes_only_what_it_names)
              "\"pricing\":{\"mode\":\"weight\",\"price_fen\":600,\"per_g\":500},\"stock\":100}");
     patch(&w, w.vb, id, "{\"stock\":1,\"status\":\"off_sale\"}", DB_NOROW); /* another vendor */
     patch(&w, w.va, id + 1000, "{\"stock\":1}", DB_NOROW);                  /* no such product */
-    patch(&w, w.vsus, id, "{\"stock\":1}", PRODUCT_SUSPENDED);
+    patch(&w, w.vsus, id, "{\"stock\":1}", SF_E_VENDOR_SUSPENDED);
     json_t *p = NULL;
     ck_assert_int_eq(product_get(&w.db, id, w.market, w.va, &p), DB_OK);
     ck_assert_int_eq(json_integer_value(json_object_get(p, "stock")), 100);
@@ -548,7 +550,7 @@ static void fill(world_t *w, int n)
 /* Walks every page of q; checks the order by the sort and that each id comes once. */
 static size_t walk(world_t *w, product_query_t q)
 {
-    char cursor[PRODUCT_CURSOR_MAX];
+    char cursor[CURSOR_MAX];
     int64_t seen[256], prev_key = -1, prev_id = 0;
     size_t n = 0;
     for (int pages = 0; pages < 100; pages++) {
@@ -577,7 +579,7 @@ static size_t walk(world_t *w, product_query_t q)
         json_decref(items);
         if (cursor[0] == '\0')
             return n;
-        ck_assert_int_eq(product_cursor_decode(cursor, product_sort_kind(q.sort), &q.after_key, &q.after_id), 0);
+        ck_assert_int_eq(cursor_decode(cursor, product_sort_kind(q.sort), &q.after_key, &q.after_id), 0);
         q.has_after = 1;
     }
     ck_abort_msg("more than 100 pages");
@@ -611,7 +613,7 @@ END_TEST
 static size_t count_list(world_t *w, const product_query_t *q, const char *want_first)
 {
     json_t *items = NULL;
-    char cursor[PRODUCT_CURSOR_MAX];
+    char cursor[CURSOR_MAX];
     ck_assert_int_eq(product_list(&w->db, q, &items, cursor, sizeof(cursor)), DB_OK);
     size_t n = json_array_size(items);
     if (want_first != NULL) {
@@ -673,7 +675,7 @@ START_TEST(test_filters_and_chinese_search_find_exactly_what_they_name)
     /* stalls: by category (products on sale below it), by stall number or vendor name */
     market_stall_query_t sq = {.market_id = w.market, .limit = 20};
     json_t *items = NULL;
-    char cursor[PRODUCT_CURSOR_MAX];
+    char cursor[CURSOR_MAX];
     ck_assert_int_eq(market_stalls(&w.db, &sq, &items, cursor, sizeof(cursor)), DB_OK);
     ck_assert_uint_eq(json_array_size(items), 5);
     json_t *last = json_array_get(items, 4); /* D01: nobody trades there */
@@ -818,7 +820,7 @@ START_TEST(test_the_market_profile_has_honours_stall_count_and_the_latest_notice
     json_decref(g);
     ck_assert_int_eq(market_guide_price(&w.db, w.other_market, "A010101", "2026-11-29", &g), DB_NOROW);
 
-    ck_assert_int_eq(market_list(&w.db, 1, 0, &items, (char[PRODUCT_CURSOR_MAX]){0}, PRODUCT_CURSOR_MAX), DB_OK);
+    ck_assert_int_eq(market_list(&w.db, 1, 0, &items, (char[CURSOR_MAX]){0}, CURSOR_MAX), DB_OK);
     ck_assert_uint_eq(json_array_size(items), 1);
     json_decref(items);
     world_close(&w);

@@ -44,7 +44,7 @@ static int64_t add_market(db_t *db, const char *code)
 static int64_t add_stall(db_t *db, int64_t market, const char *no)
 {
     json_t *out = NULL;
-    ck_assert_int_eq(vendor_stall_create(db, market, no, "蔬菜区", 10, 20, &out), VENDOR_OK);
+    ck_assert_int_eq(vendor_stall_create(db, market, no, "蔬菜区", 10, 20, &out, NULL), SF_OK);
     int64_t id = json_integer_value(json_object_get(out, "id"));
     json_decref(out);
     return id;
@@ -84,7 +84,7 @@ START_TEST(test_a_stall_is_created_without_a_vendor_and_its_number_is_unique_per
     json_t *out = NULL;
     scratch(&db, &cfg, "stall");
     int64_t m = add_market(&db, "m1"), other = add_market(&db, "m2");
-    ck_assert_int_eq(vendor_stall_create(&db, m, "A-01", "蔬菜区", 0, 100000, &out), VENDOR_OK);
+    ck_assert_int_eq(vendor_stall_create(&db, m, "A-01", "蔬菜区", 0, 100000, &out, NULL), SF_OK);
     ck_assert_int_gt(json_integer_value(json_object_get(out, "id")), 0);
     ck_assert_str_eq(json_string_value(json_object_get(out, "stall_no")), "A-01");
     ck_assert_str_eq(json_string_value(json_object_get(out, "zone")), "蔬菜区");
@@ -92,10 +92,10 @@ START_TEST(test_a_stall_is_created_without_a_vendor_and_its_number_is_unique_per
     ck_assert(json_is_null(json_object_get(out, "vendor_id")));
     json_decref(out);
     out = NULL;
-    ck_assert_int_eq(vendor_stall_create(&db, m, "A-01", "x", 1, 1, &out), VENDOR_E_STALL_NO_TAKEN);
-    ck_assert_int_eq(vendor_stall_create(&db, m, "a-01", "x", 1, 1, &out), VENDOR_E_STALL_NO_TAKEN);
+    ck_assert_int_eq(vendor_stall_create(&db, m, "A-01", "x", 1, 1, &out, NULL), SF_E_STALL_NO_TAKEN);
+    ck_assert_int_eq(vendor_stall_create(&db, m, "a-01", "x", 1, 1, &out, NULL), SF_E_STALL_NO_TAKEN);
     ck_assert_ptr_null(out);
-    ck_assert_int_eq(vendor_stall_create(&db, other, "A-01", "x", 1, 1, &out), VENDOR_OK); /* another market */
+    ck_assert_int_eq(vendor_stall_create(&db, other, "A-01", "x", 1, 1, &out, NULL), SF_OK); /* another market */
     json_decref(out);
     ck_assert_int_eq(count(&db, "SELECT COUNT(*) FROM stalls"), 2);
     t_db_scratch_close(&db, &cfg);
@@ -110,13 +110,13 @@ START_TEST(test_a_vendor_is_created_with_licences_stalls_and_a_login)
     db_t db;
     json_t *out = NULL;
     vendor_input_t in;
-    int64_t bad = 0;
+    status_detail_t bad = {0};
     user_auth_t ua;
     scratch(&db, &cfg, "create");
     int64_t m = add_market(&db, "m1");
     int64_t stalls[] = {add_stall(&db, m, "A-01"), add_stall(&db, m, "A-02")};
     vendor_in(&in, "lisi", stalls, 2);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_OK);
     int64_t id = json_integer_value(json_object_get(out, "id"));
     ck_assert_int_gt(id, 0);
     ck_assert_str_eq(json_string_value(json_object_get(out, "name")), "李四");
@@ -160,18 +160,19 @@ START_TEST(test_a_vendor_with_a_taken_stall_writes_nothing)
     db_t db;
     json_t *out = NULL;
     vendor_input_t in;
-    int64_t bad = 0;
+    status_detail_t bad = {0};
     scratch(&db, &cfg, "taken");
     int64_t m = add_market(&db, "m1");
     int64_t a = add_stall(&db, m, "A-01"), b = add_stall(&db, m, "A-02");
     vendor_in(&in, "first", &a, 1);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_OK);
     json_decref(out);
     out = NULL;
     int64_t both[] = {b, a}; /* b is free and is taken first; a belongs to "first" */
     vendor_in(&in, "second", both, 2);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_E_STALL_TAKEN);
-    ck_assert_int_eq(bad, a);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_E_STALL_TAKEN);
+    ck_assert_int_eq(json_integer_value(json_object_get(bad.details, "stall_id")), a);
+    status_detail_clear(&bad);
     ck_assert_ptr_null(out);
     assert_nothing_written(&db, 1, 1);
     ck_assert_int_eq(t_db_i64(&db, "SELECT vendor_id IS NULL FROM stalls WHERE id = ?", (db_param_t[]){DB_I64(b)}, 1),
@@ -186,18 +187,20 @@ START_TEST(test_a_vendor_with_a_stall_of_another_market_or_none_writes_nothing)
     db_t db;
     json_t *out = NULL;
     vendor_input_t in;
-    int64_t bad = 0;
+    status_detail_t bad = {0};
     scratch(&db, &cfg, "unknown");
     int64_t m = add_market(&db, "m1"), other = add_market(&db, "m2");
     int64_t mine = add_stall(&db, m, "A-01"), theirs = add_stall(&db, other, "A-01");
     int64_t ids[] = {mine, theirs};
     vendor_in(&in, "third", ids, 2);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_E_UNKNOWN_STALL);
-    ck_assert_int_eq(bad, theirs);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_E_UNKNOWN_STALL);
+    ck_assert_int_eq(json_integer_value(json_object_get(bad.details, "stall_id")), theirs);
+    status_detail_clear(&bad);
     int64_t none[] = {mine, 999999};
     vendor_in(&in, "third", none, 2);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_E_UNKNOWN_STALL);
-    ck_assert_int_eq(bad, 999999);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_E_UNKNOWN_STALL);
+    ck_assert_int_eq(json_integer_value(json_object_get(bad.details, "stall_id")), 999999);
+    status_detail_clear(&bad);
     ck_assert_ptr_null(out);
     assert_nothing_written(&db, 0, 0);
     t_db_scratch_close(&db, &cfg);
@@ -210,16 +213,16 @@ START_TEST(test_a_vendor_with_a_taken_username_writes_nothing)
     db_t db;
     json_t *out = NULL;
     vendor_input_t in;
-    int64_t bad = 0;
+    status_detail_t bad = {0};
     scratch(&db, &cfg, "username");
     int64_t m = add_market(&db, "m1");
     int64_t a = add_stall(&db, m, "A-01"), b = add_stall(&db, m, "A-02");
     vendor_in(&in, "same", &a, 1);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_OK);
     json_decref(out);
     out = NULL;
     vendor_in(&in, "same", &b, 1);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_E_USERNAME_TAKEN);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_E_USERNAME_TAKEN);
     ck_assert_ptr_null(out);
     assert_nothing_written(&db, 1, 1);
     t_db_scratch_close(&db, &cfg);
@@ -234,13 +237,13 @@ START_TEST(test_a_change_replaces_stalls_and_licences_and_keeps_the_rest)
     db_t db;
     json_t *out = NULL;
     vendor_input_t in, ch;
-    int64_t bad = 0;
+    status_detail_t bad = {0};
     scratch(&db, &cfg, "update");
     int64_t m = add_market(&db, "m1");
     int64_t a = add_stall(&db, m, "A-01"), b = add_stall(&db, m, "A-02"), c = add_stall(&db, m, "A-03");
     int64_t ab[] = {a, b};
     vendor_in(&in, "upd", ab, 2);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_OK);
     int64_t id = json_integer_value(json_object_get(out, "id"));
     json_decref(out);
 
@@ -254,7 +257,7 @@ START_TEST(test_a_change_replaces_stalls_and_licences_and_keeps_the_rest)
     ch.has_licences = 1;
     ch.nlicences = 1;
     ch.licences[0] = (vendor_licence_t){"health_permit", "HP-1", "2028-02-29"};
-    ck_assert_int_eq(vendor_update(&db, m, id, &ch, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_update(&db, m, id, &ch, &out, &bad), SF_OK);
     ck_assert_str_eq(json_string_value(json_object_get(out, "name")), "李四"); /* untouched */
     ck_assert_str_eq(json_string_value(json_object_get(out, "credit_level")), "C");
     ck_assert_str_eq(json_string_value(json_object_get(out, "status")), "suspended");
@@ -271,7 +274,7 @@ START_TEST(test_a_change_replaces_stalls_and_licences_and_keeps_the_rest)
     /* an empty list releases every stall */
     memset(&ch, 0, sizeof(ch));
     ch.has_stalls = 1;
-    ck_assert_int_eq(vendor_update(&db, m, id, &ch, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_update(&db, m, id, &ch, &out, &bad), SF_OK);
     ck_assert_int_eq(json_array_size(json_object_get(out, "stall_ids")), 0);
     json_decref(out);
     ck_assert_int_eq(count(&db, "SELECT COUNT(*) FROM stalls WHERE vendor_id IS NOT NULL"), 0);
@@ -285,12 +288,12 @@ START_TEST(test_releasing_a_stall_with_products_is_refused_and_changes_nothing)
     db_t db;
     json_t *out = NULL;
     vendor_input_t in, ch;
-    int64_t bad = 0;
+    status_detail_t bad = {0};
     scratch(&db, &cfg, "products");
     int64_t m = add_market(&db, "m1");
     int64_t a = add_stall(&db, m, "A-01"), b = add_stall(&db, m, "A-02");
     vendor_in(&in, "prod", &a, 1);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_OK);
     int64_t id = json_integer_value(json_object_get(out, "id"));
     json_decref(out);
     out = NULL;
@@ -305,8 +308,9 @@ START_TEST(test_releasing_a_stall_with_products_is_refused_and_changes_nothing)
     ch.has_stalls = 1;
     ch.nstalls = 1;
     ch.stall_ids[0] = b;
-    ck_assert_int_eq(vendor_update(&db, m, id, &ch, &out, &bad), VENDOR_E_STALL_HAS_PRODUCTS);
-    ck_assert_int_eq(bad, a);
+    ck_assert_int_eq(vendor_update(&db, m, id, &ch, &out, &bad), SF_E_STALL_HAS_PRODUCTS);
+    ck_assert_int_eq(json_integer_value(json_object_get(bad.details, "stall_id")), a);
+    status_detail_clear(&bad);
     ck_assert_ptr_null(out);
     ck_assert_int_eq(count(&db, "SELECT COUNT(*) FROM vendors WHERE name = '李四'"), 1);
     ck_assert_int_eq(t_db_i64(&db, "SELECT vendor_id FROM stalls WHERE id = ?", (db_param_t[]){DB_I64(a)}, 1), id);
@@ -315,7 +319,7 @@ START_TEST(test_releasing_a_stall_with_products_is_refused_and_changes_nothing)
     /* keeping the stall and adding another is fine */
     ch.nstalls = 2;
     ch.stall_ids[1] = a;
-    ck_assert_int_eq(vendor_update(&db, m, id, &ch, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_update(&db, m, id, &ch, &out, &bad), SF_OK);
     ck_assert_int_eq(json_array_size(json_object_get(out, "stall_ids")), 2);
     json_decref(out);
     t_db_scratch_close(&db, &cfg);
@@ -329,21 +333,21 @@ START_TEST(test_another_markets_vendor_is_not_found_and_unchanged)
     json_t *out = NULL;
     vendor_input_t in, ch;
     vendor_staff_new_t s = {"王五", "HC-1", "2030-01-01"};
-    int64_t bad = 0;
+    status_detail_t bad = {0};
     scratch(&db, &cfg, "scope");
     int64_t m = add_market(&db, "m1"), other = add_market(&db, "m2");
     int64_t a = add_stall(&db, m, "A-01");
     vendor_in(&in, "scoped", &a, 1);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_OK);
     int64_t id = json_integer_value(json_object_get(out, "id"));
     json_decref(out);
     out = NULL;
     memset(&ch, 0, sizeof(ch));
     ch.status = "closed";
-    ck_assert_int_eq(vendor_update(&db, other, id, &ch, &out, &bad), VENDOR_E_NOT_FOUND);
-    ck_assert_int_eq(vendor_staff_add(&db, other, id, &s, &out), VENDOR_E_NOT_FOUND);
-    ck_assert_int_eq(vendor_render(&db, other, id, &out), VENDOR_E_NOT_FOUND);
-    ck_assert_int_eq(vendor_update(&db, m, id + 1000, &ch, &out, &bad), VENDOR_E_NOT_FOUND);
+    ck_assert_int_eq(vendor_update(&db, other, id, &ch, &out, &bad), SF_E_NOT_FOUND);
+    ck_assert_int_eq(vendor_staff_add(&db, other, id, &s, &out, NULL), SF_E_NOT_FOUND);
+    ck_assert_int_eq(vendor_render(&db, other, id, &out, NULL), SF_E_NOT_FOUND);
+    ck_assert_int_eq(vendor_update(&db, m, id + 1000, &ch, &out, &bad), SF_E_NOT_FOUND);
     ck_assert_ptr_null(out);
     ck_assert_int_eq(count(&db, "SELECT COUNT(*) FROM vendors WHERE status = 'active'"), 1);
     ck_assert_int_eq(count(&db, "SELECT COUNT(*) FROM vendor_staff"), 0);
@@ -359,26 +363,26 @@ START_TEST(test_staff_carry_whether_their_certificate_is_still_valid)
     db_t db;
     json_t *out = NULL;
     vendor_input_t in;
-    int64_t bad = 0;
+    status_detail_t bad = {0};
     scratch(&db, &cfg, "staff");
     int64_t m = add_market(&db, "m1");
     vendor_in(&in, "staffed", NULL, 0);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_OK);
     int64_t id = json_integer_value(json_object_get(out, "id"));
     json_decref(out);
 
     vendor_staff_new_t good = {"王五", "HC-2030", "2099-12-31"}, old = {"赵六", "HC-2020", "2020-01-01"};
-    ck_assert_int_eq(vendor_staff_add(&db, m, id, &good, &out), VENDOR_OK);
+    ck_assert_int_eq(vendor_staff_add(&db, m, id, &good, &out, NULL), SF_OK);
     ck_assert_int_gt(json_integer_value(json_object_get(out, "id")), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(out, "vendor_id")), id);
     ck_assert_str_eq(json_string_value(json_object_get(out, "certificate")), "HC-2030");
     ck_assert_str_eq(json_string_value(json_object_get(out, "valid_until")), "2099-12-31");
     ck_assert(json_is_true(json_object_get(out, "valid")));
     json_decref(out);
-    ck_assert_int_eq(vendor_staff_add(&db, m, id, &old, &out), VENDOR_OK);
+    ck_assert_int_eq(vendor_staff_add(&db, m, id, &old, &out, NULL), SF_OK);
     ck_assert(json_is_false(json_object_get(out, "valid")));
     json_decref(out);
-    ck_assert_int_eq(vendor_render(&db, m, id, &out), VENDOR_OK);
+    ck_assert_int_eq(vendor_render(&db, m, id, &out, NULL), SF_OK);
     ck_assert_int_eq(json_array_size(json_object_get(out, "staff")), 2);
     json_decref(out);
     t_db_scratch_close(&db, &cfg);
@@ -391,20 +395,20 @@ START_TEST(test_staff_stop_at_the_limit)
     db_t db;
     json_t *out = NULL;
     vendor_input_t in;
-    int64_t bad = 0;
+    status_detail_t bad = {0};
     vendor_staff_new_t s = {"王五", "HC", "2099-12-31"};
     scratch(&db, &cfg, "staffmax");
     int64_t m = add_market(&db, "m1");
     vendor_in(&in, "many", NULL, 0);
-    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), VENDOR_OK);
+    ck_assert_int_eq(vendor_create(&db, m, &in, &out, &bad), SF_OK);
     int64_t id = json_integer_value(json_object_get(out, "id"));
     json_decref(out);
     for (int i = 0; i < VENDOR_MAX_STAFF; i++) {
-        ck_assert_int_eq(vendor_staff_add(&db, m, id, &s, &out), VENDOR_OK);
+        ck_assert_int_eq(vendor_staff_add(&db, m, id, &s, &out, NULL), SF_OK);
         json_decref(out);
     }
     out = NULL;
-    ck_assert_int_eq(vendor_staff_add(&db, m, id, &s, &out), VENDOR_E_TOO_MANY_STAFF);
+    ck_assert_int_eq(vendor_staff_add(&db, m, id, &s, &out, NULL), SF_E_TOO_MANY_STAFF);
     ck_assert_ptr_null(out);
     ck_assert_int_eq(count(&db, "SELECT COUNT(*) FROM vendor_staff"), VENDOR_MAX_STAFF);
     t_db_scratch_close(&db, &cfg);
@@ -422,7 +426,7 @@ START_TEST(test_a_courier_is_created_with_a_login_and_a_taken_username_writes_no
     scratch(&db, &cfg, "courier");
     int64_t m = add_market(&db, "m1");
     courier_new_t c = {"骑手小王", "13900000000", "rider1", "rider-pass-1"};
-    ck_assert_int_eq(courier_create(&db, m, &c, &out), COURIER_OK);
+    ck_assert_int_eq(courier_create(&db, m, &c, &out, NULL), SF_OK);
     int64_t id = json_integer_value(json_object_get(out, "id"));
     ck_assert_int_gt(id, 0);
     ck_assert_str_eq(json_string_value(json_object_get(out, "status")), "active");
@@ -436,7 +440,7 @@ START_TEST(test_a_courier_is_created_with_a_login_and_a_taken_username_writes_no
     ck_assert_int_eq(ua.market_id, m);
 
     courier_new_t dup = {"另一个", "13900000001", "rider1", "rider-pass-2"};
-    ck_assert_int_eq(courier_create(&db, m, &dup, &out), COURIER_E_USERNAME_TAKEN);
+    ck_assert_int_eq(courier_create(&db, m, &dup, &out, NULL), SF_E_USERNAME_TAKEN);
     ck_assert_ptr_null(out);
     ck_assert_int_eq(count(&db, "SELECT COUNT(*) FROM couriers"), 1);
     ck_assert_int_eq(count(&db, "SELECT COUNT(*) FROM users"), 1);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "server/http/api.h"
 #include "server/http/errors.h"
+#include "server/http/valid.h"
 #include "tests/support/testutil.h"
 
 START_TEST(test_every_error_maps_to_its_status_and_code)
@@ -125,11 +126,16 @@ START_TEST(test_an_outcome_replies_its_kind_reason_and_details)
         int status;
         const char *code;
     } want[] = {
-        {SF_E_OUT_OF_STOCK, 409, "out_of_stock"},     {SF_E_EMPTY_CART, 422, "empty_cart"},
-        {SF_E_NOT_PAYABLE, 409, "not_payable"},       {SF_E_VENDOR_SUSPENDED, 403, "vendor_suspended"},
-        {SF_E_DB_GONE, 503, "unavailable"},           {SF_E_DEADLOCK, 503, "unavailable"},
-        {SF_E_TOO_MANY_ATTEMPTS, 429, "too_many_attempts"}, {SF_E_PROVIDER_CONFIG, 500, "internal"},
-        {SF_E_UNKNOWN_TRADE, 404, "unknown_trade"},   {SF_E_INVALID_CREDENTIALS, 401, "invalid_credentials"},
+        {SF_E_OUT_OF_STOCK, 409, "out_of_stock"},
+        {SF_E_EMPTY_CART, 422, "empty_cart"},
+        {SF_E_NOT_PAYABLE, 409, "not_payable"},
+        {SF_E_VENDOR_SUSPENDED, 403, "vendor_suspended"},
+        {SF_E_DB_GONE, 503, "unavailable"},
+        {SF_E_DEADLOCK, 503, "unavailable"},
+        {SF_E_TOO_MANY_ATTEMPTS, 429, "too_many_attempts"},
+        {SF_E_PROVIDER_CONFIG, 500, "internal"},
+        {SF_E_UNKNOWN_TRADE, 404, "unknown_trade"},
+        {SF_E_INVALID_CREDENTIALS, 401, "invalid_credentials"},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         api_req_t *r = new_req("");
@@ -222,14 +228,14 @@ START_TEST(test_ids_are_positive_integers_a_client_can_hold)
         api_req_t r = {.nparams = 1};
         r.params[0] = (char *)cases[i].text;
         int64_t v = 0;
-        int rc = api_param_id(&r, 0, &v);
+        int rc = valid_path_id(&r, 0, &v);
         ck_assert_msg((rc == 0) == cases[i].ok, "'%s'", cases[i].text);
         if (cases[i].ok)
             ck_assert_int_eq(v, cases[i].v);
     }
     api_req_t r = {.nparams = 0};
     int64_t v;
-    ck_assert_int_eq(api_param_id(&r, 0, &v), -1);
+    ck_assert_int_eq(valid_path_id(&r, 0, &v), -1);
 }
 END_TEST
 

@@ -1,0 +1,154 @@
+/*
+ * The outbound HTTP client over libcurl (see httpc.h). The only file that includes curl.
+ *
+ * A call owns one easy handle, one header list and one answer buffer of answer_max + 1
+ * bytes, allocated up front: answers are small (at most 64 KiB from a provider), and a
+ * buffer that cannot grow cannot be grown past its bound. The write callback either refuses
+ * the byte past the bound (libcurl then stops with CURLE_WRITE_ERROR) or drops it, as the
+ * caller asked.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "models/providers/httpc.h"
+
+/* What the callbacks see. */
+typedef struct call {
+    const httpc_req_t *req;
+    httpc_resp_t *resp;
+    int over; /* the answer was longer than answer_max */
+} call_t;
+
+void httpc_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void httpc_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+void httpc_resp_free(httpc_resp_t *resp)
+{
+    free(resp->body);
+    memset(resp, 0, sizeof(*resp));
+}
+
+char *httpc_escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    char *copy = e != NULL ? strdup(e) : NULL; /* the caller frees with free(), not curl_free() */
+    curl_free(e);
+    return copy;
+}
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+{
+    call_t *c = ud;
+    httpc_resp_t *r = c->resp;
+    size_t add = size * n, room = c->req->answer_max - r->len;
+    if (add > room) {
+        c->over = 1;
+        if (!c->req->truncate)
+            return 0; /* libcurl stops with CURLE_WRITE_ERROR */
+    }
+    size_t take = add < room ? add : room;
+    memcpy(r->body + r->len, ptr, take);
+    r->len += take;
+    r->body[r->len] = '\0';
+    return add;
+}
+
+/* Copies the value of header line [line, line+n) into out if its name is `name`. */
+static void take_header(const char *line, size_t n, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    const char *v = line + nl + 1, *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    if ((size_t)(end - v) < outlen)
+        snprintf(out, outlen, "%.*s", (int)(end - v), v);
+}
+
+static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
+{
+    call_t *c = ud;
+    const char *const *keep = c->req->keep_headers;
+    for (size_t i = 0; keep != NULL && keep[i] != NULL && i < HTTPC_KEEP_MAX; i++)
+        take_header(ptr, size * n, keep[i], c->resp->kept[i], sizeof(c->resp->kept[i]));
+    return size * n;
+}
+
+/* The options every call shares, then this request's. */
+static void set_options(CURL *h, const httpc_req_t *req, struct curl_slist *list, call_t *c)
+{
+    long connect_s = req->connect_timeout_s > 0             ? req->connect_timeout_s
+                     : req->timeout_s < HTTPC_CONNECT_S_MAX ? req->timeout_s
+                                                            : HTTPC_CONNECT_S_MAX;
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    if (req->body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    /* A method other than the one the body implies (GET without, POST with) is named. */
+    if (strcmp(req->method, req->body != NULL ? "POST" : "GET") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, req->timeout_s);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect_s);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* worker threads: no SIGALRM for DNS timeouts */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+}
+
+sf_status_t httpc_call(const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen)
+{
+    struct curl_slist *list = NULL;
+    sf_status_t rc = SF_E_UNAVAILABLE;
+    call_t c = {.req = req, .resp = resp};
+    CURL *h = curl_easy_init();
+    memset(resp, 0, sizeof(*resp));
+    resp->body = calloc(1, req->answer_max + 1);
+    if (h == NULL || resp->body == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+        struct curl_slist *l = curl_slist_append(list, req->headers[i]);
+        if (l == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        list = l;
+    }
+    set_options(h, req, list, &c);
+    CURLcode cc = curl_easy_perform(h);
+    if (cc != CURLE_OK) {
+        if (c.over)
+            snprintf(err, errlen, "the answer is longer than %zu bytes", req->answer_max);
+        else
+            snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+        goto out;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    rc = SF_OK;
+out:
+    curl_slist_free_all(list);
+    curl_easy_cleanup(h);
+    return rc;
+}

@@ -1,0 +1,33 @@
+/*
+ * Stock moves: the only code that changes products.stock (and sales_qty beside it). A
+ * checkout takes the quantities of its lines; a cancel or a timeout gives them back. Every
+ * move runs inside the caller's transaction (models/order.c's), in the order the caller
+ * gives: product-id order, the lock order of checkout, so that concurrent moves queue
+ * instead of deadlocking. No HTTP here; the caller bumps the catalogue version after commit.
+ *
+ * (Owned by the product model in spirit: products' columns are written here only.)
+ */
+#ifndef SF_STOCK_H
+#define SF_STOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "models/store/db.h"
+
+/* One line's move: qty grams or pieces of one product (qty > 0). */
+typedef struct stock_move {
+    int64_t product_id;
+    int64_t qty;
+} stock_move_t;
+
+/* Takes every move's qty from its product with a conditional UPDATE (stock never goes below
+ * zero), in the order given. short_[i] is set to 1 for a move whose product had less than
+ * qty (nothing taken of it), 0 otherwise; the caller rolls back when any is short. DB_OK
+ * (even with shortages: see short_), or a db status. */
+sf_status_t stock_take(db_t *db, const stock_move_t *moves, size_t n, int *short_);
+
+/* Gives every move's qty back to its product (sales_qty lowered, never below zero), in the
+ * order given. DB_OK or a db status. */
+sf_status_t stock_return(db_t *db, const stock_move_t *moves, size_t n);
+
+#endif
