@@ -3,12 +3,12 @@
  * documented operation is registered, and every documented path reaches a handler on the
  * running server (anything but the router's own "no such path" 404).
  *
- * The document is read with a line scan of its `paths:` block (two-space indent for a
- * path, four for a method), which is the layout the file keeps; a path or method written
- * any other way is not seen, and then the first check fails.
+ * The operations come from tests/schema/check_openapi.py, which parses the document with
+ * a strict YAML parser (Debian's /usr/bin/python3 with python3-yaml), so what is compared
+ * is what every other tool reads; that script also validates the document as OpenAPI 3.1
+ * and the recorded answers against it (the schema/ tests in CMakeLists.txt).
  */
 #include <check.h>
-#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,41 +27,27 @@ typedef struct {
 static op_t ops[MAX_OPS];
 static size_t nops;
 
+/* Reads "METHOD /path" lines from the strict parse of docs/openapi.yaml. */
 static void load_document(void)
 {
-    char p[512], line[1024], path[256] = "";
-    snprintf(p, sizeof(p), "%s/docs/openapi.yaml", SF_SOURCE_DIR);
-    FILE *f = fopen(p, "r");
-    ck_assert_msg(f != NULL, "docs/openapi.yaml is missing");
-    int in_paths = 0;
+    char cmd[1024], line[1024];
+    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/schema/check_openapi.py operations %s/docs/openapi.yaml",
+             SF_SOURCE_DIR, SF_SOURCE_DIR);
+    fflush(NULL);
+    FILE *f = popen(cmd, "r");
+    ck_assert_msg(f != NULL, "cannot run %s", cmd);
     nops = 0;
     while (fgets(line, sizeof(line), f) != NULL) {
         line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] != ' ' && line[0] != '\0' && line[0] != '#') {
-            in_paths = strcmp(line, "paths:") == 0;
-            continue;
-        }
-        if (!in_paths)
-            continue;
-        size_t len = strlen(line);
-        if (strncmp(line, "  /", 3) == 0 && line[len - 1] == ':') {
-            snprintf(path, sizeof(path), "%.*s", (int)(len - 3), line + 2);
-            continue;
-        }
-        static const char *const methods[] = {"get", "post", "put", "patch", "delete"};
-        for (size_t m = 0; m < 5; m++) {
-            char want[32];
-            snprintf(want, sizeof(want), "    %s:", methods[m]);
-            if (strcmp(line, want) == 0 && path[0] != '\0') {
-                ck_assert_int_lt(nops, MAX_OPS);
-                for (size_t i = 0; methods[m][i] != '\0'; i++)
-                    ops[nops].method[i] = (char)toupper((unsigned char)methods[m][i]);
-                snprintf(ops[nops].path, sizeof(ops[nops].path), "%s", path);
-                nops++;
-            }
-        }
+        char *sp = strchr(line, ' ');
+        ck_assert_msg(sp != NULL && sp - line < (long)sizeof(ops[0].method), "unexpected line: %s", line);
+        ck_assert_int_lt(nops, MAX_OPS);
+        snprintf(ops[nops].method, sizeof(ops[nops].method), "%.*s", (int)(sp - line), line);
+        snprintf(ops[nops].path, sizeof(ops[nops].path), "%s", sp + 1);
+        nops++;
     }
-    fclose(f);
+    int st = pclose(f);
+    ck_assert_msg(st == 0, "%s failed (%d): docs/openapi.yaml is not strict YAML, or python3-yaml is missing", cmd, st);
     ck_assert_msg(nops > 0, "no operations found under paths: in docs/openapi.yaml");
 }
 

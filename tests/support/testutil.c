@@ -1,11 +1,21 @@
 /*
  * Test support (see testutil.h). Used from the test's main thread, or from threads that
- * each make their own requests: nothing here is shared between calls.
+ * each make their own requests: nothing here is shared between calls, except the table of
+ * the ports of the servers this process started (below), which only decides what is
+ * recorded.
+ *
+ * Every answer that t_request gets from one of our own servers is appended as one JSON
+ * line to $STALLFRONT_TEST_VAR/responses/<test binary>-<pid>.jsonl; after the e2e tests,
+ * tests/schema/check_openapi.py validates each against docs/openapi.yaml, so a drift
+ * between the server and the document fails the run. Answers from the tests' fake
+ * providers (other ports) are not ours to check and are not recorded.
  */
 #include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <signal.h>
@@ -16,6 +26,7 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +35,35 @@
 extern char **environ;
 
 #define T_BODY_MAX (16u << 20) /* no answer in these tests comes near this */
+
+/* The ports (plain and TLS) of the servers this process started and has not stopped: the
+ * answers recorded for the schema check are those from these ports. A forked Check test
+ * inherits its parent's table; threads that make requests only read it. */
+#define T_OUR_PORTS_MAX 64
+static int our_ports[T_OUR_PORTS_MAX];
+static pthread_mutex_t our_ports_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void our_ports_set(int port, int add)
+{
+    pthread_mutex_lock(&our_ports_lock);
+    for (size_t i = 0; i < T_OUR_PORTS_MAX; i++) {
+        if (add ? our_ports[i] == 0 : our_ports[i] == port) {
+            our_ports[i] = add ? port : 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&our_ports_lock);
+}
+
+static int our_port(int port)
+{
+    int found = 0;
+    pthread_mutex_lock(&our_ports_lock);
+    for (size_t i = 0; i < T_OUR_PORTS_MAX && !found; i++)
+        found = port > 0 && our_ports[i] == port;
+    pthread_mutex_unlock(&our_ports_lock);
+    return found;
+}
 
 const char *t_env(const char *name)
 {
@@ -100,6 +140,8 @@ int tserver_start(tserver_t *s, const char *const *env)
         tresp_t r;
         if (t_request(T_HTTP1, "GET", url, NULL, NULL, 0, &r) == 0 && r.status == 200) {
             t_resp_free(&r);
+            our_ports_set(s->port, 1);
+            our_ports_set(s->tls_port, 1);
             return 0;
         }
         t_resp_free(&r);
@@ -118,6 +160,8 @@ int tserver_stop(tserver_t *s, int sig)
 {
     if (s->pid <= 0)
         return -1;
+    our_ports_set(s->port, 0);
+    our_ports_set(s->tls_port, 0);
     if (sig != 0)
         kill(s->pid, sig);
     int st = 0;
@@ -148,6 +192,65 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
     b->len += add;
     b->p[b->len] = '\0';
     return add;
+}
+
+/* The port and the path (with its query) of an http(s)://127.0.0.1:PORT/... URL; -1 for
+ * any other URL. */
+static int split_url(const char *url, const char **path)
+{
+    const char *p = strstr(url, "://");
+    if (p == NULL || strncmp(p + 3, "127.0.0.1:", 10) != 0)
+        return -1;
+    char *end;
+    long port = strtol(p + 13, &end, 10);
+    if (end == p + 13 || port <= 0 || port > 65535)
+        return -1;
+    *path = *end == '\0' ? "/" : end;
+    return *end == '\0' || *end == '/' ? (int)port : -1;
+}
+
+/* Appends one line with O_APPEND and a single write, so threads and forked tests that
+ * share the file never interleave their lines. */
+static void append_line(const char *path, const char *line)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    size_t len = strlen(line);
+    ssize_t n = write(fd, line, len);
+    (void)n; /* a lost record shows as a missing one; it never hides a drift */
+    close(fd);
+}
+
+/* Records the answer to a request to one of our servers (see the top of this file). The
+ * body goes as a JSON string, or null (with body_utf8: false) when it is not UTF-8. */
+static void record_response(const char *method, const char *url, const tresp_t *r)
+{
+    const char *var = getenv("STALLFRONT_TEST_VAR"), *path = NULL;
+    if (var == NULL || *var == '\0' || !our_port(split_url(url, &path)))
+        return;
+    char dir[512], file[768], ctype[256];
+    snprintf(dir, sizeof(dir), "%s/responses", var);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return;
+    snprintf(file, sizeof(file), "%s/%s-%d.jsonl", dir, program_invocation_short_name, (int)getpid());
+    json_t *body = json_stringn(r->body, r->len);
+    const char *ct = t_header(r, "content-type", ctype, sizeof(ctype));
+    json_t *rec =
+        json_pack("{s:s, s:s, s:I, s:s?, s:o, s:b}", "method", method, "path", path, "status", (json_int_t)r->status,
+                  "content_type", ct, "body", body != NULL ? body : json_null(), "body_utf8", body != NULL);
+    char *line = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (line != NULL) {
+        size_t n = strlen(line);
+        char *nl = realloc(line, n + 2);
+        if (nl != NULL) {
+            memcpy(nl + n, "\n", 2);
+            append_line(file, nl);
+            line = nl;
+        }
+    }
+    free(line);
+    json_decref(rec);
 }
 
 int t_request(tproto_t proto, const char *method, const char *url, const char *const *headers, const char *body,
@@ -192,6 +295,8 @@ int t_request(tproto_t proto, const char *method, const char *url, const char *c
     out->headers = h.p != NULL ? h.p : strdup("");
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
+    if (rc == CURLE_OK)
+        record_response(method, url, out);
     return rc == CURLE_OK ? 0 : -1;
 }
 

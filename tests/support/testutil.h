@@ -44,7 +44,9 @@ int tserver_start(tserver_t *s, const char *const *env);
 /* Sends sig (0: none) and waits for the exit; returns the exit status (or 128+signal). */
 int tserver_stop(tserver_t *s, int sig);
 
-/* One request. headers: NULL-ended "Name: value" lines (may be NULL). body may be NULL. */
+/* One request. headers: NULL-ended "Name: value" lines (may be NULL). body may be NULL.
+ * An answer from a server that tserver_start started in this process is also recorded
+ * under $STALLFRONT_TEST_VAR/responses/ for the response-schema check (testutil.c). */
 int t_request(tproto_t proto, const char *method, const char *url, const char *const *headers, const char *body,
               size_t len, tresp_t *out);
 
