@@ -17,22 +17,14 @@
 #include "models/base/log.h"
 #include "models/cachever.h"
 #include "models/cart.h"
-#include "models/idempotency.h"
 #include "models/order.h"
 #include "models/payment.h"
 #include "server/http/api.h"
+#include "server/http/idemkey.h"
 #include "server/http/valid.h"
 
 /* A checkout note: 0..ORDER_NOTE_MAX code points of one line, no space at either end. */
 static const valid_text_t note_text = {.min = 0, .max = ORDER_NOTE_MAX, .trimmed = 1};
-
-/* The answer of a checkout as the idempotency key may have kept it. */
-typedef struct replay {
-    idempotency_claim_t claim;
-    int status;
-    char *text;
-    size_t len;
-} replay_t;
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -101,61 +93,26 @@ static sf_status_t run_checkout(api_req_t *req, worker_t *w, order_checkout_t *i
     return render(w, in->user_id, order_id, doc, d);
 }
 
-/* Claims the Idempotency-Key, or finds the answer it kept (r->claim IDEMPOTENCY_REPLAY). */
-static sf_status_t claim_key(const api_req_t *req, worker_t *w, const char *key, replay_t *r, status_detail_t *d)
-{
-    char hash[IDEMPOTENCY_HASH_LEN];
-    if (!idempotency_key_valid(key))
-        return status_field(d, SF_E_IDEMPOTENCY_KEY, "Idempotency-Key", NULL);
-    if (idempotency_hash(req->body, hash) != 0)
-        return SF_E_INTERNAL;
-    return idempotency_begin(&w->db, req->who.user_id, "checkout", key, hash, &r->claim, &r->status, &r->text, &r->len,
-                             d);
-}
-
-/* Keeps the answer for the key: every business outcome; a failure worth retrying (5xx)
- * releases the key instead, unless an order was placed (then the claim stays, and a retry
- * waits rather than ordering twice; a stale claim is dropped after IDEMPOTENCY_STALE_S).
- * Reads the reply already set; replies nothing. */
-static void settle_key(api_req_t *req, worker_t *w, const char *key, int committed)
-{
-    sf_status_t rc;
-    if (req->status < 500)
-        rc = idempotency_finish(&w->db, req->who.user_id, "checkout", key, req->status, req->out, req->out_len);
-    else if (!committed)
-        rc = idempotency_abort(&w->db, req->who.user_id, "checkout", key);
-    else
-        rc = DB_OK;
-    if (rc != DB_OK)
-        log_warn("checkout: idempotency key of user %lld not settled: %s", (long long)req->who.user_id, w->db.err);
-}
-
 static void checkout(api_req_t *req, worker_t *w)
 {
     const config_t *cfg = req->cfg;
-    const char *key = req->idempotency_key;
     status_detail_t d = {0};
-    replay_t r = {.claim = IDEMPOTENCY_RUN};
+    idemkey_t k = {0};
     json_t *doc = NULL;
-    int committed = 0, claimed = 0;
+    int committed = 0;
     order_checkout_t in = {.user_id = req->who.user_id,
                            .delivery_fee_fen = cfg->order_delivery_fee_fen,
                            .free_delivery_from_fen = cfg->order_free_delivery_from_fen,
                            .radius_m = cfg->order_delivery_radius_m,
                            .unpaid_timeout_s = cfg->order_unpaid_timeout_s};
     sf_status_t rc = parse_checkout(req, &in, &d);
-    if (rc == SF_OK && key != NULL && (rc = claim_key(req, w, key, &r, &d)) == SF_OK)
-        claimed = r.claim == IDEMPOTENCY_RUN;
-    if (rc == SF_OK && r.claim == IDEMPOTENCY_RUN)
+    if (rc == SF_OK)
+        rc = idemkey_begin(req, w, &k, "checkout", req->body, &d);
+    if (rc == SF_OK && !idemkey_replays(&k))
         rc = run_checkout(req, w, &in, &doc, &committed, &d);
-    if (rc == SF_OK && r.claim == IDEMPOTENCY_REPLAY)
-        api_reply_text(req, r.status, "application/json", r.text, r.len);
-    else if (rc == SF_OK)
-        api_reply_json(req, 201, doc);
-    else
-        api_reply_status(req, w, rc, &d);
-    if (claimed)
-        settle_key(req, w, key, committed);
+    if (!idemkey_reply(req, &k))
+        api_reply_result(req, w, rc, &d, 201, doc);
+    idemkey_settle(req, w, &k, committed);
 }
 
 /* ---------------------------------------------------------------- queries and cancel */
@@ -189,10 +146,7 @@ static void get(api_req_t *req, worker_t *w)
     sf_status_t rc = order_outcome(SF_E_NOT_FOUND, &d);
     if (valid_path_id(req, 0, &id) == 0)
         rc = render(w, req->who.user_id, id, &doc, &d);
-    if (rc == SF_OK)
-        api_reply_json(req, 200, doc);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_result(req, w, rc, &d, 200, doc);
 }
 
 /* The cancel is the payment model's: a paid order is refunded in the same transaction. */
@@ -208,10 +162,7 @@ static void cancel(api_req_t *req, worker_t *w)
         bump(req, w, market_id); /* the stock came back */
         rc = render(w, req->who.user_id, id, &doc, &d);
     }
-    if (rc == SF_OK)
-        api_reply_json(req, 200, doc);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_result(req, w, rc, &d, 200, doc);
 }
 
 int orders_register(router_t *r)

@@ -12,21 +12,13 @@
 #include <string.h>
 #include "handlers/handlers.h"
 #include "models/base/log.h"
-#include "models/idempotency.h"
 #include "models/payment.h"
 #include "models/providers/payprov.h"
 #include "server/http/api.h"
+#include "server/http/idemkey.h"
 #include "server/http/valid.h"
 
 #define SCOPE "payment"
-
-/* The answer the idempotency key may have kept. */
-typedef struct replay {
-    idempotency_claim_t claim;
-    int status;
-    char *text;
-    size_t len;
-} replay_t;
 
 /* {"provider": "wechat" | "alipay"} and nothing else. SF_OK, or SF_E_INVALID with d. */
 static sf_status_t parse(const api_req_t *req, pay_provider_t *provider, status_detail_t *d)
@@ -40,37 +32,11 @@ static sf_status_t parse(const api_req_t *req, pay_provider_t *provider, status_
     return SF_OK;
 }
 
-/* The request's hash for the Idempotency-Key: the order id with the body, so one key cannot
- * replay another order's answer. */
-static int request_hash(const api_req_t *req, int64_t order_id, char hash[IDEMPOTENCY_HASH_LEN])
+/* What the Idempotency-Key's first use asked: the order id with the body, so one key
+ * cannot replay another order's answer. */
+static json_t *key_request(const api_req_t *req, int64_t order_id)
 {
-    json_t *doc = json_pack("{s:I, s:O}", "order_id", (json_int_t)order_id, "body", req->body);
-    int rc = doc != NULL ? idempotency_hash(doc, hash) : -1;
-    json_decref(doc);
-    return rc;
-}
-
-/* Claims the key, or finds the answer it kept (r->claim IDEMPOTENCY_REPLAY). */
-static sf_status_t claim_key(const api_req_t *req, worker_t *w, int64_t order_id, const char *key, replay_t *r,
-                             status_detail_t *d)
-{
-    char hash[IDEMPOTENCY_HASH_LEN];
-    if (!idempotency_key_valid(key))
-        return status_field(d, SF_E_IDEMPOTENCY_KEY, "Idempotency-Key", NULL);
-    if (request_hash(req, order_id, hash) != 0)
-        return SF_E_INTERNAL;
-    return idempotency_begin(&w->db, req->who.user_id, SCOPE, key, hash, &r->claim, &r->status, &r->text, &r->len, d);
-}
-
-/* Keeps every business answer for the key; a 5xx releases it (a retry runs again and finds
- * the same attempt). Reads the reply already set; replies nothing. */
-static void settle_key(api_req_t *req, worker_t *w, const char *key)
-{
-    sf_status_t rc = req->status < 500
-                         ? idempotency_finish(&w->db, req->who.user_id, SCOPE, key, req->status, req->out, req->out_len)
-                         : idempotency_abort(&w->db, req->who.user_id, SCOPE, key);
-    if (rc != DB_OK)
-        log_warn("payments: idempotency key of user %lld not settled: %s", (long long)req->who.user_id, w->db.err);
+    return json_pack("{s:I, s:O}", "order_id", (json_int_t)order_id, "body", req->body);
 }
 
 /* The attempt row, then the provider's create: *doc the answer, *created whether the
@@ -107,28 +73,23 @@ static void create(api_req_t *req, worker_t *w)
 {
     int64_t order_id = 0;
     pay_provider_t provider = 0;
-    const char *key = req->idempotency_key;
     status_detail_t d = {0};
-    replay_t r = {.claim = IDEMPOTENCY_RUN};
-    json_t *doc = NULL;
-    int created = 0, claimed = 0;
+    idemkey_t k = {0};
+    json_t *doc = NULL, *asked = NULL;
+    int created = 0;
     sf_status_t rc = status_field(&d, SF_E_NOT_FOUND, NULL, "no such order");
     if (valid_path_id(req, 0, &order_id) == 0) {
         status_detail_clear(&d);
         rc = parse(req, &provider, &d);
     }
-    if (rc == SF_OK && key != NULL && (rc = claim_key(req, w, order_id, key, &r, &d)) == SF_OK)
-        claimed = r.claim == IDEMPOTENCY_RUN;
-    if (rc == SF_OK && r.claim == IDEMPOTENCY_RUN)
+    if (rc == SF_OK)
+        rc = (asked = key_request(req, order_id)) != NULL ? idemkey_begin(req, w, &k, SCOPE, asked, &d) : SF_E_INTERNAL;
+    json_decref(asked);
+    if (rc == SF_OK && !idemkey_replays(&k))
         rc = run(req, w, order_id, provider, &doc, &created, &d);
-    if (rc == SF_OK && r.claim == IDEMPOTENCY_REPLAY)
-        api_reply_text(req, r.status, "application/json", r.text, r.len);
-    else if (rc == SF_OK)
-        api_reply_json(req, created ? 201 : 200, doc);
-    else
-        api_reply_status(req, w, rc, &d);
-    if (claimed)
-        settle_key(req, w, key);
+    if (!idemkey_reply(req, &k))
+        api_reply_result(req, w, rc, &d, created ? 201 : 200, doc);
+    idemkey_settle(req, w, &k, 0); /* a retry after a 5xx finds the same attempt */
 }
 
 int payments_register(router_t *r)

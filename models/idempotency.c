@@ -60,10 +60,10 @@ static int drop_expired(db_t *db, int64_t user_id, const char *scope, const char
                    p, 5, NULL, NULL);
 }
 
-/* Looks at the row of someone else's claim: the answer (*claim IDEMPOTENCY_REPLAY), a
- * mismatch, or "still running" (*claim IDEMPOTENCY_RUN: absent or unanswered, look again). */
+/* Looks at the row of someone else's claim: the answer (ans->claim IDEMPOTENCY_REPLAY), a
+ * mismatch, or "still running" (IDEMPOTENCY_RUN: absent or unanswered, look again). */
 static sf_status_t look(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash,
-                        idempotency_claim_t *claim, int *status, char **response, size_t *len)
+                        idempotency_answer_t *ans)
 {
     db_rows_t *rows = NULL;
     db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key)};
@@ -71,7 +71,7 @@ static sf_status_t look(db_t *db, int64_t user_id, const char *scope, const char
                                   "SELECT request_hash, status, response FROM idempotency_keys"
                                   " WHERE user_id = ? AND scope = ? AND idem_key = ?",
                                   p, 3, &rows);
-    *claim = IDEMPOTENCY_RUN;
+    ans->claim = IDEMPOTENCY_RUN;
     if (rc == DB_NOROW)
         return DB_OK; /* released meanwhile: claim it again */
     if (rc != DB_OK)
@@ -82,25 +82,24 @@ static sf_status_t look(db_t *db, int64_t user_id, const char *scope, const char
         rc = SF_E_IDEMPOTENCY_REUSED;
     } else if (db_rows_isnull(rows, 1) || body == NULL) {
         rc = DB_OK;
-    } else if ((*response = malloc(n + 1)) == NULL) {
+    } else if ((ans->text = malloc(n + 1)) == NULL) {
         rc = DB_ERR;
     } else {
-        memcpy(*response, body, n);
-        (*response)[n] = '\0';
-        *len = n;
-        *status = (int)db_rows_i64(rows, 1);
-        *claim = IDEMPOTENCY_REPLAY;
+        memcpy(ans->text, body, n);
+        ans->text[n] = '\0';
+        ans->len = n;
+        ans->status = (int)db_rows_i64(rows, 1);
+        ans->claim = IDEMPOTENCY_REPLAY;
     }
     db_rows_free(rows);
     return rc;
 }
 
 sf_status_t idempotency_begin(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash,
-                              idempotency_claim_t *claim, int *status, char **response, size_t *len, status_detail_t *d)
+                              idempotency_answer_t *ans, status_detail_t *d)
 {
-    *response = NULL;
-    *len = 0;
-    *claim = IDEMPOTENCY_RUN;
+    memset(ans, 0, sizeof(*ans));
+    ans->claim = IDEMPOTENCY_RUN;
     if (!idempotency_key_valid(key))
         return status_field(d, SF_E_IDEMPOTENCY_KEY, "Idempotency-Key", NULL);
     sf_status_t rc = drop_expired(db, user_id, scope, key);
@@ -112,8 +111,8 @@ sf_status_t idempotency_begin(db_t *db, int64_t user_id, const char *scope, cons
             return DB_OK; /* claimed: IDEMPOTENCY_RUN */
         if (rc != DB_DUP)
             return rc;
-        rc = look(db, user_id, scope, key, hash, claim, status, response, len);
-        if (rc != DB_OK || *claim == IDEMPOTENCY_REPLAY)
+        rc = look(db, user_id, scope, key, hash, ans);
+        if (rc != DB_OK || ans->claim == IDEMPOTENCY_REPLAY)
             return rc;
         if (waited >= IDEMPOTENCY_WAIT_MS)
             return SF_E_IDEMPOTENCY_IN_PROGRESS;

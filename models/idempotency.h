@@ -30,6 +30,15 @@ typedef enum idempotency_claim {
     IDEMPOTENCY_REPLAY = 2, /* answered before: *status and *response are that answer */
 } idempotency_claim_t;
 
+/* What idempotency_begin found: the claim, and with IDEMPOTENCY_REPLAY the first answer
+ * (text malloc'd, the caller's). */
+typedef struct idempotency_answer {
+    idempotency_claim_t claim;
+    int status;
+    char *text;
+    size_t len;
+} idempotency_answer_t;
+
 /* 1 if key is 1..IDEMPOTENCY_KEY_MAX bytes of printable ASCII (0x21..0x7e and space). */
 int idempotency_key_valid(const char *key);
 
@@ -38,14 +47,13 @@ int idempotency_key_valid(const char *key);
 int idempotency_hash(const json_t *body, char out[IDEMPOTENCY_HASH_LEN]);
 
 /* Claims (user_id, scope, key) for a request with this hash, or finds its first answer:
- * SF_OK with *claim IDEMPOTENCY_RUN, or IDEMPOTENCY_REPLAY with *status and *response
- * (malloc'd, the caller's) and *len; SF_E_IDEMPOTENCY_KEY (d names the field
+ * SF_OK with ans->claim IDEMPOTENCY_RUN, or IDEMPOTENCY_REPLAY with the answer in *ans;
+ * SF_E_IDEMPOTENCY_KEY (d names the field
  * Idempotency-Key); SF_E_IDEMPOTENCY_REUSED; SF_E_IDEMPOTENCY_IN_PROGRESS after waiting up
  * to IDEMPOTENCY_WAIT_MS for a first request that is still running; or a db status. d may be
  * NULL. Each statement is its own transaction: call outside any. */
 sf_status_t idempotency_begin(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash,
-                              idempotency_claim_t *claim, int *status, char **response, size_t *len,
-                              status_detail_t *d);
+                              idempotency_answer_t *ans, status_detail_t *d);
 
 /* Stores the answer of a claimed key (status and body as sent). DB_OK or a db status. */
 sf_status_t idempotency_finish(db_t *db, int64_t user_id, const char *scope, const char *key, int status,

@@ -50,9 +50,9 @@ static const struct {
 
     [SF_E_CART_FULL] = {SF_E_INVALID, "cart_full", "the cart holds as many lines as it may"},
     [SF_E_TOO_MANY_ADDRESSES] = {SF_E_INVALID, "too_many_addresses", "no more addresses may be kept"},
-    [SF_E_OFF_SALE] = {SF_E_INVALID, "off_sale", "the product is not for sale now"},
-    [SF_E_INSUFFICIENT_STOCK] = {SF_E_INVALID, "insufficient_stock", "more than the stock"},
-    [SF_E_WRONG_MARKET] = {SF_E_INVALID, "wrong_market", "the product belongs to another market"},
+    [SF_E_OFF_SALE] = {SF_E_INVALID, "off_sale", "the product is not on sale"},
+    [SF_E_INSUFFICIENT_STOCK] = {SF_E_INVALID, "insufficient_stock", "not that much in stock"},
+    [SF_E_WRONG_MARKET] = {SF_E_INVALID, "wrong_market", "the product is sold in another market"},
 
     [SF_E_EMPTY_CART] = {SF_E_INVALID, "empty_cart", "the cart of this market is empty"},
     [SF_E_UNKNOWN_ADDRESS] = {SF_E_INVALID, "unknown_address", "not one of your addresses"},

@@ -64,9 +64,9 @@ typedef enum sf_status {
     /* cart and addresses (models/cart, models/address) */
     SF_E_CART_FULL,          /* invalid: the cart holds as many lines as it may */
     SF_E_TOO_MANY_ADDRESSES, /* invalid: no more addresses may be kept */
-    SF_E_OFF_SALE,           /* invalid: the product is not for sale now */
-    SF_E_INSUFFICIENT_STOCK, /* invalid: more than the stock */
-    SF_E_WRONG_MARKET,       /* invalid: the product belongs to another market */
+    SF_E_OFF_SALE,           /* invalid: the product is not on sale (or its vendor may not trade) */
+    SF_E_INSUFFICIENT_STOCK, /* invalid: more than the stock (details: what is available) */
+    SF_E_WRONG_MARKET,       /* invalid: the product is sold in another market */
 
     /* orders (models/order) */
     SF_E_EMPTY_CART,           /* invalid: the cart of this market is empty */

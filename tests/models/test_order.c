@@ -851,9 +851,12 @@ END_TEST
 static int begin(db_t *db, int64_t user, const char *scope, const char *key, const char *hash, int *status, char **resp,
                  size_t *len)
 {
-    idempotency_claim_t claim = 0;
-    sf_status_t rc = idempotency_begin(db, user, scope, key, hash, &claim, status, resp, len, NULL);
-    return rc == SF_OK ? (int)claim : -(int)rc;
+    idempotency_answer_t ans;
+    sf_status_t rc = idempotency_begin(db, user, scope, key, hash, &ans, NULL);
+    *status = ans.status;
+    *resp = ans.text;
+    *len = ans.len;
+    return rc == SF_OK ? (int)ans.claim : -(int)rc;
 }
 
 START_TEST(test_an_idempotency_key_replays_refuses_another_body_and_expires)
