@@ -4,7 +4,8 @@
  * No token. Worker threads; the answers are ROUTE_CACHED: each handler reads its market's
  * catalogue version before the data (models/cachever.h) and leaves req->cache_market 0
  * when the answer must not be cached (Redis down, an error, or no single market).
- * Queries go through models/market.c.
+ * Queries go through models/market.c. Each route reads its inputs with the validation kit,
+ * then the data, and replies once at its end.
  */
 #include <string.h>
 #include "models/base/cursor.h"
@@ -15,29 +16,42 @@
 #include "models/market.h"
 #include "models/product.h"
 
+#define CATEGORY_MAX 32 /* categories.code */
+
 /* ---------------------------------------------------------------- helpers */
 
-/* ?limit= and ?cursor= (of cursor kind `kind`). 0, or -1 after replying 422. */
-static int page(api_req_t *req, char kind, size_t *limit, int64_t *after_id)
+/* A category code in a query: the characters of categories.code. */
+static const valid_text_t category_code = {0, CATEGORY_MAX, valid_c_token, "A-Z, a-z, 0-9, ., _ and -", 0};
+
+/* ?limit= and ?cursor= (of cursor kind `kind`). */
+static sf_status_t page(const api_req_t *req, char kind, size_t *limit, int64_t *after_id, status_detail_t *d)
 {
-    status_detail_t d = {0};
     int64_t key;
     *after_id = 0;
-    if (valid_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, limit, &d) != 0 ||
-        valid_query_cursor(req, kind, &key, after_id, &d) < 0) {
-        api_reply_invalid(req, d.field, d.reason);
-        return -1;
-    }
-    return 0;
+    if (valid_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, limit, d) != 0 ||
+        valid_query_cursor(req, kind, &key, after_id, d) < 0)
+        return SF_E_INVALID;
+    return SF_OK;
 }
 
-/* The market id of the path, or -1 after replying 404. */
-static int market_param(api_req_t *req, int64_t *id)
+/* A market that is not found is "no such market". */
+static sf_status_t no_market(sf_status_t rc, status_detail_t *d)
 {
-    if (valid_path_id(req, 0, id) == 0)
-        return 0;
-    api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such market", NULL);
-    return -1;
+    return rc == SF_E_NOT_FOUND ? status_field(d, rc, NULL, "no such market") : rc;
+}
+
+/* The market of the path: SF_OK with *id, or "no such market". */
+static sf_status_t path_market(const api_req_t *req, int64_t *id, status_detail_t *d)
+{
+    return valid_path_id(req, 0, id) == 0 ? SF_OK : no_market(SF_E_NOT_FOUND, d);
+}
+
+/* Tags the answer with the market's catalogue version (read before the data), then checks
+ * that the market exists. */
+static sf_status_t market_known(api_req_t *req, worker_t *w, int64_t id, status_detail_t *d)
+{
+    req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
+    return no_market(market_exists(&w->db, id), d);
 }
 
 /* ---------------------------------------------------------------- markets */
@@ -45,172 +59,130 @@ static int market_param(api_req_t *req, int64_t *id)
 static void list_markets(api_req_t *req, worker_t *w)
 {
     char next[CURSOR_MAX];
+    status_detail_t d = {0};
     size_t limit;
     int64_t after;
     json_t *items = NULL;
     req->cache_market = 0; /* spans markets: no one version to key it on */
-    if (page(req, 'm', &limit, &after) != 0)
-        return;
-    int rc = market_list(&w->db, limit, after, &items, next, sizeof(next));
-    if (rc != DB_OK)
-        api_reply_db_failure(req, &w->db, rc, NULL);
-    else
+    sf_status_t rc = page(req, 'm', &limit, &after, &d);
+    if (rc == SF_OK)
+        rc = market_list(&w->db, limit, after, &items, next, sizeof(next));
+    if (rc == SF_OK)
         api_reply_list(req, items, next);
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
 static void get_market(api_req_t *req, worker_t *w)
 {
-    int64_t id;
+    status_detail_t d = {0};
+    int64_t id = 0;
     json_t *doc = NULL;
-    if (market_param(req, &id) != 0)
-        return;
-    req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
-    int rc = market_get(&w->db, id, &doc);
-    if (rc != DB_OK)
-        api_reply_db_failure(req, &w->db, rc, "no such market");
-    else
-        api_reply_json(req, 200, doc);
+    sf_status_t rc = path_market(req, &id, &d);
+    if (rc == SF_OK) {
+        req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
+        rc = no_market(market_get(&w->db, id, &doc), &d);
+    }
+    api_reply_result(req, w, rc, &d, 200, doc);
 }
 
 /* ---------------------------------------------------------------- stalls */
 
-/* ?category= (a category code) and ?q= of the stall and product lists. 0, or -1 after
- * replying 422. An empty value is no filter. */
-static int filters(api_req_t *req, char *category, size_t catlen, int *has_cat, char *q, size_t qlen, int *has_q)
-{
-    char raw[PRODUCT_SEARCH_MAX * 4 * 3 + 1];
-    const char *why;
-    int rc = api_query(req, "category", category, catlen);
-    size_t n = rc == 1 ? strlen(category) : 0;
-    if (rc < 0 || strspn(category, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n) {
-        api_reply_invalid(req, "category", "is not a category code");
-        return -1;
-    }
-    *has_cat = n > 0;
-    rc = api_query(req, "q", raw, sizeof(raw));
-    *has_q = 0;
-    if (rc < 0) {
-        api_reply_invalid(req, "q", "too long");
-        return -1;
-    }
-    if (rc == 1 && strspn(raw, " ") != strlen(raw)) {
-        if ((why = product_check_search(raw, q, qlen)) != NULL) {
-            api_reply_invalid(req, "q", why);
-            return -1;
-        }
-        *has_q = 1;
-    }
-    return 0;
-}
-
 static void list_stalls(api_req_t *req, worker_t *w)
 {
-    char next[CURSOR_MAX], category[PRODUCT_CATEGORY_MAX + 1] = "", q[PRODUCT_SEARCH_MAX * 4 + 1];
-    int has_cat, has_q;
+    char next[CURSOR_MAX], category[CATEGORY_MAX + 1] = "", q[PRODUCT_SEARCH_MAX * 4 + 1] = "";
+    status_detail_t d = {0};
     market_stall_query_t sq = {0};
     json_t *items = NULL;
-    if (market_param(req, &sq.market_id) != 0 || page(req, 't', &sq.limit, &sq.after_id) != 0 ||
-        filters(req, category, sizeof(category), &has_cat, q, sizeof(q), &has_q) != 0)
-        return;
-    sq.category = has_cat ? category : NULL;
-    sq.q = has_q ? q : NULL;
-    req->cache_market = cachever_tag(&w->redis, sq.market_id, &req->cache_version);
-    int rc = market_exists(&w->db, sq.market_id);
-    if (rc == DB_OK)
+    sf_status_t rc = path_market(req, &sq.market_id, &d);
+    if (rc == SF_OK && (page(req, 't', &sq.limit, &sq.after_id, &d) != SF_OK ||
+                        valid_query_text(req, "category", &category_code, category, sizeof(category), &d) < 0 ||
+                        valid_query_search(req, "q", PRODUCT_SEARCH_MAX, q, sizeof(q), &d) < 0))
+        rc = SF_E_INVALID;
+    sq.category = category[0] != '\0' ? category : NULL;
+    sq.q = q[0] != '\0' ? q : NULL;
+    if (rc == SF_OK)
+        rc = market_known(req, w, sq.market_id, &d);
+    if (rc == SF_OK)
         rc = market_stalls(&w->db, &sq, &items, next, sizeof(next));
-    if (rc != DB_OK)
-        api_reply_db_failure(req, &w->db, rc, "no such market");
-    else
+    if (rc == SF_OK)
         api_reply_list(req, items, next);
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
 static void get_stall(api_req_t *req, worker_t *w)
 {
-    int64_t id, market_id;
+    status_detail_t d = {0};
+    int64_t id = 0, market_id = 0;
     char today[MARKET_DATE_LEN];
     json_t *doc = NULL;
-    if (valid_path_id(req, 0, &id) != 0) {
-        api_reply_error(req, SF_E_NOT_FOUND, NULL, "no such stall", NULL);
-        return;
-    }
-    int rc = market_stall_market(&w->db, id, &market_id);
-    if (rc == DB_OK) {
+    sf_status_t rc = valid_path_id(req, 0, &id) == 0 ? market_stall_market(&w->db, id, &market_id) : SF_E_NOT_FOUND;
+    if (rc == SF_OK) {
         req->cache_market = cachever_tag(&w->redis, market_id, &req->cache_version);
         market_date(0, today);
         rc = market_stall_get(&w->db, id, today, &doc);
     }
-    if (rc != DB_OK)
-        api_reply_db_failure(req, &w->db, rc, "no such stall");
-    else
-        api_reply_json(req, 200, doc);
+    if (rc == SF_E_NOT_FOUND)
+        status_field(&d, rc, NULL, "no such stall");
+    api_reply_result(req, w, rc, &d, 200, doc);
 }
 
 /* ---------------------------------------------------------------- categories, guide prices, rankings */
 
 static void categories(api_req_t *req, worker_t *w)
 {
-    int64_t id;
+    status_detail_t d = {0};
+    int64_t id = 0;
     json_t *tree = NULL;
-    if (market_param(req, &id) != 0)
-        return;
-    req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
-    int rc = market_exists(&w->db, id);
-    if (rc == DB_OK)
+    sf_status_t rc = path_market(req, &id, &d);
+    if (rc == SF_OK)
+        rc = market_known(req, w, id, &d);
+    if (rc == SF_OK)
         rc = market_categories(&w->db, id, &tree);
-    if (rc != DB_OK)
-        api_reply_db_failure(req, &w->db, rc, "no such market");
-    else
-        api_reply_json(req, 200, tree);
+    api_reply_result(req, w, rc, &d, 200, tree);
 }
 
 static void guide_prices(api_req_t *req, worker_t *w)
 {
-    int64_t id;
-    char date[16];
+    status_detail_t d = {0};
+    int64_t id = 0;
+    char date[MARKET_DATE_LEN] = "";
     json_t *items = NULL;
-    if (market_param(req, &id) != 0)
-        return;
-    int rc = api_query(req, "date", date, sizeof(date));
-    if (rc < 0 || (rc == 1 && !market_date_valid(date))) {
-        api_reply_invalid(req, "date", "must be a date YYYY-MM-DD");
-        return;
-    }
-    if (rc == 0)
+    sf_status_t rc = path_market(req, &id, &d);
+    if (rc == SF_OK && valid_query_date(req, "date", date, sizeof(date), NULL, &d) < 0)
+        rc = SF_E_INVALID;
+    if (date[0] == '\0')
         market_date(0, date);
-    req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
-    if ((rc = market_exists(&w->db, id)) == DB_OK)
+    if (rc == SF_OK)
+        rc = market_known(req, w, id, &d);
+    if (rc == SF_OK)
         rc = market_guide_prices(&w->db, id, date, &items);
-    if (rc != DB_OK)
-        api_reply_db_failure(req, &w->db, rc, "no such market");
-    else
+    if (rc == SF_OK)
         api_reply_list(req, items, NULL);
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
 static void rankings(api_req_t *req, worker_t *w)
 {
-    int64_t id;
-    char period[8];
-    market_period_t p = MARKET_DAY;
+    static const char *const periods[] = {"day", "week", "month", NULL};
+    static const market_period_t as_period[] = {MARKET_DAY, MARKET_WEEK, MARKET_MONTH};
+    status_detail_t d = {0};
+    int64_t id = 0;
+    int p = 0;
     json_t *items = NULL;
-    if (market_param(req, &id) != 0)
-        return;
-    int rc = api_query(req, "period", period, sizeof(period));
-    if (rc == 1)
-        p = strcmp(period, "day") == 0     ? MARKET_DAY
-            : strcmp(period, "week") == 0  ? MARKET_WEEK
-            : strcmp(period, "month") == 0 ? MARKET_MONTH
-                                           : 0;
-    if (rc < 0 || p == 0) {
-        api_reply_invalid(req, "period", "must be day, week or month");
-        return;
-    }
-    req->cache_market = cachever_tag(&w->redis, id, &req->cache_version);
-    if ((rc = market_exists(&w->db, id)) == DB_OK)
-        rc = market_rankings(&w->db, id, p, &items);
-    if (rc != DB_OK)
-        api_reply_db_failure(req, &w->db, rc, "no such market");
-    else
+    sf_status_t rc = path_market(req, &id, &d);
+    if (rc == SF_OK && valid_query_enum(req, "period", periods, &p, &d) < 0)
+        rc = SF_E_INVALID;
+    if (rc == SF_OK)
+        rc = market_known(req, w, id, &d);
+    if (rc == SF_OK)
+        rc = market_rankings(&w->db, id, as_period[p], &items);
+    if (rc == SF_OK)
         api_reply_list(req, items, NULL);
+    else
+        api_reply_status(req, w, rc, &d);
 }
 
 int markets_register(router_t *r)

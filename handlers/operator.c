@@ -36,13 +36,11 @@
 #include "server/http/api.h"
 #include "server/http/valid.h"
 
-#define MAP_MAX         100000   /* stall map coordinates, in the map's own units */
-#define GUIDE_PRICE_MAX 10000000 /* fen, as a product's price (models/product.h) */
-#define GUIDE_PER_G_MAX 100000   /* grams, as a product's per_g */
-#define GUIDE_DAYS      366      /* a guide price is for a day within a year of today */
-#define LIST_DEFAULT    20       /* ?limit= when absent */
-#define Q_MAX           100      /* ?q= in code points, as a vendor's name */
-#define NO_VENDOR       "no such vendor in this market"
+#define MAP_MAX      100000 /* stall map coordinates, in the map's own units */
+#define GUIDE_DAYS   366    /* a guide price is for a day within a year of today */
+#define LIST_DEFAULT 20     /* ?limit= when absent */
+#define Q_MAX        100    /* ?q= in code points, as a vendor's name */
+#define NO_VENDOR    "no such vendor in this market"
 
 /* The kinds of this file's list cursors (models/base/cursor.h): one list refuses another's. */
 #define KIND_VENDORS  'v'
@@ -364,8 +362,8 @@ static int parse_guide_item(const json_t *o, size_t i, guide_item_t *it, status_
     if (valid_only_keys(o, keys, prefix, d) != 0 ||
         need(o, "commodity_code", f1, &T_CODE, &it->commodity_code, d) != 0 ||
         need(o, "name", f2, &T_NAME64, &it->name, d) != 0 ||
-        valid_int(o, "price_fen", f3, 1, 1, GUIDE_PRICE_MAX, &it->price_fen, d) < 0 ||
-        valid_int(o, "per_g", f4, 1, 1, GUIDE_PER_G_MAX, &it->per_g, d) < 0)
+        valid_money(o, "price_fen", f3, 1, 1, PRODUCT_PRICE_MAX, &it->price_fen, d) < 0 || /* as a product's */
+        valid_int(o, "per_g", f4, 1, 1, PRODUCT_PER_G_MAX, &it->per_g, d) < 0)
         return -1;
     return 0;
 }

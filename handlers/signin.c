@@ -2,7 +2,7 @@
  * Sign-in: POST /v1/auth/wechat (consumers), POST /v1/auth/login (vendors, couriers,
  * operators), POST /v1/auth/logout (anyone signed in). Worker threads; each handler parses,
  * validates, calls the models (users in MariaDB, sessions and failure counters in Redis,
- * WeChat over libcurl) and sets one reply.
+ * WeChat through models/providers) and replies once at its end.
  *
  * Password guessing is throttled per username and per client address, with two limits:
  * auth.login_max_failures wrong answers for one username, or auth.login_max_failures_per_address
@@ -15,13 +15,14 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include "server/http/api.h"
-#include "server/http/auth.h"
 #include "handlers/handlers.h"
 #include "models/base/log.h"
+#include "models/providers/wechat.h"
 #include "models/throttle.h"
 #include "models/user.h"
-#include "models/providers/wechat.h"
+#include "server/http/api.h"
+#include "server/http/auth.h"
+#include "server/http/valid.h"
 
 #define CODE_MAX         128 /* wx.login codes are 32 characters */
 #define SANDBOX_PREFIX   "sandbox-"
@@ -31,44 +32,32 @@
 
 /* ---- shared ---------------------------------------------------------------------------- */
 
-/* The string member `field` of the body, 1..max bytes; NULL after replying 422. */
-static const char *body_string(api_req_t *req, const char *field, size_t max)
+/* The string member `key` of the body, 1..max characters of anything: what the person typed
+ * is checked against the account, not against rules. */
+static sf_status_t body_string(const api_req_t *req, const char *key, size_t max, const char **out, status_detail_t *d)
 {
-    json_t *v = json_object_get(req->body, field);
-    if (v == NULL) {
-        api_reply_invalid(req, field, "is required");
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        api_reply_invalid(req, field, "must be a string");
-        return NULL;
-    }
-    size_t n = json_string_length(v);
-    if (n == 0 || n > max || strlen(json_string_value(v)) != n) {
-        api_reply_invalid(req, field, n == 0 ? "must not be empty" : "is too long");
-        return NULL;
-    }
-    return json_string_value(v);
+    const valid_text_t any = {1, max, valid_c_any, NULL, 0};
+    return valid_str(req->body, key, NULL, 1, 0, &any, out, d) < 0 ? SF_E_INVALID : SF_OK;
 }
 
-/* Creates the session and replies 200 {"token", "user": user} (user stolen). */
-static void issue_and_reply(api_req_t *req, worker_t *w, const principal_t *who, json_t *user)
+/* Issues a session for who and renders {token, user} (user stolen) into *doc. */
+static sf_status_t issue(worker_t *w, const principal_t *who, json_t *user, json_t **doc, status_detail_t *d)
 {
     char token[64];
     if (user == NULL || auth_issue(&w->redis, who, token, sizeof(token)) != 0) {
         json_decref(user);
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, "sessions cannot be created right now", NULL);
-        return;
+        return status_field(d, SF_E_UNAVAILABLE, NULL, "sessions cannot be created right now");
     }
     if (user_touch_login(&w->db, who->user_id) != DB_OK) /* bookkeeping only: the sign-in stands */
         log_warn("signin: last_login_at of user %lld: %s", (long long)who->user_id, w->db.err);
-    api_reply_json(req, 200, json_pack("{s:s, s:o}", "token", token, "user", user));
+    *doc = json_pack("{s:s, s:o}", "token", token, "user", user);
+    return SF_OK;
 }
 
-/* ---- WeChat ---------------------------------------------------------------------------- */
+/* ---- WeChat ------------------------------------------------------------------------------ */
 
-/* In sandbox mode: the openid of a code sandbox-<name> (name 1..32 of [A-Za-z0-9_-]), which
- * is the code itself; -1 for any other code. */
+/* A sandbox code: "sandbox-<name>", name of 1..SANDBOX_NAME_MAX [A-Za-z0-9_-]; the openid
+ * is the code itself. 0, or -1. */
 static int sandbox_openid(const char *code, char *openid, size_t len)
 {
     size_t plen = strlen(SANDBOX_PREFIX), n = strlen(code);
@@ -81,57 +70,58 @@ static int sandbox_openid(const char *code, char *openid, size_t len)
     return 0;
 }
 
-/* The openid for code, by the configured mode; -1 after replying 401 or 503. */
-static int openid_for(api_req_t *req, const char *code, char *openid, size_t len)
+/* The openid of a wx.login code: the sandbox's, or WeChat's code2session. */
+static sf_status_t openid_for(const api_req_t *req, const char *code, char *openid, size_t len, status_detail_t *d)
 {
-    if (strcmp(req->cfg->auth_wechat_mode, "sandbox") == 0) {
-        if (sandbox_openid(code, openid, len) == 0)
-            return 0;
-        api_reply_error(req, SF_E_UNAUTHORIZED, "invalid_code", "sandbox codes look like sandbox-<name>", NULL);
-        return -1;
-    }
     char err[256];
-    int rc = wechat_code2session(req->cfg, code, openid, len, err, sizeof(err));
-    if (rc == WECHAT_OK)
-        return 0;
-    log_warn("signin: %s", err);
-    if (rc == WECHAT_E_CODE)
-        api_reply_error(req, SF_E_UNAUTHORIZED, "invalid_code", "WeChat did not accept the code", NULL);
-    else
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, "WeChat cannot be reached right now", NULL);
-    return -1;
+    if (strcmp(req->cfg->auth_wechat_mode, "sandbox") == 0)
+        return sandbox_openid(code, openid, len) == 0
+                   ? SF_OK
+                   : status_field(d, SF_E_INVALID_CODE, NULL, "sandbox codes look like sandbox-<name>");
+    sf_status_t rc = wechat_code2session(req->cfg, code, openid, len, err, sizeof(err));
+    if (rc != SF_OK)
+        log_warn("signin: %s", err);
+    if (rc == SF_E_INVALID_CODE)
+        return status_field(d, rc, NULL, "WeChat did not accept the code");
+    return rc == SF_OK ? SF_OK : status_field(d, SF_E_UNAVAILABLE, NULL, "WeChat cannot be reached right now");
+}
+
+/* The consumer of an openid, created on first sign-in. */
+static sf_status_t consumer_of(worker_t *w, const char *openid, user_auth_t *u, status_detail_t *d)
+{
+    const char *name =
+        strncmp(openid, SANDBOX_PREFIX, strlen(SANDBOX_PREFIX)) == 0 ? openid + strlen(SANDBOX_PREFIX) : NULL;
+    sf_status_t rc = user_upsert_wechat(&w->db, openid, name, u);
+    if (rc == SF_E_NOT_FOUND) /* the openid belongs to an account that is not a consumer's */
+        return status_field(d, SF_E_INVALID_CODE, NULL, "this WeChat account cannot sign in here");
+    if (rc != SF_OK) {
+        log_warn("signin: consumer %s: %s", openid, w->db.err);
+        return status_field(d, SF_E_UNAVAILABLE, NULL, "accounts cannot be read right now");
+    }
+    return u->active ? SF_OK : status_field(d, SF_E_ACCOUNT_DISABLED, NULL, "this account is disabled");
 }
 
 static void wechat_signin(api_req_t *req, worker_t *w)
 {
     char openid[WECHAT_OPENID_MAX + 1];
+    status_detail_t d = {0};
     user_auth_t u;
-    const char *code = body_string(req, "code", CODE_MAX);
-    if (code == NULL || openid_for(req, code, openid, sizeof(openid)) != 0)
-        return;
-    const char *name =
-        strncmp(openid, SANDBOX_PREFIX, strlen(SANDBOX_PREFIX)) == 0 ? openid + strlen(SANDBOX_PREFIX) : NULL;
-    int rc = user_upsert_wechat(&w->db, openid, name, &u);
-    if (rc == DB_NOROW) { /* the openid belongs to an account that is not a consumer's */
-        api_reply_error(req, SF_E_UNAUTHORIZED, "invalid_code", "this WeChat account cannot sign in here", NULL);
-        return;
+    const char *code = NULL;
+    json_t *doc = NULL;
+    sf_status_t rc = body_string(req, "code", CODE_MAX, &code, &d);
+    if (rc == SF_OK)
+        rc = openid_for(req, code, openid, sizeof(openid), &d);
+    if (rc == SF_OK)
+        rc = consumer_of(w, openid, &u, &d);
+    if (rc == SF_OK) {
+        principal_t who = {.role = ROLE_CONSUMER, .user_id = u.id};
+        rc = issue(w, &who, json_pack("{s:I, s:s}", "id", (json_int_t)u.id, "role", "consumer"), &doc, &d);
     }
-    if (rc != DB_OK) {
-        log_warn("signin: consumer %s: %s", openid, w->db.err);
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, "accounts cannot be read right now", NULL);
-        return;
-    }
-    if (!u.active) {
-        api_reply_error(req, SF_E_UNAUTHORIZED, "account_disabled", "this account is disabled", NULL);
-        return;
-    }
-    principal_t who = {.role = ROLE_CONSUMER, .user_id = u.id};
-    issue_and_reply(req, w, &who, json_pack("{s:I, s:s}", "id", (json_int_t)u.id, "role", "consumer"));
+    api_reply_result(req, w, rc, &d, 200, doc);
 }
 
-/* ---- username and password ------------------------------------------------------------- */
+/* ---- username and password --------------------------------------------------------------- */
 
-/* The roles that sign in with a password (API.md: vendor, courier, operator). */
 static role_t password_role(const char *role)
 {
     return strcmp(role, "vendor") == 0     ? ROLE_VENDOR
@@ -140,9 +130,8 @@ static role_t password_role(const char *role)
                                            : ROLE_NONE;
 }
 
-/* The failure counter keys. The username is the stored one when it exists (the column's
- * collation is case- and accent-insensitive, so "OP1" is "op1") and lower-cased ASCII either
- * way: spelling a username differently does not get a fresh counter. */
+/* The failure counters' keys: per username (case-folded: the lookup ignores case) and per
+ * client address. */
 static void throttle_keys(const api_req_t *req, const char *username, const user_auth_t *u, int found, char *ukey,
                           char *ipkey)
 {
@@ -152,25 +141,23 @@ static void throttle_keys(const api_req_t *req, const char *username, const user
     snprintf(ipkey, THROTTLE_KEY_MAX, "login:fail:ip:%s", req->peer);
 }
 
-/* 0 if neither counter is over the limit; -1 after replying 429 (or 503). */
-static int check_throttle(api_req_t *req, worker_t *w, const char *ukey, const char *ipkey)
+/* SF_OK while under both limits; SF_E_TOO_MANY_ATTEMPTS with *retry_after (seconds) past one. */
+static sf_status_t check_throttle(const api_req_t *req, worker_t *w, const char *ukey, const char *ipkey,
+                                  int *retry_after, status_detail_t *d)
 {
     int retry_u = 0, retry_ip = 0;
     int over_u = throttle_over(&w->redis, ukey, req->cfg->auth_login_max_failures, &retry_u);
     int over_ip =
         over_u < 0 ? -1 : throttle_over(&w->redis, ipkey, req->cfg->auth_login_max_failures_per_address, &retry_ip);
-    if (over_u < 0 || over_ip < 0) {
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, "sign-in cannot be checked right now", NULL);
-        return -1;
-    }
+    if (over_u < 0 || over_ip < 0)
+        return status_field(d, SF_E_UNAVAILABLE, NULL, "sign-in cannot be checked right now");
     if (over_u == 0 && over_ip == 0)
-        return 0;
-    api_reply_error(req, SF_E_RATE_LIMITED, "too_many_attempts", "too many failed sign-ins: try again later", NULL);
-    req->retry_after = retry_u > retry_ip ? retry_u : retry_ip;
-    return -1;
+        return SF_OK;
+    *retry_after = retry_u > retry_ip ? retry_u : retry_ip;
+    return status_field(d, SF_E_TOO_MANY_ATTEMPTS, NULL, "too many failed sign-ins: try again later");
 }
 
-static void count_failure(api_req_t *req, worker_t *w, const char *ukey, const char *ipkey)
+static void count_failure(const api_req_t *req, worker_t *w, const char *ukey, const char *ipkey)
 {
     int window = req->cfg->auth_login_window_s;
     if (throttle_fail(&w->redis, ukey, window) != 0 || throttle_fail(&w->redis, ipkey, window) != 0)
@@ -188,49 +175,64 @@ static json_t *login_user_json(const user_auth_t *u)
     return user;
 }
 
-static void login(api_req_t *req, worker_t *w)
+/* The account of a username and password, under the throttle: an unknown username costs
+ * the same scrypt work as a wrong password, and a disabled account answers as one too. */
+static sf_status_t check_login(const api_req_t *req, worker_t *w, const char *username, const char *password,
+                               user_auth_t *u, int *retry_after, status_detail_t *d)
 {
     char ukey[THROTTLE_KEY_MAX], ipkey[THROTTLE_KEY_MAX];
-    user_auth_t u = {0};
-    const char *username = body_string(req, "username", USER_USERNAME_MAX);
-    const char *password = username != NULL ? body_string(req, "password", USER_PASSWORD_MAX) : NULL;
-    if (password == NULL)
-        return;
-    int rc = user_find_login(&w->db, username, &u);
-    if (rc != DB_OK && rc != DB_NOROW) {
+    sf_status_t rc = user_find_login(&w->db, username, u);
+    if (rc != SF_OK && rc != SF_E_NOT_FOUND) {
         log_warn("signin: user %s: %s", username, w->db.err);
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, "accounts cannot be read right now", NULL);
-        return;
+        return status_field(d, SF_E_UNAVAILABLE, NULL, "accounts cannot be read right now");
     }
-    int found = rc == DB_OK && password_role(u.role) != ROLE_NONE && u.password_hash[0] != '\0';
-    throttle_keys(req, username, &u, found, ukey, ipkey);
-    if (check_throttle(req, w, ukey, ipkey) != 0)
-        return;
-    int ok = found ? user_verify_password(password, u.password_hash) : (user_verify_dummy(password), 0);
-    if (!ok || !u.active) { /* a disabled account answers as a wrong password does */
+    int found = rc == SF_OK && password_role(u->role) != ROLE_NONE && u->password_hash[0] != '\0';
+    throttle_keys(req, username, u, found, ukey, ipkey);
+    if ((rc = check_throttle(req, w, ukey, ipkey, retry_after, d)) != SF_OK)
+        return rc;
+    int ok = found ? user_verify_password(password, u->password_hash) : (user_verify_dummy(password), 0);
+    if (!ok || !u->active) {
         count_failure(req, w, ukey, ipkey);
-        api_reply_error(req, SF_E_UNAUTHORIZED, "invalid_credentials", BAD_CREDENTIALS, NULL);
-        return;
+        return status_field(d, SF_E_INVALID_CREDENTIALS, NULL, BAD_CREDENTIALS);
     }
     if (throttle_clear(&w->redis, ukey) != 0)
-        log_warn("signin: could not clear the failures of %s: %s", u.username, w->redis.err);
-    principal_t who = {.role = password_role(u.role),
-                       .user_id = u.id,
-                       .market_id = u.market_id,
-                       .vendor_id = u.vendor_id,
-                       .courier_id = u.courier_id};
-    issue_and_reply(req, w, &who, login_user_json(&u));
+        log_warn("signin: could not clear the failures of %s: %s", u->username, w->redis.err);
+    return SF_OK;
 }
 
-/* ---- logout ---------------------------------------------------------------------------- */
+static void login(api_req_t *req, worker_t *w)
+{
+    status_detail_t d = {0};
+    user_auth_t u = {0};
+    const char *username = NULL, *password = NULL;
+    json_t *doc = NULL;
+    int retry_after = 0;
+    sf_status_t rc = body_string(req, "username", USER_USERNAME_MAX, &username, &d);
+    if (rc == SF_OK)
+        rc = body_string(req, "password", USER_PASSWORD_MAX, &password, &d);
+    if (rc == SF_OK)
+        rc = check_login(req, w, username, password, &u, &retry_after, &d);
+    if (rc == SF_OK) {
+        principal_t who = {.role = password_role(u.role),
+                           .user_id = u.id,
+                           .market_id = u.market_id,
+                           .vendor_id = u.vendor_id,
+                           .courier_id = u.courier_id};
+        rc = issue(w, &who, login_user_json(&u), &doc, &d);
+    }
+    api_reply_result(req, w, rc, &d, 200, doc);
+    if (retry_after > 0)
+        req->retry_after = retry_after;
+}
+
+/* ---- sign-out ---------------------------------------------------------------------------- */
 
 static void logout(api_req_t *req, worker_t *w)
 {
-    if (auth_revoke(&w->redis, req->who.token_hash) != 0) {
+    if (auth_revoke(&w->redis, req->who.token_hash) == 0)
+        api_reply_static(req, 204, NULL, "");
+    else
         api_reply_error(req, SF_E_UNAVAILABLE, NULL, "sessions cannot be revoked right now", NULL);
-        return;
-    }
-    api_reply_static(req, 204, NULL, "");
 }
 
 int signin_register(router_t *r)

@@ -21,19 +21,6 @@ void market_date(time_t t, char out[MARKET_DATE_LEN])
     strftime(out, MARKET_DATE_LEN, "%Y-%m-%d", &tm);
 }
 
-int market_date_valid(const char *s)
-{
-    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (strlen(s) != 10)
-        return 0;
-    for (size_t i = 0; i < 10; i++)
-        if (i == 4 || i == 7 ? s[i] != '-' : s[i] < '0' || s[i] > '9')
-            return 0;
-    int y = (int)strtol(s, NULL, 10), m = (int)strtol(s + 5, NULL, 10), d = (int)strtol(s + 8, NULL, 10);
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return y >= 2000 && y <= 2999 && m >= 1 && m <= 12 && d >= 1 && d <= days[m - 1] && (m != 2 || d != 29 || leap);
-}
-
 /* A DECIMAL column as a JSON number. */
 static json_t *decimal(const db_rows_t *r, size_t col)
 {

@@ -37,9 +37,6 @@ typedef struct market_stall_query {
 /* The +08:00 date of a time (0: now) as YYYY-MM-DD. */
 void market_date(time_t t, char out[MARKET_DATE_LEN]);
 
-/* 1 if s is a real calendar date written YYYY-MM-DD. */
-int market_date_valid(const char *s);
-
 /* A page of markets by id. next_cursor gets the next page's cursor or "". DB_OK or a db error. */
 int market_list(db_t *db, size_t limit, int64_t after_id, json_t **items, char *next_cursor, size_t len);
 

@@ -74,45 +74,6 @@ const char *product_check_text(const json_t *v, size_t min, size_t max, const ch
     return NULL;
 }
 
-const char *product_check_search(const char *raw, char *out, size_t outlen)
-{
-    size_t n = strlen(raw);
-    while (n > 0 && raw[n - 1] == ' ')
-        n--;
-    while (n > 0 && raw[0] == ' ')
-        raw++, n--;
-    json_t *v = json_stringn(raw, n); /* NULL unless valid UTF-8 */
-    const char *why = v == NULL ? "must be UTF-8" : product_check_text(v, 1, PRODUCT_SEARCH_MAX, NULL);
-    json_decref(v);
-    if (why == NULL && n >= outlen)
-        why = "too long";
-    if (why == NULL)
-        snprintf(out, outlen, "%.*s", (int)n, raw);
-    return why;
-}
-
-int product_parse_limit(const char *s, size_t *limit)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 3 || strspn(s, "0123456789") != n)
-        return -1;
-    long v = strtol(s, NULL, 10);
-    if (v < 1 || v > PRODUCT_LIST_MAX)
-        return -1;
-    *limit = (size_t)v;
-    return 0;
-}
-
-int product_parse_id(const char *s, int64_t *id)
-{
-    size_t n = strlen(s);
-    long long v = 0;
-    if (n == 0 || n > 16 || s[0] == '0' || strspn(s, "0123456789") != n || (v = strtoll(s, NULL, 10)) > ID_MAX)
-        return -1;
-    *id = (int64_t)v;
-    return 0;
-}
-
 /* An integer in [min, max]: NULL, or the reason. */
 static const char *check_int(const json_t *v, int64_t min, int64_t max, int64_t *out)
 {

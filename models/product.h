@@ -95,21 +95,9 @@ typedef struct product_query {
 
 /* NULL if v is a JSON string of min..max code points without control characters (or NUL);
  * else the reason. *s (may be NULL) gets the text.
- * To be removed: handlers/orders.c and models/address.c use it until they read text
- * through the validation kit (server/http/valid.h). */
+ * Used by the models that still read JSON bodies (product.c, address.c); handlers read text
+ * with the validation kit (server/http/valid.h). */
 const char *product_check_text(const json_t *v, size_t min, size_t max, const char **s);
-
-/* A ?q= search term: leading and trailing spaces dropped, then 1..PRODUCT_SEARCH_MAX code
- * points of valid UTF-8 without control characters, copied into out. NULL, or the reason
- * ("" after trimming is refused too: the caller treats an empty q as no q). */
-const char *product_check_search(const char *raw, char *out, size_t outlen);
-
-/* A ?limit= value: decimal 1..PRODUCT_LIST_MAX. 0 or -1. */
-int product_parse_limit(const char *s, size_t *limit);
-
-/* An id in a query string: decimal 1..2^53. 0 or -1. To be removed: the kit's
- * valid_parse_id() is the one id parser; handlers/cart.c still calls this one. */
-int product_parse_id(const char *s, int64_t *id);
 
 /* A LIKE pattern matching q anywhere, with ! % _ escaped for `LIKE ? ESCAPE '!'`. 0, or -1
  * if it does not fit in outlen. */

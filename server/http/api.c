@@ -142,33 +142,10 @@ void api_reply_text(api_req_t *req, int status, const char *content_type, char *
     req->content_type = content_type;
 }
 
-void api_reply_invalid(api_req_t *req, const char *field, const char *reason)
-{
-    char msg[192]; /* a longer field and reason are cut here, still whole in details */
-    snprintf(msg, sizeof(msg), "%s%s%s", field, field[0] != '\0' ? ": " : "", reason);
-    api_reply_error(req, SF_E_INVALID, NULL, msg, json_pack("{s:s, s:s}", "field", field, "reason", reason));
-}
-
 void api_req_reset_reply(api_req_t *req)
 {
     clear_reply(req);
     req->status = 0;
-}
-
-void api_reply_db_failure(api_req_t *req, const db_t *db, int rc, const char *not_found)
-{
-    const char *where = req->route != NULL ? req->route->pattern : "?";
-    req->cache_market = 0;
-    if (rc == DB_NOROW) {
-        api_reply_error(req, SF_E_NOT_FOUND, NULL, not_found, NULL);
-    } else if (rc == DB_GONE || rc == DB_DEADLOCK) {
-        log_warn("%s: %s", where, db->err);
-        api_reply_error(req, SF_E_UNAVAILABLE, NULL, NULL, NULL);
-        req->retry_after = 1;
-    } else {
-        log_error("%s: %s", where, db->err);
-        api_reply_error(req, SF_E_INTERNAL, NULL, NULL, NULL);
-    }
 }
 
 void api_reply_list(api_req_t *req, json_t *items, const char *next_cursor)

@@ -95,8 +95,8 @@ void api_reply_error(api_req_t *req, sf_status_t err, const char *code, const ch
 
 /* Replies for an outcome that is not SF_OK, in the error shape: the outcome's reason as the
  * code, its default message unless d->reason overrides it, d's details (may be NULL). With
- * d->field set, details name the field; an invalid-kind outcome then reads like
- * api_reply_invalid() ("<field>: <reason>", details {"field", "reason"}). An internal or
+ * d->field set, details name the field; an invalid-kind outcome (and a plain SF_E_INVALID
+ * always) then reads "<field>: <reason>" with details {"field", "reason"}. An internal or
  * database failure is logged with w's last database error (w may be NULL). d is emptied. */
 void api_reply_status(api_req_t *req, const worker_t *w, sf_status_t rc, status_detail_t *d);
 
@@ -109,15 +109,6 @@ void api_reply_static(api_req_t *req, int status, const char *content_type, cons
 
 /* Replies with malloc'd text (stolen). */
 void api_reply_text(api_req_t *req, int status, const char *content_type, char *text, size_t len);
-
-/* Replies 422 `invalid` naming the field: message "<field>: <reason>" (just the reason when
- * field is "", the body as a whole), details {"field", "reason"}. */
-void api_reply_invalid(api_req_t *req, const char *field, const char *reason);
-
-/* Replies for a model status rc that is not DB_OK: DB_NOROW is 404 with message not_found
- * (NULL: the default), DB_GONE and DB_DEADLOCK 503 with Retry-After 1, anything else 500
- * after logging db->err. A failure is never cached (req->cache_market = 0). */
-void api_reply_db_failure(api_req_t *req, const db_t *db, int rc, const char *not_found);
 
 /* Replies 200 {"items": items (stolen), "next_cursor": next_cursor}, null when
  * next_cursor is NULL or "" (the last page). */

@@ -48,6 +48,11 @@ int valid_c_phone(int c)
     return (c >= '0' && c <= '9') || c == '+' || c == '-';
 }
 
+int valid_c_token(int c)
+{
+    return valid_c_slug(c) || c == '.' || c == '_';
+}
+
 int valid_c_any(int c)
 {
     (void)c;
@@ -196,13 +201,11 @@ int valid_only_keys(const json_t *obj, const char *const *keys, const char *pref
     return 0;
 }
 
-int valid_object(const json_t *v, const char *field, status_detail_t *d)
-{
-    return json_is_object(v) ? 0 : bad(d, field, NULL, "must be an object");
-}
-
-int valid_int(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max, int64_t *out,
-              status_detail_t *d)
+/* A JSON integer from min to max: not_int when it is not one (a real, a string), the range
+ * in words (or `range` when given) when it is outside. The one reader of ids, counts and
+ * money. */
+static int read_int(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max,
+                    int64_t *out, status_detail_t *d, const char *not_int, const char *range)
 {
     char why[96];
     int rc;
@@ -210,53 +213,32 @@ int valid_int(const json_t *obj, const char *key, const char *field, int need, i
     if (v == NULL)
         return rc;
     if (!json_is_integer(v))
-        return bad(d, key, field, "must be an integer");
+        return bad(d, key, field, not_int);
     json_int_t i = json_integer_value(v);
     if (i < min || i > max) {
-        snprintf(why, sizeof(why), "must be from %lld to %lld", (long long)min, (long long)max);
-        return bad(d, key, field, why);
+        if (range == NULL)
+            snprintf(why, sizeof(why), "must be from %lld to %lld", (long long)min, (long long)max);
+        return bad(d, key, field, range != NULL ? range : why);
     }
     *out = (int64_t)i;
     return 1;
 }
 
+int valid_int(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max, int64_t *out,
+              status_detail_t *d)
+{
+    return read_int(obj, key, field, need, min, max, out, d, "must be an integer", NULL);
+}
+
 int valid_id(const json_t *obj, const char *key, const char *field, int need, int64_t *out, status_detail_t *d)
 {
-    int rc;
-    const json_t *v = get(obj, key, field, need, 0, d, &rc);
-    if (v == NULL)
-        return rc;
-    if (!json_is_integer(v))
-        return bad(d, key, field, "must be an integer");
-    json_int_t i = json_integer_value(v);
-    if (i < 1 || i > VALID_ID_MAX)
-        return bad(d, key, field, "must be a positive id");
-    *out = (int64_t)i;
-    return 1;
+    return read_int(obj, key, field, need, 1, VALID_ID_MAX, out, d, "must be an integer", "must be a positive id");
 }
 
 int valid_money(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max, int64_t *fen,
                 status_detail_t *d)
 {
-    int rc;
-    const json_t *v = get(obj, key, field, need, 0, d, &rc);
-    if (v == NULL)
-        return rc;
-    if (!json_is_integer(v))
-        return bad(d, key, field, "must be an integer number of fen");
-    return valid_int(obj, key, field, need, min, max, fen, d);
-}
-
-int valid_bool(const json_t *obj, const char *key, const char *field, int need, int *out, status_detail_t *d)
-{
-    int rc;
-    const json_t *v = get(obj, key, field, need, 0, d, &rc);
-    if (v == NULL)
-        return rc;
-    if (!json_is_boolean(v))
-        return bad(d, key, field, "must be true or false");
-    *out = json_is_true(v);
-    return 1;
+    return read_int(obj, key, field, need, min, max, fen, d, "must be an integer number of fen", NULL);
 }
 
 int valid_str(const json_t *obj, const char *key, const char *field, int need, int nullable, const valid_text_t *spec,
@@ -364,6 +346,8 @@ int valid_query_enum(const api_req_t *req, const char *name, const char *const *
 int valid_query_text(const api_req_t *req, const char *name, const valid_text_t *spec, char *buf, size_t len,
                      status_detail_t *d)
 {
+    if (len > 0)
+        buf[0] = '\0'; /* absent or blank reads as "" */
     char why[96];
     int rc = query(req, name, buf, len, "is too long or not UTF-8 text", d);
     if (rc != 1)
@@ -377,8 +361,38 @@ int valid_query_text(const api_req_t *req, const char *name, const valid_text_t 
     return 1;
 }
 
+int valid_query_search(const api_req_t *req, const char *name, size_t max, char *buf, size_t len, status_detail_t *d)
+{
+    if (len > 0)
+        buf[0] = '\0'; /* absent or blank reads as "" */
+    char raw[1024], why[96]; /* a term of max code points, 4 bytes each, with spaces around it */
+    const valid_text_t spec = {1, max, NULL, NULL, 0};
+    int rc = query(req, name, raw, sizeof(raw), "too long", d);
+    if (rc != 1)
+        return rc;
+    const char *s = raw + strspn(raw, " ");
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == ' ')
+        n--;
+    if (n == 0)
+        return 0;
+    if (n >= len)
+        return bad(d, name, NULL, "too long");
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    json_t *utf8 = json_string(buf); /* NULL unless valid UTF-8 */
+    json_decref(utf8);
+    if (utf8 == NULL)
+        return bad(d, name, NULL, "must be UTF-8");
+    if (valid_check_text(buf, &spec, why, sizeof(why)) != NULL)
+        return bad(d, name, NULL, why);
+    return 1;
+}
+
 int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t len, int64_t *days, status_detail_t *d)
 {
+    if (len > 0)
+        buf[0] = '\0'; /* absent or blank reads as "" */
     int rc = query(req, name, buf, len, "must be a real date YYYY-MM-DD", d);
     if (rc == 1 && valid_parse_date(buf, days) != 0)
         return bad(d, name, NULL, "must be a real date YYYY-MM-DD");

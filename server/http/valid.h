@@ -7,7 +7,8 @@
  * Convention: a field reader returns 1 when the value is there and valid (*out set), 0 when
  * it is absent and not required (*out untouched), -1 when it is invalid or required and
  * absent; then d holds SF_E_INVALID's field and reason (the first bad field wins: a caller
- * stops at the first -1 and replies api_reply_status(req, w, SF_E_INVALID, d)). `field` names
+ * stops at the first -1 and replies api_reply_status(req, w, SF_E_INVALID, d)). A query
+ * reader that copies into a buffer leaves "" there when the value is absent. `field` names
  * the value in that reply; NULL means the key itself (pass "licences[2].type" for a nested
  * one). Body readers take the JSON object that holds the key. Pure: any thread.
  */
@@ -41,6 +42,7 @@ int valid_c_slug(int c);  /* A-Z, a-z, 0-9 and - */
 int valid_c_name(int c);  /* A-Z, a-z, 0-9, _, . and - (login names) */
 int valid_c_lower(int c); /* a-z and _ */
 int valid_c_phone(int c); /* 0-9, + and - */
+int valid_c_token(int c); /* A-Z, a-z, 0-9, ., _ and - (codes in a query: categories) */
 int valid_c_any(int c);   /* any byte at all (a password is what its owner typed) */
 
 /* ---------------------------------------------------------------- body fields */
@@ -53,9 +55,6 @@ int valid_refuse(status_detail_t *d, const char *field, const char *reason);
  * given". prefix is put before the key in the field name ("" for the body). 0 or -1. */
 int valid_only_keys(const json_t *obj, const char *const *keys, const char *prefix, status_detail_t *d);
 
-/* The body must be a JSON object (ROUTE_BODY_JSON routes already ensure it). 0 or -1. */
-int valid_object(const json_t *v, const char *field, status_detail_t *d);
-
 /* An id: a JSON integer from 1 to VALID_ID_MAX. */
 int valid_id(const json_t *obj, const char *key, const char *field, int need, int64_t *out, status_detail_t *d);
 
@@ -66,9 +65,6 @@ int valid_int(const json_t *obj, const char *key, const char *field, int need, i
 /* Money: an integer number of fen from min to max (never a real: 0.1 yuan is 10). */
 int valid_money(const json_t *obj, const char *key, const char *field, int need, int64_t min, int64_t max, int64_t *fen,
                 status_detail_t *d);
-
-/* A JSON true or false. */
-int valid_bool(const json_t *obj, const char *key, const char *field, int need, int *out, status_detail_t *d);
 
 /* Text by spec; *out borrows the body's string. JSON null counts as absent when nullable. */
 int valid_str(const json_t *obj, const char *key, const char *field, int need, int nullable, const valid_text_t *spec,
@@ -111,6 +107,10 @@ int valid_query_enum(const api_req_t *req, const char *name, const char *const *
 /* ?name= as text by spec, copied into buf. */
 int valid_query_text(const api_req_t *req, const char *name, const valid_text_t *spec, char *buf, size_t len,
                      status_detail_t *d);
+
+/* ?name= as a search term: surrounding spaces dropped, then 1..max code points of one line
+ * of UTF-8 copied into buf. 0 when absent or blank (no filter). */
+int valid_query_search(const api_req_t *req, const char *name, size_t max, char *buf, size_t len, status_detail_t *d);
 
 /* ?name= as a date YYYY-MM-DD, copied into buf (11 bytes). */
 int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t len, int64_t *days, status_detail_t *d);

@@ -267,48 +267,21 @@ START_TEST(test_a_cursor_round_trips_and_a_tampered_one_is_refused)
 }
 END_TEST
 
-START_TEST(test_search_terms_are_trimmed_and_checked)
+START_TEST(test_like_patterns_escape_the_wildcards)
 {
-    char out[PRODUCT_SEARCH_MAX * 4 + 1], fifty[256] = "", more[256];
-    ck_assert_ptr_null(product_check_search("  西红柿 ", out, sizeof(out)));
-    ck_assert_str_eq(out, "西红柿");
-    ck_assert_ptr_nonnull(product_check_search("   ", out, sizeof(out)));
-    ck_assert_ptr_nonnull(product_check_search("a\tb", out, sizeof(out)));
-    ck_assert_ptr_nonnull(product_check_search("\xff\xfe", out, sizeof(out)));
-    ck_assert_ptr_nonnull(product_check_search("\xe8\xa5", out, sizeof(out))); /* truncated UTF-8 */
-    for (int i = 0; i < 50; i++)
-        strcat(fifty, "菜");
-    ck_assert_ptr_null(product_check_search(fifty, out, sizeof(out)));
-    memcpy(more, fifty, strlen(fifty));
-    memcpy(more + strlen(fifty), "菜", sizeof("菜")); /* 51 characters */
-    ck_assert_ptr_nonnull(product_check_search(more, out, sizeof(out)));
     char like[64];
     ck_assert_int_eq(product_like_pattern("50%_off!", like, sizeof(like)), 0);
     ck_assert_str_eq(like, "%50!%!_off!!%");
-    size_t limit = 0;
-    ck_assert_int_eq(product_parse_limit("100", &limit), 0);
-    ck_assert_uint_eq(limit, 100);
-    ck_assert_int_eq(product_parse_limit("1", &limit), 0);
-    ck_assert_uint_eq(limit, 1);
-    static const char *const bad_limits[] = {"0", "101", "-1", "", "1e2", "20 ", "abc", "9999999999999999999"};
-    for (size_t i = 0; i < sizeof(bad_limits) / sizeof(bad_limits[0]); i++)
-        ck_assert_msg(product_parse_limit(bad_limits[i], &limit) == -1, "accepted %s", bad_limits[i]);
 }
 END_TEST
 
-START_TEST(test_dates_are_plus_eight_days_and_checked)
+START_TEST(test_dates_are_plus_eight_days)
 {
     char d[MARKET_DATE_LEN];
     market_date(1700063999, d); /* 2023-11-15T15:59:59Z = 23:59:59 +08:00 */
     ck_assert_str_eq(d, "2023-11-15");
     market_date(1700064000, d); /* 16:00:00Z = midnight +08:00 */
     ck_assert_str_eq(d, "2023-11-16");
-    ck_assert(market_date_valid("2024-02-29"));
-    ck_assert(market_date_valid("2026-12-31"));
-    static const char *const bad[] = {"2023-02-29", "2026-13-01", "2026-00-10",  "2026-01-32", "2026-1-01",
-                                      "26-01-01",   "2026/01/01", "2026-01-01x", "",           "1900-01-01"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        ck_assert_msg(!market_date_valid(bad[i]), "accepted %s", bad[i]);
 }
 END_TEST
 
@@ -836,8 +809,8 @@ static Suite *product_suite(void)
     tcase_add_test(pure, test_names_are_bounded_in_code_points_not_bytes);
     tcase_add_test(pure, test_a_patch_takes_only_the_changeable_fields);
     tcase_add_test(pure, test_a_cursor_round_trips_and_a_tampered_one_is_refused);
-    tcase_add_test(pure, test_search_terms_are_trimmed_and_checked);
-    tcase_add_test(pure, test_dates_are_plus_eight_days_and_checked);
+    tcase_add_test(pure, test_like_patterns_escape_the_wildcards);
+    tcase_add_test(pure, test_dates_are_plus_eight_days);
     suite_add_tcase(s, pure);
     TCase *db = tcase_create("database");
     tcase_set_timeout(db, 60);

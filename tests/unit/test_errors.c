@@ -147,7 +147,7 @@ START_TEST(test_an_outcome_replies_its_kind_reason_and_details)
         ck_assert_int_eq(r->retry_after, want[i].status == 503 || want[i].status == 429);
         api_req_free(r);
     }
-    /* an invalid value names its field and reason, as api_reply_invalid does */
+    /* an invalid value names its field and reason */
     status_detail_t d = {0};
     api_req_t *r = new_req("");
     api_reply_status(r, NULL, status_field(&d, SF_E_INVALID, "stall_id", "not one of your stalls"), &d);
@@ -156,6 +156,13 @@ START_TEST(test_an_outcome_replies_its_kind_reason_and_details)
     ck_assert_str_eq(detail_of(r, "field"), "stall_id");
     ck_assert_str_eq(detail_of(r, "reason"), "not one of your stalls");
     ck_assert_str_eq(d.field, ""); /* emptied */
+    api_req_free(r);
+    /* a plain invalid without a field is about the body as a whole: field "" */
+    r = new_req("");
+    api_reply_status(r, NULL, status_field(&d, SF_E_INVALID, NULL, "name at least one field to change"), &d);
+    ck_assert_ptr_nonnull(strstr(r->out, "\"message\":\"name at least one field to change\""));
+    ck_assert_str_eq(detail_of(r, "field"), "");
+    ck_assert_str_eq(detail_of(r, "reason"), "name at least one field to change");
     api_req_free(r);
     /* a domain outcome with a field and details keeps both, with its own message */
     r = new_req("");

@@ -173,6 +173,67 @@ START_TEST(test_cursors_round_trip_and_refuse_forgeries)
 }
 END_TEST
 
+START_TEST(test_dates_are_real_calendar_dates)
+{
+    static const char *const good[] = {"2024-02-29", "2026-12-31", "1000-01-01", "9999-12-31"};
+    static const char *const bad[] = {"2023-02-29", "2026-13-01", "2026-00-10",  "2026-01-32", "2026-1-01",
+                                      "26-01-01",   "2026/01/01", "2026-01-01x", "",           "0999-12-31"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(valid_parse_date(good[i], NULL) == 0, "refused %s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(valid_parse_date(bad[i], NULL) == -1, "accepted %s", bad[i]);
+}
+END_TEST
+
+START_TEST(test_limits_are_plain_decimals_in_range)
+{
+    static const char *const bad[] = {"limit=0",   "limit=101",   "limit=-1",  "limit=",
+                                      "limit=1e2", "limit=20%20", "limit=abc", "limit=9999999999999999999"};
+    status_detail_t d = {0};
+    size_t limit = 0;
+    api_req_t r = req_with("limit=100");
+    ck_assert_int_eq(valid_query_limit(&r, 20, 100, &limit, &d), 0);
+    ck_assert_uint_eq(limit, 100);
+    r = req_with("");
+    ck_assert_int_eq(valid_query_limit(&r, 20, 100, &limit, &d), 0);
+    ck_assert_uint_eq(limit, 20);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = req_with(bad[i]);
+        ck_assert_msg(valid_query_limit(&r, 20, 100, &limit, &d) == -1, "accepted %s", bad[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_search_terms_are_trimmed_and_checked)
+{
+    char out[50 * 4 + 1], q[1024];
+    status_detail_t d = {0};
+    api_req_t r = req_with("q=%20%20%E8%A5%BF%E7%BA%A2%E6%9F%BF%20");
+    ck_assert_int_eq(valid_query_search(&r, "q", 50, out, sizeof(out), &d), 1);
+    ck_assert_str_eq(out, "西红柿");
+    static const char *const none[] = {"q=%20%20%20", "q=", "other=1"}; /* blank or absent: no filter */
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        r = req_with(none[i]);
+        ck_assert_msg(valid_query_search(&r, "q", 50, out, sizeof(out), &d) == 0, "%s", none[i]);
+    }
+    static const char *const bad[] = {"q=a%09b", "q=%FF%FE", "q=%E8%A5" /* truncated UTF-8 */, "q=%C2%85"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = req_with(bad[i]);
+        ck_assert_msg(valid_query_search(&r, "q", 50, out, sizeof(out), &d) == -1, "accepted %s", bad[i]);
+        ck_assert_str_eq(d.field, "q");
+    }
+    /* 50 characters pass, 51 do not */
+    strcpy(q, "q=");
+    for (int i = 0; i < 50; i++)
+        strcat(q, "%E8%8F%9C"); /* 菜 */
+    r = req_with(q);
+    ck_assert_int_eq(valid_query_search(&r, "q", 50, out, sizeof(out), &d), 1);
+    strcat(q, "%E8%8F%9C");
+    r = req_with(q);
+    ck_assert_int_eq(valid_query_search(&r, "q", 50, out, sizeof(out), &d), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("valid");
@@ -183,6 +244,9 @@ int main(void)
     tcase_add_test(tc, test_enumerations_dates_and_unknown_keys);
     tcase_add_test(tc, test_query_ids_cursors_and_limits);
     tcase_add_test(tc, test_cursors_round_trip_and_refuse_forgeries);
+    tcase_add_test(tc, test_dates_are_real_calendar_dates);
+    tcase_add_test(tc, test_limits_are_plain_decimals_in_range);
+    tcase_add_test(tc, test_search_terms_are_trimmed_and_checked);
     suite_add_tcase(s, tc);
     return t_run(s, 0) == 0 ? 0 : 1;
 }
