@@ -164,26 +164,6 @@ static int cancel_vendor_orders(db_t *db, int64_t order_id, const char *from, co
     return rc;
 }
 
-/* Gives back the stock of the order's lines, in product-id order (the checkout's lock
- * order); with vo_status, only the lines whose vendor order is in it (after payment, a
- * rejected vendor order gave its stock back already). */
-static sf_status_t return_stock(db_t *db, int64_t order_id, const char *vo_status)
-{
-    db_rows_t *rows = NULL;
-    stock_move_t moves[CART_MAX_LINES];
-    size_t n = 0;
-    db_param_t p[] = {DB_I64(order_id), str_or_null(vo_status), str_or_null(vo_status), DB_I64(CART_MAX_LINES)};
-    sf_status_t rc = db_query(db,
-                              "SELECT l.product_id, l.qty FROM order_lines l"
-                              " JOIN vendor_orders v ON v.id = l.vendor_order_id WHERE l.order_id = ?"
-                              " AND (? IS NULL OR v.status = ?) ORDER BY l.product_id, l.id LIMIT ?",
-                              p, 4, &rows);
-    while (rc == DB_OK && n < CART_MAX_LINES && db_rows_next(rows))
-        moves[n++] = (stock_move_t){.product_id = db_rows_i64(rows, 0), .qty = db_rows_i64(rows, 1)};
-    db_rows_free(rows);
-    return rc == DB_OK ? stock_return(db, moves, n) : rc;
-}
-
 static int outbox_cancelled(db_t *db, int64_t order_id, int64_t market_id, const char *reason)
 {
     json_t *payload = json_pack("{s:I, s:I, s:s?}", "order_id", (json_int_t)order_id, "market_id",
@@ -214,7 +194,7 @@ sf_status_t order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor
     }
     if ((rc = order_transition_tx(db, order_id, "pending_payment", "cancelled", actor, reason)) != DB_OK ||
         (rc = cancel_vendor_orders(db, order_id, "pending_payment", actor, reason)) != DB_OK ||
-        (rc = return_stock(db, order_id, NULL)) != DB_OK)
+        (rc = stock_return_order(db, order_id, NULL)) != DB_OK)
         goto out;
     rc = outbox_cancelled(db, order_id, market_id, reason);
 out:
@@ -816,7 +796,7 @@ static sf_status_t cancel_paid_tx(db_t *db, int64_t order_id, int64_t market_id,
     if (rc != DB_OK)
         return rc;
     if ((rc = order_transition_tx(db, order_id, "paid", "cancelled", actor, "consumer")) != DB_OK ||
-        (rc = return_stock(db, order_id, "new")) != DB_OK ||
+        (rc = stock_return_order(db, order_id, "new")) != DB_OK ||
         (rc = cancel_vendor_orders(db, order_id, "new", actor, "consumer")) != DB_OK)
         return rc;
     return outbox_cancelled(db, order_id, market_id, "consumer");

@@ -1,7 +1,9 @@
 /*
- * Stock moves (see stock.h): one conditional UPDATE per line, each on a row the checkout
- * already locked (FOR UPDATE, product-id order), so a statement per line costs no lock and
- * keeps the "which line was short" answer exact. Nothing here keeps state between calls.
+ * Stock moves (see stock.h). A take is one conditional UPDATE per line, each on a row the
+ * checkout already locked (FOR UPDATE, product-id order), so a statement per line costs no
+ * lock and keeps the "which line was short" answer exact (issue 11 folds the checkout into
+ * fewer statements). A return is one statement for the whole order. Nothing here keeps state
+ * between calls.
  */
 #include "models/stock.h"
 
@@ -19,13 +21,17 @@ sf_status_t stock_take(db_t *db, const stock_move_t *moves, size_t n, int *short
     return rc;
 }
 
-sf_status_t stock_return(db_t *db, const stock_move_t *moves, size_t n)
+sf_status_t stock_return_order(db_t *db, int64_t order_id, const char *vo_status)
 {
-    sf_status_t rc = DB_OK;
-    for (size_t i = 0; i < n && rc == DB_OK; i++) {
-        db_param_t p[] = {DB_I64(moves[i].qty), DB_I64(moves[i].qty), DB_I64(moves[i].product_id)};
-        rc = db_exec(db, "UPDATE products SET stock = stock + ?, sales_qty = GREATEST(sales_qty - ?, 0) WHERE id = ?",
-                     p, 3, NULL, NULL);
-    }
-    return rc;
+    db_param_t vo = vo_status != NULL ? DB_STR(vo_status) : DB_NULL;
+    db_param_t p[] = {DB_I64(order_id), vo, vo};
+    /* The lines are summed per product first (the same product may be on two lines), then
+     * joined to products by primary key in product-id order, the checkout's lock order. */
+    return db_exec(db,
+                   "UPDATE products p JOIN (SELECT l.product_id, SUM(l.qty) AS qty FROM order_lines l"
+                   " JOIN vendor_orders v ON v.id = l.vendor_order_id WHERE l.order_id = ?"
+                   " AND (? IS NULL OR v.status = ?) GROUP BY l.product_id ORDER BY l.product_id) r"
+                   " ON r.product_id = p.id"
+                   " SET p.stock = p.stock + r.qty, p.sales_qty = GREATEST(p.sales_qty - r.qty, 0)",
+                   p, 3, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * Stock moves: the only code that changes products.stock (and sales_qty beside it). A
- * checkout takes the quantities of its lines; a cancel or a timeout gives them back. Every
+ * checkout takes the quantities of its lines; a cancel or a timeout gives an order's back. Every
  * move runs inside the caller's transaction (models/order.c's), in the order the caller
  * gives: product-id order, the lock order of checkout, so that concurrent moves queue
  * instead of deadlocking. No HTTP here; the caller bumps the catalogue version after commit.
@@ -26,8 +26,9 @@ typedef struct stock_move {
  * (even with shortages: see short_), or a db status. */
 sf_status_t stock_take(db_t *db, const stock_move_t *moves, size_t n, int *short_);
 
-/* Gives every move's qty back to its product (sales_qty lowered, never below zero), in the
- * order given. DB_OK or a db status. */
-sf_status_t stock_return(db_t *db, const stock_move_t *moves, size_t n);
+/* Gives back what an order took: the quantity of each of its lines whose vendor order is in
+ * vo_status (NULL: every line), summed per product, in one statement (sales_qty lowered,
+ * never below zero). DB_OK or a db status. */
+sf_status_t stock_return_order(db_t *db, int64_t order_id, const char *vo_status);
 
 #endif
