@@ -69,6 +69,31 @@ static void refuse(pay_notice_t *n, sf_status_t rc, char *verdict, const char *w
     n->message = message;
 }
 
+/* What a provider's reader fills: the verified notification, whose strings the notice
+ * borrows until payment_notify() returns. */
+typedef union notification {
+    wxpay_notify_t wechat;
+    alipay_notify_t alipay;
+} notification_t;
+
+/* Verifies and reads the request into n (a refusal is a notice too). */
+typedef void (*notice_reader_t)(const api_req_t *req, pay_notice_t *n, void *scratch, char *verdict);
+
+/* One notification of either provider: verified and read by its reader, then handed to
+ * payment_notify(), which owns the transaction and keeps the notification with its verdict. */
+static sf_status_t receive(const api_req_t *req, worker_t *w, pay_provider_t p, notice_reader_t read,
+                           status_detail_t *d)
+{
+    notification_t scratch;
+    char verdict[VERDICT_MAX] = "";
+    json_t *headers = headers_doc(req);
+    pay_notice_t n = notice(req, p, headers);
+    read(req, &n, &scratch, verdict);
+    sf_status_t rc = payment_notify(&w->db, &n, d);
+    json_decref(headers);
+    return rc;
+}
+
 /* ======================== WeChat Pay ======================== */
 
 /* The outcome and the verdict's reason for a refusal by wxpay_verify_notify: not proven to
@@ -122,8 +147,9 @@ static void wx_refund(pay_notice_t *n, const wxpay_notify_t *ev)
 }
 
 /* Verifies the notification with the merchant's keys and reads it into n. */
-static void wx_read(const api_req_t *req, pay_notice_t *n, wxpay_notify_t *ev, char *verdict)
+static void wx_read(const api_req_t *req, pay_notice_t *n, void *scratch, char *verdict)
 {
+    wxpay_notify_t *ev = scratch;
     paykeys_wechat_t keys;
     char err[PAYKEYS_ERR_MAX];
     const char *why = NULL;
@@ -155,14 +181,8 @@ static void wx_read(const api_req_t *req, pay_notice_t *n, wxpay_notify_t *ev, c
 /* WeChat's contract: 204 once received, else {"code":"FAIL","message"} so that it calls again. */
 static void wechat_notify(api_req_t *req, worker_t *w)
 {
-    wxpay_notify_t ev;
     status_detail_t d = {0};
-    char verdict[VERDICT_MAX] = "";
-    json_t *headers = headers_doc(req);
-    pay_notice_t n = notice(req, PAY_WECHAT, headers);
-    wx_read(req, &n, &ev, verdict);
-    sf_status_t rc = payment_notify(&w->db, &n, &d);
-    json_decref(headers);
+    sf_status_t rc = receive(req, w, PAY_WECHAT, wx_read, &d);
     if (rc == SF_OK)
         api_reply_static(req, 204, NULL, "");
     else
@@ -218,8 +238,9 @@ static void ali_trade(pay_notice_t *n, const alipay_notify_t *a, char *verdict)
 }
 
 /* Verifies the notification with Alipay's key and reads it into n. */
-static void ali_read(const api_req_t *req, pay_notice_t *n, alipay_notify_t *a, char *verdict)
+static void ali_read(const api_req_t *req, pay_notice_t *n, void *scratch, char *verdict)
 {
+    alipay_notify_t *a = scratch;
     paykeys_alipay_t keys;
     char err[PAYKEYS_ERR_MAX];
     if (paykeys_alipay_load(req->cfg, &keys, err, sizeof(err)) != 0) {
@@ -245,14 +266,8 @@ static void ali_read(const api_req_t *req, pay_notice_t *n, alipay_notify_t *a, 
  * outcome's status; Alipay reads only the body. */
 static void alipay_notify(api_req_t *req, worker_t *w)
 {
-    alipay_notify_t a;
     status_detail_t d = {0};
-    char verdict[VERDICT_MAX] = "";
-    json_t *headers = headers_doc(req);
-    pay_notice_t n = notice(req, PAY_ALIPAY, headers);
-    ali_read(req, &n, &a, verdict);
-    sf_status_t rc = payment_notify(&w->db, &n, &d);
-    json_decref(headers);
+    sf_status_t rc = receive(req, w, PAY_ALIPAY, ali_read, &d);
     status_detail_clear(&d);
     api_reply_static(req, error_status(rc), "text/plain; charset=utf-8", rc == SF_OK ? "success" : "failure");
 }

@@ -20,9 +20,6 @@
 #define USER_USERNAME_MAX 64
 #define USER_PASSWORD_MAX 128
 
-/* The old name of SF_E_NO_MARKET, kept only while server/main.c still uses it: remove then. */
-#define USER_E_NO_MARKET SF_E_NO_MARKET
-
 typedef struct user_new {
     const char *role;          /* "vendor", "courier", "operator", "platform" or "consumer" */
     int64_t market_id;         /* 0 for consumers */

@@ -1,6 +1,7 @@
 /*
- * What the subcommands share (see cli.h): the libraries' global state, the usage-error line
- * and the signal mask of the long-running commands.
+ * What the subcommands share (see cli.h): the libraries' global state, the one-shot
+ * commands' database connection, the usage-error line and the signal mask of the
+ * long-running commands.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,21 @@ void cli_libraries_end(void)
 {
     httpc_global_cleanup();
     db_library_end();
+}
+
+int cli_db_open(const char *what, const config_t *cfg, db_t *db)
+{
+    db_thread_init();
+    if (db_open(db, cfg) == DB_OK)
+        return 0;
+    fprintf(stderr, "%s: cannot connect to MariaDB at %s:%d: %s\n", what, cfg->db_host, cfg->db_port, db->err);
+    return -1;
+}
+
+void cli_db_close(db_t *db)
+{
+    db_close(db);
+    db_thread_end();
 }
 
 int cli_usage_error(const char *cmd, const char *arg)

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include "models/base/config.h"
+#include "models/store/db.h"
 
 typedef struct cli_command {
     const char *name;
@@ -31,6 +32,14 @@ extern const cli_command_t cli_config;   /* server/cli/config.c */
  * runs and before any thread starts; cli_libraries_end after it returns. */
 void cli_libraries_init(void);
 void cli_libraries_end(void);
+
+/* The one-shot commands' database connection: this thread set up for MariaDB's client, then
+ * db_open(). 0, or -1 after printing "WHAT: cannot connect to MariaDB at ..." (db must
+ * still be given to cli_db_close()). */
+int cli_db_open(const char *what, const config_t *cfg, db_t *db);
+
+/* Closes it and ends the thread's client state. */
+void cli_db_close(db_t *db);
 
 /* Prints "stallfront CMD: unexpected argument 'ARG' ..." on stderr and returns 2. */
 int cli_usage_error(const char *cmd, const char *arg);

@@ -18,11 +18,8 @@ static int run(const config_t *cfg, int argc, char **argv)
         status_only = 1;
     }
     db_t db;
-    db_thread_init();
-    if (db_open(&db, cfg) != DB_OK) {
-        fprintf(stderr, "migrate: cannot connect to MariaDB at %s:%d: %s\n", cfg->db_host, cfg->db_port, db.err);
+    if (cli_db_open("migrate", cfg, &db) != 0)
         goto out;
-    }
     if (status_only) {
         if (migrate_current(&db, &version, err, sizeof(err)) != 0) {
             fprintf(stderr, "migrate: %s\n", err);
@@ -39,8 +36,7 @@ static int run(const config_t *cfg, int argc, char **argv)
     }
     rc = 0;
 out:
-    db_close(&db);
-    db_thread_end();
+    cli_db_close(&db);
     return rc;
 }
 

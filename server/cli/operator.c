@@ -93,18 +93,15 @@ static int run(const config_t *cfg, int argc, char **argv)
     }
     rc = 1;
     db_t db;
-    db_thread_init();
-    if (db_open(&db, cfg) != DB_OK) {
-        fprintf(stderr, "operator: cannot connect to MariaDB at %s:%d: %s\n", cfg->db_host, cfg->db_port, db.err);
+    if (cli_db_open("operator", cfg, &db) != 0)
         goto out;
-    }
     user_new_t u = {.role = "operator", .market_id = market_id, .username = username, .password = password};
     int st = user_create(&db, &u, &id);
     if (st == DB_OK) {
         printf("operator: created operator %s (user %lld) for market %lld\n", username, (long long)id,
                (long long)market_id);
         rc = 0;
-    } else if (st == USER_E_NO_MARKET)
+    } else if (st == SF_E_NO_MARKET)
         fprintf(stderr, "operator add: there is no market %lld\n", (long long)market_id);
     else if (st == DB_DUP)
         fprintf(stderr, "operator add: the username %s is taken\n", username);
@@ -112,8 +109,7 @@ static int run(const config_t *cfg, int argc, char **argv)
         fprintf(stderr, "operator add: %s\n", db.err);
 out:
     OPENSSL_cleanse(password, sizeof(password));
-    db_close(&db);
-    db_thread_end();
+    cli_db_close(&db);
     return rc;
 }
 

@@ -174,13 +174,9 @@ static int run(const config_t *cfg, int argc, char **argv)
         return rc;
     db_t db;
     rc = 1;
-    db_thread_init();
-    if (db_open(&db, cfg) != DB_OK)
-        fprintf(stderr, "sandbox pay: cannot connect to MariaDB at %s:%d: %s\n", cfg->db_host, cfg->db_port, db.err);
-    else if (attempt_for(&db, &a, &p) == 0)
+    if (cli_db_open("sandbox pay", cfg, &db) == 0 && attempt_for(&db, &a, &p) == 0)
         rc = pay(cfg, &p, url);
-    db_close(&db);
-    db_thread_end();
+    cli_db_close(&db);
     if (rc == 0)
         printf("paid: the server acknowledged the %s payment of %s\n", payment_provider_name(a.provider),
                p.out_trade_no);

@@ -23,11 +23,8 @@ static int run(const config_t *cfg, int argc, char **argv)
     }
     db_t db;
     redis_t r;
-    db_thread_init();
-    if (db_open(&db, cfg) != DB_OK) {
-        fprintf(stderr, "seed: cannot connect to MariaDB at %s:%d: %s\n", cfg->db_host, cfg->db_port, db.err);
+    if (cli_db_open("seed", cfg, &db) != 0)
         goto out;
-    }
     int want = migrations_builtin_count ? migrations_builtin[migrations_builtin_count - 1].version : 0;
     if (migrate_current(&db, &version, err, sizeof(err)) != 0 || version != want) {
         fprintf(stderr, "seed: the database is at schema %d, this binary expects %d: run `stallfront migrate` first\n",
@@ -40,8 +37,7 @@ static int run(const config_t *cfg, int argc, char **argv)
     rc = seed_run(&db, &r, cred_path, stdout, stderr) == 0 ? 0 : 1;
     redis_close(&r);
 out:
-    db_close(&db);
-    db_thread_end();
+    cli_db_close(&db);
     return rc;
 }
 

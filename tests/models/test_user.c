@@ -218,7 +218,7 @@ START_TEST(test_user_create_refuses_an_unknown_market)
     int64_t id = 0;
     user_new_t n = {
         .role = "operator", .market_id = market_id + 1000, .username = "nomarket", .password = "pw12345678"};
-    ck_assert_int_eq(user_create(&db, &n, &id), USER_E_NO_MARKET);
+    ck_assert_int_eq(user_create(&db, &n, &id), SF_E_NO_MARKET);
     ck_assert_int_eq(t_db_i64(&db, "SELECT COUNT(*) FROM users", NULL, 0), 0);
 }
 END_TEST
