@@ -4,7 +4,7 @@
  * files, and applies the missing migrations in version order, each recorded with the SHA-256
  * of its text.
  *
- * Thread: the caller's, with the caller's db_t. The named lock `stallfront.migrate` is held
+ * Thread: the caller's, with the caller's db_t. The named lock `stallfront.migrate.<database>` is held
  * for the whole run so two migrators (two hosts starting at once) take turns; it belongs to
  * the session, so a run whose connection was rebuilt midway stops rather than continue
  * unlocked.
@@ -76,10 +76,15 @@ static int check_list(const migration_t *list, size_t n, char *errbuf, size_t er
     return 0;
 }
 
+/* The migration lock is per database, as the relay's is: migrators of one database queue,
+ * those of two databases on one server (the test suites' scratch databases) never wait for
+ * each other. Named locks are at most 64 characters. */
+#define LOCK_NAME "LEFT(CONCAT('stallfront.migrate.', DATABASE()), 64)"
+
 static int lock(db_t *db, char *errbuf, size_t errlen)
 {
     db_rows_t *rows = NULL;
-    int rc = db_query_row(db, "SELECT GET_LOCK('stallfront.migrate', " LOCK_WAIT_S ")", NULL, 0, &rows);
+    int rc = db_query_row(db, "SELECT GET_LOCK(" LOCK_NAME ", " LOCK_WAIT_S ")", NULL, 0, &rows);
     if (rc != DB_OK)
         return refuse(errbuf, errlen, "taking the migration lock: %s", db->err);
     int got = db_rows_i64(rows, 0) == 1;
@@ -92,7 +97,7 @@ static int lock(db_t *db, char *errbuf, size_t errlen)
 static void unlock(db_t *db)
 {
     db_rows_t *rows = NULL;
-    if (db_query(db, "SELECT RELEASE_LOCK('stallfront.migrate')", NULL, 0, &rows) == DB_OK)
+    if (db_query(db, "SELECT RELEASE_LOCK(" LOCK_NAME ")", NULL, 0, &rows) == DB_OK)
         db_rows_free(rows);
 }
 

@@ -18,6 +18,9 @@
 #include "models/store/migrate.h"
 #include "tests/support/testutil.h"
 
+/* The migration lock of the connection's database (models/store/migrate.c). */
+#define LOCK_NAME "LEFT(CONCAT('stallfront.migrate.', DATABASE()), 64)"
+
 /* Prefix of this run's scratch databases; written once by main before any test runs. */
 static char run_prefix[48];
 
@@ -178,7 +181,7 @@ START_TEST(test_a_failing_migration_stops_the_run_and_is_not_recorded)
                                  M(3, "0003_fixed.sql", "CREATE TABLE IF NOT EXISTS d (id INT PRIMARY KEY);\n")};
     ck_assert_msg(run(&db, fixed, 3, &applied, err, sizeof err, out, sizeof out) == 0, "%s", err);
     ck_assert_int_eq(applied, 1);
-    ck_assert_int_eq(t_db_i64(&db, "SELECT IS_FREE_LOCK('stallfront.migrate')", NULL, 0), 1);
+    ck_assert_int_eq(t_db_i64(&db, "SELECT IS_FREE_LOCK(" LOCK_NAME ")", NULL, 0), 1);
 
     const migration_t syntax[] = {three[0], three[1], fixed[2], M(4, "0004_typo.sql", "CREAT TABLE x (id INT);")};
     ck_assert_int_eq(run(&db, syntax, 4, &applied, err, sizeof err, out, sizeof out), -1);
@@ -197,7 +200,7 @@ static void *release_later(void *arg)
     db_thread_init();
     nanosleep(&ts, NULL);
     db_rows_t *rows = NULL;
-    if (db_query(holder, "SELECT RELEASE_LOCK('stallfront.migrate')", NULL, 0, &rows) == DB_OK)
+    if (db_query(holder, "SELECT RELEASE_LOCK(" LOCK_NAME ")", NULL, 0, &rows) == DB_OK)
         db_rows_free(rows);
     db_thread_end();
     return NULL;
@@ -213,7 +216,7 @@ START_TEST(test_a_second_migrator_waits_for_the_first)
     struct timespec t0, t1;
     t_db_scratch_open(&db, &cfg, run_prefix, "lock");
     ck_assert_int_eq(db_open(&holder, &cfg), DB_OK);
-    ck_assert_int_eq(t_db_i64(&holder, "SELECT GET_LOCK('stallfront.migrate', 0)", NULL, 0), 1);
+    ck_assert_int_eq(t_db_i64(&holder, "SELECT GET_LOCK(" LOCK_NAME ", 0)", NULL, 0), 1);
     ck_assert_int_eq(pthread_create(&t, NULL, release_later, &holder), 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ck_assert_msg(run(&db, three, 1, &applied, err, sizeof err, out, sizeof out) == 0, "%s", err);
