@@ -20,14 +20,6 @@
 
 static char run_prefix[48];
 
-static json_t *parse(const char *text)
-{
-    json_error_t err;
-    json_t *v = json_loads(text, JSON_ALLOW_NUL, &err);
-    ck_assert_msg(v != NULL, "bad test JSON %s: %s", text, err.text);
-    return v;
-}
-
 /* ================================================================ validation */
 
 #define NAME  "\"name\":\"王小明\""
@@ -38,7 +30,7 @@ static json_t *parse(const char *text)
 
 START_TEST(test_an_address_is_read_field_by_field)
 {
-    json_t *b = parse("{" NAME "," PHONE "," TEXT "," LAT "," LNG ",\"market_id\":3}");
+    json_t *b = t_json_text("{" NAME "," PHONE "," TEXT "," LAT "," LNG ",\"market_id\":3}");
     address_input_t in;
     address_invalid_t bad;
     ck_assert_int_eq(address_parse(b, &in, &bad), 0);
@@ -50,13 +42,13 @@ START_TEST(test_an_address_is_read_field_by_field)
     ck_assert_int_eq(in.market_id, 3);
     json_decref(b);
     /* integers are numbers too; market_id null or absent is "any market"; the bounds hold */
-    b = parse("{" NAME "," PHONE "," TEXT ",\"lat\":-90,\"lng\":180,\"market_id\":null}");
+    b = t_json_text("{" NAME "," PHONE "," TEXT ",\"lat\":-90,\"lng\":180,\"market_id\":null}");
     ck_assert_int_eq(address_parse(b, &in, &bad), 0);
     ck_assert_double_eq(in.lat, -90);
     ck_assert_double_eq(in.lng, 180);
     ck_assert_int_eq(in.market_id, 0);
     json_decref(b);
-    b = parse("{" NAME ",\"phone\":\"12345\"," TEXT ",\"lat\":90,\"lng\":-180}");
+    b = t_json_text("{" NAME ",\"phone\":\"12345\"," TEXT ",\"lat\":90,\"lng\":-180}");
     ck_assert_int_eq(address_parse(b, &in, &bad), 0);
     ck_assert_int_eq(in.market_id, 0);
     json_decref(b);
@@ -102,7 +94,7 @@ static const struct {
 
 START_TEST(test_a_bad_address_names_its_field)
 {
-    json_t *b = parse(bad_bodies[_i].body);
+    json_t *b = t_json_text(bad_bodies[_i].body);
     address_input_t in;
     address_invalid_t bad;
     ck_assert_msg(address_parse(b, &in, &bad) == -1, "%s accepted", bad_bodies[_i].body);
@@ -122,12 +114,12 @@ START_TEST(test_a_text_of_255_characters_passes_and_256_do_not)
     address_input_t in;
     address_invalid_t bad;
     snprintf(body, sizeof(body), "{" NAME "," PHONE ",\"text\":\"%s\"," LAT "," LNG "}", text);
-    json_t *b = parse(body);
+    json_t *b = t_json_text(body);
     ck_assert_int_eq(address_parse(b, &in, &bad), 0);
     json_decref(b);
     strcat(text, "路");
     snprintf(body, sizeof(body), "{" NAME "," PHONE ",\"text\":\"%s\"," LAT "," LNG "}", text);
-    b = parse(body);
+    b = t_json_text(body);
     ck_assert_int_eq(address_parse(b, &in, &bad), -1);
     ck_assert_str_eq(bad.field, "text");
     json_decref(b);
@@ -200,7 +192,7 @@ static void world_close(world_t *w)
 
 static int64_t create(world_t *w, int64_t user, const char *body_text)
 {
-    json_t *b = parse(body_text);
+    json_t *b = t_json_text(body_text);
     address_input_t in;
     address_invalid_t bad;
     int64_t id = 0;
@@ -291,14 +283,14 @@ START_TEST(test_an_unknown_market_and_the_51st_address_are_refused_and_nothing_w
     int64_t id = 0;
     snprintf(body, sizeof(body), "{" NAME "," PHONE "," TEXT "," LAT "," LNG ",\"market_id\":%lld}",
              (long long)w.other_market + 100);
-    json_t *b = parse(body);
+    json_t *b = t_json_text(body);
     ck_assert_int_eq(address_parse(b, &in, &bad), 0);
     ck_assert_int_eq(address_create(&w.db, w.alice, &in, &id), SF_E_NO_MARKET);
     json_decref(b);
     ck_assert_int_eq(count_of(&w, w.alice), 0);
     for (int i = 0; i < ADDRESS_PER_USER; i++)
         create(&w, w.alice, "{" NAME "," PHONE "," TEXT "," LAT "," LNG "}");
-    b = parse("{" NAME "," PHONE "," TEXT "," LAT "," LNG "}");
+    b = t_json_text("{" NAME "," PHONE "," TEXT "," LAT "," LNG "}");
     ck_assert_int_eq(address_parse(b, &in, &bad), 0);
     ck_assert_int_eq(address_create(&w.db, w.alice, &in, &id), SF_E_TOO_MANY_ADDRESSES);
     ck_assert_int_eq(count_of(&w, w.alice), ADDRESS_PER_USER);

@@ -28,14 +28,6 @@ static char run_prefix[48];
 
 /* ================================================================ validation */
 
-static json_t *parse(const char *text)
-{
-    json_error_t err;
-    json_t *v = json_loads(text, 0, &err);
-    ck_assert_msg(v != NULL, "bad test JSON %s: %s", text, err.text);
-    return v;
-}
-
 START_TEST(test_a_put_body_is_a_whole_quantity_and_maybe_a_market)
 {
     static const struct {
@@ -49,7 +41,7 @@ START_TEST(test_a_put_body_is_a_whole_quantity_and_maybe_a_market)
         {"{\"qty\":3,\"market_id\":null}", 3, 0},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        json_t *b = parse(ok[i].body);
+        json_t *b = t_json_text(ok[i].body);
         int64_t qty = -1, market = -1;
         cart_invalid_t bad;
         ck_assert_msg(cart_parse_put(b, &qty, &market, &bad) == 0, "%s refused: %s %s", ok[i].body, bad.field,
@@ -86,7 +78,7 @@ START_TEST(test_a_put_body_with_a_wrong_type_or_range_names_the_field)
         {"[1]", ""},
     };
     for (size_t i = 0; i < sizeof(bad_bodies) / sizeof(bad_bodies[0]); i++) {
-        json_t *b = parse(bad_bodies[i].body);
+        json_t *b = t_json_text(bad_bodies[i].body);
         int64_t qty, market;
         cart_invalid_t bad;
         ck_assert_msg(cart_parse_put(b, &qty, &market, &bad) == -1, "%s accepted", bad_bodies[i].body);
@@ -100,7 +92,7 @@ START_TEST(test_a_put_body_with_a_wrong_type_or_range_names_the_field)
     for (int i = 0; i < 3000; i++)
         strcat(big, "菜");
     strcat(big, "\":1}");
-    json_t *b = parse(big);
+    json_t *b = t_json_text(big);
     int64_t qty, market;
     cart_invalid_t bad;
     ck_assert_int_eq(cart_parse_put(b, &qty, &market, &bad), -1);

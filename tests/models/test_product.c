@@ -25,17 +25,9 @@ static char run_prefix[48];
 
 /* ================================================================ validation */
 
-static json_t *parse(const char *text)
-{
-    json_error_t err;
-    json_t *v = json_loads(text, JSON_ALLOW_NUL, &err);
-    ck_assert_msg(v != NULL, "bad test JSON %s: %s", text, err.text);
-    return v;
-}
-
 START_TEST(test_a_weighed_product_is_read_field_by_field)
 {
-    json_t *b = parse("{\"name\":\"西红柿\",\"category\":\"veg-leafy\",\"commodity_code\":\"A010101\","
+    json_t *b = t_json_text("{\"name\":\"西红柿\",\"category\":\"veg-leafy\",\"commodity_code\":\"A010101\","
                       "\"pricing\":{\"mode\":\"weight\",\"price_fen\":600,\"per_g\":500},\"stock\":20000,"
                       "\"origin\":\"410122\",\"trace_code\":\"ZZ-2026.11_01\",\"stall_id\":7}");
     product_input_t in;
@@ -54,7 +46,7 @@ START_TEST(test_a_weighed_product_is_read_field_by_field)
     ck_assert_int_eq(in.stall_id, 7);
     json_decref(b);
 
-    b = parse("{\"name\":\"鸡蛋\",\"category\":\"eggs\",\"commodity_code\":\"A04\",\"origin\":null,"
+    b = t_json_text("{\"name\":\"鸡蛋\",\"category\":\"eggs\",\"commodity_code\":\"A04\",\"origin\":null,"
               "\"pricing\":{\"mode\":\"count\",\"price_fen\":350,\"unit\":\"盒\"},\"stock\":0}");
     ck_assert_int_eq(product_parse_create(b, &in, &bad), 0);
     ck_assert_int_eq(in.pricing.mode, PRODUCT_COUNT);
@@ -140,7 +132,7 @@ static const struct {
 START_TEST(test_each_bad_create_body_names_the_field_at_fault)
 {
     for (size_t i = 0; i < sizeof(bad_creates) / sizeof(bad_creates[0]); i++) {
-        json_t *b = parse(bad_creates[i].body);
+        json_t *b = t_json_text(bad_creates[i].body);
         product_input_t in;
         product_invalid_t bad = {"", NULL};
         ck_assert_msg(product_parse_create(b, &in, &bad) == -1, "case %zu accepted: %s", i, bad_creates[i].body);
@@ -162,19 +154,19 @@ START_TEST(test_names_are_bounded_in_code_points_not_bytes)
     for (int i = 0; i < 100; i++)
         strcat(name, "菜");
     snprintf(body, sizeof(body), "{\"name\":\"%s\"," BASE_CAT "," BASE_CODE "," BASE_PRICE "," BASE_STOCK "}", name);
-    json_t *b = parse(body);
+    json_t *b = t_json_text(body);
     ck_assert_int_eq(product_parse_create(b, &in, &bad), 0);
     json_decref(b);
     strcat(name, "菜");
     snprintf(body, sizeof(body), "{\"name\":\"%s\"," BASE_CAT "," BASE_CODE "," BASE_PRICE "," BASE_STOCK "}", name);
-    b = parse(body);
+    b = t_json_text(body);
     ck_assert_int_eq(product_parse_create(b, &in, &bad), -1);
     ck_assert_str_eq(bad.field, "name");
     json_decref(b);
     char *big = malloc(10240 + 1);
     memset(big, 'x', 10240);
     big[10240] = '\0';
-    b = parse("{" BASE_CAT "," BASE_CODE "," BASE_PRICE "," BASE_STOCK "}");
+    b = t_json_text("{" BASE_CAT "," BASE_CODE "," BASE_PRICE "," BASE_STOCK "}");
     json_object_set_new(b, "name", json_string(big));
     ck_assert_int_eq(product_parse_create(b, &in, &bad), -1);
     ck_assert_str_eq(bad.field, "name");
@@ -217,7 +209,7 @@ static const struct {
 START_TEST(test_a_patch_takes_only_the_changeable_fields)
 {
     for (size_t i = 0; i < sizeof(patches) / sizeof(patches[0]); i++) {
-        json_t *b = parse(patches[i].body);
+        json_t *b = t_json_text(patches[i].body);
         product_input_t in;
         product_invalid_t bad = {"", NULL};
         int rc = product_parse_patch(b, &in, &bad);
@@ -374,7 +366,7 @@ static void world_close(world_t *w)
 /* Creates a product through the model; returns its id. */
 static int64_t make(world_t *w, int64_t vendor, const char *body_text)
 {
-    json_t *b = parse(body_text);
+    json_t *b = t_json_text(body_text);
     product_input_t in;
     product_invalid_t bad;
     int64_t id = 0;
@@ -400,7 +392,7 @@ START_TEST(test_create_refuses_a_suspended_vendor_a_foreign_stall_and_an_unknown
     product_input_t in;
     product_invalid_t bad;
     int64_t id = 0;
-    json_t *b = parse(ok);
+    json_t *b = t_json_text(ok);
     ck_assert_int_eq(product_parse_create(b, &in, &bad), 0);
     ck_assert_int_eq(product_create(&w.db, w.market, w.vsus, &in, &id, NULL), SF_E_VENDOR_SUSPENDED);
     ck_assert_int_eq(product_create(&w.db, w.market, w.vnostall, &in, &id, NULL), SF_E_NO_STALL);
@@ -450,7 +442,7 @@ END_TEST
 
 static void patch(world_t *w, int64_t vendor, int64_t id, const char *text, int want)
 {
-    json_t *b = parse(text);
+    json_t *b = t_json_text(text);
     product_input_t in;
     product_invalid_t bad;
     ck_assert_msg(product_parse_patch(b, &in, &bad) == 0, "%s: %s", bad.field, bad.reason);

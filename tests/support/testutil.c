@@ -321,6 +321,14 @@ const char *t_header(const tresp_t *r, const char *name, char *buf, size_t bufle
     return NULL;
 }
 
+json_t *t_json_text(const char *text)
+{
+    json_error_t err;
+    json_t *v = json_loads(text, JSON_ALLOW_NUL, &err);
+    ck_assert_msg(v != NULL, "bad test JSON %s: %s", text, err.text);
+    return v;
+}
+
 json_t *t_json(const tresp_t *r)
 {
     return json_loadb(r->body, r->len, 0, NULL);

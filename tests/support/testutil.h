@@ -53,6 +53,10 @@ int t_request(tproto_t proto, const char *method, const char *url, const char *c
 /* Header value of the answer (first match, case-insensitive name), copied into buf; NULL if absent. */
 const char *t_header(const tresp_t *r, const char *name, char *buf, size_t buflen);
 
+/* A test's own JSON text parsed (NUL escapes allowed, so bodies can carry them); fails the
+ * test on a typo in it. The caller decrefs. */
+json_t *t_json_text(const char *text);
+
 /* The answer parsed as JSON (caller decrefs), or NULL. */
 json_t *t_json(const tresp_t *r);
 

@@ -6,14 +6,6 @@
 #include "server/http/valid.h"
 #include "tests/support/testutil.h"
 
-static json_t *body(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, 0, &e);
-    ck_assert_msg(v != NULL, "%s: %s", text, e.text);
-    return v;
-}
-
 START_TEST(test_ids_are_json_integers_a_client_can_hold)
 {
     static const struct {
@@ -32,7 +24,7 @@ START_TEST(test_ids_are_json_integers_a_client_can_hold)
         {"{}", -1, "is required"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_t *b = body(cases[i].json);
+        json_t *b = t_json_text(cases[i].json);
         status_detail_t d = {0};
         int64_t v = 0;
         int rc = valid_id(b, "id", NULL, 1, &v, &d);
@@ -43,7 +35,7 @@ START_TEST(test_ids_are_json_integers_a_client_can_hold)
         }
         json_decref(b);
     }
-    json_t *b = body("{}");
+    json_t *b = t_json_text("{}");
     int64_t v = 42;
     ck_assert_int_eq(valid_id(b, "id", NULL, 0, &v, NULL), 0); /* absent and optional */
     ck_assert_int_eq(v, 42);
@@ -84,7 +76,7 @@ END_TEST
 
 START_TEST(test_money_is_whole_fen_in_range)
 {
-    json_t *b = body("{\"a\": 1500, \"b\": 15.5, \"c\": -1, \"d\": 10000001, \"e\": \"15\"}");
+    json_t *b = t_json_text("{\"a\": 1500, \"b\": 15.5, \"c\": -1, \"d\": 10000001, \"e\": \"15\"}");
     status_detail_t d = {0};
     int64_t fen = 0;
     ck_assert_int_eq(valid_money(b, "a", NULL, 1, 0, 10000000, &fen, &d), 1);
@@ -104,7 +96,7 @@ START_TEST(test_enumerations_dates_and_unknown_keys)
 {
     static const char *const modes[] = {"per_weight", "per_item", NULL};
     static const char *const keys[] = {"mode", "day", NULL};
-    json_t *b = body("{\"mode\": \"per_item\", \"day\": \"2024-02-29\", \"bad\": \"2023-02-29\"}");
+    json_t *b = t_json_text("{\"mode\": \"per_item\", \"day\": \"2024-02-29\", \"bad\": \"2023-02-29\"}");
     status_detail_t d = {0};
     int idx = -1;
     const char *s;
