@@ -78,8 +78,6 @@ static const struct {
     [SF_E_PROVIDER_REFUSED] = {SF_E_CONFLICT, "provider_refused", "the payment provider refused"},
     [SF_E_PROVIDER_CONFIG] = {SF_E_INTERNAL, "internal", "an internal error occurred"},
     [SF_PROVIDER_PROCESSING] = {SF_OK, "processing", "the provider accepted it and settles it later"},
-    [SF_E_UNKNOWN_TRADE] = {SF_E_NOT_FOUND, "unknown_trade", "no payment of ours has that trade number"},
-    [SF_E_AMOUNT_MISMATCH] = {SF_E_INVALID, "amount_mismatch", "the amount is not the payment's"},
 };
 
 static int known(sf_status_t s)

@@ -93,8 +93,6 @@ typedef enum sf_status {
     SF_E_PROVIDER_REFUSED,     /* conflict: the payment provider said no for good */
     SF_E_PROVIDER_CONFIG,      /* internal: a key, id or URL the provider needs is missing */
     SF_PROVIDER_PROCESSING,    /* ok: the provider accepted it and settles it later (a refund) */
-    SF_E_UNKNOWN_TRADE,        /* not found: a callback names no payment of ours */
-    SF_E_AMOUNT_MISMATCH,      /* invalid: a callback's amount is not the payment's */
 
     SF_E__COUNT
 } sf_status_t;

@@ -134,7 +134,7 @@ START_TEST(test_an_outcome_replies_its_kind_reason_and_details)
         {SF_E_DEADLOCK, 503, "unavailable"},
         {SF_E_TOO_MANY_ATTEMPTS, 429, "too_many_attempts"},
         {SF_E_PROVIDER_CONFIG, 500, "internal"},
-        {SF_E_UNKNOWN_TRADE, 404, "unknown_trade"},
+        {SF_E_TOO_MANY_STAFF, 409, "too_many_staff"},
         {SF_E_INVALID_CREDENTIALS, 401, "invalid_credentials"},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
