@@ -364,7 +364,7 @@ int valid_query_text(const api_req_t *req, const char *name, const valid_text_t 
 int valid_query_search(const api_req_t *req, const char *name, size_t max, char *buf, size_t len, status_detail_t *d)
 {
     if (len > 0)
-        buf[0] = '\0'; /* absent or blank reads as "" */
+        buf[0] = '\0';       /* absent or blank reads as "" */
     char raw[1024], why[96]; /* a term of max code points, 4 bytes each, with spaces around it */
     const valid_text_t spec = {1, max, NULL, NULL, 0};
     int rc = query(req, name, raw, sizeof(raw), "too long", d);

@@ -28,8 +28,8 @@ static char run_prefix[48];
 START_TEST(test_a_weighed_product_is_read_field_by_field)
 {
     json_t *b = t_json_text("{\"name\":\"西红柿\",\"category\":\"veg-leafy\",\"commodity_code\":\"A010101\","
-                      "\"pricing\":{\"mode\":\"weight\",\"price_fen\":600,\"per_g\":500},\"stock\":20000,"
-                      "\"origin\":\"410122\",\"trace_code\":\"ZZ-2026.11_01\",\"stall_id\":7}");
+                            "\"pricing\":{\"mode\":\"weight\",\"price_fen\":600,\"per_g\":500},\"stock\":20000,"
+                            "\"origin\":\"410122\",\"trace_code\":\"ZZ-2026.11_01\",\"stall_id\":7}");
     product_input_t in;
     product_invalid_t bad;
     ck_assert_int_eq(product_parse_create(b, &in, &bad), 0);
@@ -47,7 +47,7 @@ START_TEST(test_a_weighed_product_is_read_field_by_field)
     json_decref(b);
 
     b = t_json_text("{\"name\":\"鸡蛋\",\"category\":\"eggs\",\"commodity_code\":\"A04\",\"origin\":null,"
-              "\"pricing\":{\"mode\":\"count\",\"price_fen\":350,\"unit\":\"盒\"},\"stock\":0}");
+                    "\"pricing\":{\"mode\":\"count\",\"price_fen\":350,\"unit\":\"盒\"},\"stock\":0}");
     ck_assert_int_eq(product_parse_create(b, &in, &bad), 0);
     ck_assert_int_eq(in.pricing.mode, PRODUCT_COUNT);
     ck_assert_str_eq(in.pricing.unit, "盒");
