@@ -128,12 +128,13 @@ sf_status_t vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const 
     uint64_t n = 0;
     if (!vendor_order_move_legal(from, to))
         return SF_E_ORDER_CHANGED;
-    db_param_t up[] = {DB_STR(to), DB_STR(to), str_or_null(reason), DB_I64(vendor_order_id), DB_STR(from)};
+    db_param_t up[] = {DB_STR(to), DB_STR(to), str_or_null(reason), DB_STR(to), DB_I64(vendor_order_id), DB_STR(from)};
     int rc = db_exec(db,
                      "UPDATE vendor_orders SET status = ?,"
-                     " reject_reason = IF(? = 'rejected', LEFT(?, 200), reject_reason)"
+                     " reject_reason = IF(? = 'rejected', LEFT(?, 200), reject_reason),"
+                     " new_at = IF(? = 'new', NOW(3), new_at)"
                      " WHERE id = ? AND status = ?",
-                     up, 5, &n, NULL);
+                     up, 6, &n, NULL);
     if (rc != DB_OK)
         return rc;
     if (n == 0)
@@ -164,15 +165,21 @@ static int cancel_vendor_orders(db_t *db, int64_t order_id, const char *from, co
     return rc;
 }
 
-static int outbox_cancelled(db_t *db, int64_t order_id, int64_t market_id, const char *reason)
+/* An outbox row {order_id, market_id, reason?} on topic. */
+static int outbox_order(db_t *db, int64_t order_id, int64_t market_id, const char *topic, const char *reason)
 {
     json_t *payload = json_pack("{s:I, s:I, s:s?}", "order_id", (json_int_t)order_id, "market_id",
                                 (json_int_t)market_id, "reason", reason);
     if (payload == NULL)
         return DB_ERR;
-    int rc = outbox_add(db, market_id, "order.cancelled", payload, NULL);
+    int rc = outbox_add(db, market_id, topic, payload, NULL);
     json_decref(payload);
     return rc;
+}
+
+static int outbox_cancelled(db_t *db, int64_t order_id, int64_t market_id, const char *reason)
+{
+    return outbox_order(db, order_id, market_id, "order.cancelled", reason);
 }
 
 sf_status_t order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const char *reason, int only_if_due)
@@ -702,6 +709,37 @@ static int attach_refunds(db_t *db, const range_t *g, const node_t *orders, size
     return rc;
 }
 
+/* Sets each order's delivery: {id, status, courier {id, name, phone, lat, lng} | null, code,
+ * eta, locked}. The courier's position is Redis's: lat and lng are null here and filled by
+ * the caller that can ask (models/courier.h). eta: null (no estimate is made yet). */
+static int attach_deliveries(db_t *db, const range_t *g, const node_t *orders, size_t norders)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(g->lo),          DB_I64(g->hi),          DB_I64(g->consumer_id), DB_I64(g->consumer_id),
+                      str_or_null(g->status), str_or_null(g->status), DB_I64(ORDER_LIST_MAX)};
+    int rc = db_query(db,
+                      "SELECT d.id, d.order_id, d.status, d.code, d.locked, c.id, c.name, c.phone FROM deliveries d"
+                      " JOIN orders o ON o.id = d.order_id LEFT JOIN couriers c ON c.id = d.courier_id"
+                      " WHERE" RANGE_WHERE " ORDER BY d.id LIMIT ?",
+                      p, 7, &rows);
+    while (rc == DB_OK && db_rows_next(rows)) {
+        json_t *order = find_node(orders, norders, db_rows_i64(rows, 1));
+        json_t *courier = db_rows_isnull(rows, 5) ? json_null()
+                                                  : json_pack("{s:I, s:o, s:o, s:n, s:n}", "id",
+                                                              (json_int_t)db_rows_i64(rows, 5), "name",
+                                                              col_str(rows, 6), "phone", col_str(rows, 7), "lat", "lng");
+        json_t *delivery = json_pack("{s:I, s:o, s:o, s:o, s:n, s:b}", "id", (json_int_t)db_rows_i64(rows, 0),
+                                     "status", col_str(rows, 2), "courier", courier, "code", col_str(rows, 3), "eta",
+                                     "locked", db_rows_i64(rows, 4) != 0);
+        if (order == NULL || delivery == NULL || json_object_set_new(order, "delivery", delivery) != 0)
+            rc = DB_ERR;
+        if (order == NULL)
+            json_decref(delivery);
+    }
+    db_rows_free(rows);
+    return rc;
+}
+
 /* Fills the orders of `rows` (already read, newest first) into items with their vendor
  * orders, lines and refunds: three more queries over the range the rows span. */
 static int render_rows(db_t *db, db_rows_t *rows, range_t *g, json_t *items)
@@ -722,8 +760,8 @@ static int render_rows(db_t *db, db_rows_t *rows, range_t *g, json_t *items)
     g->hi = orders[0].id;
     qsort(orders, n, sizeof(*orders), by_node);
     if ((rc = attach_vendor_orders(db, g, orders, n, &vos, &nvos)) == DB_OK &&
-        (rc = attach_lines(db, g, vos, nvos)) == DB_OK)
-        rc = attach_refunds(db, g, orders, n);
+        (rc = attach_lines(db, g, vos, nvos)) == DB_OK && (rc = attach_refunds(db, g, orders, n)) == DB_OK)
+        rc = attach_deliveries(db, g, orders, n);
 out:
     free(orders);
     free(vos);
@@ -775,6 +813,86 @@ sf_status_t order_list(db_t *db, int64_t consumer_id, const char *status, size_t
         json_decref(*items);
         *items = NULL;
     }
+    return rc;
+}
+
+/* ================================================================ the derived status */
+
+/* The main path of an order, in order: the derived status only ever moves along it. */
+static const char *const main_path[] = {"paid", "fulfilling", "ready", "delivering", "delivered", NULL};
+
+static int path_index(const char *s)
+{
+    for (int i = 0; main_path[i] != NULL; i++)
+        if (strcmp(main_path[i], s) == 0)
+            return i;
+    return -1;
+}
+
+const char *order_derive_status(const char *current, const order_parts_t *p)
+{
+    int64_t live = p->total - p->rejected - p->cancelled;
+    if (path_index(current) < 0)
+        return current; /* pending_payment, cancelled: payment and cancels move those */
+    if (live <= 0)
+        return "cancelled";
+    const char *to = "fulfilling";
+    if (p->delivery != NULL && strcmp(p->delivery, "delivered") == 0)
+        to = "delivered";
+    else if ((p->delivery != NULL && strcmp(p->delivery, "picked_up") == 0) || p->handed_over == live)
+        to = "delivering";
+    else if (p->ready + p->handed_over == live)
+        to = "ready";
+    else if (p->fresh == live)
+        to = "paid";
+    /* never backwards: a status already further along stays */
+    return path_index(to) > path_index(current) ? main_path[path_index(to)] : current;
+}
+
+sf_status_t order_sync_status_tx(db_t *db, int64_t order_id, const char *actor, char *status, size_t len)
+{
+    db_rows_t *rows = NULL;
+    order_parts_t parts = {0};
+    char cur[ORDER_STATUS_NAME_MAX], dstatus[16];
+    int64_t market_id;
+    sf_status_t rc = db_query_row(
+        db,
+        "SELECT o.status, o.market_id, (SELECT status FROM deliveries WHERE order_id = o.id),"
+        " COUNT(v.id), COALESCE(SUM(v.status = 'new'), 0), COALESCE(SUM(v.status = 'ready'), 0),"
+        " COALESCE(SUM(v.status = 'handed_over'), 0), COALESCE(SUM(v.status = 'rejected'), 0),"
+        " COALESCE(SUM(v.status = 'cancelled'), 0)"
+        " FROM orders o LEFT JOIN vendor_orders v ON v.order_id = o.id WHERE o.id = ? GROUP BY o.id FOR UPDATE",
+        (db_param_t[]){DB_I64(order_id)}, 1, &rows);
+    if (rc != DB_OK)
+        goto out;
+    snprintf(cur, sizeof(cur), "%s", db_rows_str(rows, 0, NULL));
+    market_id = db_rows_i64(rows, 1);
+    if (!db_rows_isnull(rows, 2)) {
+        snprintf(dstatus, sizeof(dstatus), "%s", db_rows_str(rows, 2, NULL));
+        parts.delivery = dstatus;
+    }
+    parts.total = db_rows_i64(rows, 3);
+    parts.fresh = db_rows_i64(rows, 4);
+    parts.ready = db_rows_i64(rows, 5);
+    parts.handed_over = db_rows_i64(rows, 6);
+    parts.rejected = db_rows_i64(rows, 7);
+    parts.cancelled = db_rows_i64(rows, 8);
+    const char *to = order_derive_status(cur, &parts);
+    if (strcmp(to, "cancelled") == 0 && strcmp(cur, "cancelled") != 0) {
+        if ((rc = order_transition_tx(db, order_id, cur, "cancelled", actor, "rejected")) == DB_OK)
+            rc = outbox_cancelled(db, order_id, market_id, "rejected");
+    } else if (strcmp(to, cur) != 0) {
+        /* along the main path one step at a time, an event for each */
+        for (int i = path_index(cur); rc == DB_OK && i < path_index(to); i++) {
+            rc = order_transition_tx(db, order_id, main_path[i], main_path[i + 1], actor, NULL);
+            if (rc == DB_OK && strcmp(main_path[i + 1], "ready") == 0)
+                rc = outbox_order(db, order_id, market_id, "order.ready", NULL);
+        }
+    }
+    if (rc == DB_OK && status != NULL)
+        snprintf(status, len, "%s", to);
+out:
+    db_rows_free(rows);
     return rc;
 }
 

@@ -83,6 +83,34 @@ sf_status_t order_overdue_unpaid(db_t *db, int64_t grace_s, int64_t max, db_rows
  * "consumer:42". */
 sf_status_t order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const char *reason, int only_if_due);
 
+/* ---- the order's status, derived from its vendor orders and its delivery ---- */
+
+/* What an order is made of now: how many of its vendor orders are in each state, and its
+ * delivery's status (NULL: none yet). */
+typedef struct order_parts {
+    int64_t total, fresh /* new */, ready, handed_over, rejected, cancelled;
+    const char *delivery;
+} order_parts_t;
+
+/* THE rule (API.md "Orders"), the one place it is written. An order that is paid and not
+ * cancelled is: `cancelled` once every vendor order is rejected or cancelled; `delivered` once
+ * its delivery is; `delivering` once the delivery is picked up (every live vendor order
+ * handed over); `ready` when every live vendor order is ready (or handed over); `paid` while
+ * every live one is still new; `fulfilling` otherwise. It never moves backwards along
+ * paid → fulfilling → ready → delivering → delivered; pending_payment and cancelled are left
+ * as they are (payment and the cancels move those). Returns a static string. */
+const char *order_derive_status(const char *current, const order_parts_t *parts);
+
+/* Brings the order's status in line with order_derive_status(), inside the caller's
+ * transaction, after the caller changed a vendor order or the delivery: the order row is
+ * locked, each step along the main path is an order_transition_tx (an event row each), the
+ * step to `ready` adds an outbox row 'order.ready' (dispatch may wait for it), and every
+ * vendor order gone makes the order `cancelled` (reason "rejected") with an
+ * 'order.cancelled' outbox row: refunding the rest (the delivery fee) is then the caller's
+ * (models/payment.h, payment_refund_all_tx). status (may be NULL) gets the status now. DB_OK,
+ * DB_NOROW, or a db status. */
+sf_status_t order_sync_status_tx(db_t *db, int64_t order_id, const char *actor, char *status, size_t len);
+
 /* ---- checkout and the consumer's own orders ---- */
 
 /* Checks out: address checks, then one transaction (db_tx) that locks the products in id

@@ -79,6 +79,21 @@ const config_key_t config_keys[] = {
     {"alipay.notify_url", "", "the URL Alipay calls back (…/v1/pay/alipay/notify)"},
     {"alerts.price_band_pct", "50",
      "a product priced this many percent above or below the day's guide price is an anomaly"},
+    {"dispatch.trigger", "paid", "paid: a delivery is dispatched when the order is paid; ready: when its last vendor order is ready"},
+    {"fulfil.accept_alert_s", "300", "a paid vendor order nobody accepted this long is flagged to the operator, seconds"},
+    {"fulfil.accept_timeout_s", "1200", "a paid vendor order nobody accepted this long is rejected automatically and refunded, seconds"},
+    {"dispatch.offer_ttl_s", "45", "how long a courier has to answer an offer, seconds"},
+    {"dispatch.rounds", "3", "offer rounds before a delivery opens to every courier on shift in range (grab)"},
+    {"dispatch.radius_m", "5000", "couriers farther than this from the market are not offered its deliveries, metres"},
+    {"dispatch.retry_max_s", "60", "longest wait between tries to find a courier (the back-off doubles up to it), seconds"},
+    {"courier.heartbeat_s", "30", "a courier whose last location is older than this is not offered work, seconds"},
+    {"delivery.code_attempts", "5", "wrong delivery codes before the delivery is locked for the operator"},
+    {"delivery.pickup_alert_s", "1800", "an assigned delivery not picked up this long is flagged to the operator, seconds"},
+    {"delivery.transit_alert_s", "3600", "a delivery in transit this long is flagged to the operator, seconds"},
+    {"watchdog.interval_s", "15", "how often stallfront work's watchdog looks for stuck vendor orders, offers and deliveries, seconds"},
+    {"events.heartbeat_s", "20", "an event stream with nothing to say gets a comment this often, seconds"},
+    {"events.buffer_bytes", "262144", "bytes an event stream may have unsent before its reader is dropped as too slow"},
+    {"events.keep", "1000", "events kept per party for Last-Event-ID to resume from"},
     {NULL, NULL, NULL},
 };
 
@@ -168,6 +183,21 @@ static const slot_t slots[] = {
     I("housekeeping.interval_s", housekeeping_interval_s, 1, 86400),
     I("housekeeping.retention_days", housekeeping_retention_days, 1, 3650),
     I("housekeeping.refund_stuck_s", housekeeping_refund_stuck_s, 60, 86400),
+    S("dispatch.trigger", dispatch_trigger),
+    I("fulfil.accept_alert_s", fulfil_accept_alert_s, 30, 86400),
+    I("fulfil.accept_timeout_s", fulfil_accept_timeout_s, 60, 172800),
+    I("dispatch.offer_ttl_s", dispatch_offer_ttl_s, 5, 3600),
+    I("dispatch.rounds", dispatch_rounds, 1, 100),
+    I("dispatch.radius_m", dispatch_radius_m, 100, 200000),
+    I("dispatch.retry_max_s", dispatch_retry_max_s, 1, 3600),
+    I("courier.heartbeat_s", courier_heartbeat_s, 5, 3600),
+    I("delivery.code_attempts", delivery_code_attempts, 1, 100),
+    I("delivery.pickup_alert_s", delivery_pickup_alert_s, 60, 86400),
+    I("delivery.transit_alert_s", delivery_transit_alert_s, 60, 86400),
+    I("watchdog.interval_s", watchdog_interval_s, 1, 3600),
+    I("events.heartbeat_s", events_heartbeat_s, 1, 300),
+    I("events.buffer_bytes", events_buffer_bytes, 4096, 16777216),
+    I("events.keep", events_keep, 10, 100000),
 };
 
 static const slot_t *find_slot(const char *key)
@@ -197,6 +227,10 @@ int config_set(config_t *cfg, const char *key, const char *value, char *errbuf, 
         return -1;
     }
     char *base = (char *)cfg + s->off;
+    if (strcmp(key, "dispatch.trigger") == 0 && strcmp(value, "paid") != 0 && strcmp(value, "ready") != 0) {
+        snprintf(errbuf, errlen, "%s: '%s' is neither paid nor ready", key, value);
+        return -1;
+    }
     if (s->type == T_STR) {
         char *copy = strdup(value);
         if (copy == NULL) {

@@ -88,6 +88,22 @@ typedef struct config {
     char *alipay_notify_url;
     /* catalogue */
     int alerts_price_band_pct; /* a price this far from the day's guide price is an anomaly */
+    /* fulfilment, dispatch, delivery, live updates */
+    char *dispatch_trigger; /* "paid" or "ready" */
+    int fulfil_accept_alert_s;
+    int fulfil_accept_timeout_s;
+    int dispatch_offer_ttl_s;
+    int dispatch_rounds;
+    int dispatch_radius_m;
+    int dispatch_retry_max_s;
+    int courier_heartbeat_s;
+    int delivery_code_attempts;
+    int delivery_pickup_alert_s;
+    int delivery_transit_alert_s;
+    int watchdog_interval_s;
+    int events_heartbeat_s;
+    int events_buffer_bytes;
+    int events_keep;
     char *file;                /* the file the values came from, or NULL */
 } config_t;
 

@@ -78,6 +78,23 @@ static const struct {
     [SF_E_PROVIDER_REFUSED] = {SF_E_CONFLICT, "provider_refused", "the payment provider refused"},
     [SF_E_PROVIDER_CONFIG] = {SF_E_INTERNAL, "internal", "an internal error occurred"},
     [SF_PROVIDER_PROCESSING] = {SF_OK, "processing", "the provider accepted it and settles it later"},
+
+    [SF_E_VENDOR_ORDER_STATE] = {SF_E_CONFLICT, "vendor_order_state",
+                                 "the vendor order is not in a state that allows it"},
+    [SF_E_PICK_LINES] = {SF_E_INVALID, "invalid", "name every line of the vendor order once"},
+    [SF_E_PICK_MORE] = {SF_E_INVALID, "invalid", "a counted line may only go down"},
+
+    [SF_E_OFF_SHIFT] = {SF_E_CONFLICT, "off_shift", "the courier is not on shift"},
+    [SF_E_OFFER_GONE] = {SF_E_CONFLICT, "offer_gone", "the offer was taken by another courier or has expired"},
+    [SF_E_DELIVERY_STATE] = {SF_E_CONFLICT, "delivery_state", "the delivery is not in a state that allows it"},
+    [SF_E_NOT_READY] = {SF_E_CONFLICT, "not_ready", "not every vendor order is ready for pickup"},
+    [SF_E_WRONG_CODE] = {SF_E_INVALID, "wrong_code", "the delivery code is wrong"},
+    [SF_E_DELIVERY_LOCKED] = {SF_E_CONFLICT, "delivery_locked",
+                              "too many wrong codes: the market centre must unlock the delivery"},
+
+    [SF_E_NOT_DELIVERED] = {SF_E_CONFLICT, "not_delivered", "the order has not been delivered yet"},
+    [SF_E_ALREADY_RATED] = {SF_E_CONFLICT, "already_rated", "the order was rated before"},
+    [SF_E_ALREADY_RESOLVED] = {SF_E_CONFLICT, "already_resolved", "the complaint was resolved before"},
 };
 
 static int known(sf_status_t s)

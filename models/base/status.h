@@ -94,6 +94,24 @@ typedef enum sf_status {
     SF_E_PROVIDER_CONFIG,      /* internal: a key, id or URL the provider needs is missing */
     SF_PROVIDER_PROCESSING,    /* ok: the provider accepted it and settles it later (a refund) */
 
+    /* vendor fulfilment (models/fulfil) */
+    SF_E_VENDOR_ORDER_STATE, /* conflict: the vendor order is not in a state that allows it */
+    SF_E_PICK_LINES,         /* invalid: the picked lines are not the vendor order's, each once */
+    SF_E_PICK_MORE,          /* invalid: a counted line may only go down */
+
+    /* couriers and deliveries (models/courier, models/delivery) */
+    SF_E_OFF_SHIFT,       /* conflict: the courier is not on shift */
+    SF_E_OFFER_GONE,      /* conflict: the offer was taken by another courier, or expired */
+    SF_E_DELIVERY_STATE,  /* conflict: the delivery is not in a state that allows it */
+    SF_E_NOT_READY,       /* conflict: not every vendor order is ready for pickup */
+    SF_E_WRONG_CODE,      /* invalid: the consumer's delivery code is wrong */
+    SF_E_DELIVERY_LOCKED, /* conflict: too many wrong codes; the market centre must unlock it */
+
+    /* ratings and complaints (models/feedback) */
+    SF_E_NOT_DELIVERED,    /* conflict: the order has not been delivered */
+    SF_E_ALREADY_RATED,    /* conflict: the order was rated before */
+    SF_E_ALREADY_RESOLVED, /* conflict: the complaint was resolved before */
+
     SF_E__COUNT
 } sf_status_t;
 
