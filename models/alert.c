@@ -24,9 +24,12 @@ sf_status_t alert_list(db_t *db, int64_t market_id, const char *kind, int64_t af
                        int64_t *next_after)
 {
     db_rows_t *rows = NULL;
-    db_param_t p[] = {DB_I64(market_id), kind != NULL ? DB_STR(kind) : DB_NULL,
+    db_param_t p[] = {DB_I64(market_id),
                       kind != NULL ? DB_STR(kind) : DB_NULL,
-                      DB_I64(after_id), DB_I64(after_id), DB_I64(limit)};
+                      kind != NULL ? DB_STR(kind) : DB_NULL,
+                      DB_I64(after_id),
+                      DB_I64(after_id),
+                      DB_I64(limit)};
     *next_after = 0;
     *items = json_array();
     sf_status_t rc = *items != NULL ? db_query(db,
@@ -41,8 +44,7 @@ sf_status_t alert_list(db_t *db, int64_t market_id, const char *kind, int64_t af
         const char *note = db_rows_str(rows, 4, NULL);
         json_t *a = json_pack("{s:I, s:s, s:I, s:I, s:s?, s:s}", "id", (json_int_t)db_rows_i64(rows, 0), "kind",
                               db_rows_str(rows, 1, NULL), "subject_id", (json_int_t)db_rows_i64(rows, 2), "order_id",
-                              (json_int_t)db_rows_i64(rows, 3), "note", note, "created_at",
-                              db_rows_str(rows, 5, NULL));
+                              (json_int_t)db_rows_i64(rows, 3), "note", note, "created_at", db_rows_str(rows, 5, NULL));
         if (a == NULL || json_array_append_new(*items, a) != 0)
             rc = DB_ERR;
         last = db_rows_i64(rows, 0);

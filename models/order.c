@@ -724,13 +724,13 @@ static int attach_deliveries(db_t *db, const range_t *g, const node_t *orders, s
                       p, 7, &rows);
     while (rc == DB_OK && db_rows_next(rows)) {
         json_t *order = find_node(orders, norders, db_rows_i64(rows, 1));
-        json_t *courier = db_rows_isnull(rows, 5) ? json_null()
-                                                  : json_pack("{s:I, s:o, s:o, s:n, s:n}", "id",
-                                                              (json_int_t)db_rows_i64(rows, 5), "name",
-                                                              col_str(rows, 6), "phone", col_str(rows, 7), "lat", "lng");
-        json_t *delivery = json_pack("{s:I, s:o, s:o, s:o, s:n, s:b}", "id", (json_int_t)db_rows_i64(rows, 0),
-                                     "status", col_str(rows, 2), "courier", courier, "code", col_str(rows, 3), "eta",
-                                     "locked", db_rows_i64(rows, 4) != 0);
+        json_t *courier = db_rows_isnull(rows, 5)
+                              ? json_null()
+                              : json_pack("{s:I, s:o, s:o, s:n, s:n}", "id", (json_int_t)db_rows_i64(rows, 5), "name",
+                                          col_str(rows, 6), "phone", col_str(rows, 7), "lat", "lng");
+        json_t *delivery = json_pack("{s:I, s:o, s:o, s:o, s:n, s:b}", "id", (json_int_t)db_rows_i64(rows, 0), "status",
+                                     col_str(rows, 2), "courier", courier, "code", col_str(rows, 3), "eta", "locked",
+                                     db_rows_i64(rows, 4) != 0);
         if (order == NULL || delivery == NULL || json_object_set_new(order, "delivery", delivery) != 0)
             rc = DB_ERR;
         if (order == NULL)

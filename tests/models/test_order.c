@@ -914,6 +914,114 @@ START_TEST(test_a_second_request_waits_for_the_first_and_then_gives_up)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- the derived status */
+
+static const char *derive(const char *cur, int64_t total, int64_t fresh, int64_t ready, int64_t handed,
+                          int64_t rejected, int64_t cancelled, const char *delivery)
+{
+    order_parts_t p = {.total = total,
+                       .fresh = fresh,
+                       .ready = ready,
+                       .handed_over = handed,
+                       .rejected = rejected,
+                       .cancelled = cancelled,
+                       .delivery = delivery};
+    return order_derive_status(cur, &p);
+}
+
+START_TEST(test_the_order_status_follows_its_vendor_orders_and_its_delivery)
+{
+    /* 3 vendor orders: all new → paid; one accepted → fulfilling; */
+    ck_assert_str_eq(derive("paid", 3, 3, 0, 0, 0, 0, NULL), "paid");
+    ck_assert_str_eq(derive("paid", 3, 2, 0, 0, 0, 0, NULL), "fulfilling");
+    ck_assert_str_eq(derive("paid", 3, 2, 0, 0, 0, 0, "offered"), "fulfilling");
+    /* a rejected one does not count: the other two new → still paid; ready ones → ready */
+    ck_assert_str_eq(derive("paid", 3, 2, 0, 0, 1, 0, NULL), "paid");
+    ck_assert_str_eq(derive("fulfilling", 3, 0, 2, 0, 1, 0, "assigned"), "ready");
+    ck_assert_str_eq(derive("fulfilling", 3, 0, 2, 0, 0, 0, "assigned"), "fulfilling");
+    /* every live one handed over, or the delivery picked up → delivering; delivered */
+    ck_assert_str_eq(derive("ready", 3, 0, 0, 2, 1, 0, "picked_up"), "delivering");
+    ck_assert_str_eq(derive("delivering", 3, 0, 0, 2, 1, 0, "delivered"), "delivered");
+    /* every vendor order gone → cancelled */
+    ck_assert_str_eq(derive("paid", 2, 0, 0, 0, 2, 0, NULL), "cancelled");
+    ck_assert_str_eq(derive("paid", 2, 0, 0, 0, 1, 1, NULL), "cancelled");
+    /* never backwards; the states payment and cancels own are left alone */
+    ck_assert_str_eq(derive("ready", 3, 3, 0, 0, 0, 0, NULL), "ready");
+    ck_assert_str_eq(derive("delivered", 3, 0, 3, 0, 0, 0, NULL), "delivered");
+    ck_assert_str_eq(derive("pending_payment", 2, 0, 0, 0, 0, 0, NULL), "pending_payment");
+    ck_assert_str_eq(derive("cancelled", 2, 2, 0, 0, 0, 0, NULL), "cancelled");
+}
+END_TEST
+
+/* Syncs in a transaction of its own; the status now. */
+static void sync_now(world_t *w, int64_t id, char *status, size_t len)
+{
+    ck_assert_int_eq(db_begin(&w->db), DB_OK);
+    ck_assert_int_eq(order_sync_status_tx(&w->db, id, "test", status, len), DB_OK);
+    ck_assert_int_eq(db_commit(&w->db), DB_OK);
+}
+
+START_TEST(test_syncing_walks_the_main_path_with_an_event_for_each_step)
+{
+    world_t w;
+    char st[ORDER_STATUS_NAME_MAX];
+    world_open(&w, "sync");
+    int64_t a = add_product(&w, 0, "菠菜", 600, 500, 1000);
+    int64_t b = add_product(&w, 1, "鸡蛋", 350, 0, 10);
+    cart_line_t lines[] = {{a, 250}, {b, 4}};
+    order_checkout_t in = co(&w, lines, 2);
+    int64_t id = checkout_ok(&w, &in);
+    int64_t va = q1(&w.db, "SELECT MIN(id) FROM vendor_orders WHERE order_id = ?", id);
+    int64_t vb = q1(&w.db, "SELECT MAX(id) FROM vendor_orders WHERE order_id = ?", id);
+    /* unpaid: left alone */
+    sync_now(&w, id, st, sizeof(st));
+    ck_assert_str_eq(st, "pending_payment");
+    set_status(&w, "orders", id, "paid");
+    set_status(&w, "vendor_orders", va, "new");
+    set_status(&w, "vendor_orders", vb, "new");
+    sync_now(&w, id, st, sizeof(st));
+    ck_assert_str_eq(st, "paid");
+    ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND actor = 'test'", id), 0);
+    /* both ready at once (a vendor marked ready, the other rejected meanwhile): two steps */
+    set_status(&w, "vendor_orders", va, "ready");
+    set_status(&w, "vendor_orders", vb, "rejected");
+    sync_now(&w, id, st, sizeof(st));
+    ck_assert_str_eq(st, "ready");
+    ck_assert(status_is(&w, "orders", id, "ready"));
+    ck_assert_int_eq(q1(&w.db,
+                        "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND actor = 'test'"
+                        " AND vendor_order_id IS NULL AND to_status IN ('fulfilling', 'ready')",
+                        id),
+                     2);
+    ck_assert_int_eq(q1(&w.db,
+                        "SELECT COUNT(*) FROM outbox WHERE topic = 'order.ready' AND payload LIKE"
+                        " CONCAT('%\"order_id\":', ?, ',%')",
+                        id),
+                     1);
+    /* a second sync changes nothing */
+    sync_now(&w, id, st, sizeof(st));
+    ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND actor = 'test'", id), 2);
+    /* every vendor order gone: cancelled, with its outbox row */
+    int64_t id2 = checkout_ok(&w, &in);
+    set_status(&w, "orders", id2, "paid");
+    ck_assert_int_eq(db_exec(&w.db, "UPDATE vendor_orders SET status = 'rejected' WHERE order_id = ?",
+                             (db_param_t[]){DB_I64(id2)}, 1, NULL, NULL),
+                     DB_OK);
+    sync_now(&w, id2, st, sizeof(st));
+    ck_assert_str_eq(st, "cancelled");
+    ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM orders WHERE id = ? AND cancel_reason = 'rejected'", id2), 1);
+    ck_assert_int_eq(q1(&w.db,
+                        "SELECT COUNT(*) FROM outbox WHERE topic = 'order.cancelled' AND payload LIKE"
+                        " CONCAT('%\"order_id\":', ?, ',%')",
+                        id2),
+                     1);
+    ck_assert_int_eq(db_begin(&w.db), DB_OK);
+    ck_assert_int_eq(order_sync_status_tx(&w.db, 987654321, "test", NULL, 0), DB_NOROW);
+    db_rollback(&w.db);
+    world_close(&w);
+}
+END_TEST
+
 static Suite *order_suite(void)
 {
     Suite *s = suite_create("order");
@@ -933,6 +1041,8 @@ static Suite *order_suite(void)
     tcase_add_test(tc, test_the_consumers_cancel_follows_the_order_state);
     tcase_add_test(tc, test_an_order_is_found_only_by_its_consumer);
     tcase_add_test(tc, test_pages_list_the_consumers_orders_newest_first_each_once);
+    tcase_add_test(tc, test_the_order_status_follows_its_vendor_orders_and_its_delivery);
+    tcase_add_test(tc, test_syncing_walks_the_main_path_with_an_event_for_each_step);
     tcase_add_test(tc, test_idempotency_keys_are_bounded_printable_ascii);
     tcase_add_test(tc, test_an_idempotency_key_replays_refuses_another_body_and_expires);
     tcase_add_test(tc, test_a_second_request_waits_for_the_first_and_then_gives_up);
