@@ -31,4 +31,16 @@ sf_status_t stock_take(db_t *db, const stock_move_t *moves, size_t n, int *short
  * never below zero). DB_OK or a db status. */
 sf_status_t stock_return_order(db_t *db, int64_t order_id, const char *vo_status);
 
+/* Gives back what one vendor order took (a rejection): the quantity of each of its lines,
+ * summed per product, in one statement (sales_qty lowered, never below zero). DB_OK or a db
+ * status. */
+sf_status_t stock_return_vendor_order(db_t *db, int64_t vendor_order_id);
+
+/* Settles a vendor order's stock once its lines carry qty_actual (the pick): per product, a
+ * lighter or fewer line gives qty - qty_actual back (sales_qty lowered), a heavier one takes
+ * qty_actual - qty more but never below zero stock (sales_qty raised by what was taken); a
+ * line picked exactly moves nothing. Two statements (sales_qty, then stock, so neither
+ * depends on the order of assignments). DB_OK or a db status. */
+sf_status_t stock_settle_pick(db_t *db, int64_t vendor_order_id);
+
 #endif
