@@ -355,17 +355,18 @@ static int refunded_of(db_t *db, int64_t payment_id, int64_t *sum)
 }
 
 /* Inserts the refund row with a fresh out_refund_no (vendor_order_id 0: order-wide). */
-static int insert_refund(db_t *db, const pay_attempt_t *a, int64_t vendor_order_id, int64_t amount,
-                         const char *reason, int64_t *refund_id, char *no, size_t len)
+static int insert_refund(db_t *db, const pay_attempt_t *a, int64_t vendor_order_id, int64_t amount, const char *reason,
+                         int64_t *refund_id, char *no, size_t len)
 {
     uint64_t id = 0;
     int rc = DB_DUP;
     for (int i = 0; i < PAY_NO_TRIES && rc == DB_DUP; i++) {
         if ((rc = new_number('R', no, len)) != DB_OK)
             return rc;
-        db_param_t p[] = {DB_I64(a->market_id), DB_I64(a->order_id), DB_I64(a->id),
-                          vendor_order_id > 0 ? DB_I64(vendor_order_id) : DB_NULL,
-                          DB_STR(no),           DB_I64(amount),      DB_STR(reason)};
+        db_param_t p[] = {DB_I64(a->market_id), DB_I64(a->order_id),
+                          DB_I64(a->id),        vendor_order_id > 0 ? DB_I64(vendor_order_id) : DB_NULL,
+                          DB_STR(no),           DB_I64(amount),
+                          DB_STR(reason)};
         rc = db_exec(db,
                      "INSERT INTO refunds (market_id, order_id, payment_id, vendor_order_id, out_refund_no,"
                      " amount_fen, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -48,7 +48,7 @@ sf_status_t stock_return_vendor_order(db_t *db, int64_t vendor_order_id)
 /* The per-product difference of a picked vendor order: qty - qty_actual, summed (> 0: back to
  * stock; < 0: taken). Lines not picked yet count 0. */
 #define PICK_DIFF                                                                                                      \
-    "(SELECT product_id, SUM(qty - COALESCE(qty_actual, qty)) AS d FROM order_lines WHERE vendor_order_id = ?"       \
+    "(SELECT product_id, SUM(qty - COALESCE(qty_actual, qty)) AS d FROM order_lines WHERE vendor_order_id = ?"         \
     " GROUP BY product_id HAVING d <> 0 ORDER BY product_id) r"
 
 sf_status_t stock_settle_pick(db_t *db, int64_t vendor_order_id)
