@@ -65,7 +65,8 @@ typedef struct fulfil_pick_line {
 /* A page of the vendor's own vendor orders, oldest first (id order), each as
  * fulfil_render() shows it. status NULL: every vendor order that was paid (new_at set),
  * whatever its status now; else only that status. after_id 0: from the oldest. next_cursor
- * gets the next page's cursor, or "" at the end. Three queries a page. DB_OK or a db status. */
+ * gets the next page's cursor, or "" at the end. Two queries a page (the vendor orders, their lines). DB_OK or a db
+ * status. */
 sf_status_t fulfil_list(db_t *db, int64_t market_id, int64_t vendor_id, const char *status, size_t limit,
                         int64_t after_id, json_t **items, char *next_cursor, size_t len);
 
