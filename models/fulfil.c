@@ -393,7 +393,8 @@ static sf_status_t price_lines(move_t *m, pline_t *pl, size_t n, int64_t *refund
         int64_t back = 0, agreed = l->amount_fen;
         if (l->weight) {
             /* the one rounding of the trade: the amount of what was weighed, half up, but never
-             * more than what was agreed (money_line_weighed) */
+             * more than what was agreed (money_line_weighed; its difference is taken again
+             * below, against the amount stored and paid) */
             if (money_line_weighed(l->price_fen, l->per_g, l->qty, l->qty_actual, &l->amount_actual, &back) != MONEY_OK)
                 return SF_E_INTERNAL;
         } else {
