@@ -1,7 +1,9 @@
 /*
  * Stock moves: the only code that changes products.stock (and sales_qty beside it). A
- * checkout takes the quantities of its lines; a cancel or a timeout gives an order's back. Every
- * move runs inside the caller's transaction (models/order.c's), in the order the caller
+ * checkout takes the quantities of its lines; a cancel or a timeout gives an order's back; a
+ * vendor's rejection gives its vendor order's back and a pick settles the difference between
+ * what was ordered and what was weighed or counted (models/fulfil.c). Every move runs inside
+ * the caller's transaction (models/order.c's, models/fulfil.c's), in the order the caller
  * gives: product-id order, the lock order of checkout, so that concurrent moves queue
  * instead of deadlocking. No HTTP here; the caller bumps the catalogue version after commit.
  *
