@@ -444,6 +444,7 @@ START_TEST(test_bad_bodies_and_queries_are_refused_and_change_nothing)
     refused(&w, va, "reject", "{\"reason\":42}", 422, "invalid", "reason");
     refused(&w, va, "reject", "{\"reason\":null}", 422, "invalid", "reason");
     refused(&w, va, "reject", "{\"reason\":\"ok\",\"why\":1}", 422, "invalid", "why");
+    refused(&w, va, "reject", "{\"reason\":\"两行\\n理由\"}", 422, "invalid", "reason");
     char longer[512] = "{\"reason\":\"";
     for (int i = 0; i < 201; i++)
         strcat(longer, "x");
@@ -458,6 +459,12 @@ START_TEST(test_bad_bodies_and_queries_are_refused_and_change_nothing)
     refused(&w, va, "pick", "{\"lines\":{}}", 422, "invalid", "lines");
     refused(&w, va, "pick", "{\"lines\":[1]}", 422, "invalid", "lines[0]");
     refused(&w, va, "pick", "{\"lines\":[],\"extra\":true}", 422, "invalid", "extra");
+    char many[8192] = "{\"lines\":[";
+    for (int i = 0; i < 101; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s{\"line_id\":%d,\"qty_actual\":1}", i ? "," : "",
+                 i + 1);
+    strcat(many, "]}");
+    refused(&w, va, "pick", many, 422, "invalid", "lines");
     static const char *const shapes[][2] = {
         {"{\"line_id\":\"%lld\",\"qty_actual\":1}", "lines[0].line_id"},
         {"{\"line_id\":%lld,\"qty_actual\":\"1\"}", "lines[0].qty_actual"},
