@@ -354,21 +354,23 @@ static int refunded_of(db_t *db, int64_t payment_id, int64_t *sum)
     return rc;
 }
 
-/* Inserts the refund row with a fresh out_refund_no. */
-static int insert_refund(db_t *db, const pay_attempt_t *a, int64_t amount, const char *reason, int64_t *refund_id,
-                         char *no, size_t len)
+/* Inserts the refund row with a fresh out_refund_no (vendor_order_id 0: order-wide). */
+static int insert_refund(db_t *db, const pay_attempt_t *a, int64_t vendor_order_id, int64_t amount, const char *reason,
+                         int64_t *refund_id, char *no, size_t len)
 {
     uint64_t id = 0;
     int rc = DB_DUP;
     for (int i = 0; i < PAY_NO_TRIES && rc == DB_DUP; i++) {
         if ((rc = new_number('R', no, len)) != DB_OK)
             return rc;
-        db_param_t p[] = {DB_I64(a->market_id), DB_I64(a->order_id), DB_I64(a->id),
-                          DB_STR(no),           DB_I64(amount),      DB_STR(reason)};
+        db_param_t p[] = {DB_I64(a->market_id), DB_I64(a->order_id),
+                          DB_I64(a->id),        vendor_order_id > 0 ? DB_I64(vendor_order_id) : DB_NULL,
+                          DB_STR(no),           DB_I64(amount),
+                          DB_STR(reason)};
         rc = db_exec(db,
-                     "INSERT INTO refunds (market_id, order_id, payment_id, out_refund_no, amount_fen, reason)"
-                     " VALUES (?, ?, ?, ?, ?, ?)",
-                     p, 6, NULL, &id);
+                     "INSERT INTO refunds (market_id, order_id, payment_id, vendor_order_id, out_refund_no,"
+                     " amount_fen, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     p, 7, NULL, &id);
     }
     *refund_id = (int64_t)id;
     return rc;
@@ -418,7 +420,9 @@ static int refund_fits(db_t *db, const pay_attempt_t *a, int64_t attempt_amount,
     return DB_OK;
 }
 
-sf_status_t payment_refund_tx(db_t *db, int64_t payment_id, int64_t amount_fen, const char *reason, int64_t *refund_id)
+/* payment_refund_tx, the refund naming the vendor order that caused it (0: none). */
+static sf_status_t refund_tx(db_t *db, int64_t payment_id, int64_t vendor_order_id, int64_t amount_fen,
+                             const char *reason, int64_t *refund_id)
 {
     db_rows_t *rows = NULL;
     pay_attempt_t a;
@@ -443,12 +447,45 @@ sf_status_t payment_refund_tx(db_t *db, int64_t payment_id, int64_t amount_fen, 
         goto out;
     }
     if ((rc = refund_fits(db, &a, attempt_amount, amount_fen, paid_fen, refunded_fen)) != DB_OK ||
-        (rc = insert_refund(db, &a, amount_fen, reason, refund_id, no, sizeof(no))) != DB_OK)
+        (rc = insert_refund(db, &a, vendor_order_id, amount_fen, reason, refund_id, no, sizeof(no))) != DB_OK)
         goto out;
     rc = request_refund(db, &a, amount_fen, *refund_id, no);
 out:
     db_rows_free(rows);
     return rc;
+}
+
+sf_status_t payment_refund_tx(db_t *db, int64_t payment_id, int64_t amount_fen, const char *reason, int64_t *refund_id)
+{
+    return refund_tx(db, payment_id, 0, amount_fen, reason, refund_id);
+}
+
+sf_status_t payment_refund_vendor_tx(db_t *db, int64_t vendor_order_id, int64_t amount_fen, const char *reason,
+                                     int64_t *refund_id)
+{
+    db_rows_t *rows = NULL;
+    int64_t left = amount_fen, id = 0;
+    *refund_id = 0;
+    if (amount_fen <= 0)
+        return SF_E_INVALID;
+    /* the paid attempts of the vendor order's order, each with what is left of it */
+    int rc = db_query(db,
+                      "SELECT p.id, p.amount_fen - COALESCE((SELECT SUM(r.amount_fen) FROM refunds r"
+                      " WHERE r.payment_id = p.id AND r.status <> 'failed'), 0) FROM payments p"
+                      " WHERE p.order_id = (SELECT order_id FROM vendor_orders WHERE id = ?) AND p.status = 'paid'"
+                      " ORDER BY p.id LIMIT ?",
+                      (db_param_t[]){DB_I64(vendor_order_id), DB_I64(PAY_ATTEMPTS_MAX)}, 2, &rows);
+    while (rc == DB_OK && left > 0 && db_rows_next(rows)) {
+        int64_t part = db_rows_i64(rows, 1) < left ? db_rows_i64(rows, 1) : left;
+        if (part <= 0)
+            continue;
+        rc = refund_tx(db, db_rows_i64(rows, 0), vendor_order_id, part, reason, &id);
+        if (rc == DB_OK && *refund_id == 0)
+            *refund_id = id;
+        left -= part;
+    }
+    db_rows_free(rows);
+    return rc == DB_OK && left > 0 ? SF_E_REFUND_EXCEEDS : rc;
 }
 
 sf_status_t payment_refund_all_tx(db_t *db, int64_t order_id, const char *reason, int64_t *total)

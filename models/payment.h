@@ -107,6 +107,15 @@ sf_status_t payment_close_tx(db_t *db, int64_t payment_id);
  * the sum requested. DB_OK (also when nothing was left) or a status of payment_refund_tx. */
 sf_status_t payment_refund_all_tx(db_t *db, int64_t order_id, const char *reason, int64_t *total);
 
+/* Refunds amount_fen caused by one vendor order (a rejection, a lighter weight), inside the
+ * caller's transaction: as payment_refund_tx, the refunds row naming vendor_order_id, taken
+ * from the order's paid attempts in id order (one row, unless an attempt has less left than
+ * that). *refund_id the (first) refund. DB_OK; SF_E_REFUND_EXCEEDS when the paid attempts
+ * have less left (nothing may be kept: roll back); SF_E_INVALID for an amount <= 0; or a
+ * status of payment_refund_tx. */
+sf_status_t payment_refund_vendor_tx(db_t *db, int64_t vendor_order_id, int64_t amount_fen, const char *reason,
+                                     int64_t *refund_id);
+
 /* The refund by id (a plain read). DB_OK, DB_NOROW, or a db status. */
 sf_status_t payment_refund_get(db_t *db, int64_t refund_id, pay_refund_t *out);
 

@@ -35,3 +35,34 @@ sf_status_t stock_return_order(db_t *db, int64_t order_id, const char *vo_status
                    " SET p.stock = p.stock + r.qty, p.sales_qty = GREATEST(p.sales_qty - r.qty, 0)",
                    p, 3, NULL, NULL);
 }
+
+sf_status_t stock_return_vendor_order(db_t *db, int64_t vendor_order_id)
+{
+    return db_exec(db,
+                   "UPDATE products p JOIN (SELECT product_id, SUM(qty) AS qty FROM order_lines"
+                   " WHERE vendor_order_id = ? GROUP BY product_id ORDER BY product_id) r ON r.product_id = p.id"
+                   " SET p.stock = p.stock + r.qty, p.sales_qty = GREATEST(p.sales_qty - r.qty, 0)",
+                   (db_param_t[]){DB_I64(vendor_order_id)}, 1, NULL, NULL);
+}
+
+/* The per-product difference of a picked vendor order: qty - qty_actual, summed (> 0: back to
+ * stock; < 0: taken). Lines not picked yet count 0. */
+#define PICK_DIFF                                                                                                      \
+    "(SELECT product_id, SUM(qty - COALESCE(qty_actual, qty)) AS d FROM order_lines WHERE vendor_order_id = ?"         \
+    " GROUP BY product_id HAVING d <> 0 ORDER BY product_id) r"
+
+sf_status_t stock_settle_pick(db_t *db, int64_t vendor_order_id)
+{
+    db_param_t p[] = {DB_I64(vendor_order_id)};
+    /* what moves is GREATEST(d, -stock): all of d back, or at most the whole stock taken */
+    sf_status_t rc = db_exec(db,
+                             "UPDATE products p JOIN " PICK_DIFF " ON r.product_id = p.id"
+                             " SET p.sales_qty = GREATEST(p.sales_qty - GREATEST(r.d, -p.stock), 0)",
+                             p, 1, NULL, NULL);
+    if (rc != DB_OK)
+        return rc;
+    return db_exec(db,
+                   "UPDATE products p JOIN " PICK_DIFF " ON r.product_id = p.id"
+                   " SET p.stock = GREATEST(p.stock + r.d, 0)",
+                   p, 1, NULL, NULL);
+}

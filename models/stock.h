@@ -1,7 +1,9 @@
 /*
  * Stock moves: the only code that changes products.stock (and sales_qty beside it). A
- * checkout takes the quantities of its lines; a cancel or a timeout gives an order's back. Every
- * move runs inside the caller's transaction (models/order.c's), in the order the caller
+ * checkout takes the quantities of its lines; a cancel or a timeout gives an order's back; a
+ * vendor's rejection gives its vendor order's back and a pick settles the difference between
+ * what was ordered and what was weighed or counted (models/fulfil.c). Every move runs inside
+ * the caller's transaction (models/order.c's, models/fulfil.c's), in the order the caller
  * gives: product-id order, the lock order of checkout, so that concurrent moves queue
  * instead of deadlocking. No HTTP here; the caller bumps the catalogue version after commit.
  *
@@ -30,5 +32,17 @@ sf_status_t stock_take(db_t *db, const stock_move_t *moves, size_t n, int *short
  * vo_status (NULL: every line), summed per product, in one statement (sales_qty lowered,
  * never below zero). DB_OK or a db status. */
 sf_status_t stock_return_order(db_t *db, int64_t order_id, const char *vo_status);
+
+/* Gives back what one vendor order took (a rejection): the quantity of each of its lines,
+ * summed per product, in one statement (sales_qty lowered, never below zero). DB_OK or a db
+ * status. */
+sf_status_t stock_return_vendor_order(db_t *db, int64_t vendor_order_id);
+
+/* Settles a vendor order's stock once its lines carry qty_actual (the pick): per product, a
+ * lighter or fewer line gives qty - qty_actual back (sales_qty lowered), a heavier one takes
+ * qty_actual - qty more but never below zero stock (sales_qty raised by what was taken); a
+ * line picked exactly moves nothing. Two statements (sales_qty, then stock, so neither
+ * depends on the order of assignments). DB_OK or a db status. */
+sf_status_t stock_settle_pick(db_t *db, int64_t vendor_order_id);
 
 #endif

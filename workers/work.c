@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "workers/acceptance.h"
 #include "workers/housekeeping.h"
 #include "models/base/log.h"
 #include "workers/queue.h"
@@ -18,7 +19,7 @@
 #include "workers/timeout.h"
 #include "workers/work.h"
 
-#define NJOBS    8
+#define NJOBS    9
 #define ONLY_MAX 512 /* bytes of an --only list */
 
 typedef struct job {
@@ -34,8 +35,8 @@ typedef struct thread {
     queue_env_t env;
 } thread_t;
 
-static const char *const job_names[NJOBS] = {"relay",  "timeout-scheduler", "mover", "order-timeout", "reaper", "sweep",
-                                             "refund", "housekeeping"};
+static const char *const job_names[NJOBS] = {
+    "relay", "timeout-scheduler", "mover", "order-timeout", "reaper", "sweep", "refund", "housekeeping", "acceptance"};
 
 /* 1 if name is in the comma-separated list (NULL: every name is). */
 static int listed(const char *list, const char *name)
@@ -119,6 +120,7 @@ int work_run(const config_t *cfg, const char *only, const sigset_t *signals)
         {job_names[5], timeout_sweep_step, NULL},
         {job_names[6], queue_consumer_step, (void *)kinds[2]},
         {job_names[7], housekeeping_step, NULL},
+        {job_names[8], acceptance_step, NULL},
     };
     atomic_int stop = 0;
     char host[64] = "host", names[256] = "";

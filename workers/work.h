@@ -9,6 +9,7 @@
  *   sweep              the MariaDB safety net for overdue unpaid orders
  *   refund             issues requested refunds at the payment provider (workers/refund.c)
  *   housekeeping       purges old rows, trims streams, asks again for stuck refunds
+ *   acceptance         flags vendor orders not accepted in time, later rejects them (workers/acceptance.c)
  * Called on the main thread, which must already block SIGTERM and SIGINT (the threads
  * inherit the mask) and takes them with sigwait().
  */
@@ -19,7 +20,7 @@
 #include "models/base/config.h"
 
 /* Names of the jobs, comma-separated, for the help text. */
-#define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund,housekeeping"
+#define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund,housekeeping,acceptance"
 
 /* Checks an --only list: 0 if every comma-separated name is a job (NULL: all), else -1 with
  * the first unknown name in bad (bounded). */
