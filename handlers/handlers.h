@@ -20,6 +20,7 @@ int payments_register(router_t *r);
 int paynotify_register(router_t *r);
 int testing_register(router_t *r);
 int fulfil_register(router_t *r);
+int feedback_register(router_t *r);
 
 /* Registers every route of the API; -1 on a programming error (bad or duplicate pattern). */
 int handlers_register_all(router_t *r, const config_t *cfg);

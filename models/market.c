@@ -125,7 +125,8 @@ out:
 
 /* ================================================================ stalls */
 
-/* rating_sum / rating_count to one decimal, half up; null without ratings. */
+/* rating_sum / rating_count to one decimal, half up; null without ratings. The stall also
+ * shows rating_count, so "4.5 from 2 ratings" reads differently from "4.5 from 200". */
 static json_t *rating(int64_t sum, int64_t count)
 {
     if (count <= 0)
@@ -147,11 +148,11 @@ static json_t *stall_json(const db_rows_t *r)
                          ? json_null()
                          : json_pack("{s:I, s:s?, s:s?}", "id", (json_int_t)db_rows_i64(r, 8), "name",
                                      db_rows_str(r, 9, NULL), "credit_level", db_rows_str(r, 10, NULL));
-    return json_pack("{s:I, s:I, s:s?, s:s?, s:{s:I, s:I}, s:o, s:o}", "id", (json_int_t)db_rows_i64(r, 0), "market_id",
-                     (json_int_t)db_rows_i64(r, 1), "stall_no", db_rows_str(r, 2, NULL), "zone",
+    return json_pack("{s:I, s:I, s:s?, s:s?, s:{s:I, s:I}, s:o, s:o, s:I}", "id", (json_int_t)db_rows_i64(r, 0),
+                     "market_id", (json_int_t)db_rows_i64(r, 1), "stall_no", db_rows_str(r, 2, NULL), "zone",
                      db_rows_str(r, 3, NULL), "map", "x", (json_int_t)db_rows_i64(r, 4), "y",
                      (json_int_t)db_rows_i64(r, 5), "vendor", vendor, "rating",
-                     rating(db_rows_i64(r, 6), db_rows_i64(r, 7)));
+                     rating(db_rows_i64(r, 6), db_rows_i64(r, 7)), "rating_count", (json_int_t)db_rows_i64(r, 7));
 }
 
 static const char stalls_sql[] =
