@@ -18,6 +18,7 @@ int cart_register(router_t *r);
 int orders_register(router_t *r);
 int payments_register(router_t *r);
 int paynotify_register(router_t *r);
+int events_register(router_t *r);
 int testing_register(router_t *r);
 
 /* Registers every route of the API; -1 on a programming error (bad or duplicate pattern). */

@@ -306,3 +306,25 @@ fail:
     *out = NULL;
     return -1;
 }
+
+int events_newest(redis_t *r, const char *party, char *id, size_t idlen)
+{
+    char key[KEY_MAX];
+    if (idlen == 0 || !plain(party, EVENTS_PARTY_MAX))
+        return -1;
+    id[0] = '\0';
+    snprintf(key, sizeof(key), "events:%s", party);
+    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *rep = redis_cmdargv(r, 6, argv, lens);
+    if (rep == NULL)
+        return -1;
+    int rc = rep->type == REDIS_REPLY_ARRAY ? 0 : -1;
+    if (rc == 0 && rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2 &&
+        rep->element[0]->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(id, idlen, "%s", rep->element[0]->element[0]->str);
+    freeReplyObject(rep);
+    return rc;
+}

@@ -50,4 +50,8 @@ int events_order_changed(db_t *db, redis_t *r, int keep, int64_t order_id);
  * {id, type, data (object)} in order. 0 or -1. */
 int events_read(redis_t *r, const char *party, const char *after, int from_start, size_t max, json_t **out);
 
+/* The newest entry id of a party's stream into id ("" when it holds none): where a stream
+ * opened without Last-Event-ID stands, to catch up from later. 0 or -1. */
+int events_newest(redis_t *r, const char *party, char *id, size_t idlen);
+
 #endif
