@@ -857,7 +857,7 @@ static void on_ctl(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
     L->stopping = 1;
     L->stop_at_ms = h2o_now(L->ctx.loop);
     stop_accepting(L);
-    sse_end_all(L->sse); /* open streams end now, not at the end of the grace period */
+    sse_end_all(L->sse);                   /* open streams end now, not at the end of the grace period */
     h2o_context_request_shutdown(&L->ctx); /* GOAWAY on HTTP/2, no keep-alive on HTTP/1.1 */
 }
 
