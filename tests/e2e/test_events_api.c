@@ -623,8 +623,12 @@ START_TEST(test_a_reader_that_never_reads_is_dropped_and_memory_stays_bounded)
     fprintf(stderr, "test_events: server VmRSS %ld kB before, %ld kB after 20 MB to a reader that never reads\n",
             before, after);
     /* bounded: the server held at most events.buffer_bytes (256 KB) of it at a time, plus
-     * what the allocator keeps; nothing near the 20 MB that went by */
+     * what the allocator keeps; nothing near the 20 MB that went by. (Under AddressSanitizer
+     * freed memory waits in its quarantine, so RSS says nothing there: the drop and the
+     * gauge above still hold, and the leak check at exit covers the freeing.) */
+#ifndef __SANITIZE_ADDRESS__
     ck_assert_int_lt(after - before, 8 * 1024);
+#endif
     close(fd);
     shop_world_down(&w);
 }
