@@ -339,8 +339,11 @@ static void post_backlog(pool_job_t *job)
     h2o_multithread_send_message(&j->loop->backlog_rx, &j->msg);
 }
 
-/* Sends a catch-up read to the pool. 0, or -1 (the pool is full: the caller ends the stream). */
-static int catch_up(stream_t *st)
+/* Sends a catch-up read to the pool: after the last id queued; with none, the first read
+ * (at the start) only anchors the stream at the party's newest id, and a later one reads
+ * from the oldest kept (the party's stream was empty when this one began, so all of it is
+ * new). 0, or -1 (the pool is full: the caller ends the stream). */
+static int catch_up(stream_t *st, int first)
 {
     sse_loop_t *l = st->loop;
     backlog_job_t *j = calloc(1, sizeof(*j));
@@ -354,6 +357,8 @@ static int catch_up(stream_t *st)
     if (st->have_last)
         snprintf(j->after, sizeof(j->after), "%llu-%llu", (unsigned long long)st->last_ms,
                  (unsigned long long)st->last_seq);
+    else
+        j->from_start = !first;
     if (pool_submit(l->env.pool, &j->job) != 0) {
         free(j);
         return -1;
@@ -390,7 +395,7 @@ static void caught_up(stream_t *st, backlog_job_t *j)
         end_stream(st, "backlog_page");
         return;
     }
-    if (st->again && catch_up(st) != 0) {
+    if (st->again && catch_up(st, 0) != 0) {
         end_stream(st, "pool_full");
         return;
     }
@@ -451,7 +456,7 @@ static void resync_all(sse_loop_t *l)
             next = st->next;
             if (st->job != NULL)
                 st->again = 1;
-            else if (catch_up(st) != 0)
+            else if (catch_up(st, 0) != 0)
                 end_stream(st, "pool_full");
         }
 }
@@ -473,6 +478,8 @@ static void on_live(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
 
 void sse_post(sse_loop_t *l, const char *msg, size_t len)
 {
+    if (l == NULL)
+        return;
     const char *end = msg + len, *p1 = memchr(msg, '\n', len);
     const char *p2 = p1 != NULL ? memchr(p1 + 1, '\n', (size_t)(end - p1 - 1)) : NULL;
     const char *p3 = p2 != NULL ? memchr(p2 + 1, '\n', (size_t)(end - p2 - 1)) : NULL;
@@ -493,6 +500,8 @@ void sse_post(sse_loop_t *l, const char *msg, size_t len)
 
 void sse_resync(sse_loop_t *l)
 {
+    if (l == NULL)
+        return;
     live_msg_t *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return; /* streams stay open; they miss what the subscriber missed until they reconnect */
@@ -557,7 +566,7 @@ static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *val
 
 int sse_start(sse_loop_t *l, h2o_req_t *req, const sse_open_t *o)
 {
-    if (l->stopping || strlen(o->party) >= EVENTS_PARTY_MAX)
+    if (l == NULL || l->stopping || strlen(o->party) >= EVENTS_PARTY_MAX)
         return -1;
     stream_t *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_stream_dispose);
     *st = (stream_t){.gen = {on_proceed, on_stop},
@@ -587,7 +596,7 @@ int sse_start(sse_loop_t *l, h2o_req_t *req, const sse_open_t *o)
                           h2o_strdup(&req->pool, st->request_id, SIZE_MAX).base, strlen(st->request_id));
     h2o_start_response(req, &st->gen);
     reg_add(l, st);
-    if (catch_up(st) != 0) {
+    if (catch_up(st, 1) != 0) {
         end_stream(st, "pool_full");
         return 0;
     }
@@ -597,6 +606,8 @@ int sse_start(sse_loop_t *l, h2o_req_t *req, const sse_open_t *o)
 
 void sse_end_all(sse_loop_t *l)
 {
+    if (l == NULL)
+        return;
     l->stopping = 1;
     for (size_t b = 0; b < BUCKETS; b++)
         while (l->buckets[b] != NULL)

@@ -561,6 +561,72 @@ START_TEST(test_a_resumed_stream_gets_exactly_the_events_after_its_last_id)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- the subscriber reconnects */
+
+/* The ids of the events a stream holds, in order, must be exactly these. */
+static void assert_ids(sse_t *s, char (*ids)[EVENTS_ID_MAX], int from, int to)
+{
+    json_t *evs = sse_events(s, NULL);
+    ck_assert_int_eq(json_array_size(evs), to - from);
+    for (int i = from; i < to; i++)
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(evs, (size_t)(i - from)), "id")), ids[i]);
+    json_decref(evs);
+}
+
+START_TEST(test_streams_catch_up_after_the_subscriber_reconnects)
+{
+    shop_world_t w;
+    char t1[128], t2[128], p1[EVENTS_PARTY_MAX], p2[EVENTS_PARTY_MAX], a[8][EVENTS_ID_MAX], b[8][EVENTS_ID_MAX];
+    shop_world_open(&w);
+    party_token(&w.redis, ROLE_VENDOR, 5, t1, sizeof(t1), p1);
+    party_token(&w.redis, ROLE_COURIER, 6, t2, sizeof(t2), p2);
+    emit(&w.redis, p1, 0, a[0]); /* s1 opens after it (anchored there); p2 is empty when s2 opens */
+    sse_t *s1 = sse_open(&shared, T_H2C, t1, NULL, NULL), *s2 = sse_open(&shared, T_HTTP1, t2, NULL, NULL);
+    sleep_ms(200);
+    /* Every pub/sub connection of this Redis is cut: the server's subscriber reconnects, and
+     * what is published meanwhile reaches the streams only through their catch-up. Then
+     * twice more with nothing new: a catch-up must not send anything twice. */
+    for (int round = 0; round < 3; round++) {
+        /* event 1 of each party is appended in the same pipeline as the kill: Redis runs the
+         * three back to back, so no subscriber can be listening when it is written */
+        char k1[64], k2[64];
+        snprintf(k1, sizeof(k1), "events:%s", p1);
+        snprintf(k2, sizeof(k2), "events:%s", p2);
+        const char *kill[] = {"CLIENT", "KILL", "TYPE", "pubsub"};
+        const char *x1[] = {"XADD", k1, "*", "type", "test.n", "data", "{\"i\":1}"};
+        const char *x2[] = {"XADD", k2, "*", "type", "test.n", "data", "{\"i\":1}"};
+        size_t lk[] = {6, 4, 4, 6}, l1[7], l2[7];
+        for (int i = 0; i < 7; i++) {
+            l1[i] = strlen(x1[i]);
+            l2[i] = strlen(x2[i]);
+        }
+        redis_argv_t cmds[] = {{4, kill, lk}, {7, x1, l1}, {7, x2, l2}};
+        redisReply *rep[3];
+        ck_assert_int_eq(redis_pipeline(&w.redis, round == 0 ? 3 : 1, cmds, rep), 0);
+        ck_assert(rep[0]->type == REDIS_REPLY_INTEGER);
+        for (int i = 1; round == 0 && i < 3; i++) {
+            ck_assert(rep[i]->type == REDIS_REPLY_STRING);
+            snprintf(i == 1 ? a[1] : b[1], EVENTS_ID_MAX, "%s", rep[i]->str);
+        }
+        for (int i = 0; i < (round == 0 ? 3 : 1); i++)
+            freeReplyObject(rep[i]);
+        for (int i = 2; round == 0 && i < 8; i++) {
+            emit(&w.redis, p1, i, a[i]);
+            emit(&w.redis, p2, i, b[i]);
+        }
+        sleep_ms(150);
+    }
+    sse_wait_id(s1, a[7]);
+    sse_wait_id(s2, b[7]);
+    sleep_ms(300); /* a late duplicate would have come by now */
+    assert_ids(s1, a, 1, 8);
+    assert_ids(s2, b, 1, 8);
+    sse_close(s1);
+    sse_close(s2);
+    shop_world_down(&w);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- a reader that never reads */
 
 static long rss_kb(pid_t pid)
@@ -715,6 +781,7 @@ int main(void)
     tcase_add_unchecked_fixture(tc, shared_up, shared_down);
     tcase_add_test(tc, test_a_vendor_hears_of_a_paid_order_and_nobody_else_does);
     tcase_add_test(tc, test_a_resumed_stream_gets_exactly_the_events_after_its_last_id);
+    tcase_add_test(tc, test_streams_catch_up_after_the_subscriber_reconnects);
     tcase_add_test(tc, test_a_reader_that_never_reads_is_dropped_and_memory_stays_bounded);
     tcase_add_test(tc, test_refusals_401_403_422_in_the_error_shape);
     tcase_add_test(tc, test_sigterm_ends_open_streams_instead_of_waiting_out_the_grace_period);
