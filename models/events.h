@@ -36,7 +36,8 @@ int events_emit(redis_t *r, int keep, const char *party, const char *type, const
 
 /* After any change of an order (payment, a vendor order's move, the delivery's move): reads
  * the order's parties with one query and emits, in one pipelined round trip,
- *   to each vendor of its vendor orders: "vendor_order.new" (status new) or
+ *   to each vendor of its vendor orders, once the order was paid (the vendors of an order
+ *     never paid never saw it): "vendor_order.new" (status new) or
  *     "vendor_order.changed", data {order_id, vendor_order_id, status, order_status};
  *   to the consumer: "order.changed", data {order_id, status, delivery_status, vendor_orders:
  *     [{id, status}]};
