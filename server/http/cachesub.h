@@ -17,9 +17,9 @@
 typedef struct cachesub cachesub_t;
 
 typedef struct cachesub_channel {
-    const char *name;                                          /* a string literal */
+    const char *name;                                           /* a string literal */
     void (*on_message)(void *ctx, const char *msg, size_t len); /* msg is NUL-terminated, borrowed */
-    void (*on_connect)(void *ctx);                             /* may be NULL */
+    void (*on_connect)(void *ctx);                              /* may be NULL */
 } cachesub_channel_t;
 
 /* Starts the thread for n (<= CACHESUB_MAX_CHANNELS) channels, copied; NULL if it cannot. */
