@@ -18,6 +18,7 @@ int cart_register(router_t *r);
 int orders_register(router_t *r);
 int payments_register(router_t *r);
 int paynotify_register(router_t *r);
+int events_register(router_t *r);
 int testing_register(router_t *r);
 int fulfil_register(router_t *r);
 int feedback_register(router_t *r);

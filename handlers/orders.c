@@ -17,6 +17,7 @@
 #include "models/base/log.h"
 #include "models/cachever.h"
 #include "models/cart.h"
+#include "models/events.h"
 #include "models/order.h"
 #include "models/payment.h"
 #include "server/http/api.h"
@@ -160,6 +161,9 @@ static void cancel(api_req_t *req, worker_t *w)
         rc = order_outcome(payment_cancel_by_consumer(&w->db, req->who.user_id, id, &market_id), &d);
     if (rc == SF_OK) {
         bump(req, w, market_id); /* the stock came back */
+        if (events_order_changed(&w->db, &w->redis, req->cfg->events_keep, id) != 0)
+            log_warn("cancel %s: order %lld cancelled, events not emitted: %s", req->request_id, (long long)id,
+                     w->redis.err);
         rc = render(w, req->who.user_id, id, &doc, &d);
     }
     api_reply_result(req, w, rc, &d, 200, doc);

@@ -24,6 +24,7 @@
 #include <time.h>
 #include "handlers/handlers.h"
 #include "models/base/log.h"
+#include "models/events.h"
 #include "models/payment.h"
 #include "models/providers/alipay.h"
 #include "models/providers/paykeys.h"
@@ -88,9 +89,14 @@ static sf_status_t receive(const api_req_t *req, worker_t *w, pay_provider_t p, 
     char verdict[VERDICT_MAX] = "";
     json_t *headers = headers_doc(req);
     pay_notice_t n = notice(req, p, headers);
+    int64_t paid_order = 0;
     read(req, &n, &scratch, verdict);
-    sf_status_t rc = payment_notify(&w->db, &n, d);
+    sf_status_t rc = payment_notify(&w->db, &n, d, &paid_order);
     json_decref(headers);
+    /* Committed: the vendors and the consumer hear of it (a failure only slows them). */
+    if (paid_order > 0 && events_order_changed(&w->db, &w->redis, req->cfg->events_keep, paid_order) != 0)
+        log_warn("notify %s: order %lld paid, events not emitted: %s", req->request_id, (long long)paid_order,
+                 w->redis.err);
     return rc;
 }
 

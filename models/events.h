@@ -36,7 +36,8 @@ int events_emit(redis_t *r, int keep, const char *party, const char *type, const
 
 /* After any change of an order (payment, a vendor order's move, the delivery's move): reads
  * the order's parties with one query and emits, in one pipelined round trip,
- *   to each vendor of its vendor orders: "vendor_order.new" (status new) or
+ *   to each vendor of its vendor orders, once the order was paid (the vendors of an order
+ *     never paid never saw it): "vendor_order.new" (status new) or
  *     "vendor_order.changed", data {order_id, vendor_order_id, status, order_status};
  *   to the consumer: "order.changed", data {order_id, status, delivery_status, vendor_orders:
  *     [{id, status}]};
@@ -49,5 +50,9 @@ int events_order_changed(db_t *db, redis_t *r, int keep, int64_t order_id);
  * oldest kept when from_start, else nothing), at most max, into *out: a JSON array of
  * {id, type, data (object)} in order. 0 or -1. */
 int events_read(redis_t *r, const char *party, const char *after, int from_start, size_t max, json_t **out);
+
+/* The newest entry id of a party's stream into id ("" when it holds none): where a stream
+ * opened without Last-Event-ID stands, to catch up from later. 0 or -1. */
+int events_newest(redis_t *r, const char *party, char *id, size_t idlen);
 
 #endif

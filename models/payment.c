@@ -324,10 +324,12 @@ static int record_locked(db_t *db, const pay_attempt_t *a, const pay_paid_t *pai
     return payment_refund_tx(db, a->id, amount, late ? "late_payment" : "double_payment", &refund_id);
 }
 
-sf_status_t payment_record_paid_tx(db_t *db, const pay_paid_t *paid, pay_outcome_t *outcome)
+/* payment_record_paid_tx, telling also the order of the attempt (0 when not ours). */
+static sf_status_t record_paid(db_t *db, const pay_paid_t *paid, pay_outcome_t *outcome, int64_t *order_id)
 {
     pay_attempt_t a;
     *outcome = PAY_UNKNOWN_TRADE;
+    *order_id = 0;
     if (paid == NULL || paid->out_trade_no == NULL || paid->transaction_id == NULL || paid->transaction_id[0] == '\0' ||
         strlen(paid->transaction_id) >= PAY_TXID_MAX)
         return SF_E_INVALID;
@@ -336,7 +338,14 @@ sf_status_t payment_record_paid_tx(db_t *db, const pay_paid_t *paid, pay_outcome
         return DB_OK; /* not ours: PAY_UNKNOWN_TRADE, nothing written */
     if (rc != DB_OK)
         return rc;
+    *order_id = a.order_id;
     return record_locked(db, &a, paid, outcome);
+}
+
+sf_status_t payment_record_paid_tx(db_t *db, const pay_paid_t *paid, pay_outcome_t *outcome)
+{
+    int64_t order_id;
+    return record_paid(db, paid, outcome, &order_id);
 }
 
 /* ================================================================ refunds */
@@ -710,6 +719,7 @@ sf_status_t payment_cancel_by_consumer(db_t *db, int64_t consumer_id, int64_t or
 typedef struct notify_work {
     const pay_notice_t *n;
     pay_outcome_t outcome;
+    int64_t order_id;    /* the order of the attempt paid */
     const char *verdict; /* a string literal */
     sf_status_t refusal; /* SF_OK: acknowledged */
     const char *message; /* the refusal's sentence for the provider */
@@ -773,7 +783,7 @@ static sf_status_t notify_tx(db_t *db, void *ctx)
     nw->message = NULL;
     if (n->kind == PAY_NOTICE_REFUND)
         return notify_refund(db, nw);
-    sf_status_t rc = payment_record_paid_tx(db, &n->paid, &nw->outcome);
+    sf_status_t rc = record_paid(db, &n->paid, &nw->outcome, &nw->order_id);
     if (rc != DB_OK)
         return rc;
     paid_verdict(nw);
@@ -809,7 +819,7 @@ static sf_status_t notify_refused(db_t *db, const pay_notice_t *n, sf_status_t r
 
 /* Runs the transaction and logs; a failure of ours answers the provider internal (it calls
  * again), whatever the database said. */
-static sf_status_t notify_run(db_t *db, const pay_notice_t *n, status_detail_t *d)
+static sf_status_t notify_run(db_t *db, const pay_notice_t *n, status_detail_t *d, int64_t *paid_order)
 {
     notify_work_t nw = {.n = n};
     const char *what = n->kind == PAY_NOTICE_REFUND ? "settling" : "recording";
@@ -829,14 +839,20 @@ static sf_status_t notify_run(db_t *db, const pay_notice_t *n, status_detail_t *
     if (nw.refusal != SF_OK)
         return notify_refused(db, n, nw.refusal, nw.verdict, nw.message, d);
     notify_log(db, n, nw.verdict, 1);
+    if (nw.outcome == PAY_RECORDED)
+        *paid_order = nw.order_id;
     return SF_OK;
 }
 
-sf_status_t payment_notify(db_t *db, const pay_notice_t *n, status_detail_t *d)
+sf_status_t payment_notify(db_t *db, const pay_notice_t *n, status_detail_t *d, int64_t *paid_order)
 {
+    int64_t ignored;
+    if (paid_order == NULL)
+        paid_order = &ignored;
+    *paid_order = 0;
     switch (n->kind) {
     case PAY_NOTICE_REFUSED: return notify_refused(db, n, n->refusal, n->verdict, n->message, d);
     case PAY_NOTICE_IGNORED: notify_log(db, n, n->verdict, 1); return SF_OK;
-    default: return notify_run(db, n, d);
+    default: return notify_run(db, n, d, paid_order);
     }
 }

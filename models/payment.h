@@ -191,7 +191,9 @@ typedef struct pay_notice {
  * when the provider is to be told it was received; otherwise the refusal: SF_E_MALFORMED
  * (not one of our payments or refunds, an amount that does not match, or the notice's own
  * refusal), SF_E_UNAUTHORIZED (the notice's), or SF_E_INTERNAL (our failure: the provider
- * calls again), with d->reason the sentence for the provider and d->details {"verdict"}. */
-sf_status_t payment_notify(db_t *db, const pay_notice_t *n, status_detail_t *d);
+ * calls again), with d->reason the sentence for the provider and d->details {"verdict"}.
+ * *paid_order (may be NULL) gets the order this notification moved to paid, 0 if none (a
+ * duplicate, a late or double payment, a refund), so the caller can announce it. */
+sf_status_t payment_notify(db_t *db, const pay_notice_t *n, status_detail_t *d, int64_t *paid_order);
 
 #endif

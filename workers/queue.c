@@ -243,7 +243,7 @@ static queue_result_t apply(db_t *db, redis_t *r, const queue_kind_t *k, int64_t
         return QUEUE_RETRY;
     }
     if (k->after_commit != NULL)
-        k->after_commit(r, event_id, market_id, payload, k->ctx);
+        k->after_commit(db, r, event_id, market_id, payload, k->ctx);
     return QUEUE_DONE;
 }
 

@@ -53,8 +53,10 @@ typedef queue_result_t (*queue_handler_fn)(db_t *db, redis_t *r, int64_t event_i
                                            const json_t *payload, void *ctx);
 
 /* Runs after a QUEUE_DONE was committed (not for a duplicate): side effects that must follow
- * the commit, e.g. a catalogue version bump. May be NULL. */
-typedef void (*queue_after_fn)(redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx);
+ * the commit, e.g. a catalogue version bump or a live-update event (which reads with db,
+ * outside any transaction). May be NULL. */
+typedef void (*queue_after_fn)(db_t *db, redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload,
+                               void *ctx);
 
 /* A worker kind: its group is also its consumer name in the processed table. */
 typedef struct queue_kind {

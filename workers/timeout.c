@@ -8,6 +8,7 @@
 #include <string.h>
 #include "models/base/log.h"
 #include "models/cachever.h"
+#include "models/events.h"
 #include "models/order.h"
 #include "models/payment.h"
 #include "models/providers/payprov.h"
@@ -125,17 +126,22 @@ static queue_result_t cancel(db_t *db, redis_t *r, int64_t order_id, int64_t mar
     return QUEUE_RETRY;
 }
 
-/* Stock came back: the catalogue shows it after the bump. */
-static void bump(redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx)
+/* Stock came back: the catalogue shows it after the bump. The order was cancelled (or found
+ * paid at its deadline): its parties hear of it. Also after "nothing to do" (paid or
+ * cancelled meanwhile), which announces the order's state once more: harmless, as an
+ * event says what the order is now (docs/events.md). */
+static void after_commit(db_t *db, redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx)
 {
     if (cachever_bump(r, market_id, NULL) != 0)
         log_warn("work: order %" PRId64 ": catalogue version of market %" PRId64 " not bumped", event_id, market_id);
+    if (events_order_changed(db, r, db->cfg->events_keep, event_id) != 0)
+        log_warn("work: order %" PRId64 ": events not emitted: %s", event_id, r->err);
 }
 
 static const queue_kind_t scheduler_kind = {
     .group = TIMEOUT_SCHEDULER_GROUP, .topic = TIMEOUT_CREATED_TOPIC, .handle = schedule};
 static const queue_kind_t consumer_kind = {
-    .group = TIMEOUT_GROUP, .topic = TIMEOUT_TOPIC, .handle = cancel, .after_commit = bump};
+    .group = TIMEOUT_GROUP, .topic = TIMEOUT_TOPIC, .handle = cancel, .after_commit = after_commit};
 
 const queue_kind_t *timeout_scheduler_kind(void)
 {

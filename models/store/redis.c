@@ -142,6 +142,33 @@ redisReply *redis_cmdargv(redis_t *r, int argc, const char **argv, const size_t 
     return rep;
 }
 
+int redis_pipeline(redis_t *r, size_t n, const redis_argv_t *cmds, redisReply **replies)
+{
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    if (ensure(r) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (redisAppendCommandArgv(r->c, cmds[i].argc, cmds[i].argv, cmds[i].argvlen) != REDIS_OK)
+            goto fail;
+    for (size_t i = 0; i < n; i++) {
+        void *rep = NULL;
+        if (redisGetReply(r->c, &rep) != REDIS_OK || rep == NULL)
+            goto fail;
+        replies[i] = rep;
+    }
+    return 0;
+fail:
+    /* Replies not read are lost with the context: it cannot be reused in step. */
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i] != NULL)
+            freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+    drop(r, "redis pipeline");
+    return -1;
+}
+
 int redis_ping(redis_t *r)
 {
     redisReply *rep = redis_cmd(r, "PING");

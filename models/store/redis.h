@@ -39,6 +39,18 @@ redisReply *redis_cmd(redis_t *r, const char *fmt, ...);
 /* The same with an argument vector (binary safe). */
 redisReply *redis_cmdargv(redis_t *r, int argc, const char **argv, const size_t *argvlen);
 
+/* One command of a pipeline: an argument vector (binary safe). */
+typedef struct redis_argv {
+    int argc;
+    const char **argv;
+    const size_t *argvlen;
+} redis_argv_t;
+
+/* Sends n commands at once and reads their n replies (one round trip) into replies[0..n),
+ * each the caller's to free (a command error is a REDIS_REPLY_ERROR reply). 0; or -1 on a
+ * connection failure (r->err; the context was dropped; every replies[i] is NULL). */
+int redis_pipeline(redis_t *r, size_t n, const redis_argv_t *cmds, redisReply **replies);
+
 /* PING; 0 when the answer is PONG. */
 int redis_ping(redis_t *r);
 

@@ -133,6 +133,13 @@ void api_reply_static(api_req_t *req, int status, const char *content_type, cons
     req->content_type = content_type;
 }
 
+void api_reply_stream(api_req_t *req, const char *party, const char *after)
+{
+    api_reply_static(req, 200, "text/event-stream", "");
+    snprintf(req->stream_party, sizeof(req->stream_party), "%s", party);
+    snprintf(req->stream_after, sizeof(req->stream_after), "%s", after != NULL ? after : "");
+}
+
 void api_reply_text(api_req_t *req, int status, const char *content_type, char *text, size_t len)
 {
     begin_reply(req);

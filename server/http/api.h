@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "models/base/config.h"
+#include "models/events.h"
 #include "server/http/errors.h"
 #include "server/http/pool.h"
 #include "server/http/router.h"
@@ -84,6 +85,9 @@ typedef struct api_req {
     int retry_after; /* seconds; 0 for none */
     sf_status_t err; /* the error replied, SF_OK otherwise (for the access log) */
     const char *err_code;
+    /* ROUTE_STREAM: the stream chosen by api_reply_stream ("" until then) */
+    char stream_party[EVENTS_PARTY_MAX];
+    char stream_after[EVENTS_ID_MAX];
 } api_req_t;
 
 /* Replies with a JSON document (stolen). On failure to render, replies 500. */
@@ -103,6 +107,11 @@ void api_reply_status(api_req_t *req, const worker_t *w, sf_status_t rc, status_
 /* The reply a handler ends with: doc (stolen) with `status` when rc is SF_OK, else as
  * api_reply_status(). d (may be NULL) is emptied either way. */
 void api_reply_result(api_req_t *req, const worker_t *w, sf_status_t rc, status_detail_t *d, int status, json_t *doc);
+
+/* On a ROUTE_STREAM route: the answer is the event stream of `party` (models/events.h),
+ * resumed after the entry id `after` (NULL or "": live events only). The HTTP layer starts
+ * it on the loop thread (200, text/event-stream) and keeps it open. */
+void api_reply_stream(api_req_t *req, const char *party, const char *after);
 
 /* Replies with text that lives forever (a string literal). */
 void api_reply_static(api_req_t *req, int status, const char *content_type, const char *text);
@@ -126,7 +135,8 @@ char *api_server_metrics(api_server_t *s, size_t *len);
  * if it holds a NUL byte, or if it does not fit. */
 int api_decode(const char *s, size_t n, char *buf, size_t buflen, int plus_is_space);
 
-/* The value of request header `name` (case-insensitive) on a ROUTE_BODY_ANY route, or NULL. */
+/* The value of request header `name` (case-insensitive) on a ROUTE_BODY_ANY or ROUTE_STREAM
+ * route, or NULL. */
 const char *api_header(const api_req_t *req, const char *name);
 
 /* Tells the HTTP layer that this write bumped the market's catalogue version (cachever_bump):

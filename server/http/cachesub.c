@@ -1,5 +1,5 @@
 /*
- * Catalogue-version subscriber (see cachesub.h). hiredis 0.14's blocking API: the thread
+ * The pub/sub subscriber (see cachesub.h). hiredis 0.14's blocking API: the thread
  * blocks in redisGetReply without a read timeout (a subscriber is silent most of the time);
  * cachesub_stop() unblocks it by shutting the socket down under it, then joins it.
  */
@@ -14,14 +14,14 @@
 #include <hiredis/hiredis.h>
 #include "server/http/cachesub.h"
 #include "models/base/log.h"
-#include "models/cachever.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
 struct cachesub {
     const config_t *cfg;
-    cachesub_cb cb;
+    cachesub_channel_t channels[CACHESUB_MAX_CHANNELS];
+    size_t nchannels;
     void *ctx;
     pthread_t tid;
     pthread_mutex_t mu;
@@ -60,10 +60,16 @@ static redisContext *subscribe(cachesub_t *s)
             goto fail;
         freeReplyObject(r);
     }
-    r = redisCommand(c, "SUBSCRIBE %s", CACHEVER_CHANNEL);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY)
-        goto fail;
-    freeReplyObject(r);
+    /* One confirmation per channel. */
+    for (size_t i = 0; i < s->nchannels; i++)
+        if (redisAppendCommand(c, "SUBSCRIBE %s", s->channels[i].name) != REDIS_OK)
+            goto fail;
+    for (size_t i = 0; i < s->nchannels; i++) {
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL || r->type != REDIS_REPLY_ARRAY)
+            goto fail;
+        freeReplyObject(r);
+        r = NULL;
+    }
     /* Messages may come at any time now: no read timeout. */
     struct timeval none = {0, 0};
     redisSetTimeout(c, none);
@@ -75,16 +81,17 @@ fail:
     return NULL;
 }
 
-/* "<market>:<version>" → the callback; anything else is ignored. */
+/* A "message" push → its channel's callback; anything else is ignored. */
 static void deliver(cachesub_t *s, const redisReply *r)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[2]->type != REDIS_REPLY_STRING)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_STRING)
         return;
-    long long market;
-    unsigned long long version;
-    char tail;
-    if (sscanf(r->element[2]->str, "%lld:%llu%c", &market, &version, &tail) == 2 && market > 0)
-        s->cb(s->ctx, (int64_t)market, (uint64_t)version);
+    for (size_t i = 0; i < s->nchannels; i++)
+        if (strcmp(r->element[1]->str, s->channels[i].name) == 0) {
+            s->channels[i].on_message(s->ctx, r->element[2]->str, r->element[2]->len);
+            return;
+        }
 }
 
 static void *run(void *arg)
@@ -103,8 +110,9 @@ static void *run(void *arg)
         s->c = c;
         int stop = s->stopping;
         pthread_mutex_unlock(&s->mu);
-        if (!stop)
-            s->cb(s->ctx, 0, 0); /* whatever was published while we were away is lost */
+        for (size_t i = 0; !stop && i < s->nchannels; i++) /* whatever was published while away is lost */
+            if (s->channels[i].on_connect != NULL)
+                s->channels[i].on_connect(s->ctx);
         void *reply;
         while (!stop && redisGetReply(c, &reply) == REDIS_OK) {
             deliver(s, reply);
@@ -112,7 +120,7 @@ static void *run(void *arg)
             stop = stopping(s);
         }
         if (!stopping(s))
-            log_warn("cache: lost the Redis subscription (%s); reconnecting", c->errstr);
+            log_warn("pubsub: lost the Redis subscription (%s); reconnecting", c->errstr);
         pthread_mutex_lock(&s->mu);
         s->c = NULL;
         pthread_mutex_unlock(&s->mu);
@@ -121,13 +129,16 @@ static void *run(void *arg)
     return NULL;
 }
 
-cachesub_t *cachesub_start(const config_t *cfg, cachesub_cb on_version, void *ctx)
+cachesub_t *cachesub_start(const config_t *cfg, const cachesub_channel_t *channels, size_t n, void *ctx)
 {
+    if (n == 0 || n > CACHESUB_MAX_CHANNELS)
+        return NULL;
     cachesub_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
     s->cfg = cfg;
-    s->cb = on_version;
+    memcpy(s->channels, channels, n * sizeof(*channels));
+    s->nchannels = n;
     s->ctx = ctx;
     pthread_mutex_init(&s->mu, NULL);
     if (pthread_create(&s->tid, NULL, run, s) != 0) {

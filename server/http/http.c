@@ -34,11 +34,14 @@
 #include "server/http/accesslog.h"
 #include "server/http/cache.h"
 #include "server/http/cachesub.h"
+#include "models/cachever.h"
+#include "models/events.h"
 #include "server/http/api.h"
 #include "server/http/auth.h"
 #include "server/http/http.h"
 #include "models/base/log.h"
 #include "server/http/metrics.h"
+#include "server/http/sse.h"
 #include "server/http/statpoll.h"
 
 /* h2o buffers a whole body before the handler runs and answers bodies above its own limit
@@ -111,6 +114,7 @@ struct loop {
     h2o_multithread_receiver_t ctl_rx;  /* shutdown request from the main thread */
     h2o_multithread_receiver_t ver_rx;  /* catalogue versions from the subscriber */
     cache_t *cache;                     /* public catalogue answers */
+    sse_loop_t *sse;                    /* open GET /v1/events streams */
     ctl_msg_t stop_msg;
     h2o_timeout_t deadline_timeout; /* http.deadline_ms */
     h2o_timeout_t tick_timeout;
@@ -139,6 +143,7 @@ struct api_server {
     loop_t *loops[MAX_THREADS];
     size_t inflight_total;     /* atomic: requests with a job in the pool */
     size_t conns_total;        /* atomic */
+    size_t streams_total;      /* atomic: open event streams */
     size_t unanswered_at_exit; /* atomic */
     /* The newest catalogue version each market reached through a write answered by this
      * server (api_cache_bumped): raised before the write's reply, read by every loop before
@@ -416,7 +421,7 @@ static int copy_inputs(h2o_req_t *req, api_req_t *a, const router_params_t *para
         a->idempotency_key =
             strndup(req->headers.entries[ik].value.base,
                     req->headers.entries[ik].value.len > 256 ? 257 : req->headers.entries[ik].value.len);
-    if ((a->route->flags & ROUTE_BODY_ANY) && copy_headers(req, a) != 0)
+    if ((a->route->flags & (ROUTE_BODY_ANY | ROUTE_STREAM)) && copy_headers(req, a) != 0)
         return -1;
     if ((a->route->flags & ROUTE_BODY_ANY) && req->entity.base != NULL) {
         if ((a->raw_body = malloc(req->entity.len + 1)) == NULL)
@@ -638,6 +643,27 @@ static void conn_release(conn_state_t *cs)
         free(cs);
 }
 
+/* A ROUTE_STREAM answer whose handler chose a stream: started and kept by sse.c. 1 if it
+ * was; 0 to answer as usual (an error, or 503 when the loop is stopping). */
+static int start_stream(loop_t *L, h2o_req_t *req, http_job_t *j)
+{
+    if (!(j->a.route->flags & ROUTE_STREAM) || j->a.status != 200 || j->a.stream_party[0] == '\0')
+        return 0;
+    sse_open_t o = {.party = j->a.stream_party,
+                    .after = j->a.stream_after,
+                    .request_id = j->a.request_id,
+                    .peer = j->a.peer,
+                    .pattern = j->a.route->pattern,
+                    .protocol = protocol_of(req),
+                    .route_index = j->a.route->index,
+                    .t0_us = j->t0_us};
+    if (sse_start(L->sse, req, &o) == 0)
+        return 1;
+    api_req_reset_reply(&j->a);
+    api_reply_error(&j->a, SF_E_UNAVAILABLE, NULL, "the server is shutting down; reconnect shortly", NULL);
+    return 0;
+}
+
 static void on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
 {
     loop_t *L = H2O_STRUCT_FROM_MEMBER(loop_t, done_rx, rx);
@@ -665,7 +691,8 @@ static void on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
             if (j->a.status == 200 && j->a.etag != NULL && inm != NULL &&
                 cache_etag_matches(inm->base, inm->len, j->a.etag))
                 j->a.status = 304;
-            send_reply(L, g->req, &j->a, NULL, j->t0_us);
+            if (!start_stream(L, g->req, j))
+                send_reply(L, g->req, &j->a, NULL, j->t0_us);
         }
         job_free(j);
     }
@@ -830,6 +857,7 @@ static void on_ctl(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
     L->stopping = 1;
     L->stop_at_ms = h2o_now(L->ctx.loop);
     stop_accepting(L);
+    sse_end_all(L->sse);                   /* open streams end now, not at the end of the grace period */
     h2o_context_request_shutdown(&L->ctx); /* GOAWAY on HTTP/2, no keep-alive on HTTP/1.1 */
 }
 
@@ -847,7 +875,7 @@ static void on_version(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
     }
 }
 
-/* The subscriber's callback, on its thread: a copy of the news for every loop. */
+/* The subscriber's callbacks, on its thread: a copy of the news for every loop. */
 static void broadcast_version(void *ctx, int64_t market, uint64_t version)
 {
     api_server_t *S = ctx;
@@ -861,6 +889,38 @@ static void broadcast_version(void *ctx, int64_t market, uint64_t version)
     }
 }
 
+/* CACHEVER_CHANNEL: "<market>:<version>"; anything else is ignored. */
+static void on_version_msg(void *ctx, const char *msg, size_t len)
+{
+    long long market;
+    unsigned long long version;
+    char tail;
+    if (sscanf(msg, "%lld:%llu%c", &market, &version, &tail) == 2 && market > 0)
+        broadcast_version(ctx, (int64_t)market, (uint64_t)version);
+}
+
+/* Reconnected: invalidations may have been missed, so every loop forgets everything. */
+static void on_version_connect(void *ctx)
+{
+    broadcast_version(ctx, 0, 0);
+}
+
+/* EVENTS_CHANNEL: each loop's streams of the party get it. */
+static void on_event_msg(void *ctx, const char *msg, size_t len)
+{
+    api_server_t *S = ctx;
+    for (size_t i = 0; i < S->nloops; i++)
+        sse_post(S->loops[i]->sse, msg, len);
+}
+
+/* Reconnected: events may have been missed, so every stream catches up from its last id. */
+static void on_event_connect(void *ctx)
+{
+    api_server_t *S = ctx;
+    for (size_t i = 0; i < S->nloops; i++)
+        sse_resync(S->loops[i]->sse);
+}
+
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     loop_t *L = H2O_STRUCT_FROM_MEMBER(loop_t, tick, entry);
@@ -868,7 +928,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         accesslog_flush(&L->log);
     if (L->stopping) {
         uint64_t waited = h2o_now(L->ctx.loop) - L->stop_at_ms;
-        int drained = L->inflight == 0 && (L->conns == 0 || waited >= SHUTDOWN_GOAWAY_MS);
+        int drained = L->inflight == 0 && sse_jobs(L->sse) == 0 && (L->conns == 0 || waited >= SHUTDOWN_GOAWAY_MS);
         if (drained || waited >= (uint64_t)L->srv->cfg->shutdown_grace_s * 1000) {
             L->exiting = 1;
             return;
@@ -891,6 +951,8 @@ static void loop_init(loop_t *L)
     h2o_multithread_register_receiver(L->ctx.queue, &L->ctl_rx, on_ctl);
     h2o_multithread_register_receiver(L->ctx.queue, &L->ver_rx, on_version);
     L->cache = cache_new();
+    sse_env_t env = {S->cfg, &L->ctx, S->pool, S->metrics, L->id, &L->log, &S->streams_total};
+    L->sse = sse_loop_new(&env);
     h2o_timeout_init(L->ctx.loop, &L->deadline_timeout, (uint64_t)S->cfg->http_deadline_ms);
     h2o_timeout_init(L->ctx.loop, &L->tick_timeout, TICK_MS);
     L->tick.cb = on_tick;
@@ -910,7 +972,7 @@ static void loop_init(loop_t *L)
  * ending, and disposing a context under live connections would free what they point at. */
 static void loop_fini(loop_t *L)
 {
-    if (L->conns != 0 || L->inflight != 0)
+    if (L->conns != 0 || L->inflight != 0 || sse_jobs(L->sse) != 0 || sse_open_count(L->sse) != 0)
         return;
     /* The trap: h2o's graceful-shutdown entry sits on one_sec_timeout; disposing the
      * context while it is linked aborts in h2o_timeout_dispose. */
@@ -923,6 +985,8 @@ static void loop_fini(loop_t *L)
     h2o_multithread_unregister_receiver(L->ctx.queue, &L->ver_rx);
     cache_free(L->cache);
     L->cache = NULL;
+    sse_loop_free(L->sse);
+    L->sse = NULL;
     h2o_timeout_dispose(L->ctx.loop, &L->deadline_timeout);
     h2o_timeout_dispose(L->ctx.loop, &L->tick_timeout);
     h2o_evloop_t *evloop = L->ctx.loop;
@@ -1052,8 +1116,13 @@ int http_server_start(http_server_t *S)
         return -1;
     /* Only once every loop listens for versions. Without a subscriber the cache still
      * works, within CACHE_MAX_AGE_S of staleness. */
-    if ((S->sub = cachesub_start(S->cfg, broadcast_version, S)) == NULL)
-        log_warn("cache: no version subscriber; cached answers may be up to %d s stale", CACHE_MAX_AGE_S);
+    static const cachesub_channel_t channels[] = {
+        {CACHEVER_CHANNEL, on_version_msg, on_version_connect},
+        {EVENTS_CHANNEL, on_event_msg, on_event_connect},
+    };
+    if ((S->sub = cachesub_start(S->cfg, channels, sizeof(channels) / sizeof(channels[0]), S)) == NULL)
+        log_warn("pubsub: no subscriber; cached answers may be up to %d s stale, event streams get no live events",
+                 CACHE_MAX_AGE_S);
     return 0;
 }
 
@@ -1121,6 +1190,8 @@ char *api_server_metrics(api_server_t *S, size_t *len)
          (double)__atomic_load_n(&S->inflight_total, __ATOMIC_RELAXED)},
         {"stallfront_http_connections", "open client connections", "gauge",
          (double)__atomic_load_n(&S->conns_total, __ATOMIC_RELAXED)},
+        {"stallfront_events_streams_open", "open GET /v1/events streams", "gauge",
+         (double)__atomic_load_n(&S->streams_total, __ATOMIC_RELAXED)},
     };
     char *text = metrics_render(S->metrics, g, sizeof(g) / sizeof(g[0]), len);
     size_t extra_len = 0;

@@ -29,6 +29,8 @@ enum {
     ROUTE_BODY_JSON = 1 << 1, /* a JSON object body is required (415 / 400 / 422 otherwise) */
     ROUTE_BODY_ANY = 1 << 2,  /* the body is passed raw, not parsed (form-encoded callbacks) */
     ROUTE_CACHED = 1 << 3,    /* a public read served from the loop thread's cache (see cache.h) */
+    ROUTE_STREAM = 1 << 4,    /* a long-lived text/event-stream answer (sse.h): the handler only
+                                 chooses the stream (api_reply_stream); its headers are kept */
     /* The roles a route admits. None: public. Any: the token is checked on the worker before
      * the handler runs (401 without a valid one, 403 for another role). */
     ROUTE_CONSUMER = 1 << 8,

@@ -139,6 +139,15 @@ int valid_parse_id(const char *s, int64_t *id)
     return 0;
 }
 
+int valid_parse_event_id(const char *s)
+{
+    size_t a = strspn(s, "0123456789");
+    if (a == 0 || a > 19 || s[a] != '-')
+        return -1;
+    size_t b = strspn(s + a + 1, "0123456789");
+    return b > 0 && b <= 19 && s[a + 1 + b] == '\0' ? 0 : -1;
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 {

@@ -86,6 +86,10 @@ int valid_parse_id(const char *s, int64_t *id);
 /* A real date YYYY-MM-DD. 0 with *days (may be NULL), or -1. */
 int valid_parse_date(const char *s, int64_t *days);
 
+/* A Redis stream entry id "<ms>-<seq>" (what Last-Event-ID carries): two runs of 1 to 19
+ * digits joined by '-'. 0 or -1. */
+int valid_parse_event_id(const char *s);
+
 /* Checks s against spec: NULL, or the reason (written into why, whylen bytes). */
 const char *valid_check_text(const char *s, const valid_text_t *spec, char *why, size_t whylen);
 

@@ -68,7 +68,7 @@ static queue_result_t probe_handle(db_t *db, redis_t *r, int64_t event_id, int64
     return QUEUE_DONE;
 }
 
-static void probe_after(redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx)
+static void probe_after(db_t *db, redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx)
 {
     ((probe_t *)ctx)->afters++;
 }
