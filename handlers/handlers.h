@@ -19,6 +19,8 @@ int orders_register(router_t *r);
 int payments_register(router_t *r);
 int paynotify_register(router_t *r);
 int testing_register(router_t *r);
+int courier_register(router_t *r);    /* issue 9: dispatch */
+int deliveries_register(router_t *r); /* issue 9: dispatch */
 
 /* Registers every route of the API; -1 on a programming error (bad or duplicate pattern). */
 int handlers_register_all(router_t *r, const config_t *cfg);
