@@ -109,10 +109,10 @@ static void location(api_req_t *req, worker_t *w)
         rc = courier_locate(&w->db, &w->redis, req->who.market_id, req->who.courier_id, lat, lng, held, &nheld);
     if (rc == SF_OK)
         tell_position(w, req->cfg, held, nheld, lat, lng);
-    api_reply_result(req, w, rc, &d, 200,
-                     rc == SF_OK ? json_pack("{s:f, s:f, s:i}", "lat", lat, "lng", lng, "heartbeat_s",
-                                             req->cfg->courier_heartbeat_s)
-                                 : NULL);
+    api_reply_result(
+        req, w, rc, &d, 200,
+        rc == SF_OK ? json_pack("{s:f, s:f, s:i}", "lat", lat, "lng", lng, "heartbeat_s", req->cfg->courier_heartbeat_s)
+                    : NULL);
 }
 
 /* ---------------------------------------------------------------- offers */
@@ -215,8 +215,8 @@ static void deliver(api_req_t *req, worker_t *w)
     sf_status_t rc = courier_of(req, &d);
     if (rc == SF_OK)
         rc = path_delivery(req, &id, &d);
-    if (rc == SF_OK &&
-        (valid_only_keys(req->body, keys, "", &d) != 0 || valid_str(req->body, "code", NULL, 1, 0, &T_CODE, &code, &d) < 0))
+    if (rc == SF_OK && (valid_only_keys(req->body, keys, "", &d) != 0 ||
+                        valid_str(req->body, "code", NULL, 1, 0, &T_CODE, &code, &d) < 0))
         rc = SF_E_INVALID;
     if (rc == SF_OK)
         rc = not_found(delivery_deliver(&w->db, req->who.courier_id, id, code, &doc, &order_id), &d);

@@ -33,8 +33,8 @@ static void list(api_req_t *req, worker_t *w)
                         valid_query_cursor(req, DELIVERY_CURSOR_KIND, &key, &after_id, &d) < 0))
         rc = SF_E_INVALID;
     if (rc == SF_OK)
-        rc = delivery_list_market(&w->db, req->who.market_id, st >= 0 ? names[st] : NULL, after_id, limit, &items,
-                                  next, sizeof(next));
+        rc = delivery_list_market(&w->db, req->who.market_id, st >= 0 ? names[st] : NULL, after_id, limit, &items, next,
+                                  sizeof(next));
     if (rc == SF_OK)
         api_reply_list(req, items, next);
     else

@@ -295,7 +295,7 @@ static int by_merit(const void *a, const void *b)
 #define CAND_SQL                                                                                                       \
     "SELECT c.id, (SELECT COUNT(*) FROM deliveries d WHERE d.courier_id = c.id"                                        \
     " AND d.status IN ('assigned', 'picked_up')),"                                                                     \
-    " COALESCE((SELECT FLOOR(UNIX_TIMESTAMP(MAX(o.offered_at)) * 1000) FROM delivery_offers o"                       \
+    " COALESCE((SELECT FLOOR(UNIX_TIMESTAMP(MAX(o.offered_at)) * 1000) FROM delivery_offers o"                         \
     " WHERE o.courier_id = c.id), 0)"                                                                                  \
     " FROM couriers c WHERE c.market_id = ? AND c.on_shift = 1 AND c.status = 'active'"                                \
     " AND (? = 0 OR NOT EXISTS (SELECT 1 FROM delivery_offers x WHERE x.delivery_id = ? AND x.courier_id = c.id))"     \
@@ -310,8 +310,8 @@ sf_status_t courier_candidates(db_t *db, redis_t *r, int64_t market_id, int64_t 
     *n = 0;
     if (max > COURIER_CANDIDATES_MAX)
         max = COURIER_CANDIDATES_MAX;
-    sf_status_t rc = db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?",
-                                  (db_param_t[]){DB_I64(market_id)}, 1, &rows);
+    sf_status_t rc =
+        db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?", (db_param_t[]){DB_I64(market_id)}, 1, &rows);
     if (rc != DB_OK)
         return rc == DB_NOROW ? SF_E_NOT_FOUND : db_fail(rc);
     double lat = strtod(db_rows_str(rows, 0, NULL), NULL), lng = strtod(db_rows_str(rows, 1, NULL), NULL);

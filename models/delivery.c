@@ -59,8 +59,8 @@ sf_status_t delivery_ensure_tx(db_t *db, int64_t order_id, int64_t *delivery_id)
     char code[5];
     uint64_t n = 0, id = 0;
     db_rows_t *rows = NULL;
-    sf_status_t rc = db_query_row(db, "SELECT id FROM deliveries WHERE order_id = ?",
-                                  (db_param_t[]){DB_I64(order_id)}, 1, &rows);
+    sf_status_t rc =
+        db_query_row(db, "SELECT id FROM deliveries WHERE order_id = ?", (db_param_t[]){DB_I64(order_id)}, 1, &rows);
     if (rc == DB_OK)
         *delivery_id = db_rows_i64(rows, 0);
     db_rows_free(rows);
@@ -119,10 +119,11 @@ static sf_status_t expire_open(db_t *db, int64_t delivery_id, delivery_step_t *s
 static sf_status_t open_grab(db_t *db, redis_t *r, delivery_step_t *st, const char *from)
 {
     uint64_t n = 0;
-    sf_status_t rc = db_exec(db,
-                             "UPDATE deliveries SET status = 'offered', grab = 1, version = version + 1,"
-                             " offered_at = COALESCE(offered_at, NOW(3)), next_try_at = NULL WHERE id = ? AND version = ?",
-                             (db_param_t[]){DB_I64(st->delivery_id), DB_I64(st->version)}, 2, &n, NULL);
+    sf_status_t rc =
+        db_exec(db,
+                "UPDATE deliveries SET status = 'offered', grab = 1, version = version + 1,"
+                " offered_at = COALESCE(offered_at, NOW(3)), next_try_at = NULL WHERE id = ? AND version = ?",
+                (db_param_t[]){DB_I64(st->delivery_id), DB_I64(st->version)}, 2, &n, NULL);
     if (rc != DB_OK)
         return rc;
     if (n == 0)
@@ -158,8 +159,8 @@ static sf_status_t back_off(db_t *db, delivery_step_t *st, const char *from, int
     if (n == 0)
         return DB_DEADLOCK;
     st->version++;
-    if (strcmp(from, "waiting") != 0 && (rc = event(db, st->delivery_id, from, "waiting", "system:dispatch",
-                                                    "no courier")) != DB_OK)
+    if (strcmp(from, "waiting") != 0 &&
+        (rc = event(db, st->delivery_id, from, "waiting", "system:dispatch", "no courier")) != DB_OK)
         return rc;
     rc = alert_raise(db, st->market_id, ALERT_NO_COURIER, st->delivery_id, st->order_id, "no courier on shift in range",
                      &st->no_courier_alert);
@@ -177,7 +178,7 @@ static sf_status_t make_offer(db_t *db, delivery_step_t *st, const char *from, i
     db_rows_t *rows = NULL;
     int64_t ttl = db->cfg->dispatch_offer_ttl_s;
     char reason[ACTOR_LEN];
-    db_param_t ins[] = {DB_I64(st->delivery_id), DB_I64(c->id),      DB_I64(st->market_id),
+    db_param_t ins[] = {DB_I64(st->delivery_id), DB_I64(c->id),         DB_I64(st->market_id),
                         DB_I64(round + 1),       DB_I64(c->distance_m), DB_I64(ttl)};
     sf_status_t rc = db_exec(db,
                              "INSERT INTO delivery_offers (delivery_id, courier_id, market_id, round, distance_m,"
@@ -198,9 +199,9 @@ static sf_status_t make_offer(db_t *db, delivery_step_t *st, const char *from, i
     actor_of(reason, "courier", c->id);
     if ((rc = event(db, st->delivery_id, from, "offered", "system:dispatch", reason)) != DB_OK)
         return rc;
-    rc = db_query_row(db,
-                      "SELECT " SQL_AT_0800("expires_at") " FROM delivery_offers WHERE delivery_id = ? AND courier_id = ?",
-                      (db_param_t[]){DB_I64(st->delivery_id), DB_I64(c->id)}, 2, &rows);
+    rc = db_query_row(
+        db, "SELECT " SQL_AT_0800("expires_at") " FROM delivery_offers WHERE delivery_id = ? AND courier_id = ?",
+        (db_param_t[]){DB_I64(st->delivery_id), DB_I64(c->id)}, 2, &rows);
     if (rc == DB_OK)
         snprintf(st->expires_at, sizeof(st->expires_at), "%s", db_rows_str(rows, 0, NULL));
     db_rows_free(rows);
@@ -333,10 +334,11 @@ sf_status_t delivery_overdue(db_t *db, int64_t max, db_rows_t **rows)
 
 /* The columns of a delivery as the courier and the operator see it. */
 #define DCOLS                                                                                                          \
-    "d.id, d.order_id, o.order_no, d.status, o.addr_text, o.addr_lat, o.addr_lng, d.code_failures, d.locked,"        \
-    " d.round, d.grab, d.no_courier_tries, d.courier_id, c.name, c.phone, " SQL_AT_0800("d.created_at") ", "         \
-    SQL_AT_0800("d.offered_at") ", " SQL_AT_0800("d.assigned_at") ", " SQL_AT_0800("d.picked_up_at") ", "           \
-    SQL_AT_0800("d.delivered_at") ", d.market_id"
+    "d.id, d.order_id, o.order_no, d.status, o.addr_text, o.addr_lat, o.addr_lng, d.code_failures, d.locked,"          \
+    " d.round, d.grab, d.no_courier_tries, d.courier_id, c.name, c.phone, " SQL_AT_0800(                               \
+        "d.created_at") ", " SQL_AT_0800("d.offered_at") ", " SQL_AT_0800("d.assigned_at") ", " SQL_AT_0800("d."       \
+                                                                                                            "picked_"  \
+                                                                                                            "up_at") ", " SQL_AT_0800("d.delivered_at") ", d.market_id"
 #define DFROM " FROM deliveries d JOIN orders o ON o.id = d.order_id LEFT JOIN couriers c ON c.id = d.courier_id"
 #define NCOLS 21
 
@@ -360,13 +362,13 @@ static json_t *delivery_json(const db_rows_t *r, int operator)
                           (json_int_t)db_rows_i64(r, 0), "order_id", (json_int_t)db_rows_i64(r, 1), "order_no",
                           col_str(r, 2), "status", col_str(r, 3), "pickups", "dropoff", "text", col_str(r, 4), "lat",
                           col_real(r, 5), "lng", col_real(r, 6), "code_failures", (json_int_t)db_rows_i64(r, 7),
-                          "locked", db_rows_i64(r, 8) != 0, "created_at", col_str(r, 15), "assigned_at",
-                          col_str(r, 17), "picked_up_at", col_str(r, 18), "delivered_at", col_str(r, 19));
+                          "locked", db_rows_i64(r, 8) != 0, "created_at", col_str(r, 15), "assigned_at", col_str(r, 17),
+                          "picked_up_at", col_str(r, 18), "delivered_at", col_str(r, 19));
     if (d == NULL || !operator)
         return d;
     json_t *courier = db_rows_isnull(r, 12) ? json_null()
-                                            : json_pack("{s:I, s:o, s:o}", "id", (json_int_t)db_rows_i64(r, 12),
-                                                        "name", col_str(r, 13), "phone", col_str(r, 14));
+                                            : json_pack("{s:I, s:o, s:o}", "id", (json_int_t)db_rows_i64(r, 12), "name",
+                                                        col_str(r, 13), "phone", col_str(r, 14));
     if (json_object_set_new(d, "courier", courier) != 0 ||
         json_object_set_new(d, "rounds", json_integer(db_rows_i64(r, 9))) != 0 ||
         json_object_set_new(d, "grab", json_boolean(db_rows_i64(r, 10) != 0)) != 0 ||
@@ -398,13 +400,14 @@ static sf_status_t attach_pickups(db_t *db, json_t *items)
         return DB_OK;
     for (size_t i = 0; i < DELIVERY_LIST_MAX; i++)
         p[i] = DB_I64(i < n ? json_integer_value(json_object_get(json_array_get(items, i), "order_id")) : 0);
-    sf_status_t rc = db_query(db,
-                              "SELECT v.order_id, v.stall_id, s.stall_no, v.status FROM vendor_orders v"
-                              " JOIN stalls s ON s.id = v.stall_id WHERE v.order_id IN ("
-                              "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-                              "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-                              ") ORDER BY v.id",
-                              p, DELIVERY_LIST_MAX, &rows);
+    sf_status_t rc =
+        db_query(db,
+                 "SELECT v.order_id, v.stall_id, s.stall_no, v.status FROM vendor_orders v"
+                 " JOIN stalls s ON s.id = v.stall_id WHERE v.order_id IN ("
+                 "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                 "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+                 ") ORDER BY v.id",
+                 p, DELIVERY_LIST_MAX, &rows);
     while (rc == DB_OK && db_rows_next(rows)) {
         int64_t order_id = db_rows_i64(rows, 0);
         size_t i;
@@ -463,7 +466,7 @@ static sf_status_t query_items(db_t *db, const char *sql, const db_param_t *p, s
     }
     if (rc == DB_OK)
         rc = attach_pickups(db, *items);
-    if (rc == DB_OK && operator && json_array_size(*items) > 0)
+    if (rc == DB_OK && operator&& json_array_size(*items) > 0)
         rc = attach_alerts(db, market_id, *items, lo, hi);
     if (rc == DB_OK && next_cursor != NULL && limit > 0 && rows->nrows == limit &&
         cursor_encode(DELIVERY_CURSOR_KIND, 0, lo, next_cursor, len) != 0)
@@ -482,8 +485,8 @@ static sf_status_t render_one(db_t *db, int64_t courier_id, int64_t delivery_id,
 {
     json_t *items = NULL;
     db_param_t p[] = {DB_I64(delivery_id), DB_I64(courier_id)};
-    sf_status_t rc = query_items(db, "SELECT " DCOLS DFROM " WHERE d.id = ? AND d.courier_id = ?", p, 2, 0, 0, 0,
-                                 &items, NULL, 0);
+    sf_status_t rc =
+        query_items(db, "SELECT " DCOLS DFROM " WHERE d.id = ? AND d.courier_id = ?", p, 2, 0, 0, 0, &items, NULL, 0);
     *out = NULL;
     if (rc == DB_OK && json_array_size(items) == 0)
         rc = SF_E_NOT_FOUND;
@@ -498,12 +501,12 @@ static sf_status_t render_one(db_t *db, int64_t courier_id, int64_t delivery_id,
 /* An offer item: API.md's fields from a delivery row. */
 static json_t *offer_item(json_t *d, int64_t distance_m, int has_distance, json_t *expires_at, int grab)
 {
-    json_t *o = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:o, s:o, s:b}", "id", json_object_get(d, "id"), "order_id",
-                          json_object_get(d, "order_id"), "order_no", json_object_get(d, "order_no"), "status",
-                          json_object_get(d, "status"), "pickups", json_object_get(d, "pickups"), "dropoff",
-                          json_object_get(d, "dropoff"), "distance_m",
-                          has_distance ? json_integer(distance_m) : json_null(), "expires_at", expires_at, "grab",
-                          grab != 0);
+    json_t *o =
+        json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:o, s:o, s:b}", "id", json_object_get(d, "id"), "order_id",
+                  json_object_get(d, "order_id"), "order_no", json_object_get(d, "order_no"), "status",
+                  json_object_get(d, "status"), "pickups", json_object_get(d, "pickups"), "dropoff",
+                  json_object_get(d, "dropoff"), "distance_m", has_distance ? json_integer(distance_m) : json_null(),
+                  "expires_at", expires_at, "grab", grab != 0);
     return o;
 }
 
@@ -516,12 +519,13 @@ sf_status_t delivery_offers_for(db_t *db, redis_t *r, int64_t market_id, int64_t
         return SF_E_INTERNAL;
     /* the open offers made to this courier, with their distance and deadline */
     db_param_t p[] = {DB_I64(courier_id), DB_I64(market_id), DB_I64(DELIVERY_LIST_MAX)};
-    sf_status_t rc = db_query(db,
-                              "SELECT x.delivery_id, x.distance_m, " SQL_AT_0800("x.expires_at")
-                              " FROM delivery_offers x JOIN deliveries d ON d.id = x.delivery_id"
-                              " WHERE x.courier_id = ? AND x.status = 'open' AND x.expires_at > NOW(3)"
-                              " AND d.status = 'offered' AND d.market_id = ? ORDER BY x.delivery_id LIMIT ?",
-                              p, 3, &rows);
+    sf_status_t rc =
+        db_query(db,
+                 "SELECT x.delivery_id, x.distance_m, " SQL_AT_0800(
+                     "x.expires_at") " FROM delivery_offers x JOIN deliveries d ON d.id = x.delivery_id"
+                                     " WHERE x.courier_id = ? AND x.status = 'open' AND x.expires_at > NOW(3)"
+                                     " AND d.status = 'offered' AND d.market_id = ? ORDER BY x.delivery_id LIMIT ?",
+                 p, 3, &rows);
     if (rc == DB_OK)
         rc = query_items(db,
                          "SELECT " DCOLS DFROM " JOIN delivery_offers x ON x.delivery_id = d.id AND x.courier_id = ?"
@@ -552,8 +556,7 @@ sf_status_t delivery_offers_for(db_t *db, redis_t *r, int64_t market_id, int64_t
             rc = query_items(db,
                              "SELECT " DCOLS DFROM " WHERE d.market_id = ? AND d.status = 'offered' AND d.grab = 1"
                              " ORDER BY d.id LIMIT ?",
-                             (db_param_t[]){DB_I64(market_id), DB_I64(DELIVERY_LIST_MAX)}, 2, 0, 0, 0, &grabs, NULL,
-                             0);
+                             (db_param_t[]){DB_I64(market_id), DB_I64(DELIVERY_LIST_MAX)}, 2, 0, 0, 0, &grabs, NULL, 0);
         size_t i;
         json_t *d;
         json_array_foreach(grabs, i, d)
@@ -614,12 +617,12 @@ static sf_status_t accept_tx(db_t *db, void *ctx)
     char actor[ACTOR_LEN];
     answer_reset(a);
     /* the version the courier saw, and whether they may take it at all */
-    sf_status_t rc = db_query_row(db,
-                                  "SELECT d.version, d.order_id, d.grab, (SELECT COUNT(*) FROM delivery_offers x"
-                                  " WHERE x.delivery_id = d.id AND x.courier_id = ?) FROM deliveries d"
-                                  " WHERE d.id = ? AND d.market_id = ?",
-                                  (db_param_t[]){DB_I64(a->courier_id), DB_I64(a->delivery_id), DB_I64(a->market_id)},
-                                  3, &rows);
+    sf_status_t rc =
+        db_query_row(db,
+                     "SELECT d.version, d.order_id, d.grab, (SELECT COUNT(*) FROM delivery_offers x"
+                     " WHERE x.delivery_id = d.id AND x.courier_id = ?) FROM deliveries d"
+                     " WHERE d.id = ? AND d.market_id = ?",
+                     (db_param_t[]){DB_I64(a->courier_id), DB_I64(a->delivery_id), DB_I64(a->market_id)}, 3, &rows);
     if (rc == DB_NOROW)
         return SF_E_NOT_FOUND;
     if (rc != DB_OK)
@@ -678,8 +681,10 @@ static sf_status_t refuse_tx(db_t *db, void *ctx)
     db_rows_t *rows = NULL;
     answer_reset(a);
     db_param_t p[] = {DB_I64(a->delivery_id), DB_I64(a->courier_id), DB_I64(a->market_id)};
-    sf_status_t rc = db_query_row(db, "SELECT status FROM delivery_offers WHERE delivery_id = ? AND courier_id = ?"
-                                      " AND market_id = ?", p, 3, &rows);
+    sf_status_t rc = db_query_row(db,
+                                  "SELECT status FROM delivery_offers WHERE delivery_id = ? AND courier_id = ?"
+                                  " AND market_id = ?",
+                                  p, 3, &rows);
     db_rows_free(rows);
     if (rc == DB_NOROW)
         return SF_E_NOT_FOUND;

@@ -47,10 +47,10 @@ typedef enum delivery_drive {
 typedef struct delivery_step {
     delivery_drive_t result;
     int64_t delivery_id, order_id, market_id;
-    int64_t version;     /* after the step */
-    int64_t courier_id;  /* DRIVE_OFFERED: to whom; DRIVE_FAILED: the holder, if any */
-    int64_t due_ms;      /* from now: when the next step is due (NOT_DUE, OFFERED, NO_COURIER) */
-    int64_t gone[4];     /* couriers whose open offer expired or was withdrawn here */
+    int64_t version;    /* after the step */
+    int64_t courier_id; /* DRIVE_OFFERED: to whom; DRIVE_FAILED: the holder, if any */
+    int64_t due_ms;     /* from now: when the next step is due (NOT_DUE, OFFERED, NO_COURIER) */
+    int64_t gone[4];    /* couriers whose open offer expired or was withdrawn here */
     size_t ngone;
     int64_t grab[COURIER_CANDIDATES_MAX];
     size_t ngrab;

@@ -29,8 +29,8 @@ static int64_t payload_id(const json_t *payload, const char *key)
 /* Schedules the next step of st's delivery, due_ms from now (inside the transaction). */
 static int schedule(redis_t *r, const delivery_step_t *st, int64_t due_ms)
 {
-    json_t *job = json_pack("{s:I, s:I}", "delivery_id", (json_int_t)st->delivery_id, "version",
-                            (json_int_t)st->version);
+    json_t *job =
+        json_pack("{s:I, s:I}", "delivery_id", (json_int_t)st->delivery_id, "version", (json_int_t)st->version);
     int rc = job != NULL ? queue_delay(r, DISPATCH_DUE_TOPIC, DISPATCH_JOB_ID(st->delivery_id, st->version),
                                        st->market_id, job, queue_now_ms() + due_ms)
                          : -1;
@@ -224,8 +224,7 @@ int dispatch_sweep_once(db_t *db, redis_t *r, size_t *handled)
     while (db_rows_next(rows)) {
         int64_t id = db_rows_i64(rows, 0), version = db_rows_i64(rows, 2);
         json_t *payload = json_pack("{s:I, s:I}", "delivery_id", (json_int_t)id, "version", (json_int_t)version);
-        queue_result_t res =
-            queue_apply(db, r, &due_kind, DISPATCH_JOB_ID(id, version), db_rows_i64(rows, 1), payload);
+        queue_result_t res = queue_apply(db, r, &due_kind, DISPATCH_JOB_ID(id, version), db_rows_i64(rows, 1), payload);
         json_decref(payload);
         if (res == QUEUE_DONE && handled != NULL)
             (*handled)++;

@@ -28,16 +28,16 @@
 #include "models/base/config.h"
 #include "workers/queue.h"
 
-#define DISPATCH_DUE_TOPIC      "delivery.due"
-#define DISPATCH_GROUP          "dispatch"
-#define DISPATCH_DUE_GROUP      "dispatch-due" /* also the sweep's processed consumer */
-#define DISPATCH_REDRIVE_GROUP  "dispatch-redrive"
-#define DISPATCH_CANCEL_GROUP   "dispatch-cancel"
-#define DISPATCH_CANCEL_TOPIC   "order.cancelled"
-#define DISPATCH_SWEEP_MAX      200
-#define DISPATCH_MOVE_MS        250 /* how often the mover moves due jobs of delivery.due */
-#define DISPATCH_BLOCK_MS       50  /* block per kind in the dispatch job's round */
-#define DISPATCH_JOB_ID(d, v)   ((d) * 1000000 + (v) % 1000000)
+#define DISPATCH_DUE_TOPIC     "delivery.due"
+#define DISPATCH_GROUP         "dispatch"
+#define DISPATCH_DUE_GROUP     "dispatch-due" /* also the sweep's processed consumer */
+#define DISPATCH_REDRIVE_GROUP "dispatch-redrive"
+#define DISPATCH_CANCEL_GROUP  "dispatch-cancel"
+#define DISPATCH_CANCEL_TOPIC  "order.cancelled"
+#define DISPATCH_SWEEP_MAX     200
+#define DISPATCH_MOVE_MS       250 /* how often the mover moves due jobs of delivery.due */
+#define DISPATCH_BLOCK_MS      50  /* block per kind in the dispatch job's round */
+#define DISPATCH_JOB_ID(d, v)  ((d)*1000000 + (v) % 1000000)
 
 /* The consumer of the trigger topic the configuration names (order.paid or order.ready). */
 const queue_kind_t *dispatch_trigger_kind(const config_t *cfg);
