@@ -230,8 +230,8 @@ int courier_register(router_t *r)
     if (router_add(r, "POST", "/v1/courier/shift", ROUTE_COURIER | ROUTE_BODY_JSON, shift) != 0 ||
         router_add(r, "PUT", "/v1/courier/location", ROUTE_COURIER | ROUTE_BODY_JSON, location) != 0 ||
         router_add(r, "GET", "/v1/courier/offers", ROUTE_COURIER, offers) != 0 ||
-        router_add(r, "POST", "/v1/courier/offers/{id}/accept", ROUTE_COURIER, accept) != 0 ||
-        router_add(r, "POST", "/v1/courier/offers/{id}/refuse", ROUTE_COURIER, refuse) != 0 ||
+        router_add(r, "POST", "/v1/courier/offers/{delivery_id}/accept", ROUTE_COURIER, accept) != 0 ||
+        router_add(r, "POST", "/v1/courier/offers/{delivery_id}/refuse", ROUTE_COURIER, refuse) != 0 ||
         router_add(r, "GET", "/v1/courier/deliveries", ROUTE_COURIER, list) != 0 ||
         router_add(r, "POST", "/v1/courier/deliveries/{id}/pickup", ROUTE_COURIER, pickup) != 0 ||
         router_add(r, "POST", "/v1/courier/deliveries/{id}/deliver", ROUTE_COURIER | ROUTE_BODY_JSON, deliver) != 0)
