@@ -366,6 +366,20 @@ START_TEST(test_offers_expiry_refusal_grab_pickup_and_delivery_over_http)
             sleep_ms(100);
     }
     ck_assert(flagged);
+    /* /metrics shows the deliveries and the alerts (polled by serve every 5 s) */
+    int shown = 0;
+    for (int i = 0; i < 80 && !shown; i++) {
+        char *text = NULL;
+        ck_assert_int_eq(shop_request(&shared, "GET", "/metrics", NULL, NULL, NULL, &text), 200);
+        const char *dl = strstr(text, "stallfront_deliveries{status=\"delivered\"} ");
+        shown = dl != NULL && atoll(dl + strlen("stallfront_deliveries{status=\"delivered\"} ")) >= 1 &&
+                strstr(text, "stallfront_fulfilment_alerts{kind=\"delivery_locked\"} ") != NULL &&
+                strstr(text, "stallfront_deliveries_waiting_no_courier ") != NULL;
+        free(text);
+        if (!shown)
+            sleep_ms(100);
+    }
+    ck_assert_msg(shown, "/metrics does not show the deliveries and alerts");
     ck_assert_int_eq(t_work_stop(&wk, SIGTERM), 0);
     /* every step an event */
     ck_assert_int_eq(shop_i64(&w.s.db, "SELECT COUNT(DISTINCT to_status) FROM order_events WHERE delivery_id = ?", d),
