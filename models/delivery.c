@@ -681,10 +681,11 @@ static sf_status_t refuse_tx(db_t *db, void *ctx)
     db_rows_t *rows = NULL;
     answer_reset(a);
     db_param_t p[] = {DB_I64(a->delivery_id), DB_I64(a->courier_id), DB_I64(a->market_id)};
+    /* the delivery's row first, as the dispatcher locks it (then its offers): no deadlock */
     sf_status_t rc = db_query_row(db,
-                                  "SELECT status FROM delivery_offers WHERE delivery_id = ? AND courier_id = ?"
-                                  " AND market_id = ?",
-                                  p, 3, &rows);
+                                  "SELECT x.status FROM deliveries d JOIN delivery_offers x ON x.delivery_id = d.id"
+                                  " AND x.courier_id = ? WHERE d.id = ? AND d.market_id = ? FOR UPDATE",
+                                  (db_param_t[]){p[1], p[0], p[2]}, 3, &rows);
     db_rows_free(rows);
     if (rc == DB_NOROW)
         return SF_E_NOT_FOUND;

@@ -518,6 +518,41 @@ START_TEST(test_a_cancelled_order_fails_its_delivery_and_the_watchdog_flags_once
 }
 END_TEST
 
+START_TEST(test_candidates_come_by_distance_band_then_load_then_who_waited_longest)
+{
+    world_t w;
+    courier_candidate_t c[COURIER_CANDIDATES_MAX];
+    size_t n = 0;
+    world_open(&w, "fair");
+    int64_t o1 = paid_order(&w), o2 = paid_order(&w);
+    int64_t busy = courier(&w, "34.750100", "113.620000"), recent = courier(&w, "34.750200", "113.620000");
+    int64_t idle = courier(&w, "34.750300", "113.620000"), far = courier(&w, "34.760000", "113.620000");
+    int64_t d1 = new_delivery(&w, o1), d2 = new_delivery(&w, o2);
+    /* busy holds a delivery; recent was offered one a moment ago; idle never */
+    ck_assert_int_eq(db_exec(&w.db, "UPDATE deliveries SET status = 'assigned', courier_id = ? WHERE id = ?",
+                             (db_param_t[]){DB_I64(busy), DB_I64(d1)}, 2, NULL, NULL),
+                     DB_OK);
+    insert(&w.db,
+           "INSERT INTO delivery_offers (delivery_id, courier_id, market_id, round, status, distance_m, expires_at)"
+           " VALUES (?, ?, ?, 1, 'refused', 10, NOW(3))",
+           (db_param_t[]){DB_I64(d1), DB_I64(recent), DB_I64(w.market)}, 3);
+    ck_assert_int_eq(courier_candidates(&w.db, &w.redis, w.market, d2, 1, c, COURIER_CANDIDATES_MAX, &n), SF_OK);
+    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(c[0].id, idle);
+    ck_assert_int_eq(c[1].id, recent);
+    ck_assert_int_eq(c[2].id, busy);
+    ck_assert_int_eq(c[3].id, far);
+    ck_assert_int_eq(c[2].load, 1);
+    ck_assert_int_gt(c[3].distance_m, 1000);
+    /* one never offered d1 but recent: d1 excludes recent */
+    ck_assert_int_eq(courier_candidates(&w.db, &w.redis, w.market, d1, 1, c, COURIER_CANDIDATES_MAX, &n), SF_OK);
+    ck_assert_int_eq(n, 3);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_ne(c[i].id, recent);
+    world_close(&w);
+}
+END_TEST
+
 static Suite *delivery_suite(void)
 {
     Suite *s = suite_create("delivery");
@@ -529,6 +564,7 @@ static Suite *delivery_suite(void)
     tcase_add_test(tc, test_offline_and_off_shift_couriers_are_never_offered_and_nobody_means_back_off);
     tcase_add_test(tc, test_pickup_waits_for_every_vendor_order_and_the_code_locks_after_five_failures);
     tcase_add_test(tc, test_a_cancelled_order_fails_its_delivery_and_the_watchdog_flags_once);
+    tcase_add_test(tc, test_candidates_come_by_distance_band_then_load_then_who_waited_longest);
     suite_add_tcase(s, tc);
     return s;
 }
