@@ -648,12 +648,17 @@ static sf_status_t accept_tx(db_t *db, void *ctx)
         return rc;
     if (n == 0)
         return SF_E_OFFER_GONE;
+    /* the offer row: the open one accepted; a grab by a courier whose own offer expired or was
+     * refused keeps that row as it was (the watchdog and the statistics read it); a grab by
+     * one never offered it adds an accepted row */
     db_param_t up[] = {DB_I64(a->delivery_id), DB_I64(a->courier_id), DB_I64(a->market_id)};
     if ((rc = db_exec(db,
                       "INSERT INTO delivery_offers (delivery_id, courier_id, market_id, round, status, distance_m,"
                       " expires_at, answered_at) SELECT id, ?, ?, round, 'accepted', 0, NOW(3), NOW(3)"
                       " FROM deliveries WHERE id = ?"
-                      " ON DUPLICATE KEY UPDATE status = 'accepted', answered_at = NOW(3)",
+                      " ON DUPLICATE KEY UPDATE answered_at = IF(delivery_offers.status = 'open', NOW(3),"
+                      " delivery_offers.answered_at),"
+                      " status = IF(delivery_offers.status = 'open', 'accepted', delivery_offers.status)",
                       (db_param_t[]){up[1], up[2], up[0]}, 3, NULL, NULL)) != DB_OK ||
         (rc = db_exec(db,
                       "UPDATE delivery_offers SET status = 'withdrawn', answered_at = NOW(3)"
@@ -913,6 +918,9 @@ static sf_status_t flag_all(db_t *db, const char *sql, const db_param_t *p, size
         int fresh = 0;
         rc = alert_raise(db, db_rows_i64(rows, 1), kind, db_rows_i64(rows, 0), db_rows_i64(rows, 2), note, &fresh);
         *raised += (size_t)fresh;
+        if (rc == DB_OK && fresh) /* one short statement each: never a lock over many rows */
+            rc = db_exec(db, "UPDATE deliveries SET flagged_at = COALESCE(flagged_at, NOW(3)) WHERE id = ?",
+                         (db_param_t[]){DB_I64(db_rows_i64(rows, 0))}, 1, NULL, NULL);
     }
     db_rows_free(rows);
     return rc;
@@ -945,12 +953,6 @@ sf_status_t delivery_watch(db_t *db, size_t *raised)
                       " AND d.picked_up_at < NOW(3) - INTERVAL ? SECOND LIMIT 500",
                       (db_param_t[]){DB_I64(cfg->delivery_transit_alert_s)}, 1, ALERT_TRANSIT_LATE,
                       "picked up and not delivered in time", raised);
-    if (rc == DB_OK)
-        rc = db_exec(db,
-                     "UPDATE deliveries d JOIN fulfilment_alerts a ON a.subject_id = d.id AND a.kind IN"
-                     " ('offer_expired', 'pickup_overdue', 'transit_overdue') SET d.flagged_at = NOW(3)"
-                     " WHERE d.flagged_at IS NULL",
-                     NULL, 0, NULL, NULL);
     return rc;
 }
 

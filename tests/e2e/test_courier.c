@@ -283,6 +283,12 @@ START_TEST(test_offers_expiry_refusal_grab_pickup_and_delivery_over_http)
     ck_assert_ptr_null(json_object_get(doc, "code"));
     json_decref(doc);
     expect_error("POST", path, next.token, NULL, 409, "offer_gone");
+    /* near's own offer stays expired in the record: the grab is the holder's only trace */
+    ck_assert_int_eq(t_db_i64(&w.s.db,
+                              "SELECT status = 'expired' FROM delivery_offers WHERE delivery_id = ? AND courier_id = ?",
+                              (db_param_t[]){DB_I64(d), DB_I64(near.id)}, 2),
+                     1);
+    ck_assert_int_eq(shop_i64(&w.s.db, "SELECT courier_id FROM deliveries WHERE id = ?", d), near.id);
     /* pickup only when every vendor order is ready; not by another courier */
     action(path, sizeof(path), "deliveries", d, "pickup");
     expect_error("POST", path, next.token, NULL, 404, "not_found");
