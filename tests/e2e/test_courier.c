@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "models/order.h"
 #include "models/outbox.h"
 #include "models/store/db.h"
 #include "models/store/redis.h"
@@ -533,6 +534,43 @@ START_TEST(test_work_killed_at_any_moment_never_offers_twice_and_forgets_nothing
 }
 END_TEST
 
+/* ---------------------------------------------------------------- dispatch.trigger = ready */
+
+START_TEST(test_with_the_ready_trigger_dispatch_waits_for_the_last_vendor_order)
+{
+    world_t w;
+    courier_t a;
+    twork_t wk;
+    char trigger_env[] = "STALLFRONT_DISPATCH_TRIGGER=ready";
+    const char *env[16];
+    size_t n = 0;
+    for (; test_env[n] != NULL; n++)
+        env[n] = test_env[n];
+    env[n++] = trigger_env;
+    env[n] = NULL;
+    world_up(&w);
+    courier(&w, "甲", 34.7245, 113.6254, &a);
+    int64_t order = paid_order(&w);
+    ck_assert_int_eq(t_work_start(&wk, env, NULL), 0);
+    sleep_ms(1500);
+    ck_assert_int_eq(delivery_of(&w, order), 0); /* paid is not enough */
+    /* the vendors make it ready (as the fulfilment part does: the derived status writes order.ready) */
+    db_t *db = &w.s.db;
+    ck_assert_int_eq(db_begin(db), DB_OK);
+    ck_assert_int_eq(db_exec(db, "UPDATE vendor_orders SET status = 'ready' WHERE order_id = ?",
+                             (db_param_t[]){DB_I64(order)}, 1, NULL, NULL),
+                     DB_OK);
+    ck_assert_int_eq(order_sync_status_tx(db, order, "test", NULL, 0), DB_OK);
+    ck_assert_int_eq(db_commit(db), DB_OK);
+    json_t *offer = wait_offer(&a, 0, 10000, &w);
+    ck_assert_msg(offer != NULL, "no offer after the order became ready");
+    ck_assert_int_eq(shop_jint(offer, "order_id"), order);
+    json_decref(offer);
+    ck_assert_int_eq(t_work_stop(&wk, SIGTERM), 0);
+    shop_world_down(&w.s);
+}
+END_TEST
+
 static Suite *courier_suite(void)
 {
     Suite *s = suite_create("courier");
@@ -542,6 +580,7 @@ static Suite *courier_suite(void)
     tcase_add_test(tc, test_offers_expiry_refusal_grab_pickup_and_delivery_over_http);
     tcase_add_test(tc, test_bad_requests_are_refused_and_change_nothing);
     tcase_add_test(tc, test_work_killed_at_any_moment_never_offers_twice_and_forgets_nothing);
+    tcase_add_test(tc, test_with_the_ready_trigger_dispatch_waits_for_the_last_vendor_order);
     suite_add_tcase(s, tc);
     return s;
 }
