@@ -228,7 +228,7 @@ static void fulfilment(db_t *db, buf_t *b)
         json_object_foreach(json_object_get(d, "by_status"), k, v)
             put(b, "stallfront_deliveries{status=\"%s\"} %lld\n", k, (long long)json_integer_value(v));
         put(b,
-            "# HELP stallfront_deliveries_waiting_no_courier deliveries waiting because no courier could be offered them\n"
+            "# HELP stallfront_deliveries_waiting_no_courier deliveries waiting: no courier to offer them to\n"
             "# TYPE stallfront_deliveries_waiting_no_courier gauge\nstallfront_deliveries_waiting_no_courier %lld\n",
             (long long)json_integer_value(json_object_get(d, "waiting_no_courier")));
     }

@@ -35,8 +35,9 @@ typedef struct thread {
     queue_env_t env;
 } thread_t;
 
-static const char *const job_names[NJOBS] = {"relay",  "timeout-scheduler", "mover", "order-timeout", "reaper", "sweep",
-                                             "refund", "housekeeping", "dispatch", "dispatch-sweep", "watchdog"};
+static const char *const job_names[NJOBS] = {
+    "relay",  "timeout-scheduler", "mover",    "order-timeout",  "reaper",  "sweep",
+    "refund", "housekeeping",      "dispatch", "dispatch-sweep", "watchdog"};
 
 /* 1 if name is in the comma-separated list (NULL: every name is). */
 static int listed(const char *list, const char *name)
@@ -107,7 +108,7 @@ static int start(thread_t *t, const job_t *job, const config_t *cfg, const atomi
 
 int work_run(const config_t *cfg, const char *only, const sigset_t *signals)
 {
-    const queue_kind_t *kinds[] = {timeout_scheduler_kind(), timeout_consumer_kind(), refund_kind(),
+    const queue_kind_t *kinds[] = {timeout_scheduler_kind(),   timeout_consumer_kind(), refund_kind(),
                                    dispatch_trigger_kind(cfg), dispatch_due_kind(),     dispatch_redrive_kind(),
                                    dispatch_cancel_kind()};
     const queue_kinds_t all = {.kinds = kinds, .n = 7};
