@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "models/courier.h"
+#include "models/outbox.h"
 #include "models/store/redis.h"
 #include "models/user.h"
 
@@ -178,26 +179,64 @@ static const char nearby_lua[] =
     " if hb and tonumber(hb) >= tonumber(ARGV[4]) then out[#out + 1] = e[1] out[#out + 1] = e[2]"
     " if #out >= 2 * tonumber(ARGV[5]) then break end end end return out";
 
-sf_status_t courier_set_shift(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, int on, json_t **out)
+typedef struct shift {
+    int64_t market_id, courier_id;
+    int on;
+    size_t withdrawn;
+} shift_t;
+
+/* The shift's row; going off also withdraws the courier's open offers, each delivery asked of
+ * the next courier at once (an outbox row for the dispatcher, as a refusal). */
+static sf_status_t shift_tx(db_t *db, void *ctx)
 {
+    shift_t *k = ctx;
     uint64_t n = 0;
     db_rows_t *rows = NULL;
-    *out = NULL;
-    db_param_t p[] = {DB_I64(on ? 1 : 0), DB_I64(courier_id), DB_I64(market_id)};
-    sf_status_t rc = db_exec(db,
-                             "UPDATE couriers SET on_shift = ?, shift_changed_at = NOW(3)"
-                             " WHERE id = ? AND market_id = ? AND status = 'active'",
-                             p, 3, &n, NULL);
-    if (rc != DB_OK)
-        return db_fail(rc);
-    if (n == 0) /* unchanged rows count 0 too (CLIENT_FOUND_ROWS off): is the courier there? */
-        rc = db_query_row(db, "SELECT id FROM couriers WHERE id = ? AND market_id = ? AND status = 'active'",
-                          (db_param_t[]){DB_I64(courier_id), DB_I64(market_id)}, 2, &rows);
+    k->withdrawn = 0;
+    db_param_t p[] = {DB_I64(k->on ? 1 : 0), DB_I64(k->courier_id), DB_I64(k->market_id)};
+    sf_status_t rc = db_query_row(db,
+                                  "SELECT id FROM couriers WHERE id = ? AND market_id = ? AND status = 'active'"
+                                  " FOR UPDATE",
+                                  p + 1, 2, &rows);
     db_rows_free(rows);
+    rows = NULL;
     if (rc == DB_NOROW)
         return SF_E_NOT_FOUND;
-    if (rc != DB_OK)
-        return db_fail(rc);
+    if (rc != DB_OK ||
+        (rc = db_exec(db, "UPDATE couriers SET on_shift = ?, shift_changed_at = NOW(3) WHERE id = ? AND market_id = ?",
+                      p, 3, &n, NULL)) != DB_OK ||
+        k->on)
+        return rc;
+    /* the deliveries first, as the dispatcher locks them, then their offers */
+    rc = db_query(db,
+                  "SELECT d.id, d.market_id FROM deliveries d JOIN delivery_offers x ON x.delivery_id = d.id"
+                  " WHERE x.courier_id = ? AND x.status = 'open' ORDER BY d.id LIMIT 100 FOR UPDATE",
+                  p + 1, 1, &rows);
+    while (rc == DB_OK && db_rows_next(rows)) {
+        json_t *payload = json_pack("{s:I}", "delivery_id", (json_int_t)db_rows_i64(rows, 0));
+        rc = db_exec(db, "UPDATE deliveries SET version = version + 1, next_try_at = NOW(3) WHERE id = ?",
+                     (db_param_t[]){DB_I64(db_rows_i64(rows, 0))}, 1, NULL, NULL);
+        if (rc == DB_OK)
+            rc = payload != NULL ? outbox_add(db, db_rows_i64(rows, 1), COURIER_REDRIVE_TOPIC, payload, NULL) : DB_ERR;
+        json_decref(payload);
+        k->withdrawn++;
+    }
+    db_rows_free(rows);
+    if (rc == DB_OK && k->withdrawn > 0)
+        rc = db_exec(db,
+                     "UPDATE delivery_offers SET status = 'withdrawn', answered_at = NOW(3)"
+                     " WHERE courier_id = ? AND status = 'open'",
+                     p + 1, 1, NULL, NULL);
+    return rc;
+}
+
+sf_status_t courier_set_shift(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, int on, json_t **out)
+{
+    shift_t k = {.market_id = market_id, .courier_id = courier_id, .on = on};
+    *out = NULL;
+    sf_status_t rc = db_tx(db, shift_tx, &k);
+    if (rc != SF_OK)
+        return rc == SF_E_NOT_FOUND || rc == DB_GONE || rc == DB_DEADLOCK ? rc : db_fail(rc);
     if (!on) {
         char id[24];
         snprintf(id, sizeof(id), "%lld", (long long)courier_id);
@@ -207,7 +246,8 @@ sf_status_t courier_set_shift(db_t *db, redis_t *r, int64_t market_id, int64_t c
             return SF_E_UNAVAILABLE;
         freeReplyObject(rep);
     }
-    *out = json_pack("{s:I, s:b}", "id", (json_int_t)courier_id, "on_shift", on != 0);
+    *out = json_pack("{s:I, s:b, s:I}", "id", (json_int_t)courier_id, "on_shift", on != 0, "offers_withdrawn",
+                     (json_int_t)k.withdrawn);
     return *out != NULL ? SF_OK : SF_E_INTERNAL;
 }
 

@@ -47,6 +47,7 @@ sf_status_t courier_list(db_t *db, int64_t market_id, int64_t after_id, size_t l
 #define COURIER_CANDIDATES_MAX 32  /* couriers considered for one offer */
 #define COURIER_BAND_M         200 /* distances in the same band count as equal: then load, then fairness */
 #define COURIER_HELD_MAX       20  /* deliveries a courier may hold at once, for the position events */
+#define COURIER_REDRIVE_TOPIC  "delivery.redrive" /* outbox: the dispatcher asks the next courier now */
 
 /* One courier who may be offered a delivery. */
 typedef struct courier_candidate {
@@ -61,10 +62,13 @@ typedef struct courier_held {
     int64_t delivery_id, order_id, consumer_id;
 } courier_held_t;
 
-/* Shift on or off: couriers.on_shift (and shift_changed_at); off also removes the courier's
- * position and heartbeat from Redis. *out {id, on_shift}. SF_OK; SF_E_NOT_FOUND (no such
- * active courier in the market); a db status; SF_E_UNAVAILABLE when Redis failed after the
- * row changed (the next shift call or location fixes it). */
+/* Shift on or off: couriers.on_shift (and shift_changed_at), in one transaction with, going
+ * off, the courier's open offers withdrawn and each of those deliveries handed back to the
+ * dispatcher at once (an outbox row, as a refusal); then off also removes the courier's
+ * position and heartbeat from Redis. *out {id, on_shift, offers_withdrawn}. SF_OK;
+ * SF_E_NOT_FOUND (no such active courier in the market); a db status; SF_E_UNAVAILABLE when
+ * Redis failed after the row changed (the next shift call fixes it; the row already keeps the
+ * courier from being offered work). */
 sf_status_t courier_set_shift(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, int on, json_t **out);
 
 /* A location, also the heartbeat: refused (SF_E_OFF_SHIFT) off shift, else GEOADD plus ZADD

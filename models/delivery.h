@@ -23,7 +23,7 @@
 #include "models/store/db.h"
 #include "models/store/redis.h"
 
-#define DELIVERY_REDRIVE_TOPIC "delivery.redrive" /* outbox: offer the delivery to the next courier now */
+#define DELIVERY_REDRIVE_TOPIC COURIER_REDRIVE_TOPIC /* outbox: offer the delivery to the next courier now */
 #define DELIVERY_LIST_MAX      100
 #define DELIVERY_LIST_DEFAULT  20
 #define DELIVERY_CURSOR_KIND   'd'

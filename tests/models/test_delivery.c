@@ -415,6 +415,14 @@ START_TEST(test_offline_and_off_shift_couriers_are_never_offered_and_nobody_mean
     st = drive(&w, d);
     ck_assert_int_eq(st.result, DRIVE_OFFERED);
     ck_assert_int_eq(st.courier_id, off);
+    /* going off shift withdraws the open offer and hands the delivery back at once */
+    ck_assert_int_eq(courier_set_shift(&w.db, &w.redis, w.market, off, 0, &out), SF_OK);
+    ck_assert_int_eq(json_integer_value(json_object_get(out, "offers_withdrawn")), 1);
+    json_decref(out);
+    ck_assert_int_eq(open_offers(&w, d), 0);
+    ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM outbox WHERE topic = 'delivery.redrive'", 0), 1);
+    ck_assert_int_eq(drive(&w, d).result, DRIVE_NO_COURIER); /* nobody else is near and heard from */
+    ck_assert_int_eq(courier_set_shift(&w.db, &w.redis, w.market, off + 1000, 0, &out), SF_E_NOT_FOUND);
     world_close(&w);
 }
 END_TEST
