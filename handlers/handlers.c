@@ -11,7 +11,8 @@ int handlers_register_all(router_t *r, const config_t *cfg)
         return -1;
     if (paynotify_register(r) != 0)
         return -1;
-    if (events_register(r) != 0 || fulfil_register(r) != 0 || feedback_register(r) != 0)
+    if (events_register(r) != 0 || fulfil_register(r) != 0 || feedback_register(r) != 0 || courier_register(r) != 0 ||
+        deliveries_register(r) != 0)
         return -1;
     if (cfg->test_routes && testing_register(r) != 0)
         return -1;

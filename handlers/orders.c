@@ -17,6 +17,7 @@
 #include "models/base/log.h"
 #include "models/cachever.h"
 #include "models/cart.h"
+#include "models/courier.h"
 #include "models/events.h"
 #include "models/order.h"
 #include "models/payment.h"
@@ -66,7 +67,10 @@ static sf_status_t parse_checkout(const api_req_t *req, order_checkout_t *in, st
 /* The order as stored now, for the answer. */
 static sf_status_t render(worker_t *w, int64_t consumer_id, int64_t id, json_t **doc, status_detail_t *d)
 {
-    return order_outcome(order_render(&w->db, id, consumer_id, doc), d);
+    sf_status_t rc = order_outcome(order_render(&w->db, id, consumer_id, doc), d);
+    if (rc == SF_OK)
+        courier_fill_positions(&w->redis, *doc); /* the courier's last position, from Redis */
+    return rc;
 }
 
 /* ---------------------------------------------------------------- checkout */
@@ -133,6 +137,8 @@ static void list(api_req_t *req, worker_t *w)
         valid_query_cursor(req, ORDER_CURSOR_KIND, &key, &after_id, &d) >= 0)
         rc = order_list(&w->db, req->who.user_id, st >= 0 ? statuses[st] : NULL, limit, after_id, &items, next,
                         sizeof(next));
+    if (rc == SF_OK)
+        courier_fill_positions(&w->redis, items); /* the couriers' last positions, from Redis */
     if (rc == SF_OK)
         api_reply_list(req, items, next);
     else

@@ -2,7 +2,14 @@
  * Couriers (see courier.h): one transaction (db_tx) writes the courier row and its user, so a
  * taken username leaves no courier behind. Worker threads; uses only the db_t it is given.
  */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include "models/courier.h"
+#include "models/outbox.h"
+#include "models/store/redis.h"
 #include "models/user.h"
 
 /* A failed statement: a lost connection or a deadlock passes on as it is (db_tx runs the
@@ -116,4 +123,330 @@ out:
         *items = NULL;
     }
     return rc;
+}
+
+/* ================================================================ shifts and positions */
+
+static void key_of(char *buf, size_t len, const char *fmt, int64_t market_id)
+{
+    snprintf(buf, len, fmt, (long long)market_id);
+}
+
+/* EVAL script with the two keys of the market and args. The reply (caller frees) or NULL. */
+static redisReply *eval2(redis_t *r, const char *script, int64_t market_id, const char *const *args, size_t nargs)
+{
+    char geo[64], hb[64];
+    const char *argv[12];
+    size_t lens[12], n = 0;
+    key_of(geo, sizeof(geo), COURIER_GEO_KEY, market_id);
+    key_of(hb, sizeof(hb), COURIER_HB_KEY, market_id);
+    argv[n++] = "EVAL";
+    argv[n++] = script;
+    argv[n++] = "2";
+    argv[n++] = geo;
+    argv[n++] = hb;
+    for (size_t i = 0; i < nargs && n < 12; i++)
+        argv[n++] = args[i];
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *rep = redis_cmdargv(r, (int)n, argv, lens);
+    if (rep != NULL && rep->type == REDIS_REPLY_ERROR) {
+        snprintf(r->err, sizeof(r->err), "%.150s", rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char forget_lua[] = "redis.call('ZREM', KEYS[1], ARGV[1]) redis.call('ZREM', KEYS[2], ARGV[1]) return 1";
+
+static const char locate_lua[] = "redis.call('GEOADD', KEYS[1], ARGV[2], ARGV[3], ARGV[1])"
+                                 " redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) return 1";
+
+/* Couriers within ARGV[3] m of (ARGV[1] lng, ARGV[2] lat) whose heartbeat is at least
+ * ARGV[4] (ms), nearest first: a flat [id, dist, id, dist ...], at most ARGV[5]. */
+static const char nearby_lua[] =
+    "local out = {} local found = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2],"
+    " 'BYRADIUS', ARGV[3], 'm', 'ASC', 'WITHDIST')"
+    " for _, e in ipairs(found) do local hb = redis.call('ZSCORE', KEYS[2], e[1])"
+    " if hb and tonumber(hb) >= tonumber(ARGV[4]) then out[#out + 1] = e[1] out[#out + 1] = e[2]"
+    " if #out >= 2 * tonumber(ARGV[5]) then break end end end return out";
+
+typedef struct shift {
+    int64_t market_id, courier_id;
+    int on;
+    size_t withdrawn;
+} shift_t;
+
+/* The shift's row; going off also withdraws the courier's open offers, each delivery asked of
+ * the next courier at once (an outbox row for the dispatcher, as a refusal). */
+static sf_status_t shift_tx(db_t *db, void *ctx)
+{
+    shift_t *k = ctx;
+    uint64_t n = 0;
+    db_rows_t *rows = NULL;
+    k->withdrawn = 0;
+    db_param_t p[] = {DB_I64(k->on ? 1 : 0), DB_I64(k->courier_id), DB_I64(k->market_id)};
+    sf_status_t rc = db_query_row(db,
+                                  "SELECT id FROM couriers WHERE id = ? AND market_id = ? AND status = 'active'"
+                                  " FOR UPDATE",
+                                  p + 1, 2, &rows);
+    db_rows_free(rows);
+    rows = NULL;
+    if (rc == DB_NOROW)
+        return SF_E_NOT_FOUND;
+    if (rc != DB_OK ||
+        (rc = db_exec(db, "UPDATE couriers SET on_shift = ?, shift_changed_at = NOW(3) WHERE id = ? AND market_id = ?",
+                      p, 3, &n, NULL)) != DB_OK ||
+        k->on)
+        return rc;
+    /* the deliveries first, as the dispatcher locks them, then their offers */
+    rc = db_query(db,
+                  "SELECT d.id, d.market_id FROM deliveries d JOIN delivery_offers x ON x.delivery_id = d.id"
+                  " WHERE x.courier_id = ? AND x.status = 'open' ORDER BY d.id LIMIT 100 FOR UPDATE",
+                  p + 1, 1, &rows);
+    while (rc == DB_OK && db_rows_next(rows)) {
+        json_t *payload = json_pack("{s:I}", "delivery_id", (json_int_t)db_rows_i64(rows, 0));
+        rc = db_exec(db, "UPDATE deliveries SET version = version + 1, next_try_at = NOW(3) WHERE id = ?",
+                     (db_param_t[]){DB_I64(db_rows_i64(rows, 0))}, 1, NULL, NULL);
+        if (rc == DB_OK)
+            rc = payload != NULL ? outbox_add(db, db_rows_i64(rows, 1), COURIER_REDRIVE_TOPIC, payload, NULL) : DB_ERR;
+        json_decref(payload);
+        k->withdrawn++;
+    }
+    db_rows_free(rows);
+    if (rc == DB_OK && k->withdrawn > 0)
+        rc = db_exec(db,
+                     "UPDATE delivery_offers SET status = 'withdrawn', answered_at = NOW(3)"
+                     " WHERE courier_id = ? AND status = 'open'",
+                     p + 1, 1, NULL, NULL);
+    return rc;
+}
+
+sf_status_t courier_set_shift(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, int on, json_t **out)
+{
+    shift_t k = {.market_id = market_id, .courier_id = courier_id, .on = on};
+    *out = NULL;
+    sf_status_t rc = db_tx(db, shift_tx, &k);
+    if (rc != SF_OK)
+        return rc == SF_E_NOT_FOUND || rc == DB_GONE || rc == DB_DEADLOCK ? rc : db_fail(rc);
+    if (!on) {
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", (long long)courier_id);
+        const char *args[] = {id};
+        redisReply *rep = eval2(r, forget_lua, market_id, args, 1);
+        if (rep == NULL)
+            return SF_E_UNAVAILABLE;
+        freeReplyObject(rep);
+    }
+    *out = json_pack("{s:I, s:b, s:I}", "id", (json_int_t)courier_id, "on_shift", on != 0, "offers_withdrawn",
+                     (json_int_t)k.withdrawn);
+    return *out != NULL ? SF_OK : SF_E_INTERNAL;
+}
+
+sf_status_t courier_locate(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, double lat, double lng,
+                           courier_held_t *held, size_t *nheld)
+{
+    db_rows_t *rows = NULL;
+    *nheld = 0;
+    db_param_t p[] = {DB_I64(courier_id), DB_I64(market_id), DB_I64(COURIER_HELD_MAX)};
+    sf_status_t rc = db_query(db,
+                              "SELECT c.on_shift, d.id, d.order_id, o.consumer_id FROM couriers c"
+                              " LEFT JOIN deliveries d ON d.courier_id = c.id AND d.status IN ('assigned', 'picked_up')"
+                              " LEFT JOIN orders o ON o.id = d.order_id"
+                              " WHERE c.id = ? AND c.market_id = ? AND c.status = 'active' ORDER BY d.id LIMIT ?",
+                              p, 3, &rows);
+    if (rc != DB_OK)
+        return db_fail(rc);
+    int on = -1;
+    while (db_rows_next(rows)) {
+        on = (int)db_rows_i64(rows, 0);
+        if (!db_rows_isnull(rows, 1) && *nheld < COURIER_HELD_MAX)
+            held[(*nheld)++] = (courier_held_t){db_rows_i64(rows, 1), db_rows_i64(rows, 2), db_rows_i64(rows, 3)};
+    }
+    db_rows_free(rows);
+    if (on < 0)
+        return SF_E_NOT_FOUND;
+    if (on == 0)
+        return SF_E_OFF_SHIFT;
+    char id[24], slat[32], slng[32], now[24];
+    snprintf(id, sizeof(id), "%lld", (long long)courier_id);
+    snprintf(slat, sizeof(slat), "%.6f", lat);
+    snprintf(slng, sizeof(slng), "%.6f", lng);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    const char *args[] = {id, slng, slat, now};
+    redisReply *rep = eval2(r, locate_lua, market_id, args, 4);
+    if (rep == NULL)
+        return SF_E_UNAVAILABLE;
+    freeReplyObject(rep);
+    return SF_OK;
+}
+
+/* The Redis half of courier_candidates: up to max couriers near (lat, lng) heard from lately. */
+static int nearby(redis_t *r, int64_t market_id, double lat, double lng, courier_candidate_t *out, size_t max,
+                  size_t *n)
+{
+    char slat[32], slng[32], radius[24], since[24], smax[16];
+    const config_t *cfg = r->cfg;
+    *n = 0;
+    snprintf(slat, sizeof(slat), "%.6f", lat);
+    snprintf(slng, sizeof(slng), "%.6f", lng);
+    snprintf(radius, sizeof(radius), "%d", cfg->dispatch_radius_m);
+    snprintf(since, sizeof(since), "%lld", (long long)(wall_ms() - (int64_t)cfg->courier_heartbeat_s * 1000));
+    snprintf(smax, sizeof(smax), "%zu", max);
+    const char *args[] = {slng, slat, radius, since, smax};
+    redisReply *rep = eval2(r, nearby_lua, market_id, args, 5);
+    if (rep == NULL)
+        return -1;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements && *n < max; i += 2) {
+        const redisReply *id = rep->element[i], *dist = rep->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || dist->type != REDIS_REPLY_STRING)
+            continue;
+        int64_t cid = strtoll(id->str, NULL, 10);
+        if (cid > 0)
+            out[(*n)++] = (courier_candidate_t){.id = cid, .distance_m = (int64_t)llround(strtod(dist->str, NULL))};
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int by_merit(const void *a, const void *b)
+{
+    const courier_candidate_t *x = a, *y = b;
+    int64_t bx = x->distance_m / COURIER_BAND_M, by = y->distance_m / COURIER_BAND_M;
+    if (bx != by)
+        return bx < by ? -1 : 1;
+    if (x->load != y->load)
+        return x->load < y->load ? -1 : 1;
+    if (x->idle_key != y->idle_key)
+        return x->idle_key < y->idle_key ? -1 : 1;
+    return x->distance_m < y->distance_m ? -1 : x->distance_m > y->distance_m;
+}
+
+/* The MariaDB half: keeps those on shift, active, of the market (and never offered this
+ * delivery), with their load and last offer; in the fixed-size IN list unused slots are 0. */
+#define CAND_SQL                                                                                                       \
+    "SELECT c.id, (SELECT COUNT(*) FROM deliveries d WHERE d.courier_id = c.id"                                        \
+    " AND d.status IN ('assigned', 'picked_up')),"                                                                     \
+    " COALESCE((SELECT FLOOR(UNIX_TIMESTAMP(MAX(o.offered_at)) * 1000) FROM delivery_offers o"                         \
+    " WHERE o.courier_id = c.id), 0)"                                                                                  \
+    " FROM couriers c WHERE c.market_id = ? AND c.on_shift = 1 AND c.status = 'active'"                                \
+    " AND (? = 0 OR NOT EXISTS (SELECT 1 FROM delivery_offers x WHERE x.delivery_id = ? AND x.courier_id = c.id))"     \
+    " AND c.id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+sf_status_t courier_candidates(db_t *db, redis_t *r, int64_t market_id, int64_t delivery_id, int exclude_offered,
+                               courier_candidate_t *out, size_t max, size_t *n)
+{
+    courier_candidate_t near[COURIER_CANDIDATES_MAX];
+    size_t nnear = 0;
+    db_rows_t *rows = NULL;
+    *n = 0;
+    if (max > COURIER_CANDIDATES_MAX)
+        max = COURIER_CANDIDATES_MAX;
+    sf_status_t rc =
+        db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?", (db_param_t[]){DB_I64(market_id)}, 1, &rows);
+    if (rc != DB_OK)
+        return rc == DB_NOROW ? SF_E_NOT_FOUND : db_fail(rc);
+    double lat = strtod(db_rows_str(rows, 0, NULL), NULL), lng = strtod(db_rows_str(rows, 1, NULL), NULL);
+    db_rows_free(rows);
+    rows = NULL;
+    if (nearby(r, market_id, lat, lng, near, COURIER_CANDIDATES_MAX, &nnear) != 0)
+        return SF_E_UNAVAILABLE;
+    if (nnear == 0)
+        return SF_OK;
+    db_param_t p[3 + COURIER_CANDIDATES_MAX];
+    p[0] = DB_I64(market_id);
+    p[1] = DB_I64(exclude_offered ? 1 : 0);
+    p[2] = DB_I64(delivery_id);
+    for (size_t i = 0; i < COURIER_CANDIDATES_MAX; i++)
+        p[3 + i] = DB_I64(i < nnear ? near[i].id : 0);
+    rc = db_query(db, CAND_SQL, p, 3 + COURIER_CANDIDATES_MAX, &rows);
+    if (rc != DB_OK)
+        return db_fail(rc);
+    courier_candidate_t keep[COURIER_CANDIDATES_MAX];
+    size_t nkeep = 0;
+    while (db_rows_next(rows)) {
+        int64_t id = db_rows_i64(rows, 0);
+        for (size_t i = 0; i < nnear && nkeep < COURIER_CANDIDATES_MAX; i++)
+            if (near[i].id == id) {
+                keep[nkeep] = near[i];
+                keep[nkeep].load = db_rows_i64(rows, 1);
+                keep[nkeep++].idle_key = db_rows_i64(rows, 2);
+                break;
+            }
+    }
+    db_rows_free(rows);
+    qsort(keep, nkeep, sizeof(*keep), by_merit);
+    for (size_t i = 0; i < nkeep && *n < max; i++)
+        out[(*n)++] = keep[i];
+    return SF_OK;
+}
+
+int courier_position(redis_t *r, int64_t market_id, int64_t courier_id, double *lat, double *lng)
+{
+    char geo[64], id[24];
+    key_of(geo, sizeof(geo), COURIER_GEO_KEY, market_id);
+    snprintf(id, sizeof(id), "%lld", (long long)courier_id);
+    redisReply *rep = redis_cmd(r, "GEOPOS %s %s", geo, id);
+    if (rep == NULL)
+        return -1;
+    int found = 0;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_ARRAY &&
+        rep->element[0]->elements == 2) {
+        const redisReply *x = rep->element[0]->element[0], *y = rep->element[0]->element[1];
+        if (x->type == REDIS_REPLY_STRING && y->type == REDIS_REPLY_STRING) {
+            *lng = strtod(x->str, NULL);
+            *lat = strtod(y->str, NULL);
+            found = 1;
+        }
+    }
+    freeReplyObject(rep);
+    return found;
+}
+
+/* Rounds to 6 places, as addresses are stored. */
+static json_t *coord(double v)
+{
+    return json_real(round(v * 1e6) / 1e6);
+}
+
+static void fill_one(redis_t *r, json_t *order)
+{
+    json_t *delivery = json_object_get(order, "delivery"), *courier = json_object_get(delivery, "courier");
+    const char *status = json_string_value(json_object_get(delivery, "status"));
+    double lat, lng;
+    if (!json_is_object(courier) || status == NULL ||
+        (strcmp(status, "assigned") != 0 && strcmp(status, "picked_up") != 0))
+        return;
+    int64_t market_id = json_integer_value(json_object_get(order, "market_id"));
+    int64_t courier_id = json_integer_value(json_object_get(courier, "id"));
+    if (courier_position(r, market_id, courier_id, &lat, &lng) == 1) {
+        json_object_set_new(courier, "lat", coord(lat));
+        json_object_set_new(courier, "lng", coord(lng));
+    }
+}
+
+void courier_fill_positions(redis_t *r, json_t *orders)
+{
+    size_t i;
+    json_t *o;
+    if (json_is_object(orders))
+        fill_one(r, orders);
+    else if (json_is_array(orders))
+        json_array_foreach(orders, i, o) fill_one(r, o);
+}
+
+int64_t courier_distance_m(double lat1, double lng1, double lat2, double lng2)
+{
+    const double rad = M_PI / 180.0, earth = 6372797.560856; /* Redis's GEO radius */
+    double dlat = (lat2 - lat1) * rad, dlng = (lng2 - lng1) * rad;
+    double a = sin(dlat / 2) * sin(dlat / 2) + cos(lat1 * rad) * cos(lat2 * rad) * sin(dlng / 2) * sin(dlng / 2);
+    return (int64_t)llround(2 * earth * asin(sqrt(a)));
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "workers/qstats.h"
+#include "models/alert.h"
+#include "models/delivery.h"
 #include "models/outbox.h"
 #include "workers/queue.h"
 
@@ -215,9 +217,48 @@ char *qstats_render(redis_t *r, size_t *len)
     return b.p;
 }
 
+/* The deliveries by status, those waiting without a courier, and the fulfilment alerts by
+ * kind (issue 9), appended to b. Nothing when MariaDB does not answer. */
+static void fulfilment(db_t *db, buf_t *b)
+{
+    json_t *d = NULL, *a = NULL, *v;
+    const char *k;
+    if (delivery_counts(db, &d) == DB_OK) {
+        put(b, "# HELP stallfront_deliveries deliveries by status\n# TYPE stallfront_deliveries gauge\n");
+        json_object_foreach(json_object_get(d, "by_status"), k, v)
+            put(b, "stallfront_deliveries{status=\"%s\"} %lld\n", k, (long long)json_integer_value(v));
+        put(b,
+            "# HELP stallfront_deliveries_waiting_no_courier deliveries waiting: no courier to offer them to\n"
+            "# TYPE stallfront_deliveries_waiting_no_courier gauge\nstallfront_deliveries_waiting_no_courier %lld\n",
+            (long long)json_integer_value(json_object_get(d, "waiting_no_courier")));
+    }
+    if (alert_counts(db, &a) == DB_OK) {
+        char l[NAME_MAX_ * 2];
+        put(b, "# HELP stallfront_fulfilment_alerts fulfilment alerts raised, by kind\n"
+               "# TYPE stallfront_fulfilment_alerts gauge\n");
+        json_object_foreach(a, k, v)
+        {
+            label(l, sizeof(l), k);
+            put(b, "stallfront_fulfilment_alerts{kind=\"%s\"} %lld\n", l, (long long)json_integer_value(v));
+        }
+    }
+    json_decref(d);
+    json_decref(a);
+}
+
 char *qstats_render_all(db_t *db, redis_t *r, size_t *len)
 {
     char *text = qstats_render(r, len);
+    if (text != NULL) {
+        buf_t b = {.p = text, .len = *len, .cap = *len + 1};
+        fulfilment(db, &b);
+        if (b.full) {
+            free(b.p);
+            return NULL;
+        }
+        text = b.p;
+        *len = b.len;
+    }
     int64_t count, age_ms;
     if (text == NULL || outbox_backlog(db, &count, &age_ms) != DB_OK)
         return text;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "workers/acceptance.h"
+#include "workers/dispatch.h"
 #include "workers/housekeeping.h"
 #include "models/base/log.h"
 #include "workers/queue.h"
@@ -19,7 +20,7 @@
 #include "workers/timeout.h"
 #include "workers/work.h"
 
-#define NJOBS    9
+#define NJOBS    12
 #define ONLY_MAX 512 /* bytes of an --only list */
 
 typedef struct job {
@@ -36,7 +37,8 @@ typedef struct thread {
 } thread_t;
 
 static const char *const job_names[NJOBS] = {
-    "relay", "timeout-scheduler", "mover", "order-timeout", "reaper", "sweep", "refund", "housekeeping", "acceptance"};
+    "relay",  "timeout-scheduler", "mover",    "order-timeout",  "reaper",   "sweep",
+    "refund", "housekeeping",      "dispatch", "dispatch-sweep", "watchdog", "acceptance"};
 
 /* 1 if name is in the comma-separated list (NULL: every name is). */
 static int listed(const char *list, const char *name)
@@ -107,10 +109,13 @@ static int start(thread_t *t, const job_t *job, const config_t *cfg, const atomi
 
 int work_run(const config_t *cfg, const char *only, const sigset_t *signals)
 {
-    const queue_kind_t *kinds[] = {timeout_scheduler_kind(), timeout_consumer_kind(), refund_kind()};
-    const queue_kinds_t all = {.kinds = kinds, .n = 3};
-    static const char *const timeout_topics[] = {TIMEOUT_TOPIC};
-    const queue_topics_t movers = {.topics = timeout_topics, .n = 1, .interval_ms = TIMEOUT_MOVE_MS};
+    const queue_kind_t *kinds[] = {timeout_scheduler_kind(),   timeout_consumer_kind(), refund_kind(),
+                                   dispatch_trigger_kind(cfg), dispatch_due_kind(),     dispatch_redrive_kind(),
+                                   dispatch_cancel_kind()};
+    const queue_kinds_t all = {.kinds = kinds, .n = 7};
+    const queue_kinds_t dispatch = {.kinds = kinds + 3, .n = 4};
+    static const char *const timeout_topics[] = {TIMEOUT_TOPIC, DISPATCH_DUE_TOPIC};
+    const queue_topics_t movers = {.topics = timeout_topics, .n = 2, .interval_ms = DISPATCH_MOVE_MS};
     const job_t jobs[NJOBS] = {
         {job_names[0], relay_step, NULL},
         {job_names[1], queue_consumer_step, (void *)kinds[0]},
@@ -120,7 +125,10 @@ int work_run(const config_t *cfg, const char *only, const sigset_t *signals)
         {job_names[5], timeout_sweep_step, NULL},
         {job_names[6], queue_consumer_step, (void *)kinds[2]},
         {job_names[7], housekeeping_step, NULL},
-        {job_names[8], acceptance_step, NULL},
+        {job_names[8], dispatch_step, (void *)&dispatch},
+        {job_names[9], dispatch_sweep_step, NULL},
+        {job_names[10], watchdog_step, NULL},
+        {job_names[11], acceptance_step, NULL},
     };
     atomic_int stop = 0;
     char host[64] = "host", names[256] = "";

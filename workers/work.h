@@ -20,7 +20,7 @@
 #include "models/base/config.h"
 
 /* Names of the jobs, comma-separated, for the help text. */
-#define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund,housekeeping,acceptance"
+#define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund,housekeeping,dispatch,dispatch-sweep,watchdog,acceptance"
 
 /* Checks an --only list: 0 if every comma-separated name is a job (NULL: all), else -1 with
  * the first unknown name in bad (bounded). */
