@@ -103,17 +103,25 @@ static queue_result_t schedule(db_t *db, redis_t *r, int64_t event_id, int64_t m
     return rc == 0 ? QUEUE_DONE : QUEUE_RETRY;
 }
 
+/* Whether the last job on this thread changed the order (cancelled it, or found it paid at
+ * its deadline), for after_commit: an order paid or cancelled meanwhile is not announced
+ * again. */
+static __thread int changed;
+
 /* The job's event_id is the order id: each order times out once. */
 static queue_result_t cancel(db_t *db, redis_t *r, int64_t order_id, int64_t market_id, const json_t *payload,
                              void *ctx)
 {
+    changed = 0;
     if (hooks.reconcile != NULL) {
         int paid = hooks.reconcile(db, r, order_id);
+        changed = paid > 0;
         if (paid != 0)
             return paid > 0 ? QUEUE_DONE : QUEUE_RETRY;
     }
     int st = order_cancel_unpaid_tx(db, order_id, "system:timeout", "unpaid", 1);
     if (st == DB_OK) {
+        changed = 1;
         log_info("work: order %" PRId64 " was not paid in time: cancelled, stock returned", order_id);
         return QUEUE_DONE;
     }
@@ -127,11 +135,13 @@ static queue_result_t cancel(db_t *db, redis_t *r, int64_t order_id, int64_t mar
 }
 
 /* Stock came back: the catalogue shows it after the bump. The order was cancelled (or found
- * paid at its deadline): its parties hear of it. Also after "nothing to do" (paid or
- * cancelled meanwhile), which announces the order's state once more: harmless, as an
- * event says what the order is now (docs/events.md). */
+ * paid at its deadline): its parties hear of it. Not after "nothing to do" (paid or
+ * cancelled meanwhile): those changes announced themselves. */
 static void after_commit(db_t *db, redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx)
 {
+    if (!changed)
+        return;
+    changed = 0;
     if (cachever_bump(r, market_id, NULL) != 0)
         log_warn("work: order %" PRId64 ": catalogue version of market %" PRId64 " not bumped", event_id, market_id);
     if (events_order_changed(db, r, db->cfg->events_keep, event_id) != 0)
