@@ -11,11 +11,12 @@ ALTER TABLE order_events
     ADD KEY ix_order_events_market (market_id, id);
 
 -- When a vendor order became `new` (paid), for the acceptance deadlines, and whether the
--- operator was told it waits.
+-- operator was told it waits; the vendor's whole list (no status filter) in id order.
 ALTER TABLE vendor_orders
     ADD COLUMN new_at DATETIME(3) NULL AFTER reject_reason,
     ADD COLUMN flagged_at DATETIME(3) NULL AFTER new_at,
-    ADD KEY ix_vendor_orders_waiting (status, new_at);
+    ADD KEY ix_vendor_orders_waiting (status, new_at),
+    ADD KEY ix_vendor_orders_vendor_id (vendor_id, id);
 
 -- A refund caused by one vendor order (a rejection, a lighter weight) names it; NULL for an
 -- order-wide one (a cancel, a late or double payment).
