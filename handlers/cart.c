@@ -199,10 +199,7 @@ static void list_addresses(api_req_t *req, worker_t *w)
         rc = query_market(req, w, 0, &market_id, &d);
     if (rc == SF_OK)
         rc = address_list(&w->db, req->who.user_id, market_id, &items);
-    if (rc == SF_OK)
-        api_reply_list(req, items, NULL);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_page(req, w, rc, &d, items, NULL);
 }
 
 int cart_register(router_t *r)

@@ -124,10 +124,7 @@ static void offers(api_req_t *req, worker_t *w)
     sf_status_t rc = courier_of(req, &d);
     if (rc == SF_OK)
         rc = delivery_offers_for(&w->db, &w->redis, req->who.market_id, req->who.courier_id, &items);
-    if (rc == SF_OK)
-        api_reply_list(req, items, "");
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_page(req, w, rc, &d, items, NULL);
 }
 
 static void accept(api_req_t *req, worker_t *w)
@@ -165,22 +162,16 @@ static void list(api_req_t *req, worker_t *w)
     const char *const *names = delivery_status_names();
     char next[CURSOR_MAX];
     status_detail_t d = {0};
-    size_t limit = 0;
-    int64_t key = 0, after_id = 0;
-    int st = -1;
+    valid_page_t pg;
     json_t *items = NULL;
     sf_status_t rc = courier_of(req, &d);
-    if (rc == SF_OK && (valid_query_enum(req, "status", names, &st, &d) < 0 ||
-                        valid_query_limit(req, DELIVERY_LIST_DEFAULT, DELIVERY_LIST_MAX, &limit, &d) < 0 ||
-                        valid_query_cursor(req, DELIVERY_CURSOR_KIND, &key, &after_id, &d) < 0))
-        rc = SF_E_INVALID;
     if (rc == SF_OK)
-        rc = delivery_list_courier(&w->db, req->who.courier_id, st >= 0 ? names[st] : NULL, after_id, limit, &items,
-                                   next, sizeof(next));
+        rc = valid_query_page(req, "status", names, DELIVERY_LIST_DEFAULT, DELIVERY_LIST_MAX, DELIVERY_CURSOR_KIND, &pg,
+                              &d);
     if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else
-        api_reply_status(req, w, rc, &d);
+        rc = delivery_list_courier(&w->db, req->who.courier_id, pg.filter >= 0 ? names[pg.filter] : NULL, pg.after_id,
+                                   pg.limit, &items, next, sizeof(next));
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 static void pickup(api_req_t *req, worker_t *w)

@@ -23,22 +23,16 @@ static void list(api_req_t *req, worker_t *w)
     const char *const *names = delivery_status_names();
     char next[CURSOR_MAX];
     status_detail_t d = {0};
-    size_t limit = 0;
-    int64_t key = 0, after_id = 0;
-    int st = -1;
+    valid_page_t pg;
     json_t *items = NULL;
     sf_status_t rc = operator_of(req, &d);
-    if (rc == SF_OK && (valid_query_enum(req, "status", names, &st, &d) < 0 ||
-                        valid_query_limit(req, DELIVERY_LIST_DEFAULT, DELIVERY_LIST_MAX, &limit, &d) < 0 ||
-                        valid_query_cursor(req, DELIVERY_CURSOR_KIND, &key, &after_id, &d) < 0))
-        rc = SF_E_INVALID;
     if (rc == SF_OK)
-        rc = delivery_list_market(&w->db, req->who.market_id, st >= 0 ? names[st] : NULL, after_id, limit, &items, next,
-                                  sizeof(next));
+        rc = valid_query_page(req, "status", names, DELIVERY_LIST_DEFAULT, DELIVERY_LIST_MAX, DELIVERY_CURSOR_KIND, &pg,
+                              &d);
     if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else
-        api_reply_status(req, w, rc, &d);
+        rc = delivery_list_market(&w->db, req->who.market_id, pg.filter >= 0 ? names[pg.filter] : NULL, pg.after_id,
+                                  pg.limit, &items, next, sizeof(next));
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 static void unlock(api_req_t *req, worker_t *w)
@@ -58,29 +52,18 @@ static void unlock(api_req_t *req, worker_t *w)
 
 static void alerts(api_req_t *req, worker_t *w)
 {
-    static const char *const kinds[] = {ALERT_UNACCEPTED,  ALERT_AUTO_REJECTED, ALERT_OFFER_EXPIRED, ALERT_NO_COURIER,
-                                        ALERT_PICKUP_LATE, ALERT_TRANSIT_LATE,  ALERT_LOCKED,        NULL};
-    char next[CURSOR_MAX] = "";
+    const char *const *kinds = alert_kind_names();
+    char next[CURSOR_MAX];
     status_detail_t d = {0};
-    size_t limit = 0;
-    int64_t key = 0, after_id = 0, next_after = 0;
-    int k = -1;
+    valid_page_t pg;
     json_t *items = NULL;
     sf_status_t rc = operator_of(req, &d);
-    if (rc == SF_OK && (valid_query_enum(req, "kind", kinds, &k, &d) < 0 ||
-                        valid_query_limit(req, ALERT_LIST_DEFAULT, ALERT_LIST_MAX, &limit, &d) < 0 ||
-                        valid_query_cursor(req, ALERT_CURSOR_KIND, &key, &after_id, &d) < 0))
-        rc = SF_E_INVALID;
     if (rc == SF_OK)
-        rc = alert_list(&w->db, req->who.market_id, k >= 0 ? kinds[k] : NULL, after_id, limit, &items, &next_after);
-    if (rc == SF_OK && next_after != 0 && cursor_encode(ALERT_CURSOR_KIND, 0, next_after, next, sizeof(next)) != 0)
-        rc = SF_E_INTERNAL;
+        rc = valid_query_page(req, "kind", kinds, ALERT_LIST_DEFAULT, ALERT_LIST_MAX, ALERT_CURSOR_KIND, &pg, &d);
     if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else {
-        json_decref(items);
-        api_reply_status(req, w, rc, &d);
-    }
+        rc = alert_list(&w->db, req->who.market_id, pg.filter >= 0 ? kinds[pg.filter] : NULL, pg.after_id, pg.limit,
+                        &items, next, sizeof(next));
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 int deliveries_register(router_t *r)

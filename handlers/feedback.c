@@ -52,25 +52,12 @@ static int optional_int(const json_t *o, const char *key, int64_t min, int64_t m
     return v == NULL || json_is_null(v) ? 0 : valid_int(o, key, NULL, 1, min, max, out, d);
 }
 
-/* ?limit= and ?cursor= of a list of that kind. */
-static sf_status_t page(const api_req_t *req, char kind, size_t *limit, int64_t *key, int64_t *after_id,
+/* ?limit= and ?cursor= of a list of that kind (and ?status= when statuses is not NULL). */
+static sf_status_t page(const api_req_t *req, const char *const *statuses, char kind, valid_page_t *pg,
                         status_detail_t *d)
 {
-    *key = 0;
-    *after_id = 0;
-    if (valid_query_limit(req, FEEDBACK_LIST_DEFAULT, FEEDBACK_LIST_MAX, limit, d) != 0 ||
-        valid_query_cursor(req, kind, key, after_id, d) < 0)
-        return SF_E_INVALID;
-    return SF_OK;
-}
-
-/* The one reply of a list. */
-static void reply_list(api_req_t *req, worker_t *w, sf_status_t rc, status_detail_t *d, json_t *items, const char *next)
-{
-    if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else
-        api_reply_status(req, w, rc, d);
+    return valid_query_page(req, statuses != NULL ? "status" : NULL, statuses, FEEDBACK_LIST_DEFAULT, FEEDBACK_LIST_MAX,
+                            kind, pg, d);
 }
 
 /* ---------------------------------------------------------------- rating */
@@ -151,20 +138,20 @@ static void stall_ratings(api_req_t *req, worker_t *w)
 {
     char next[FEEDBACK_CURSOR_MAX];
     status_detail_t d = {0};
-    size_t limit = 0;
-    int64_t id = 0, market_id = 0, after_ms = 0, after_order = 0;
+    valid_page_t pg;
+    int64_t id = 0, market_id = 0;
     json_t *items = NULL;
     sf_status_t rc = valid_path_id(req, 0, &id) == 0 ? SF_OK : SF_E_NOT_FOUND;
     if (rc == SF_OK)
-        rc = page(req, FEEDBACK_KIND_RATINGS, &limit, &after_ms, &after_order, &d);
+        rc = page(req, NULL, FEEDBACK_KIND_RATINGS, &pg, &d);
     if (rc == SF_OK && (rc = market_stall_market(&w->db, id, &market_id)) == SF_OK) {
         /* the version is read before the data: a rating racing this read leaves it stale */
         req->cache_market = cachever_tag(&w->redis, market_id, &req->cache_version);
-        rc = feedback_stall_ratings(&w->db, id, after_ms, after_order, limit, &items, next, sizeof(next));
+        rc = feedback_stall_ratings(&w->db, id, pg.after_key, pg.after_id, pg.limit, &items, next, sizeof(next));
     }
     if (rc == SF_E_NOT_FOUND)
         status_field(&d, rc, NULL, "no such stall");
-    reply_list(req, w, rc, &d, items, next);
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 /* ---------------------------------------------------------------- complaints */
@@ -194,30 +181,25 @@ static void my_complaints(api_req_t *req, worker_t *w)
 {
     char next[FEEDBACK_CURSOR_MAX];
     status_detail_t d = {0};
-    size_t limit = 0;
-    int64_t key = 0, after_id = 0;
+    valid_page_t pg;
     json_t *items = NULL;
-    sf_status_t rc = page(req, FEEDBACK_KIND_MINE, &limit, &key, &after_id, &d);
+    sf_status_t rc = page(req, NULL, FEEDBACK_KIND_MINE, &pg, &d);
     if (rc == SF_OK)
-        rc = feedback_complaints_of(&w->db, req->who.user_id, after_id, limit, &items, next, sizeof(next));
-    reply_list(req, w, rc, &d, items, next);
+        rc = feedback_complaints_of(&w->db, req->who.user_id, pg.after_id, pg.limit, &items, next, sizeof(next));
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 static void market_complaints(api_req_t *req, worker_t *w)
 {
     char next[FEEDBACK_CURSOR_MAX];
     status_detail_t d = {0};
-    size_t limit = 0;
-    int64_t key = 0, after_id = 0;
-    int st = -1;
+    valid_page_t pg;
     json_t *items = NULL;
-    sf_status_t rc = valid_query_enum(req, "status", COMPLAINT_STATUSES, &st, &d) < 0 ? SF_E_INVALID : SF_OK;
+    sf_status_t rc = page(req, COMPLAINT_STATUSES, FEEDBACK_KIND_ADMIN, &pg, &d);
     if (rc == SF_OK)
-        rc = page(req, FEEDBACK_KIND_ADMIN, &limit, &key, &after_id, &d);
-    if (rc == SF_OK)
-        rc = feedback_complaints_in(&w->db, req->who.market_id, st >= 0 ? COMPLAINT_STATUSES[st] : NULL, after_id,
-                                    limit, &items, next, sizeof(next));
-    reply_list(req, w, rc, &d, items, next);
+        rc = feedback_complaints_in(&w->db, req->who.market_id, pg.filter >= 0 ? COMPLAINT_STATUSES[pg.filter] : NULL,
+                                    pg.after_id, pg.limit, &items, next, sizeof(next));
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 static void resolve(api_req_t *req, worker_t *w)

@@ -126,25 +126,23 @@ static void list_own(api_req_t *req, worker_t *w)
     char next[CURSOR_MAX];
     const char *const *statuses = fulfil_status_names();
     status_detail_t d = {0};
-    size_t limit = 0;
-    int64_t key = 0, after_id = 0;
-    int st = -1;
+    valid_page_t pg;
     json_t *items = NULL;
     sf_status_t rc = vendor_of(req, &d);
-    if (rc == SF_OK && (valid_query_enum(req, "status", statuses, &st, &d) < 0 ||
-                        valid_query_limit(req, FULFIL_LIST_DEFAULT, FULFIL_LIST_MAX, &limit, &d) < 0 ||
-                        valid_query_cursor(req, FULFIL_CURSOR_KIND, &key, &after_id, &d) < 0))
-        rc = SF_E_INVALID;
     if (rc == SF_OK)
-        rc = fulfil_list(&w->db, req->who.market_id, req->who.vendor_id, st >= 0 ? statuses[st] : NULL, limit, after_id,
-                         &items, next, sizeof(next));
+        rc = valid_query_page(req, "status", statuses, FULFIL_LIST_DEFAULT, FULFIL_LIST_MAX, FULFIL_CURSOR_KIND, &pg,
+                              &d);
     if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else
-        api_reply_status(req, w, rc, &d);
+        rc = fulfil_list(&w->db, req->who.market_id, req->who.vendor_id, pg.filter >= 0 ? statuses[pg.filter] : NULL,
+                         pg.limit, pg.after_id, &items, next, sizeof(next));
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
-static void accept_vo(api_req_t *req, worker_t *w)
+/* A move that takes no body (accept, ready): fn with the vendor order of the path. */
+typedef sf_status_t (*plain_move_fn)(db_t *db, const fulfil_actor_t *who, int64_t id, fulfil_result_t *res,
+                                     json_t **doc);
+
+static void plain_move(api_req_t *req, worker_t *w, plain_move_fn fn)
 {
     fulfil_actor_t who;
     fulfil_result_t res;
@@ -154,10 +152,15 @@ static void accept_vo(api_req_t *req, worker_t *w)
     json_t *doc = NULL;
     sf_status_t rc = target(req, &who, actor, sizeof(actor), &id, &d);
     if (rc == SF_OK)
-        rc = outcome(fulfil_accept(&w->db, &who, id, &res, &doc), &d);
+        rc = outcome(fn(&w->db, &who, id, &res, &doc), &d);
     if (rc == SF_OK)
         after(req, w, &res);
     api_reply_result(req, w, rc, &d, 200, doc);
+}
+
+static void accept_vo(api_req_t *req, worker_t *w)
+{
+    plain_move(req, w, fulfil_accept);
 }
 
 static void reject_vo(api_req_t *req, worker_t *w)
@@ -201,18 +204,7 @@ static void pick_vo(api_req_t *req, worker_t *w)
 
 static void ready_vo(api_req_t *req, worker_t *w)
 {
-    fulfil_actor_t who;
-    fulfil_result_t res;
-    char actor[FULFIL_ACTOR_MAX];
-    status_detail_t d = {0};
-    int64_t id = 0;
-    json_t *doc = NULL;
-    sf_status_t rc = target(req, &who, actor, sizeof(actor), &id, &d);
-    if (rc == SF_OK)
-        rc = outcome(fulfil_ready(&w->db, &who, id, &res, &doc), &d);
-    if (rc == SF_OK)
-        after(req, w, &res);
-    api_reply_result(req, w, rc, &d, 200, doc);
+    plain_move(req, w, fulfil_ready);
 }
 
 int fulfil_register(router_t *r)

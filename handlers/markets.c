@@ -26,12 +26,11 @@ static const valid_text_t category_code = {0, CATEGORY_MAX, valid_c_token, "A-Z,
 /* ?limit= and ?cursor= (of cursor kind `kind`). */
 static sf_status_t page(const api_req_t *req, char kind, size_t *limit, int64_t *after_id, status_detail_t *d)
 {
-    int64_t key;
-    *after_id = 0;
-    if (valid_query_limit(req, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, limit, d) != 0 ||
-        valid_query_cursor(req, kind, &key, after_id, d) < 0)
-        return SF_E_INVALID;
-    return SF_OK;
+    valid_page_t pg;
+    sf_status_t rc = valid_query_page(req, NULL, NULL, PRODUCT_LIST_DEFAULT, PRODUCT_LIST_MAX, kind, &pg, d);
+    *limit = pg.limit;
+    *after_id = pg.after_id;
+    return rc;
 }
 
 /* A market that is not found is "no such market". */
@@ -67,10 +66,7 @@ static void list_markets(api_req_t *req, worker_t *w)
     sf_status_t rc = page(req, 'm', &limit, &after, &d);
     if (rc == SF_OK)
         rc = market_list(&w->db, limit, after, &items, next, sizeof(next));
-    if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 static void get_market(api_req_t *req, worker_t *w)
@@ -105,10 +101,7 @@ static void list_stalls(api_req_t *req, worker_t *w)
         rc = market_known(req, w, sq.market_id, &d);
     if (rc == SF_OK)
         rc = market_stalls(&w->db, &sq, &items, next, sizeof(next));
-    if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 static void get_stall(api_req_t *req, worker_t *w)
@@ -158,10 +151,7 @@ static void guide_prices(api_req_t *req, worker_t *w)
         rc = market_known(req, w, id, &d);
     if (rc == SF_OK)
         rc = market_guide_prices(&w->db, id, date, &items);
-    if (rc == SF_OK)
-        api_reply_list(req, items, NULL);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_page(req, w, rc, &d, items, NULL);
 }
 
 static void rankings(api_req_t *req, worker_t *w)
@@ -179,10 +169,7 @@ static void rankings(api_req_t *req, worker_t *w)
         rc = market_known(req, w, id, &d);
     if (rc == SF_OK)
         rc = market_rankings(&w->db, id, as_period[p], &items);
-    if (rc == SF_OK)
-        api_reply_list(req, items, NULL);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_page(req, w, rc, &d, items, NULL);
 }
 
 int markets_register(router_t *r)

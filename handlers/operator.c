@@ -459,12 +459,11 @@ static void alerts_h(api_req_t *req, worker_t *w)
 /* ?limit= and ?cursor= of a list of that kind. 0, or -1 with d set. */
 static int page_params(const api_req_t *req, char kind, size_t *limit, int64_t *after_id, status_detail_t *d)
 {
-    int64_t key = 0;
-    *after_id = 0;
-    if (valid_query_limit(req, LIST_DEFAULT, VENDOR_LIST_MAX, limit, d) != 0 ||
-        valid_query_cursor(req, kind, &key, after_id, d) < 0)
-        return -1;
-    return 0;
+    valid_page_t pg;
+    int rc = valid_query_page(req, NULL, NULL, LIST_DEFAULT, VENDOR_LIST_MAX, kind, &pg, d) == SF_OK ? 0 : -1;
+    *limit = pg.limit;
+    *after_id = pg.after_id;
+    return rc;
 }
 
 /* The one reply of a list: the page (items stolen) with the cursor of the next one when

@@ -127,22 +127,16 @@ static void list(api_req_t *req, worker_t *w)
     char next[ORDER_CURSOR_MAX];
     const char *const *statuses = order_status_names();
     status_detail_t d = {0};
-    size_t limit = 0;
-    int64_t key = 0, after_id = 0;
-    int st = -1;
+    valid_page_t pg;
     json_t *items = NULL;
-    sf_status_t rc = SF_E_INVALID;
-    if (valid_query_enum(req, "status", statuses, &st, &d) >= 0 &&
-        valid_query_limit(req, ORDER_LIST_DEFAULT, ORDER_LIST_MAX, &limit, &d) >= 0 &&
-        valid_query_cursor(req, ORDER_CURSOR_KIND, &key, &after_id, &d) >= 0)
-        rc = order_list(&w->db, req->who.user_id, st >= 0 ? statuses[st] : NULL, limit, after_id, &items, next,
-                        sizeof(next));
+    sf_status_t rc =
+        valid_query_page(req, "status", statuses, ORDER_LIST_DEFAULT, ORDER_LIST_MAX, ORDER_CURSOR_KIND, &pg, &d);
+    if (rc == SF_OK)
+        rc = order_list(&w->db, req->who.user_id, pg.filter >= 0 ? statuses[pg.filter] : NULL, pg.limit, pg.after_id,
+                        &items, next, sizeof(next));
     if (rc == SF_OK)
         courier_fill_positions(&w->redis, items); /* the couriers' last positions, from Redis */
-    if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 static void get(api_req_t *req, worker_t *w)

@@ -68,10 +68,7 @@ static void list_products(api_req_t *req, worker_t *w)
         rc = product_list(&w->db, &pq, &items, next, sizeof(next));
     if (rc == SF_E_NOT_FOUND)
         status_field(&d, rc, NULL, "no such market");
-    if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 /* One on-sale product with today's guide price of its commodity code, or null. */

@@ -69,10 +69,7 @@ static void list_own(api_req_t *req, worker_t *w)
     pq.has_after = has == 1;
     if (rc == SF_OK)
         rc = product_list(&w->db, &pq, &items, next, sizeof(next));
-    if (rc == SF_OK)
-        api_reply_list(req, items, next);
-    else
-        api_reply_status(req, w, rc, &d);
+    api_reply_page(req, w, rc, &d, items, next);
 }
 
 static void create(api_req_t *req, worker_t *w)

@@ -3,6 +3,7 @@
  * so that the unique (kind, subject_id) key makes flagging idempotent.
  */
 #include "models/alert.h"
+#include "models/base/cursor.h"
 #include "models/base/sqltime.h"
 
 sf_status_t alert_raise(db_t *db, int64_t market_id, const char *kind, int64_t subject_id, int64_t order_id,
@@ -20,8 +21,16 @@ sf_status_t alert_raise(db_t *db, int64_t market_id, const char *kind, int64_t s
     return rc;
 }
 
+static const char *const kinds[] = {ALERT_UNACCEPTED,  ALERT_AUTO_REJECTED, ALERT_OFFER_EXPIRED, ALERT_NO_COURIER,
+                                    ALERT_PICKUP_LATE, ALERT_TRANSIT_LATE,  ALERT_LOCKED,        NULL};
+
+const char *const *alert_kind_names(void)
+{
+    return kinds;
+}
+
 sf_status_t alert_list(db_t *db, int64_t market_id, const char *kind, int64_t after_id, size_t limit, json_t **items,
-                       int64_t *next_after)
+                       char *next, size_t len)
 {
     db_rows_t *rows = NULL;
     db_param_t p[] = {DB_I64(market_id),
@@ -30,7 +39,7 @@ sf_status_t alert_list(db_t *db, int64_t market_id, const char *kind, int64_t af
                       DB_I64(after_id),
                       DB_I64(after_id),
                       DB_I64(limit)};
-    *next_after = 0;
+    next[0] = '\0';
     *items = json_array();
     sf_status_t rc = *items != NULL ? db_query(db,
                                                "SELECT id, kind, subject_id, order_id, note, " SQL_AT_0800(
@@ -49,8 +58,8 @@ sf_status_t alert_list(db_t *db, int64_t market_id, const char *kind, int64_t af
             rc = DB_ERR;
         last = db_rows_i64(rows, 0);
     }
-    if (rc == DB_OK && rows->nrows == limit && limit > 0)
-        *next_after = last;
+    if (rc == DB_OK && rows->nrows == limit && limit > 0 && cursor_encode(ALERT_CURSOR_KIND, 0, last, next, len) != 0)
+        rc = DB_ERR;
     db_rows_free(rows);
     if (rc != DB_OK) {
         json_decref(*items);

@@ -33,11 +33,14 @@
 sf_status_t alert_raise(db_t *db, int64_t market_id, const char *kind, int64_t subject_id, int64_t order_id,
                         const char *note, int *raised);
 
+/* The kinds above, NULL-ended (for the validation kit's enumerations). */
+const char *const *alert_kind_names(void);
+
 /* A page of the market's alerts, newest first: {id, kind, subject_id, order_id, note,
- * created_at}. kind NULL: any. after_id 0: from the newest; *next_after the last id shown when
- * more follow, else 0. DB_OK or a db status; *items is the caller's. */
+ * created_at}. kind NULL: any. after_id 0: from the newest; next gets the next page's cursor
+ * (kind ALERT_CURSOR_KIND) or "" at the end. DB_OK or a db status; *items is the caller's. */
 sf_status_t alert_list(db_t *db, int64_t market_id, const char *kind, int64_t after_id, size_t limit, json_t **items,
-                       int64_t *next_after);
+                       char *next, size_t len);
 
 /* How many alerts of each kind there are, over every market: *out {"<kind>": n, ...} (for
  * /metrics). DB_OK or a db status. */

@@ -161,6 +161,17 @@ void api_reply_list(api_req_t *req, json_t *items, const char *next_cursor)
     api_reply_json(req, 200, json_pack("{s:o, s:s?}", "items", items, "next_cursor", next));
 }
 
+void api_reply_page(api_req_t *req, const worker_t *w, sf_status_t rc, status_detail_t *d, json_t *items,
+                    const char *next_cursor)
+{
+    if (rc == SF_OK) {
+        api_reply_list(req, items, next_cursor);
+        return;
+    }
+    json_decref(items);
+    api_reply_status(req, w, rc, d);
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')

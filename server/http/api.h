@@ -123,6 +123,11 @@ void api_reply_text(api_req_t *req, int status, const char *content_type, char *
  * next_cursor is NULL or "" (the last page). */
 void api_reply_list(api_req_t *req, json_t *items, const char *next_cursor);
 
+/* The one reply of a list route: api_reply_list() when rc is SF_OK, else the outcome
+ * (api_reply_status()); items (may be NULL on failure) is stolen either way. */
+void api_reply_page(api_req_t *req, const worker_t *w, sf_status_t rc, status_detail_t *d, json_t *items,
+                    const char *next_cursor);
+
 /* Copies query parameter `name` (percent-decoded) into buf. 1 if present, 0 if absent,
  * -1 if present but malformed or longer than buflen - 1. */
 int api_query(const api_req_t *req, const char *name, char *buf, size_t buflen);

@@ -437,3 +437,14 @@ int valid_query_limit(const api_req_t *req, size_t dflt, size_t max, size_t *lim
     *limit = (size_t)v;
     return 0;
 }
+
+sf_status_t valid_query_page(const api_req_t *req, const char *filter, const char *const *filters, size_t dflt,
+                             size_t max, char kind, valid_page_t *p, status_detail_t *d)
+{
+    *p = (valid_page_t){.filter = -1};
+    if ((filter != NULL && valid_query_enum(req, filter, filters, &p->filter, d) < 0) ||
+        valid_query_limit(req, dflt, max, &p->limit, d) < 0 ||
+        valid_query_cursor(req, kind, &p->after_key, &p->after_id, d) < 0)
+        return SF_E_INVALID;
+    return SF_OK;
+}

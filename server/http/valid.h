@@ -125,4 +125,16 @@ int valid_query_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *a
 /* ?limit=: dflt when absent, else a decimal from 1 to max. 0 or -1 (never "absent"). */
 int valid_query_limit(const api_req_t *req, size_t dflt, size_t max, size_t *limit, status_detail_t *d);
 
+/* The query of a page of a list: the optional filter ?<filter>= (one of filters; the list has
+ * none when filter is NULL), ?limit= (dflt when absent, 1..max) and ?cursor= of that kind. */
+typedef struct valid_page {
+    int filter; /* index into filters, -1 when absent */
+    size_t limit;
+    int64_t after_key, after_id; /* both 0 without a cursor */
+} valid_page_t;
+
+/* Reads them all into *p. SF_OK, or SF_E_INVALID with d naming the parameter at fault. */
+sf_status_t valid_query_page(const api_req_t *req, const char *filter, const char *const *filters, size_t dflt,
+                             size_t max, char kind, valid_page_t *p, status_detail_t *d);
+
 #endif

@@ -34,12 +34,12 @@
 #include "tests/support/dbtest.h"
 #include "tests/support/fixture.h"
 #include "tests/support/shop.h"
+#include "tests/support/sandboxkeys.h"
 #include "tests/support/testutil.h"
 
 #define WAIT_MS 5000 /* the failure bound for anything the server should push at once */
 
-static char keydir[512];
-static char env_dir[600];
+static t_sandbox_t sandbox; /* the sandbox provider's files of this run */
 static const char *test_env[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                                  "STALLFRONT_PAYMENTS_MODE=sandbox",
                                  "STALLFRONT_ORDER_DELIVERY_FEE_FEN=500",
@@ -48,7 +48,7 @@ static const char *test_env[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                                  "STALLFRONT_EVENTS_HEARTBEAT_S=1",
                                  "STALLFRONT_HTTP_DEADLINE_MS=1000", /* streams must outlive it */
                                  "STALLFRONT_HTTP_THREADS=2",
-                                 env_dir,
+                                 sandbox.env,
                                  NULL};
 static tserver_t shared;
 static int shared_exit;
@@ -66,55 +66,9 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* ---------------------------------------------------------------- the sandbox's keys */
-
-static void write_key(EVP_PKEY *k, const char *name, int private)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s", keydir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "%s", path);
-    ck_assert(private ? PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) : PEM_write_PUBKEY(f, k));
-    fclose(f);
-}
-
-static void write_text(const char *name, const char *text)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s", keydir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert(f != NULL);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* The sandbox's files (what scripts/dev writes), with keys of this run. */
-static void make_keys(void)
-{
-    snprintf(keydir, sizeof(keydir), "%s/events-%d", t_env("STALLFRONT_TEST_VAR"), (int)getpid());
-    mkdir(t_env("STALLFRONT_TEST_VAR"), 0700);
-    mkdir(keydir, 0700);
-    snprintf(env_dir, sizeof(env_dir), "STALLFRONT_PAYMENTS_SANDBOX_DIR=%s", keydir);
-    EVP_PKEY *platform = EVP_RSA_gen(2048), *alipay = EVP_RSA_gen(2048), *app = EVP_RSA_gen(2048),
-             *merchant = EVP_RSA_gen(2048);
-    ck_assert(platform && alipay && app && merchant);
-    write_key(platform, "wechat_platform_private.pem", 1);
-    write_key(platform, "wechat_platform_public.pem", 0);
-    write_text("wechat_platform_serial", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
-    write_text("wechat_apiv3.key", "0123456789abcdefghijklmnopqrstuv");
-    write_key(alipay, "alipay_private.pem", 1);
-    write_key(alipay, "alipay_public.pem", 0);
-    write_key(merchant, "wechat_merchant_private.pem", 1);
-    write_key(app, "alipay_app_private.pem", 1);
-    EVP_PKEY_free(platform);
-    EVP_PKEY_free(alipay);
-    EVP_PKEY_free(app);
-    EVP_PKEY_free(merchant);
-}
-
 static void shared_up(void)
 {
-    make_keys();
+    t_sandbox_make(&sandbox, "events");
     t_migrate();
     ck_assert_msg(tserver_start(&shared, test_env) == 0, "server did not start");
 }
@@ -122,6 +76,7 @@ static void shared_up(void)
 static void shared_down(void)
 {
     shared_exit = tserver_stop(&shared, SIGTERM);
+    t_sandbox_remove(&sandbox);
 }
 
 /* ---------------------------------------------------------------- an event-stream client */
@@ -405,10 +360,10 @@ START_TEST(test_a_vendor_hears_of_a_paid_order_and_nobody_else_does)
     sleep_ms(1500); /* past http.deadline_ms: the streams are still open */
 
     /* the real callback path: the sandbox signs a WeChat notification and posts it */
-    snprintf(out, sizeof(out), "%s/sandbox-pay-%lld.out", keydir, (long long)order);
+    snprintf(out, sizeof(out), "%s/sandbox-pay-%lld.out", sandbox.dir, (long long)order);
     int rc = t_sh("STALLFRONT_PAYMENTS_MODE=sandbox STALLFRONT_PAYMENTS_SANDBOX_DIR='%s' %s sandbox pay %lld"
                   " --provider wechat --url %s >'%s' 2>&1",
-                  keydir, SF_BINARY, (long long)order, t_base(&shared, T_H2C), out);
+                  sandbox.dir, SF_BINARY, (long long)order, t_base(&shared, T_H2C), out);
     ck_assert_msg(rc == 0, "sandbox pay: exit %d, see %s", rc, out);
     uint64_t waited = 0;
     json_t *d = sse_wait_type(v0, "vendor_order.new", &waited);

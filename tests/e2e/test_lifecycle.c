@@ -37,14 +37,14 @@
 #include <unistd.h>
 #include "tests/support/fixture.h"
 #include "tests/support/shop.h"
+#include "tests/support/sandboxkeys.h"
 #include "tests/support/testutil.h"
 
 #define POLL_MS      100   /* between two looks at something that happens elsewhere */
 #define WAIT_MS      30000 /* the most any one step may take before the test gives up */
 #define DELIVERY_FEE 500
 
-static char keydir[512];
-static char dir_env[600];
+static t_sandbox_t sandbox; /* the sandbox provider's files of this run */
 static const char *const test_env[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                                        "STALLFRONT_PAYMENTS_MODE=sandbox",
                                        "STALLFRONT_ORDER_DELIVERY_FEE_FEN=500",
@@ -53,60 +53,16 @@ static const char *const test_env[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                                        "STALLFRONT_AUTH_LOGIN_MAX_FAILURES=1000",
                                        "STALLFRONT_QUEUE_LEASE_MS=1000",
                                        "STALLFRONT_DISPATCH_RETRY_MAX_S=1",
-                                       dir_env,
+                                       sandbox.env,
                                        NULL};
 static tserver_t shared;
 static int shared_exit;
 
 /* ---------------------------------------------------------------- the sandbox provider's keys */
 
-static void write_key(EVP_PKEY *k, const char *name, int private)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s", keydir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "%s", path);
-    ck_assert(private ? PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) : PEM_write_PUBKEY(f, k));
-    fclose(f);
-}
-
-static void write_text(const char *name, const char *text)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s", keydir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* What scripts/dev writes under var/sandbox/, made with this run's own keys. */
-static void make_keys(void)
-{
-    snprintf(keydir, sizeof(keydir), "%s/lifecycle-%d", t_env("STALLFRONT_TEST_VAR"), (int)getpid());
-    mkdir(t_env("STALLFRONT_TEST_VAR"), 0700);
-    mkdir(keydir, 0700);
-    snprintf(dir_env, sizeof(dir_env), "STALLFRONT_PAYMENTS_SANDBOX_DIR=%s", keydir);
-    EVP_PKEY *platform = EVP_RSA_gen(2048), *alipay = EVP_RSA_gen(2048), *merchant = EVP_RSA_gen(2048),
-             *app = EVP_RSA_gen(2048);
-    ck_assert(platform && alipay && merchant && app);
-    write_key(platform, "wechat_platform_private.pem", 1);
-    write_key(platform, "wechat_platform_public.pem", 0);
-    write_text("wechat_platform_serial", "6B3F0E2A9C1D4E5F60718293A4B5C6D7E8F90A1B");
-    write_text("wechat_apiv3.key", "lifecycle-apiv3-key-0123456789ab");
-    write_key(alipay, "alipay_private.pem", 1);
-    write_key(alipay, "alipay_public.pem", 0);
-    write_key(merchant, "wechat_merchant_private.pem", 1);
-    write_key(app, "alipay_app_private.pem", 1);
-    EVP_PKEY_free(platform);
-    EVP_PKEY_free(alipay);
-    EVP_PKEY_free(merchant);
-    EVP_PKEY_free(app);
-}
-
 static void shared_up(void)
 {
-    make_keys();
+    t_sandbox_make(&sandbox, "lifecycle");
     t_migrate();
     ck_assert_msg(tserver_start(&shared, test_env) == 0, "server did not start");
 }
@@ -114,7 +70,7 @@ static void shared_up(void)
 static void shared_down(void)
 {
     shared_exit = tserver_stop(&shared, SIGTERM);
-    t_sh("rm -rf '%s'", keydir);
+    t_sandbox_remove(&sandbox);
 }
 
 /* ---------------------------------------------------------------- calls */
@@ -365,10 +321,10 @@ static json_t *await_refunds_settled(const char *token, int64_t order, size_t n)
 static void sandbox_pay(int64_t order)
 {
     char out[700];
-    snprintf(out, sizeof(out), "%s/sandbox-pay-%lld.out", keydir, (long long)order);
+    snprintf(out, sizeof(out), "%s/sandbox-pay-%lld.out", sandbox.dir, (long long)order);
     int rc = t_sh("STALLFRONT_PAYMENTS_MODE=sandbox STALLFRONT_PAYMENTS_SANDBOX_DIR='%s' %s sandbox pay %lld --url %s"
                   " >'%s' 2>&1",
-                  keydir, SF_BINARY, (long long)order, t_base(&shared, T_H2C), out);
+                  sandbox.dir, SF_BINARY, (long long)order, t_base(&shared, T_H2C), out);
     if (rc != 0)
         t_sh("cat '%s' >&2", out);
     ck_assert_msg(rc == 0, "stallfront sandbox pay %lld exited %d", (long long)order, rc);
@@ -384,7 +340,7 @@ START_TEST(test_an_order_goes_from_checkout_to_delivered_and_rated)
     party_t vendor[3], rider;
     int64_t product[3];
     shop_world_open(&w); /* the fixture market and its operator */
-    const char *work_env[] = {"STALLFRONT_PAYMENTS_MODE=sandbox", dir_env, "STALLFRONT_QUEUE_LEASE_MS=1000",
+    const char *work_env[] = {"STALLFRONT_PAYMENTS_MODE=sandbox", sandbox.env, "STALLFRONT_QUEUE_LEASE_MS=1000",
                               "STALLFRONT_DISPATCH_RETRY_MAX_S=1", NULL};
     ck_assert_int_eq(t_work_start(&wk, work_env, NULL), 0);
     ck_assert_int_eq(t_login(&shared, w.m.op_user, w.m.op_pass, op, sizeof(op)), 0);

@@ -33,73 +33,26 @@
 #include "models/providers/wxpay.h"
 #include "models/store/redis.h"
 #include "tests/support/shop.h"
+#include "tests/support/sandboxkeys.h"
 #include "tests/support/testutil.h"
 #include "workers/queue.h"
 #include "workers/timeout.h"
 
-static char keydir[512];
-static char env_dir[600];
+static t_sandbox_t sandbox; /* the sandbox provider's files of this run */
 static const char *test_env[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                                  "STALLFRONT_PAYMENTS_MODE=sandbox",
                                  "STALLFRONT_ORDER_DELIVERY_FEE_FEN=500",
                                  "STALLFRONT_ORDER_FREE_DELIVERY_FROM_FEN=5000",
                                  "STALLFRONT_ORDER_DELIVERY_RADIUS_M=5000",
                                  "STALLFRONT_AUTH_LOGIN_MAX_FAILURES=1000",
-                                 env_dir,
+                                 sandbox.env,
                                  NULL};
 static tserver_t shared;
 static int shared_exit;
 
-/* ---------------------------------------------------------------- keys of the test */
-
-static EVP_PKEY *merchant_key; /* the "WeChat merchant" key the live adapter signs with */
-
-static void write_key(EVP_PKEY *k, const char *name, int private)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s", keydir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "%s", path);
-    ck_assert(private ? PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) : PEM_write_PUBKEY(f, k));
-    fclose(f);
-}
-
-static void write_text(const char *name, const char *text)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s", keydir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert(f != NULL);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* The sandbox's files (what scripts/dev writes), made with this test's own keys. */
-static void make_keys(void)
-{
-    snprintf(keydir, sizeof(keydir), "%s/payments-%d", t_env("STALLFRONT_TEST_VAR"), (int)getpid());
-    mkdir(t_env("STALLFRONT_TEST_VAR"), 0700);
-    mkdir(keydir, 0700);
-    snprintf(env_dir, sizeof(env_dir), "STALLFRONT_PAYMENTS_SANDBOX_DIR=%s", keydir);
-    EVP_PKEY *platform = EVP_RSA_gen(2048), *alipay = EVP_RSA_gen(2048), *app = EVP_RSA_gen(2048);
-    merchant_key = EVP_RSA_gen(2048);
-    ck_assert(platform && alipay && app && merchant_key);
-    write_key(platform, "wechat_platform_private.pem", 1);
-    write_key(platform, "wechat_platform_public.pem", 0);
-    write_text("wechat_platform_serial", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
-    write_text("wechat_apiv3.key", "0123456789abcdefghijklmnopqrstuv");
-    write_key(alipay, "alipay_private.pem", 1);
-    write_key(alipay, "alipay_public.pem", 0);
-    write_key(merchant_key, "wechat_merchant_private.pem", 1);
-    write_key(app, "alipay_app_private.pem", 1);
-    EVP_PKEY_free(platform);
-    EVP_PKEY_free(alipay);
-    EVP_PKEY_free(app);
-}
-
 static void shared_up(void)
 {
-    make_keys();
+    t_sandbox_make(&sandbox, "payments");
     t_migrate();
     ck_assert_msg(tserver_start(&shared, test_env) == 0, "server did not start");
 }
@@ -107,8 +60,7 @@ static void shared_up(void)
 static void shared_down(void)
 {
     shared_exit = tserver_stop(&shared, SIGTERM);
-    EVP_PKEY_free(merchant_key);
-    merchant_key = NULL;
+    t_sandbox_remove(&sandbox);
 }
 
 /* ---------------------------------------------------------------- the world of a test */
@@ -399,7 +351,7 @@ START_TEST(test_a_cancel_after_payment_refunds_in_full_through_the_refund_worker
                       "already_cancelled");
     ck_assert_int_eq(shop_i64(&w.s.db, "SELECT COUNT(*) FROM refunds WHERE order_id = ?", order), 1);
     /* the refund worker settles it (sandbox: at once) */
-    const char *env[] = {"STALLFRONT_PAYMENTS_MODE=sandbox", env_dir, "STALLFRONT_QUEUE_LEASE_MS=1000", NULL};
+    const char *env[] = {"STALLFRONT_PAYMENTS_MODE=sandbox", sandbox.env, "STALLFRONT_QUEUE_LEASE_MS=1000", NULL};
     const char *only[] = {"--only", "relay,refund", NULL};
     ck_assert_int_eq(t_work_start(&wk, env, only), 0);
     int settled = 0;
@@ -535,7 +487,7 @@ static void assert_signed_by_merchant(const char *req)
     size_t rawlen = 0;
     ck_assert_int_eq(b64_decode(sig, strlen(sig), raw, sizeof(raw), &rawlen), B64_OK);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    ck_assert_int_eq(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, merchant_key), 1);
+    ck_assert_int_eq(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, sandbox.merchant), 1);
     ck_assert_int_eq(EVP_DigestVerify(ctx, raw, rawlen, (const unsigned char *)msg, strlen(msg)), 1);
     EVP_MD_CTX_free(ctx);
 }
@@ -546,7 +498,7 @@ static void live_db(db_t *db, config_t *cfg, int port)
     char err[256], base[64], key[700];
     t_load_cfg(cfg);
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-    snprintf(key, sizeof(key), "%s/wechat_merchant_private.pem", keydir);
+    snprintf(key, sizeof(key), "%s/wechat_merchant_private.pem", sandbox.dir);
     ck_assert(config_set(cfg, "payments.mode", "live", err, sizeof(err)) == 0);
     ck_assert(config_set(cfg, "wechat.pay_api_base", base, err, sizeof(err)) == 0);
     ck_assert(config_set(cfg, "wechat.mchid", "1900000109", err, sizeof(err)) == 0);

@@ -151,6 +151,43 @@ START_TEST(test_query_ids_cursors_and_limits)
 }
 END_TEST
 
+START_TEST(test_a_page_query_reads_filter_limit_and_cursor_or_names_the_one_at_fault)
+{
+    static const char *const statuses[] = {"open", "resolved", NULL};
+    status_detail_t d = {0};
+    valid_page_t pg;
+    char cur[CURSOR_MAX], q[CURSOR_MAX + 64];
+    /* nothing given: no filter, the default limit, no cursor */
+    api_req_t r = req_with("");
+    ck_assert_int_eq(valid_query_page(&r, "status", statuses, 20, 100, 'c', &pg, &d), SF_OK);
+    ck_assert_int_eq(pg.filter, -1);
+    ck_assert_uint_eq(pg.limit, 20);
+    ck_assert(pg.after_key == 0 && pg.after_id == 0);
+    /* all three */
+    ck_assert_int_eq(cursor_encode('c', 5, 77, cur, sizeof(cur)), 0);
+    snprintf(q, sizeof(q), "status=resolved&limit=7&cursor=%s", cur);
+    r = req_with(q);
+    ck_assert_int_eq(valid_query_page(&r, "status", statuses, 20, 100, 'c', &pg, &d), SF_OK);
+    ck_assert_int_eq(pg.filter, 1);
+    ck_assert_uint_eq(pg.limit, 7);
+    ck_assert(pg.after_key == 5 && pg.after_id == 77);
+    /* each one wrong, named */
+    r = req_with("status=closed");
+    ck_assert_int_eq(valid_query_page(&r, "status", statuses, 20, 100, 'c', &pg, &d), SF_E_INVALID);
+    ck_assert_str_eq(d.field, "status");
+    r = req_with("limit=0");
+    ck_assert_int_eq(valid_query_page(&r, "status", statuses, 20, 100, 'c', &pg, &d), SF_E_INVALID);
+    ck_assert_str_eq(d.field, "limit");
+    r = req_with(q);
+    ck_assert_int_eq(valid_query_page(&r, "status", statuses, 20, 100, 'x', &pg, &d), SF_E_INVALID);
+    ck_assert_str_eq(d.field, "cursor");
+    /* a list without a filter ignores ?status= like any unknown parameter */
+    r = req_with("status=closed");
+    ck_assert_int_eq(valid_query_page(&r, NULL, NULL, 20, 100, 'c', &pg, &d), SF_OK);
+    ck_assert_int_eq(pg.filter, -1);
+}
+END_TEST
+
 START_TEST(test_cursors_round_trip_and_refuse_forgeries)
 {
     char cur[CURSOR_MAX];
@@ -235,6 +272,7 @@ int main(void)
     tcase_add_test(tc, test_money_is_whole_fen_in_range);
     tcase_add_test(tc, test_enumerations_dates_and_unknown_keys);
     tcase_add_test(tc, test_query_ids_cursors_and_limits);
+    tcase_add_test(tc, test_a_page_query_reads_filter_limit_and_cursor_or_names_the_one_at_fault);
     tcase_add_test(tc, test_cursors_round_trip_and_refuse_forgeries);
     tcase_add_test(tc, test_dates_are_real_calendar_dates);
     tcase_add_test(tc, test_limits_are_plain_decimals_in_range);
