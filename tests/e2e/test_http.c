@@ -227,12 +227,18 @@ START_TEST(test_body_over_the_limit_is_413)
         t_resp_free(&r);
     }
     free(body);
-    /* Far over: h2o refuses it before reading it all (HTTP/1.1 413). */
+    /* Far over: h2o refuses it before reading it all (HTTP/1.1 413). With the body sent
+     * regardless, the refusal races the upload: the server closes with bytes unread, the
+     * kernel resets the connection and the client may never read the 413. A client that asks
+     * first (Expect: 100-continue, as curl does for large bodies) always gets it. */
     len = 1024 * 1024;
     body = calloc(1, len);
     memset(body, 'x', len);
     tresp_t r;
-    post(&shared, T_HTTP1, "/_test/echo", "application/json", body, len, &r);
+    char url[256];
+    const char *h[] = {"Content-Type: application/json", "Expect: 100-continue", NULL};
+    snprintf(url, sizeof(url), "%s/_test/echo", t_base(&shared, T_HTTP1));
+    ck_assert_msg(t_request(T_HTTP1, "POST", url, h, body, len, &r) == 0, "no answer for %s", url);
     ck_assert_int_eq(r.status, 413);
     t_resp_free(&r);
     free(body);
