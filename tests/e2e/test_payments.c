@@ -531,6 +531,48 @@ static queue_result_t run_timeout(world_t *w, db_t *db, int64_t order)
     return r;
 }
 
+/* How many events a party's stream holds (models/events.h). */
+static long long events_of(world_t *w, const char *role, int64_t id)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "events:%s:%lld", role, (long long)id);
+    redisReply *r = redis_cmd(&w->s.redis, "XLEN %s", key);
+    ck_assert_msg(r != NULL && r->type == REDIS_REPLY_INTEGER, "XLEN %s", key);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+START_TEST(test_the_timeout_announces_what_it_changed_and_nothing_else)
+{
+    world_t w;
+    shop_consumer_t c;
+    world_up(&w);
+    consumer(&w, &c);
+    /* paid before its deadline: the job finds nothing to do and says nothing */
+    int64_t paid = place(&w, &c, 1);
+    long status;
+    json_t *p = create_payment(&c, paid, "{\"provider\":\"wechat\"}", NULL, &status);
+    ck_assert_int_eq(status, 201);
+    ck_assert_int_eq(pay(&w, PAY_WECHAT, json_string_value(json_object_get(p, "out_trade_no")), "tx-quiet", 850),
+                     PAY_RECORDED);
+    json_decref(p);
+    long long vendor_before = events_of(&w, "vendor", w.s.vendor[0]);
+    long long consumer_before = events_of(&w, "consumer", c.id);
+    ck_assert_int_eq(run_timeout(&w, &w.s.db, paid), QUEUE_DONE);
+    ck_assert(status_is(&w, "orders", paid, "paid"));
+    ck_assert_int_eq(events_of(&w, "vendor", w.s.vendor[0]), vendor_before);
+    ck_assert_int_eq(events_of(&w, "consumer", c.id), consumer_before);
+    /* unpaid at its deadline: cancelled, and the consumer hears it once */
+    int64_t unpaid = place(&w, &c, 1);
+    ck_assert_int_eq(run_timeout(&w, &w.s.db, unpaid), QUEUE_DONE);
+    ck_assert(status_is(&w, "orders", unpaid, "cancelled"));
+    ck_assert_int_eq(events_of(&w, "consumer", c.id), consumer_before + 1);
+    ck_assert_int_eq(events_of(&w, "vendor", w.s.vendor[0]), vendor_before); /* it never saw the order */
+    shop_world_down(&w.s);
+}
+END_TEST
+
 START_TEST(test_the_timeout_asks_the_provider_first_paid_means_paid)
 {
     world_t w;
@@ -676,6 +718,7 @@ static Suite *payments_suite(void)
     tcase_add_test(tc, test_an_idempotency_key_replays_the_first_answer);
     tcase_add_test(tc, test_a_cancel_after_payment_refunds_in_full_through_the_refund_worker);
     tcase_add_test(tc, test_a_cancel_after_a_vendor_accepted_is_too_late);
+    tcase_add_test(tc, test_the_timeout_announces_what_it_changed_and_nothing_else);
     tcase_add_test(tc, test_the_timeout_asks_the_provider_first_paid_means_paid);
     tcase_add_test(tc, test_the_timeout_closes_an_unpaid_attempt_then_cancels);
     tcase_add_test(tc, test_the_timeout_cancels_nothing_while_the_provider_is_down);
