@@ -99,7 +99,9 @@ sf_status_t fulfil_reject(db_t *db, const fulfil_actor_t *who, int64_t vendor_or
  * stock settled (stock_settle_pick), in the same transaction. DB_OK; SF_E_NOT_FOUND;
  * SF_E_VENDOR_ORDER_STATE; SF_E_PICK_LINES (field "lines", details {"unknown": [line ids not
  * of this vendor order], "duplicate": [ids named twice], "missing": [ids not named]});
- * SF_E_PICK_MORE; or a db status. d may be NULL. */
+ * SF_E_PICK_MORE; SF_E_INVALID (field "lines") when every quantity is 0: a stall with nothing
+ * to give rejects instead, so no courier is sent to collect nothing; or a db status. d may be
+ * NULL. */
 sf_status_t fulfil_pick(db_t *db, const fulfil_actor_t *who, int64_t vendor_order_id, const fulfil_pick_line_t *lines,
                         size_t n, fulfil_result_t *res, json_t **out, status_detail_t *d);
 

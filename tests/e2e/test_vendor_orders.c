@@ -487,6 +487,10 @@ START_TEST(test_bad_bodies_and_queries_are_refused_and_change_nothing)
     /* an integer beyond 64 bits is not JSON the server can read */
     refused(&w, va, "pick", "{\"lines\":[{\"line_id\":1,\"qty_actual\":99999999999999999999}]}", 400, "malformed_json",
             NULL);
+    /* nothing picked at all: reject instead */
+    snprintf(body, sizeof(body),
+             "{\"lines\":[{\"line_id\":%lld,\"qty_actual\":0},{\"line_id\":%lld,\"qty_actual\":0}]}", lt, le);
+    refused(&w, va, "pick", body, 422, "invalid", "lines");
     /* pick: which lines */
     snprintf(body, sizeof(body), "{\"lines\":[{\"line_id\":%lld,\"qty_actual\":400}]}", lt);
     refused(&w, va, "pick", body, 422, "invalid", "lines");
