@@ -11,14 +11,11 @@
  *   market_id  an existing market, or null/absent for an address usable anywhere
  * Unknown fields are refused, as everywhere a consumer writes.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "models/address.h"
 #include "models/product.h"
-
-#define EARTH_RADIUS_M 6371008.8 /* the mean radius (IUGG) */
 
 /* ================================================================ validation */
 
@@ -260,14 +257,4 @@ int address_get_for_order(db_t *db, int64_t user_id, int64_t address_id, address
         row_address(rows, out);
     db_rows_free(rows);
     return rc;
-}
-
-int64_t address_distance_m(double lat1, double lng1, double lat2, double lng2)
-{
-    const double rad = M_PI / 180.0;
-    double dlat = (lat2 - lat1) * rad, dlng = (lng2 - lng1) * rad;
-    double h = sin(dlat / 2) * sin(dlat / 2) + cos(lat1 * rad) * cos(lat2 * rad) * sin(dlng / 2) * sin(dlng / 2);
-    if (h > 1.0) /* rounding near antipodes */
-        h = 1.0;
-    return (int64_t)llround(2.0 * EARTH_RADIUS_M * asin(sqrt(h)));
 }

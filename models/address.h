@@ -72,7 +72,4 @@ int address_get_for_order(db_t *db, int64_t user_id, int64_t address_id, address
 /* {id, name, phone, text, lat, lng, market_id|null}; NULL if out of memory. */
 json_t *address_json(const address_t *a);
 
-/* The great-circle (haversine) distance between two points, in whole metres. */
-int64_t address_distance_m(double lat1, double lng1, double lat2, double lng2);
-
 #endif

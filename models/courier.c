@@ -442,11 +442,3 @@ void courier_fill_positions(redis_t *r, json_t *orders)
     else if (json_is_array(orders))
         json_array_foreach(orders, i, o) fill_one(r, o);
 }
-
-int64_t courier_distance_m(double lat1, double lng1, double lat2, double lng2)
-{
-    const double rad = M_PI / 180.0, earth = 6372797.560856; /* Redis's GEO radius */
-    double dlat = (lat2 - lat1) * rad, dlng = (lng2 - lng1) * rad;
-    double a = sin(dlat / 2) * sin(dlat / 2) + cos(lat1 * rad) * cos(lat2 * rad) * sin(dlng / 2) * sin(dlng / 2);
-    return (int64_t)llround(2 * earth * asin(sqrt(a)));
-}

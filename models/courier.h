@@ -92,7 +92,4 @@ int courier_position(redis_t *r, int64_t market_id, int64_t courier_id, double *
  * Redis, for deliveries assigned or picked up. A Redis failure leaves them null. */
 void courier_fill_positions(redis_t *r, json_t *orders);
 
-/* Great-circle distance in metres (pure). */
-int64_t courier_distance_m(double lat1, double lng1, double lat2, double lng2);
-
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "models/alert.h"
 #include "models/base/cursor.h"
+#include "models/base/geo.h"
 #include "models/base/sqltime.h"
 #include "models/delivery.h"
 #include "models/order.h"
@@ -550,8 +551,8 @@ sf_status_t delivery_offers_for(db_t *db, redis_t *r, int64_t market_id, int64_t
     if (rc == DB_NOROW) {
         rc = DB_OK; /* off shift: no grab */
     } else if (rc == DB_OK && courier_position(r, market_id, courier_id, &lat, &lng) == 1) {
-        int64_t dist = courier_distance_m(lat, lng, strtod(db_rows_str(rows, 0, NULL), NULL),
-                                          strtod(db_rows_str(rows, 1, NULL), NULL));
+        int64_t dist = geo_distance_m(lat, lng, strtod(db_rows_str(rows, 0, NULL), NULL),
+                                      strtod(db_rows_str(rows, 1, NULL), NULL));
         if (dist <= db->cfg->dispatch_radius_m)
             rc = query_items(db,
                              "SELECT " DCOLS DFROM " WHERE d.market_id = ? AND d.status = 'offered' AND d.grab = 1"

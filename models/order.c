@@ -18,6 +18,7 @@
 #include <time.h>
 #include "models/address.h"
 #include "models/base/cursor.h"
+#include "models/base/geo.h"
 #include "models/base/money.h"
 #include "models/base/sqltime.h"
 #include "models/order.h"
@@ -252,8 +253,8 @@ static sf_status_t check_address(db_t *db, const order_checkout_t *in, status_de
         rc = SF_E_ADDRESS_WRONG_MARKET;
         goto out;
     }
-    int64_t m = address_distance_m(strtod(db_rows_str(rows, 0, NULL), NULL), strtod(db_rows_str(rows, 1, NULL), NULL),
-                                   a.lat, a.lng);
+    int64_t m = geo_distance_m(strtod(db_rows_str(rows, 0, NULL), NULL), strtod(db_rows_str(rows, 1, NULL), NULL),
+                               a.lat, a.lng);
     if (m > in->radius_m)
         rc = SF_E_ADDRESS_OUT_OF_RANGE;
 out:
@@ -709,28 +710,38 @@ static int attach_refunds(db_t *db, const range_t *g, const node_t *orders, size
     return rc;
 }
 
+/* The delivery's eta: once delivered, when it was; once picked up, the pickup time plus the
+ * straight line from the market to the drop-off at delivery.speed_kmh (the parameter: metres
+ * an hour); before that nobody knows when the stalls will be done: NULL. */
+#define ETA_EXPR                                                                                                       \
+    "CASE d.status WHEN 'delivered' THEN " SQL_AT_0800("d.delivered_at") " WHEN 'picked_up' THEN " SQL_AT_0800(        \
+        "d.picked_up_at + INTERVAL ROUND(ST_Distance_Sphere(POINT(m.lng, m.lat), POINT(o.addr_lng, o.addr_lat))"       \
+        " * 3600 / ?) SECOND") " END"
+
 /* Sets each order's delivery: {id, status, courier {id, name, phone, lat, lng} | null, code,
  * eta, locked}. The courier's position is Redis's: lat and lng are null here and filled by
- * the caller that can ask (models/courier.h). eta: null (no estimate is made yet). */
+ * the caller that can ask (models/courier.h). */
 static int attach_deliveries(db_t *db, const range_t *g, const node_t *orders, size_t norders)
 {
     db_rows_t *rows = NULL;
-    db_param_t p[] = {DB_I64(g->lo),          DB_I64(g->hi),          DB_I64(g->consumer_id), DB_I64(g->consumer_id),
-                      str_or_null(g->status), str_or_null(g->status), DB_I64(ORDER_LIST_MAX)};
+    int64_t speed = db->cfg != NULL && db->cfg->delivery_speed_kmh > 0 ? db->cfg->delivery_speed_kmh : 15;
+    db_param_t p[] = {DB_I64(speed * 1000),   DB_I64(g->lo),          DB_I64(g->hi),          DB_I64(g->consumer_id),
+                      DB_I64(g->consumer_id), str_or_null(g->status), str_or_null(g->status), DB_I64(ORDER_LIST_MAX)};
     int rc = db_query(db,
-                      "SELECT d.id, d.order_id, d.status, d.code, d.locked, c.id, c.name, c.phone FROM deliveries d"
-                      " JOIN orders o ON o.id = d.order_id LEFT JOIN couriers c ON c.id = d.courier_id"
+                      "SELECT d.id, d.order_id, d.status, d.code, d.locked, c.id, c.name, c.phone, " ETA_EXPR
+                      " FROM deliveries d JOIN orders o ON o.id = d.order_id JOIN markets m ON m.id = o.market_id"
+                      " LEFT JOIN couriers c ON c.id = d.courier_id"
                       " WHERE" RANGE_WHERE " ORDER BY d.id LIMIT ?",
-                      p, 7, &rows);
+                      p, 8, &rows);
     while (rc == DB_OK && db_rows_next(rows)) {
         json_t *order = find_node(orders, norders, db_rows_i64(rows, 1));
         json_t *courier = db_rows_isnull(rows, 5)
                               ? json_null()
                               : json_pack("{s:I, s:o, s:o, s:n, s:n}", "id", (json_int_t)db_rows_i64(rows, 5), "name",
                                           col_str(rows, 6), "phone", col_str(rows, 7), "lat", "lng");
-        json_t *delivery = json_pack("{s:I, s:o, s:o, s:o, s:n, s:b}", "id", (json_int_t)db_rows_i64(rows, 0), "status",
-                                     col_str(rows, 2), "courier", courier, "code", col_str(rows, 3), "eta", "locked",
-                                     db_rows_i64(rows, 4) != 0);
+        json_t *delivery = json_pack("{s:I, s:o, s:o, s:o, s:o, s:b}", "id", (json_int_t)db_rows_i64(rows, 0), "status",
+                                     col_str(rows, 2), "courier", courier, "code", col_str(rows, 3), "eta",
+                                     col_str(rows, 8), "locked", db_rows_i64(rows, 4) != 0);
         if (order == NULL || delivery == NULL || json_object_set_new(order, "delivery", delivery) != 0)
             rc = DB_ERR;
         if (order == NULL)

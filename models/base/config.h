@@ -98,6 +98,7 @@ typedef struct config {
     int dispatch_retry_max_s;
     int courier_heartbeat_s;
     int delivery_code_attempts;
+    int delivery_speed_kmh;
     int delivery_pickup_alert_s;
     int delivery_transit_alert_s;
     int watchdog_interval_s;

@@ -16,6 +16,7 @@
 #include "tests/support/dbtest.h"
 #include "models/store/migrate.h"
 #include "models/address.h"
+#include "models/base/geo.h"
 #include "tests/support/testutil.h"
 
 static char run_prefix[48];
@@ -128,18 +129,18 @@ END_TEST
 
 START_TEST(test_distances_are_great_circle_metres)
 {
-    ck_assert_int_eq(address_distance_m(34.7477, 113.6254, 34.7477, 113.6254), 0);
+    ck_assert_int_eq(geo_distance_m(34.7477, 113.6254, 34.7477, 113.6254), 0);
     /* one degree of latitude: pi * R / 180 = 111195 m */
-    ck_assert_int_eq(address_distance_m(0, 0, 1, 0), 111195);
-    ck_assert_int_eq(address_distance_m(34, 113, 35, 113), 111195);
+    ck_assert_int_eq(geo_distance_m(0, 0, 1, 0), 111195);
+    ck_assert_int_eq(geo_distance_m(34, 113, 35, 113), 111195);
     /* a degree of longitude shrinks with cos(lat): at 60° half of it */
-    int64_t d = address_distance_m(60, 10, 60, 11);
+    int64_t d = geo_distance_m(60, 10, 60, 11);
     ck_assert_int_eq(d, 55597);
     /* two points of Zhengzhou about 10.7 km apart */
-    ck_assert_int_eq(address_distance_m(34.7539, 113.6603, 34.7600, 113.7770), 10683);
+    ck_assert_int_eq(geo_distance_m(34.7539, 113.6603, 34.7600, 113.7770), 10683);
     /* symmetric, and antipodes are half the circumference */
-    ck_assert_int_eq(address_distance_m(1, 2, 3, 4), address_distance_m(3, 4, 1, 2));
-    ck_assert_int_eq(address_distance_m(0, 0, 0, 180), 20015114);
+    ck_assert_int_eq(geo_distance_m(1, 2, 3, 4), geo_distance_m(3, 4, 1, 2));
+    ck_assert_int_eq(geo_distance_m(0, 0, 0, 180), 20015114);
 }
 END_TEST
 

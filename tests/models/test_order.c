@@ -21,6 +21,7 @@
 #include "tests/support/dbtest.h"
 #include "models/store/migrate.h"
 #include "models/idempotency.h"
+#include "models/base/geo.h"
 #include "models/order.h"
 #include "models/payment.h"
 #include "models/base/cursor.h"
@@ -1022,6 +1023,52 @@ START_TEST(test_syncing_walks_the_main_path_with_an_event_for_each_step)
 }
 END_TEST
 
+START_TEST(test_the_eta_is_the_pickup_plus_the_ride_and_then_the_delivery_time)
+{
+    world_t w;
+    world_open(&w, "eta");
+    int64_t a = add_product(&w, 0, "菠菜", 600, 500, 1000);
+    cart_line_t lines[] = {{a, 250}};
+    order_checkout_t in = co(&w, lines, 1);
+    int64_t id = checkout_ok(&w, &in);
+    int64_t d = insert(&w.db,
+                       "INSERT INTO deliveries (market_id, order_id, status, code, assigned_at)"
+                       " VALUES (?, ?, 'assigned', '0420', '2026-01-01 00:00:00')",
+                       (db_param_t[]){DB_I64(w.market), DB_I64(id)}, 2);
+    /* before pickup nobody knows when the stalls are done */
+    json_t *o = render(&w, id);
+    json_t *dl = json_object_get(o, "delivery");
+    ck_assert_int_eq(jint(dl, "id"), d);
+    ck_assert_str_eq(jstr(dl, "code"), "0420");
+    ck_assert(json_is_null(json_object_get(dl, "eta")));
+    json_decref(o);
+    /* picked up: the pickup time plus the straight line at delivery.speed_kmh (15 km/h) */
+    ck_assert_int_eq(db_exec(&w.db,
+                             "UPDATE deliveries SET status = 'picked_up', picked_up_at = '2026-01-01 00:00:00'"
+                             " WHERE id = ?",
+                             (db_param_t[]){DB_I64(d)}, 1, NULL, NULL),
+                     DB_OK);
+    int64_t ride_s = (geo_distance_m(34.75, 113.62, 34.751, 113.621) * 3600 + 7500) / 15000; /* ~144 m: ~35 s */
+    o = render(&w, id);
+    const char *eta = jstr(json_object_get(o, "delivery"), "eta");
+    ck_assert_ptr_nonnull(eta);
+    int mm = -1, ss = -1;
+    ck_assert_int_eq(sscanf(eta, "2026-01-01T08:%2d:%2d.000+08:00", &mm, &ss), 2);
+    ck_assert_msg(llabs(mm * 60 + ss - ride_s) <= 1, "eta %s, ride %lld s", eta, (long long)ride_s);
+    json_decref(o);
+    /* delivered: when it was */
+    ck_assert_int_eq(db_exec(&w.db,
+                             "UPDATE deliveries SET status = 'delivered', delivered_at = '2026-01-01 00:02:03.456'"
+                             " WHERE id = ?",
+                             (db_param_t[]){DB_I64(d)}, 1, NULL, NULL),
+                     DB_OK);
+    o = render(&w, id);
+    ck_assert_str_eq(jstr(json_object_get(o, "delivery"), "eta"), "2026-01-01T08:02:03.456+08:00");
+    json_decref(o);
+    world_close(&w);
+}
+END_TEST
+
 static Suite *order_suite(void)
 {
     Suite *s = suite_create("order");
@@ -1043,6 +1090,7 @@ static Suite *order_suite(void)
     tcase_add_test(tc, test_pages_list_the_consumers_orders_newest_first_each_once);
     tcase_add_test(tc, test_the_order_status_follows_its_vendor_orders_and_its_delivery);
     tcase_add_test(tc, test_syncing_walks_the_main_path_with_an_event_for_each_step);
+    tcase_add_test(tc, test_the_eta_is_the_pickup_plus_the_ride_and_then_the_delivery_time);
     tcase_add_test(tc, test_idempotency_keys_are_bounded_printable_ascii);
     tcase_add_test(tc, test_an_idempotency_key_replays_refuses_another_body_and_expires);
     tcase_add_test(tc, test_a_second_request_waits_for_the_first_and_then_gives_up);
