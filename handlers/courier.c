@@ -127,6 +127,27 @@ static void offers(api_req_t *req, worker_t *w)
     api_reply_page(req, w, rc, &d, items, NULL);
 }
 
+/* A grab delivery was taken: offer.gone to the other couriers who were told it was open. */
+static void grab_gone(worker_t *w, const config_t *cfg, int64_t market_id, int64_t delivery_id, int64_t order_id,
+                      int64_t winner)
+{
+    int64_t ids[DELIVERY_GRAB_TELL_MAX];
+    char parties[DELIVERY_GRAB_TELL_MAX][EVENTS_PARTY_MAX];
+    size_t n = 0, k = 0;
+    if (delivery_grab_others(&w->db, market_id, delivery_id, winner, ids, DELIVERY_GRAB_TELL_MAX, &n) != SF_OK) {
+        log_warn("delivery %lld taken: the other couriers could not be read: %s", (long long)delivery_id, w->db.err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (events_party(parties[k], sizeof(parties[k]), "courier", ids[i]) == 0)
+            k++;
+    json_t *data = json_pack("{s:I, s:I, s:n, s:b}", "delivery_id", (json_int_t)delivery_id, "order_id",
+                             (json_int_t)order_id, "expires_at", "grab", 1);
+    if (k > 0 && (data == NULL || events_emit_each(&w->redis, cfg->events_keep, parties, k, "offer.gone", data) != 0))
+        log_warn("delivery %lld taken: offer.gone not emitted to every courier", (long long)delivery_id);
+    json_decref(data);
+}
+
 static void accept(api_req_t *req, worker_t *w)
 {
     status_detail_t d = {0};
@@ -137,8 +158,10 @@ static void accept(api_req_t *req, worker_t *w)
         rc = path_delivery(req, &id, &d);
     if (rc == SF_OK)
         rc = not_found(delivery_accept(&w->db, req->who.market_id, req->who.courier_id, id, &doc, &order_id), &d);
-    if (rc == SF_OK)
+    if (rc == SF_OK) {
         order_changed(w, req->cfg, order_id);
+        grab_gone(w, req->cfg, req->who.market_id, id, order_id, req->who.courier_id);
+    }
     api_reply_result(req, w, rc, &d, 200, doc);
 }
 

@@ -673,6 +673,23 @@ static sf_status_t accept_tx(db_t *db, void *ctx)
     return render_one(db, a->courier_id, a->delivery_id, &a->out);
 }
 
+sf_status_t delivery_grab_others(db_t *db, int64_t market_id, int64_t delivery_id, int64_t winner, int64_t *ids,
+                                 size_t max, size_t *n)
+{
+    db_rows_t *rows = NULL;
+    *n = 0;
+    sf_status_t rc = db_query(
+        db,
+        "SELECT c.id FROM deliveries d JOIN couriers c ON c.market_id = d.market_id"
+        " WHERE d.id = ? AND d.market_id = ? AND d.grab = 1 AND c.on_shift = 1"
+        " AND c.status = 'active' AND c.id <> ? ORDER BY c.id LIMIT ?",
+        (db_param_t[]){DB_I64(delivery_id), DB_I64(market_id), DB_I64(winner), DB_I64((int64_t)max)}, 4, &rows);
+    while (rc == DB_OK && db_rows_next(rows) && *n < max)
+        ids[(*n)++] = db_rows_i64(rows, 0);
+    db_rows_free(rows);
+    return rc;
+}
+
 sf_status_t delivery_accept(db_t *db, int64_t market_id, int64_t courier_id, int64_t delivery_id, json_t **out,
                             int64_t *order_id)
 {

@@ -87,6 +87,14 @@ sf_status_t delivery_overdue(db_t *db, int64_t max, db_rows_t **rows);
  * market's open deliveries while the courier is on shift within range (grab true). */
 sf_status_t delivery_offers_for(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, json_t **items);
 
+/* The couriers who were told a grab delivery is open, now that `winner` holds it: every
+ * other active courier of the market on shift (grab is announced to those in range; one
+ * not in range hears an offer.gone it can ignore). Nothing when the delivery was not in grab
+ * mode. At most max into ids, *n how many. DB_OK or a db status. */
+#define DELIVERY_GRAB_TELL_MAX 256
+sf_status_t delivery_grab_others(db_t *db, int64_t market_id, int64_t delivery_id, int64_t winner, int64_t *ids,
+                                 size_t max, size_t *n);
+
 /* Accepts: ONE conditional UPDATE decides. 200-worthy SF_OK with *out the delivery;
  * SF_E_NOT_FOUND (never offered to this courier, nor grab); SF_E_OFFER_GONE (taken, expired,
  * refused, withdrawn). *order_id for the caller's events. */

@@ -189,7 +189,7 @@ static size_t order_events(const order_view_t *v, char parties[][EVENTS_PARTY_MA
 /* Emits n prepared events in one pipelined round trip. 0 or -1 (r->err). */
 static int emit_all(redis_t *r, emit_cmd_t *cmds, size_t n)
 {
-    redis_argv_t argv[ORDER_EVENTS_MAX];
+    redis_argv_t argv[ORDER_EVENTS_MAX] = {{0}};
     redisReply *replies[ORDER_EVENTS_MAX];
     for (size_t i = 0; i < n; i++)
         argv[i] = (redis_argv_t){9, cmds[i].argv, cmds[i].lens};
@@ -200,6 +200,28 @@ static int emit_all(redis_t *r, emit_cmd_t *cmds, size_t n)
         if (emit_reply(r, replies[i], NULL, 0) != 0)
             rc = -1;
         freeReplyObject(replies[i]);
+    }
+    return rc;
+}
+
+int events_emit_each(redis_t *r, int keep, const char (*parties)[EVENTS_PARTY_MAX], size_t n, const char *type,
+                     const json_t *data)
+{
+    emit_cmd_t cmds[ORDER_EVENTS_MAX];
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at < n; at += ORDER_EVENTS_MAX) {
+        size_t k = 0, chunk = n - at < ORDER_EVENTS_MAX ? n - at : ORDER_EVENTS_MAX;
+        for (; k < chunk && rc == 0; k++)
+            if (emit_prepare(&cmds[k], keep, parties[at + k], type, data) != 0) {
+                snprintf(r->err, sizeof(r->err), "events: a malformed party, type or data");
+                rc = -1;
+                k++; /* its data (if any) is freed below */
+                break;
+            }
+        if (rc == 0)
+            rc = emit_all(r, cmds, chunk);
+        for (size_t i = 0; i < k; i++)
+            free(cmds[i].data);
     }
     return rc;
 }

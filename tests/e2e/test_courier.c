@@ -206,6 +206,26 @@ static void action(char *path, size_t len, const char *what, int64_t id, const c
 
 /* ---------------------------------------------------------------- the walk */
 
+/* 1 if the newest event of courier c's stream is `type` about delivery d. */
+static int last_event_is(world_t *w, int64_t c, const char *type, int64_t d)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "events:courier:%lld", (long long)c);
+    redisReply *r = redis_cmd(&w->s.redis, "XREVRANGE %s + - COUNT 1", key);
+    ck_assert_msg(r != NULL && r->type == REDIS_REPLY_ARRAY, "XREVRANGE %s", key);
+    int hit = 0;
+    if (r->elements == 1 && r->element[0]->elements == 2) {
+        const redisReply *f = r->element[0]->element[1]; /* type <type> data <json> */
+        if (f->elements == 4 && strcmp(f->element[1]->str, type) == 0) {
+            json_t *data = t_json_text(f->element[3]->str);
+            hit = data != NULL && json_integer_value(json_object_get(data, "delivery_id")) == d;
+            json_decref(data);
+        }
+    }
+    freeReplyObject(r);
+    return hit;
+}
+
 START_TEST(test_offers_expiry_refusal_grab_pickup_and_delivery_over_http)
 {
     world_t w;
@@ -284,6 +304,9 @@ START_TEST(test_offers_expiry_refusal_grab_pickup_and_delivery_over_http)
     ck_assert_ptr_null(json_object_get(doc, "code"));
     json_decref(doc);
     expect_error("POST", path, next.token, NULL, 409, "offer_gone");
+    /* the others who were told it was open hear that it is gone; the taker does not */
+    ck_assert(last_event_is(&w, next.id, "offer.gone", d));
+    ck_assert(!last_event_is(&w, near.id, "offer.gone", d));
     /* near's own offer stays expired in the record: the grab is the holder's only trace */
     ck_assert_int_eq(t_db_i64(&w.s.db,
                               "SELECT status = 'expired' FROM delivery_offers WHERE delivery_id = ? AND courier_id = ?",
