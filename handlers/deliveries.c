@@ -52,25 +52,54 @@ static void unlock(api_req_t *req, worker_t *w)
 
 static void alerts(api_req_t *req, worker_t *w)
 {
-    const char *const *kinds = alert_kind_names();
+    const char *const *kinds = alert_kind_names(), *const *states = alert_state_names();
     char next[CURSOR_MAX];
     status_detail_t d = {0};
     valid_page_t pg;
+    int st = -1;
     json_t *items = NULL;
     sf_status_t rc = operator_of(req, &d);
+    if (rc == SF_OK && valid_query_enum(req, "status", states, &st, &d) < 0)
+        rc = SF_E_INVALID;
     if (rc == SF_OK)
         rc = valid_query_page(req, "kind", kinds, ALERT_LIST_DEFAULT, ALERT_LIST_MAX, ALERT_CURSOR_KIND, &pg, &d);
     if (rc == SF_OK)
-        rc = alert_list(&w->db, req->who.market_id, pg.filter >= 0 ? kinds[pg.filter] : NULL, pg.after_id, pg.limit,
-                        &items, next, sizeof(next));
+        rc = alert_list(&w->db, req->who.market_id, pg.filter >= 0 ? kinds[pg.filter] : NULL,
+                        st >= 0 ? states[st] : NULL, pg.after_id, pg.limit, &items, next, sizeof(next));
     api_reply_page(req, w, rc, &d, items, next);
+}
+
+static const valid_text_t T_RESOLUTION = {1, ALERT_RESOLUTION_MAX, valid_c_text,
+                                          "no control characters but line breaks and tabs", 0};
+
+/* The centre dealt with an alert: {"note"} says how. */
+static void resolve_alert(api_req_t *req, worker_t *w)
+{
+    static const char *const keys[] = {"note", NULL};
+    status_detail_t d = {0};
+    const char *note = NULL;
+    int64_t id = 0;
+    json_t *doc = NULL;
+    sf_status_t rc = operator_of(req, &d);
+    if (rc == SF_OK && valid_path_id(req, 0, &id) != 0)
+        rc = SF_E_NOT_FOUND;
+    if (rc == SF_OK && (valid_only_keys(req->body, keys, "", &d) != 0 ||
+                        valid_str(req->body, "note", NULL, 1, 0, &T_RESOLUTION, &note, &d) < 0))
+        rc = SF_E_INVALID;
+    if (rc == SF_OK)
+        rc = alert_resolve(&w->db, req->who.market_id, id, req->who.user_id, note, &doc);
+    if (rc == SF_E_NOT_FOUND)
+        status_field(&d, rc, NULL, "no such alert");
+    api_reply_result(req, w, rc, &d, 200, doc);
 }
 
 int deliveries_register(router_t *r)
 {
     if (router_add(r, "GET", "/v1/admin/deliveries", ROUTE_OPERATOR, list) != 0 ||
         router_add(r, "POST", "/v1/admin/deliveries/{id}/unlock", ROUTE_OPERATOR, unlock) != 0 ||
-        router_add(r, "GET", "/v1/admin/fulfilment-alerts", ROUTE_OPERATOR, alerts) != 0)
+        router_add(r, "GET", "/v1/admin/fulfilment-alerts", ROUTE_OPERATOR, alerts) != 0 ||
+        router_add(r, "POST", "/v1/admin/fulfilment-alerts/{id}/resolve", ROUTE_OPERATOR | ROUTE_BODY_JSON,
+                   resolve_alert) != 0)
         return -1;
     return 0;
 }

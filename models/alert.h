@@ -33,17 +33,28 @@
 sf_status_t alert_raise(db_t *db, int64_t market_id, const char *kind, int64_t subject_id, int64_t order_id,
                         const char *note, int *raised);
 
-/* The kinds above, NULL-ended (for the validation kit's enumerations). */
+/* The kinds above, and the states an alert is in ("open", "resolved"), NULL-ended (for the
+ * validation kit's enumerations). */
 const char *const *alert_kind_names(void);
+const char *const *alert_state_names(void);
+
+#define ALERT_RESOLUTION_MAX 200 /* code points of what the operator did */
 
 /* A page of the market's alerts, newest first: {id, kind, subject_id, order_id, note,
- * created_at}. kind NULL: any. after_id 0: from the newest; next gets the next page's cursor
- * (kind ALERT_CURSOR_KIND) or "" at the end. DB_OK or a db status; *items is the caller's. */
-sf_status_t alert_list(db_t *db, int64_t market_id, const char *kind, int64_t after_id, size_t limit, json_t **items,
-                       char *next, size_t len);
+ * created_at, resolved_at, resolution}. kind, state NULL: any. after_id 0: from the newest;
+ * next gets the next page's cursor (kind ALERT_CURSOR_KIND) or "" at the end. DB_OK or a db
+ * status; *items is the caller's. */
+sf_status_t alert_list(db_t *db, int64_t market_id, const char *kind, const char *state, int64_t after_id, size_t limit,
+                       json_t **items, char *next, size_t len);
 
-/* How many alerts of each kind there are, over every market: *out {"<kind>": n, ...} (for
- * /metrics). DB_OK or a db status. */
+/* The operator marks an alert of the market dealt with (one conditional UPDATE): *out the
+ * alert as stored. DB_OK; SF_E_NOT_FOUND (none of this market's); SF_E_ALREADY_RESOLVED; or a
+ * db status. resolution 1..ALERT_RESOLUTION_MAX code points (checked by the caller). */
+sf_status_t alert_resolve(db_t *db, int64_t market_id, int64_t alert_id, int64_t user_id, const char *resolution,
+                          json_t **out);
+
+/* How many alerts of each kind there are, over every market, and how many are still open:
+ * *out {"<kind>": {"total": n, "open": m}, ...} (for /metrics). DB_OK or a db status. */
 sf_status_t alert_counts(db_t *db, json_t **out);
 
 #endif

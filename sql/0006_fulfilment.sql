@@ -138,6 +138,9 @@ CREATE TABLE fulfilment_alerts (
     order_id BIGINT NOT NULL,
     note VARCHAR(200) NULL,
     created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    resolved_at DATETIME(3) NULL,               -- the market centre dealt with it
+    resolved_by BIGINT NULL,                    -- users.id of the operator
+    resolution VARCHAR(200) NULL,
     UNIQUE KEY uq_alerts_subject (kind, subject_id),
     KEY ix_alerts_market (market_id, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

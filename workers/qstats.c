@@ -239,7 +239,16 @@ static void fulfilment(db_t *db, buf_t *b)
         json_object_foreach(a, k, v)
         {
             label(l, sizeof(l), k);
-            put(b, "stallfront_fulfilment_alerts{kind=\"%s\"} %lld\n", l, (long long)json_integer_value(v));
+            put(b, "stallfront_fulfilment_alerts{kind=\"%s\"} %lld\n", l,
+                (long long)json_integer_value(json_object_get(v, "total")));
+        }
+        put(b, "# HELP stallfront_fulfilment_alerts_open fulfilment alerts nobody resolved yet, by kind\n"
+               "# TYPE stallfront_fulfilment_alerts_open gauge\n");
+        json_object_foreach(a, k, v)
+        {
+            label(l, sizeof(l), k);
+            put(b, "stallfront_fulfilment_alerts_open{kind=\"%s\"} %lld\n", l,
+                (long long)json_integer_value(json_object_get(v, "open")));
         }
     }
     json_decref(d);

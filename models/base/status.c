@@ -94,7 +94,7 @@ static const struct {
 
     [SF_E_NOT_DELIVERED] = {SF_E_CONFLICT, "not_delivered", "the order has not been delivered yet"},
     [SF_E_ALREADY_RATED] = {SF_E_CONFLICT, "already_rated", "the order was rated before"},
-    [SF_E_ALREADY_RESOLVED] = {SF_E_CONFLICT, "already_resolved", "the complaint was resolved before"},
+    [SF_E_ALREADY_RESOLVED] = {SF_E_CONFLICT, "already_resolved", "it was resolved before"},
 };
 
 static int known(sf_status_t s)

@@ -110,7 +110,7 @@ typedef enum sf_status {
     /* ratings and complaints (models/feedback) */
     SF_E_NOT_DELIVERED,    /* conflict: the order has not been delivered */
     SF_E_ALREADY_RATED,    /* conflict: the order was rated before */
-    SF_E_ALREADY_RESOLVED, /* conflict: the complaint was resolved before */
+    SF_E_ALREADY_RESOLVED, /* conflict: the complaint (or the alert) was resolved before */
 
     SF_E__COUNT
 } sf_status_t;

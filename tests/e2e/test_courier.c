@@ -363,10 +363,31 @@ START_TEST(test_offers_expiry_refusal_grab_pickup_and_delivery_over_http)
     ck_assert_int_eq(shop_jint(item, "code_failures"), 5);
     ck_assert_int_eq(shop_jint(json_object_get(item, "courier"), "id"), near.id);
     json_decref(doc);
-    doc = expect("GET", "/v1/admin/fulfilment-alerts?kind=delivery_locked", w.op, NULL, 200);
+    doc = expect("GET", "/v1/admin/fulfilment-alerts?kind=delivery_locked&status=open", w.op, NULL, 200);
     ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 1);
-    ck_assert_int_eq(shop_jint(json_array_get(json_object_get(doc, "items"), 0), "subject_id"), d);
+    json_t *alert = json_array_get(json_object_get(doc, "items"), 0);
+    ck_assert_int_eq(shop_jint(alert, "subject_id"), d);
+    ck_assert(json_is_null(json_object_get(alert, "resolved_at")));
+    int64_t alert_id = shop_jint(alert, "id");
     json_decref(doc);
+    /* the centre deals with it: resolved once, then off the open list */
+    snprintf(path, sizeof(path), "/v1/admin/fulfilment-alerts/%lld/resolve", (long long)alert_id);
+    expect_error("POST", path, w.op, "{\"note\":\"\"}", 422, "invalid");
+    expect_error("POST", path, w.op, "{\"note\":\"ok\",\"by\":1}", 422, "invalid");
+    expect_error("POST", path, near.token, "{\"note\":\"ok\"}", 403, "forbidden");
+    doc = expect("POST", path, w.op, "{\"note\":\"打电话给顾客核对了取货码\"}", 200);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "resolution")), "打电话给顾客核对了取货码");
+    ck_assert(json_is_string(json_object_get(doc, "resolved_at")));
+    json_decref(doc);
+    expect_error("POST", path, w.op, "{\"note\":\"again\"}", 409, "already_resolved");
+    expect_error("POST", "/v1/admin/fulfilment-alerts/999999999/resolve", w.op, "{\"note\":\"x\"}", 404, "not_found");
+    doc = expect("GET", "/v1/admin/fulfilment-alerts?kind=delivery_locked&status=open", w.op, NULL, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 0);
+    json_decref(doc);
+    doc = expect("GET", "/v1/admin/fulfilment-alerts?kind=delivery_locked&status=resolved", w.op, NULL, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 1);
+    json_decref(doc);
+    expect_error("GET", "/v1/admin/fulfilment-alerts?status=done", w.op, NULL, 422, "invalid");
     snprintf(path, sizeof(path), "/v1/admin/deliveries/%lld/unlock", (long long)d);
     doc = expect("POST", path, w.op, NULL, 200);
     ck_assert(json_is_false(json_object_get(doc, "locked")));
@@ -404,6 +425,7 @@ START_TEST(test_offers_expiry_refusal_grab_pickup_and_delivery_over_http)
         const char *dl = strstr(text, "stallfront_deliveries{status=\"delivered\"} ");
         shown = dl != NULL && atoll(dl + strlen("stallfront_deliveries{status=\"delivered\"} ")) >= 1 &&
                 strstr(text, "stallfront_fulfilment_alerts{kind=\"delivery_locked\"} ") != NULL &&
+                strstr(text, "stallfront_fulfilment_alerts_open{kind=\"offer_expired\"} ") != NULL &&
                 strstr(text, "stallfront_deliveries_waiting_no_courier ") != NULL;
         free(text);
         if (!shown)
