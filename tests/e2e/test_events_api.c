@@ -699,6 +699,127 @@ START_TEST(test_refusals_401_403_422_in_the_error_shape)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- one connection, many streams */
+
+typedef struct grow {
+    char buf[65536];
+    size_t len;
+} grow_t;
+
+static size_t grow_data(char *p, size_t size, size_t n, void *arg)
+{
+    grow_t *g = arg;
+    size_t len = size * n, room = sizeof(g->buf) - 1 - g->len;
+    memcpy(g->buf + g->len, p, len < room ? len : room);
+    g->len += len < room ? len : room;
+    g->buf[g->len] = '\0';
+    return len;
+}
+
+/* Drives the multi handle until cond(ctx) holds or WAIT_MS passes; 1 if it held. */
+static int drive(CURLM *m, int (*cond)(void *), void *ctx)
+{
+    uint64_t until = now_ms() + WAIT_MS;
+    while (!cond(ctx) && now_ms() < until) {
+        int running = 0;
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 50, NULL);
+    }
+    return cond(ctx);
+}
+
+typedef struct mux {
+    grow_t ev, other;
+    CURLM *m;
+    CURL *other_handle;
+    int other_done;
+    CURLcode other_result;
+} mux_t;
+
+static int stream_begun(void *arg)
+{
+    return strstr(((mux_t *)arg)->ev.buf, "retry: ") != NULL;
+}
+
+static int other_done(void *arg)
+{
+    mux_t *x = arg;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(x->m, &left)) != NULL)
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == x->other_handle) {
+            x->other_done = 1;
+            x->other_result = msg->data.result;
+        }
+    return x->other_done;
+}
+
+static int event_seen(void *arg)
+{
+    return strstr(((mux_t *)arg)->ev.buf, "event: test.n") != NULL;
+}
+
+static CURL *h2c_handle(const char *url, struct curl_slist *h, grow_t *g)
+{
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, g);
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+    return c;
+}
+
+/* Over HTTP/2 the event stream is one stream of the connection: other requests go over the
+ * same connection while it is open, and an event still arrives after them. */
+START_TEST(test_over_http2_the_stream_shares_its_connection_with_other_requests)
+{
+    shop_world_t w;
+    char token[128], party[EVENTS_PARTY_MAX], auth[200], url[256];
+    mux_t x = {0};
+    shop_world_open(&w);
+    party_token(&w.redis, ROLE_COURIER, 7, token, sizeof(token), party);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    x.m = curl_multi_init();
+    curl_multi_setopt(x.m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    snprintf(url, sizeof(url), "%s/v1/events", t_base(&shared, T_H2C));
+    CURL *ev = h2c_handle(url, h, &x.ev);
+    curl_multi_add_handle(x.m, ev);
+    ck_assert_msg(drive(x.m, stream_begun, &x), "the stream did not begin");
+    /* a second request while the stream is open: answered, over the same connection */
+    snprintf(url, sizeof(url), "%s/healthz", t_base(&shared, T_H2C));
+    x.other_handle = h2c_handle(url, NULL, &x.other);
+    /* libcurl 7.88 fails a prior-knowledge handle put on a connection already multiplexing
+     * ("Error in the HTTP2 framing layer", client-side: nghttp and the curl tool share the
+     * connection fine); plain HTTP/2 takes the open connection as it is */
+    curl_easy_setopt(x.other_handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_0);
+    curl_multi_add_handle(x.m, x.other_handle);
+    ck_assert_msg(drive(x.m, other_done, &x), "the request beside the stream was not answered");
+    long code = 0, connects = -1, version = 0;
+    curl_easy_getinfo(x.other_handle, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(x.other_handle, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(x.other_handle, CURLINFO_HTTP_VERSION, &version);
+    ck_assert_msg(x.other_result == CURLE_OK, "the request beside the stream failed: %s",
+                  curl_easy_strerror(x.other_result));
+    ck_assert_int_eq(code, 200);
+    ck_assert_int_eq(version, CURL_HTTP_VERSION_2_0);
+    ck_assert_msg(connects == 0, "the second request opened %ld connection(s) of its own", connects);
+    ck_assert_ptr_nonnull(strstr(x.other.buf, "\"ok\""));
+    /* and the stream still delivers */
+    emit(&w.redis, party, 1, NULL);
+    ck_assert_msg(drive(x.m, event_seen, &x), "no event after the other request: %s", x.ev.buf);
+    curl_multi_remove_handle(x.m, x.other_handle);
+    curl_multi_remove_handle(x.m, ev);
+    curl_easy_cleanup(x.other_handle);
+    curl_easy_cleanup(ev);
+    curl_multi_cleanup(x.m);
+    curl_slist_free_all(h);
+    shop_world_down(&w);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- shutdown */
 
 START_TEST(test_sigterm_ends_open_streams_instead_of_waiting_out_the_grace_period)
@@ -739,6 +860,7 @@ int main(void)
     tcase_add_test(tc, test_streams_catch_up_after_the_subscriber_reconnects);
     tcase_add_test(tc, test_a_reader_that_never_reads_is_dropped_and_memory_stays_bounded);
     tcase_add_test(tc, test_refusals_401_403_422_in_the_error_shape);
+    tcase_add_test(tc, test_over_http2_the_stream_shares_its_connection_with_other_requests);
     tcase_add_test(tc, test_sigterm_ends_open_streams_instead_of_waiting_out_the_grace_period);
     suite_add_tcase(su, tc);
     int failed = t_run(su, 0);
