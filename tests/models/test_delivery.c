@@ -36,13 +36,6 @@ typedef struct world {
     int64_t market, user, address, stall[2], vendor[2], product[2];
 } world_t;
 
-static int64_t insert(db_t *db, const char *sql, const db_param_t *p, size_t n)
-{
-    uint64_t id = 0;
-    ck_assert_msg(db_exec(db, sql, p, n, NULL, &id) == DB_OK, "`%s`: %s", sql, db->err);
-    return (int64_t)id;
-}
-
 static void exec(world_t *w, const char *sql, int64_t arg)
 {
     db_param_t p[] = {DB_I64(arg)};
@@ -74,39 +67,40 @@ static void world_open(world_t *w, const char *tag)
     set(w, "courier.heartbeat_s", "30");
     set(w, "delivery.code_attempts", "5");
     ck_assert_int_eq(redis_open(&w->redis, &w->cfg), 0);
-    w->market = insert(&w->db,
-                       "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules,"
-                       " open_hours) VALUES ('m1', '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '',"
-                       " '6-20')",
-                       NULL, 0);
+    w->market = t_db_insert(&w->db,
+                            "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules,"
+                            " open_hours) VALUES ('m1', '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '',"
+                            " '6-20')",
+                            NULL, 0);
     /* the scratch market's id repeats across the tests of this binary: its Redis sets are fresh */
     redisReply *rep = redis_cmd(&w->redis, "DEL sf:couriers:geo:%lld sf:couriers:hb:%lld", (long long)w->market,
                                 (long long)w->market);
     ck_assert_ptr_nonnull(rep);
     freeReplyObject(rep);
-    w->user = insert(&w->db, "INSERT INTO users (role, wechat_openid, display_name) VALUES ('consumer', 'o-1', 'c')",
-                     NULL, 0);
-    w->address = insert(&w->db,
-                        "INSERT INTO addresses (market_id, user_id, name, phone, text, lat, lng)"
-                        " VALUES (NULL, ?, '王五', '13800000000', '郑州市二七区', 34.751000, 113.621000)",
-                        (db_param_t[]){DB_I64(w->user)}, 1);
+    w->user = t_db_insert(
+        &w->db, "INSERT INTO users (role, wechat_openid, display_name) VALUES ('consumer', 'o-1', 'c')", NULL, 0);
+    w->address = t_db_insert(&w->db,
+                             "INSERT INTO addresses (market_id, user_id, name, phone, text, lat, lng)"
+                             " VALUES (NULL, ?, '王五', '13800000000', '郑州市二七区', 34.751000, 113.621000)",
+                             (db_param_t[]){DB_I64(w->user)}, 1);
     for (int i = 0; i < 2; i++) {
         char no[8];
         snprintf(no, sizeof(no), "A-%02d", i + 1);
-        w->vendor[i] = insert(&w->db,
-                              "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
-                              " VALUES (?, '李四', '13900000000', '蔬菜', 'A')",
-                              (db_param_t[]){DB_I64(w->market)}, 1);
-        w->stall[i] = insert(&w->db,
-                             "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id)"
-                             " VALUES (?, ?, 'z', 1, 1, ?)",
-                             (db_param_t[]){DB_I64(w->market), DB_STR(no), DB_I64(w->vendor[i])}, 3);
+        w->vendor[i] = t_db_insert(&w->db,
+                                   "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
+                                   " VALUES (?, '李四', '13900000000', '蔬菜', 'A')",
+                                   (db_param_t[]){DB_I64(w->market)}, 1);
+        w->stall[i] = t_db_insert(&w->db,
+                                  "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id)"
+                                  " VALUES (?, ?, 'z', 1, 1, ?)",
+                                  (db_param_t[]){DB_I64(w->market), DB_STR(no), DB_I64(w->vendor[i])}, 3);
         db_param_t p[] = {DB_I64(w->market), DB_I64(w->stall[i]), DB_I64(w->vendor[i]), DB_STR(i ? "白菜" : "鸡蛋")};
-        w->product[i] = insert(&w->db,
-                               "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
-                               " pricing_mode, price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?,"
-                               " 'veg-leafy', 'A010101', ?, 'count', 350, NULL, '个', 1000, '410122', 'TR-1')",
-                               p, 4);
+        w->product[i] =
+            t_db_insert(&w->db,
+                        "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
+                        " pricing_mode, price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?,"
+                        " 'veg-leafy', 'A010101', ?, 'count', 350, NULL, '个', 1000, '410122', 'TR-1')",
+                        p, 4);
     }
 }
 
@@ -142,8 +136,9 @@ static int64_t courier(world_t *w, const char *lat, const char *lng)
 {
     courier_held_t held[COURIER_HELD_MAX];
     size_t n;
-    int64_t id = insert(&w->db, "INSERT INTO couriers (market_id, name, phone, on_shift) VALUES (?, '赵六', '139', 1)",
-                        (db_param_t[]){DB_I64(w->market)}, 1);
+    int64_t id =
+        t_db_insert(&w->db, "INSERT INTO couriers (market_id, name, phone, on_shift) VALUES (?, '赵六', '139', 1)",
+                    (db_param_t[]){DB_I64(w->market)}, 1);
     ck_assert_int_eq(courier_locate(&w->db, &w->redis, w->market, id, strtod(lat, NULL), strtod(lng, NULL), held, &n),
                      SF_OK);
     return id;
@@ -248,10 +243,11 @@ START_TEST(test_two_couriers_accepting_at_once_one_wins_200_times)
         if (grab)
             exec(&w, "UPDATE deliveries SET grab = 1, round = 3 WHERE id = ?", d);
         else
-            insert(&w.db,
-                   "INSERT INTO delivery_offers (delivery_id, courier_id, market_id, round, distance_m, expires_at)"
-                   " VALUES (?, ?, ?, 1, 100, NOW(3) + INTERVAL 60 SECOND)",
-                   (db_param_t[]){DB_I64(d), DB_I64(a), DB_I64(w.market)}, 3);
+            t_db_insert(
+                &w.db,
+                "INSERT INTO delivery_offers (delivery_id, courier_id, market_id, round, distance_m, expires_at)"
+                " VALUES (?, ?, ?, 1, 100, NOW(3) + INTERVAL 60 SECOND)",
+                (db_param_t[]){DB_I64(d), DB_I64(a), DB_I64(w.market)}, 3);
         accept_twice(&w, d, a, grab ? b : a, rs);
         int ok = (rs[0].rc == SF_OK) + (rs[1].rc == SF_OK);
         ck_assert_msg(ok == 1, "round %d: %d winners (%d, %d)", round, ok, rs[0].rc, rs[1].rc);
@@ -540,10 +536,11 @@ START_TEST(test_candidates_come_by_distance_band_then_load_then_who_waited_longe
     ck_assert_int_eq(db_exec(&w.db, "UPDATE deliveries SET status = 'assigned', courier_id = ? WHERE id = ?",
                              (db_param_t[]){DB_I64(busy), DB_I64(d1)}, 2, NULL, NULL),
                      DB_OK);
-    insert(&w.db,
-           "INSERT INTO delivery_offers (delivery_id, courier_id, market_id, round, status, distance_m, expires_at)"
-           " VALUES (?, ?, ?, 1, 'refused', 10, NOW(3))",
-           (db_param_t[]){DB_I64(d1), DB_I64(recent), DB_I64(w.market)}, 3);
+    t_db_insert(
+        &w.db,
+        "INSERT INTO delivery_offers (delivery_id, courier_id, market_id, round, status, distance_m, expires_at)"
+        " VALUES (?, ?, ?, 1, 'refused', 10, NOW(3))",
+        (db_param_t[]){DB_I64(d1), DB_I64(recent), DB_I64(w.market)}, 3);
     ck_assert_int_eq(courier_candidates(&w.db, &w.redis, w.market, d2, 1, c, COURIER_CANDIDATES_MAX, &n), SF_OK);
     ck_assert_int_eq(n, 4);
     ck_assert_int_eq(c[0].id, idle);

@@ -41,13 +41,6 @@ typedef struct world {
 
 enum { ME = 501, YOU = 502 }; /* consumers: orders and ratings refer to users by id only */
 
-static int64_t insert(db_t *db, const char *sql, const db_param_t *p, size_t n)
-{
-    uint64_t id = 0;
-    ck_assert_msg(db_exec(db, sql, p, n, NULL, &id) == DB_OK, "`%s`: %s", sql, db->err);
-    return (int64_t)id;
-}
-
 static int64_t q1(world_t *w, const char *sql, int64_t arg)
 {
     return t_db_i64(&w->db, sql, (db_param_t[]){DB_I64(arg)}, strstr(sql, "?") != NULL ? 1 : 0);
@@ -55,21 +48,22 @@ static int64_t q1(world_t *w, const char *sql, int64_t arg)
 
 static int64_t add_market(db_t *db, const char *code)
 {
-    return insert(db,
-                  "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules, open_hours)"
-                  " VALUES (?, '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '', '6-20')",
-                  (db_param_t[]){DB_STR(code)}, 1);
+    return t_db_insert(
+        db,
+        "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules, open_hours)"
+        " VALUES (?, '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '', '6-20')",
+        (db_param_t[]){DB_STR(code)}, 1);
 }
 
 static int64_t add_stall(db_t *db, int64_t market, const char *no)
 {
-    int64_t vendor = insert(db,
-                            "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
-                            " VALUES (?, '张三', '13900000000', '蔬菜', 'A')",
-                            (db_param_t[]){DB_I64(market)}, 1);
-    return insert(db,
-                  "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id) VALUES (?, ?, 'A', 1, 2, ?)",
-                  (db_param_t[]){DB_I64(market), DB_STR(no), DB_I64(vendor)}, 3);
+    int64_t vendor = t_db_insert(db,
+                                 "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
+                                 " VALUES (?, '张三', '13900000000', '蔬菜', 'A')",
+                                 (db_param_t[]){DB_I64(market)}, 1);
+    return t_db_insert(
+        db, "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id) VALUES (?, ?, 'A', 1, 2, ?)",
+        (db_param_t[]){DB_I64(market), DB_STR(no), DB_I64(vendor)}, 3);
 }
 
 static void world_open(world_t *w, const char *tag)
@@ -85,8 +79,8 @@ static void world_open(world_t *w, const char *tag)
     w->stall[1] = add_stall(&w->db, w->market, "A-02");
     w->stall[2] = add_stall(&w->db, w->market, "B-01");
     w->other_stall = add_stall(&w->db, w->other_market, "A-01");
-    w->courier = insert(&w->db, "INSERT INTO couriers (market_id, name, phone) VALUES (?, '骑手', '13700000000')",
-                        (db_param_t[]){DB_I64(w->market)}, 1);
+    w->courier = t_db_insert(&w->db, "INSERT INTO couriers (market_id, name, phone) VALUES (?, '骑手', '13700000000')",
+                             (db_param_t[]){DB_I64(w->market)}, 1);
 }
 
 static void world_close(world_t *w)
@@ -109,25 +103,27 @@ static int64_t add_order(world_t *w, const order_spec_t *s)
 {
     char no[32];
     snprintf(no, sizeof(no), "SF%d", ++w->seq);
-    int64_t id = insert(&w->db,
-                        "INSERT INTO orders (order_no, market_id, consumer_id, status, items_fen, delivery_fee_fen,"
-                        " payable_fen, paid_fen, address_id, addr_name, addr_phone, addr_text, addr_lat, addr_lng,"
-                        " expires_at) VALUES (?, ?, ?, ?, 1000, 500, 1500, 1500, 1, '王五', '138', '郑州', 34.75,"
-                        " 113.62, NOW(3))",
-                        (db_param_t[]){DB_STR(no), DB_I64(w->market), DB_I64(s->consumer), DB_STR(s->status)}, 4);
+    int64_t id =
+        t_db_insert(&w->db,
+                    "INSERT INTO orders (order_no, market_id, consumer_id, status, items_fen, delivery_fee_fen,"
+                    " payable_fen, paid_fen, address_id, addr_name, addr_phone, addr_text, addr_lat, addr_lng,"
+                    " expires_at) VALUES (?, ?, ?, ?, 1000, 500, 1500, 1500, 1, '王五', '138', '郑州', 34.75,"
+                    " 113.62, NOW(3))",
+                    (db_param_t[]){DB_STR(no), DB_I64(w->market), DB_I64(s->consumer), DB_STR(s->status)}, 4);
     for (size_t i = 0; i < s->n; i++) {
         const char *st = i == 0 && s->first_status != NULL ? s->first_status : s->vo_status;
-        insert(&w->db,
-               "INSERT INTO vendor_orders (order_id, market_id, stall_id, vendor_id, status, items_fen)"
-               " SELECT ?, market_id, id, vendor_id, ?, 1000 FROM stalls WHERE id = ?",
-               (db_param_t[]){DB_I64(id), DB_STR(st), DB_I64(s->stalls[i])}, 3);
+        t_db_insert(&w->db,
+                    "INSERT INTO vendor_orders (order_id, market_id, stall_id, vendor_id, status, items_fen)"
+                    " SELECT ?, market_id, id, vendor_id, ?, 1000 FROM stalls WHERE id = ?",
+                    (db_param_t[]){DB_I64(id), DB_STR(st), DB_I64(s->stalls[i])}, 3);
     }
     if (s->delivery != NULL)
-        insert(&w->db,
-               "INSERT INTO deliveries (market_id, order_id, status, courier_id, code) VALUES (?, ?, ?, ?, '1234')",
-               (db_param_t[]){DB_I64(w->market), DB_I64(id), DB_STR(s->delivery),
-                              s->courier ? DB_I64(w->courier) : DB_NULL},
-               4);
+        t_db_insert(
+            &w->db,
+            "INSERT INTO deliveries (market_id, order_id, status, courier_id, code) VALUES (?, ?, ?, ?, '1234')",
+            (db_param_t[]){DB_I64(w->market), DB_I64(id), DB_STR(s->delivery),
+                           s->courier ? DB_I64(w->courier) : DB_NULL},
+            4);
     return id;
 }
 

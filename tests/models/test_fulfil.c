@@ -46,13 +46,6 @@ typedef struct world {
     fulfil_actor_t who[3];
 } world_t;
 
-static int64_t insert(db_t *db, const char *sql, const db_param_t *p, size_t n)
-{
-    uint64_t id = 0;
-    ck_assert_msg(db_exec(db, sql, p, n, NULL, &id) == DB_OK, "`%s`: %s", sql, db->err);
-    return (int64_t)id;
-}
-
 static int64_t q1(world_t *w, const char *sql, int64_t arg)
 {
     db_param_t p[] = {DB_I64(arg)};
@@ -68,24 +61,24 @@ static void world_open(world_t *w, const char *tag)
                   "migrate: %s", err);
     ck_assert_msg(redis_open(&w->redis, &w->cfg) == 0, "redis: %s", w->redis.err);
     w->market =
-        insert(&w->db,
-               "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules, open_hours)"
-               " VALUES ('m1', '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '', '6-20')",
-               NULL, 0);
-    w->user =
-        insert(&w->db, "INSERT INTO users (role, wechat_openid, display_name) VALUES ('consumer', 'u1', 'c')", NULL, 0);
-    w->address = insert(&w->db,
-                        "INSERT INTO addresses (user_id, name, phone, text, lat, lng)"
-                        " VALUES (?, '王五', '13800000000', '郑州市二七区', 34.751000, 113.621000)",
-                        (db_param_t[]){DB_I64(w->user)}, 1);
+        t_db_insert(&w->db,
+                    "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules, open_hours)"
+                    " VALUES ('m1', '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '', '6-20')",
+                    NULL, 0);
+    w->user = t_db_insert(
+        &w->db, "INSERT INTO users (role, wechat_openid, display_name) VALUES ('consumer', 'u1', 'c')", NULL, 0);
+    w->address = t_db_insert(&w->db,
+                             "INSERT INTO addresses (user_id, name, phone, text, lat, lng)"
+                             " VALUES (?, '王五', '13800000000', '郑州市二七区', 34.751000, 113.621000)",
+                             (db_param_t[]){DB_I64(w->user)}, 1);
     for (int i = 0; i < 3; i++) {
         char no[16];
         snprintf(no, sizeof(no), "A-%02d", i + 1);
-        w->vendor[i] = insert(&w->db,
-                              "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
-                              " VALUES (?, '李四', '13900000000', '蔬菜', 'A')",
-                              (db_param_t[]){DB_I64(w->market)}, 1);
-        w->stall[i] = insert(
+        w->vendor[i] = t_db_insert(&w->db,
+                                   "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
+                                   " VALUES (?, '李四', '13900000000', '蔬菜', 'A')",
+                                   (db_param_t[]){DB_I64(w->market)}, 1);
+        w->stall[i] = t_db_insert(
             &w->db,
             "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id) VALUES (?, ?, 'z', 1, 1, ?)",
             (db_param_t[]){DB_I64(w->market), DB_STR(no), DB_I64(w->vendor[i])}, 3);
@@ -112,11 +105,12 @@ static int64_t product(world_t *w, int s, const char *name, int64_t price, int64
                       per_g > 0 ? DB_I64(per_g) : DB_NULL,
                       per_g > 0 ? DB_NULL : DB_STR("个"),
                       DB_I64(stock)};
-    return insert(&w->db,
-                  "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name, pricing_mode,"
-                  " price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?, 'veg-leafy', 'A010101', ?, ?,"
-                  " ?, ?, ?, ?, '410122', 'TR-1')",
-                  p, 9);
+    return t_db_insert(
+        &w->db,
+        "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name, pricing_mode,"
+        " price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?, 'veg-leafy', 'A010101', ?, ?,"
+        " ?, ?, ?, ?, '410122', 'TR-1')",
+        p, 9);
 }
 
 /* Checks these lines out (delivery 500 fen, free from 50000) and pays the order in full. */

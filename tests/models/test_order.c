@@ -40,13 +40,6 @@ typedef struct world {
     int64_t stall[3], vendor[3];
 } world_t;
 
-static int64_t insert(db_t *db, const char *sql, const db_param_t *p, size_t n)
-{
-    uint64_t id = 0;
-    ck_assert_msg(db_exec(db, sql, p, n, NULL, &id) == DB_OK, "`%s`: %s", sql, db->err);
-    return (int64_t)id;
-}
-
 static int64_t q1(db_t *db, const char *sql, int64_t arg)
 {
     db_param_t p[] = {DB_I64(arg)};
@@ -55,36 +48,37 @@ static int64_t q1(db_t *db, const char *sql, int64_t arg)
 
 static int64_t add_market(db_t *db, const char *code)
 {
-    return insert(db,
-                  "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules, open_hours)"
-                  " VALUES (?, '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '', '6-20')",
-                  (db_param_t[]){DB_STR(code)}, 1);
+    return t_db_insert(
+        db,
+        "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules, open_hours)"
+        " VALUES (?, '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '', '6-20')",
+        (db_param_t[]){DB_STR(code)}, 1);
 }
 
 static int64_t add_user(db_t *db, const char *openid)
 {
-    return insert(db, "INSERT INTO users (role, wechat_openid, display_name) VALUES ('consumer', ?, 'c')",
-                  (db_param_t[]){DB_STR(openid)}, 1);
+    return t_db_insert(db, "INSERT INTO users (role, wechat_openid, display_name) VALUES ('consumer', ?, 'c')",
+                       (db_param_t[]){DB_STR(openid)}, 1);
 }
 
 static int64_t add_address(db_t *db, int64_t user, int64_t market, const char *lat, const char *lng)
 {
     db_param_t p[] = {market != 0 ? DB_I64(market) : DB_NULL, DB_I64(user), DB_STR(lat), DB_STR(lng)};
-    return insert(db,
-                  "INSERT INTO addresses (market_id, user_id, name, phone, text, lat, lng)"
-                  " VALUES (?, ?, '王五', '13800000000', '郑州市二七区', ?, ?)",
-                  p, 4);
+    return t_db_insert(db,
+                       "INSERT INTO addresses (market_id, user_id, name, phone, text, lat, lng)"
+                       " VALUES (?, ?, '王五', '13800000000', '郑州市二七区', ?, ?)",
+                       p, 4);
 }
 
 static void add_stall(db_t *db, int64_t market, int i, int64_t *stall, int64_t *vendor)
 {
     char no[16];
     snprintf(no, sizeof(no), "A-%02d", i);
-    *vendor = insert(db,
-                     "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
-                     " VALUES (?, '李四', '13900000000', '蔬菜', 'A')",
-                     (db_param_t[]){DB_I64(market)}, 1);
-    *stall = insert(
+    *vendor = t_db_insert(db,
+                          "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
+                          " VALUES (?, '李四', '13900000000', '蔬菜', 'A')",
+                          (db_param_t[]){DB_I64(market)}, 1);
+    *stall = t_db_insert(
         db, "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id) VALUES (?, ?, 'z', 1, 1, ?)",
         (db_param_t[]){DB_I64(market), DB_STR(no), DB_I64(*vendor)}, 3);
 }
@@ -101,11 +95,12 @@ static int64_t add_product(world_t *w, int s, const char *name, int64_t price, i
                       per_g > 0 ? DB_I64(per_g) : DB_NULL,
                       per_g > 0 ? DB_NULL : DB_STR("个"),
                       DB_I64(stock)};
-    return insert(&w->db,
-                  "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name, pricing_mode,"
-                  " price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?, 'veg-leafy', 'A010101', ?, ?,"
-                  " ?, ?, ?, ?, '410122', 'TR-1')",
-                  p, 9);
+    return t_db_insert(
+        &w->db,
+        "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name, pricing_mode,"
+        " price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?, 'veg-leafy', 'A010101', ?, ?,"
+        " ?, ?, ?, ?, '410122', 'TR-1')",
+        p, 9);
 }
 
 static void world_open(world_t *w, const char *tag)
@@ -362,11 +357,12 @@ START_TEST(test_unavailable_lines_are_named_and_nothing_is_reserved)
     }
     status_detail_clear(&details);
     /* a product of another market in this market's cart */
-    int64_t foreign = insert(&w.db,
-                             "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
-                             " pricing_mode, price_fen, unit, stock) VALUES (?, ?, ?, 'x', 'A01', '外', 'count', 1,"
-                             " '个', 5)",
-                             (db_param_t[]){DB_I64(w.other_market), DB_I64(w.stall[0]), DB_I64(w.vendor[0])}, 3);
+    int64_t foreign =
+        t_db_insert(&w.db,
+                    "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
+                    " pricing_mode, price_fen, unit, stock) VALUES (?, ?, ?, 'x', 'A01', '外', 'count', 1,"
+                    " '个', 5)",
+                    (db_param_t[]){DB_I64(w.other_market), DB_I64(w.stall[0]), DB_I64(w.vendor[0])}, 3);
     cart_line_t l2[] = {{foreign, 1}, {ok, 1}};
     in = co(&w, l2, 2);
     ck_assert_int_eq(order_checkout(&w.db, &in, &id, &details), SF_E_LINES_UNAVAILABLE);
@@ -1031,10 +1027,10 @@ START_TEST(test_the_eta_is_the_pickup_plus_the_ride_and_then_the_delivery_time)
     cart_line_t lines[] = {{a, 250}};
     order_checkout_t in = co(&w, lines, 1);
     int64_t id = checkout_ok(&w, &in);
-    int64_t d = insert(&w.db,
-                       "INSERT INTO deliveries (market_id, order_id, status, code, assigned_at)"
-                       " VALUES (?, ?, 'assigned', '0420', '2026-01-01 00:00:00')",
-                       (db_param_t[]){DB_I64(w.market), DB_I64(id)}, 2);
+    int64_t d = t_db_insert(&w.db,
+                            "INSERT INTO deliveries (market_id, order_id, status, code, assigned_at)"
+                            " VALUES (?, ?, 'assigned', '0420', '2026-01-01 00:00:00')",
+                            (db_param_t[]){DB_I64(w.market), DB_I64(id)}, 2);
     /* before pickup nobody knows when the stalls are done */
     json_t *o = render(&w, id);
     json_t *dl = json_object_get(o, "delivery");

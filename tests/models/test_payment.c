@@ -34,13 +34,6 @@ typedef struct world {
     int64_t market, user, other_user, address, stall[2], vendor[2], product[2];
 } world_t;
 
-static int64_t insert(db_t *db, const char *sql, const db_param_t *p, size_t n)
-{
-    uint64_t id = 0;
-    ck_assert_msg(db_exec(db, sql, p, n, NULL, &id) == DB_OK, "`%s`: %s", sql, db->err);
-    return (int64_t)id;
-}
-
 static int64_t q1(world_t *w, const char *sql, int64_t arg)
 {
     db_param_t p[] = {DB_I64(arg)};
@@ -49,8 +42,8 @@ static int64_t q1(world_t *w, const char *sql, int64_t arg)
 
 static int64_t add_user(db_t *db, const char *openid)
 {
-    return insert(db, "INSERT INTO users (role, wechat_openid, display_name) VALUES ('consumer', ?, 'c')",
-                  (db_param_t[]){DB_STR(openid)}, 1);
+    return t_db_insert(db, "INSERT INTO users (role, wechat_openid, display_name) VALUES ('consumer', ?, 'c')",
+                       (db_param_t[]){DB_STR(openid)}, 1);
 }
 
 static void world_open(world_t *w, const char *tag)
@@ -60,34 +53,35 @@ static void world_open(world_t *w, const char *tag)
     t_db_scratch_open(&w->db, &w->cfg, run_prefix, tag);
     ck_assert_msg(migrate_run(&w->db, migrations_builtin, migrations_builtin_count, NULL, NULL, err, sizeof(err)) == 0,
                   "migrate: %s", err);
-    w->market = insert(&w->db,
-                       "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules,"
-                       " open_hours) VALUES ('m1', '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '',"
-                       " '6-20')",
-                       NULL, 0);
+    w->market = t_db_insert(&w->db,
+                            "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules,"
+                            " open_hours) VALUES ('m1', '市场', 'addr', 34.750000, 113.620000, '410103', '', '[]', '',"
+                            " '6-20')",
+                            NULL, 0);
     w->user = add_user(&w->db, "o-user-1");
     w->other_user = add_user(&w->db, "o-user-2");
-    w->address = insert(&w->db,
-                        "INSERT INTO addresses (market_id, user_id, name, phone, text, lat, lng)"
-                        " VALUES (NULL, ?, '王五', '13800000000', '郑州市二七区', 34.751000, 113.621000)",
-                        (db_param_t[]){DB_I64(w->user)}, 1);
+    w->address = t_db_insert(&w->db,
+                             "INSERT INTO addresses (market_id, user_id, name, phone, text, lat, lng)"
+                             " VALUES (NULL, ?, '王五', '13800000000', '郑州市二七区', 34.751000, 113.621000)",
+                             (db_param_t[]){DB_I64(w->user)}, 1);
     for (int i = 0; i < 2; i++) {
         char no[8];
         snprintf(no, sizeof(no), "A-%02d", i + 1);
-        w->vendor[i] = insert(&w->db,
-                              "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
-                              " VALUES (?, '李四', '13900000000', '蔬菜', 'A')",
-                              (db_param_t[]){DB_I64(w->market)}, 1);
-        w->stall[i] = insert(&w->db,
-                             "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id)"
-                             " VALUES (?, ?, 'z', 1, 1, ?)",
-                             (db_param_t[]){DB_I64(w->market), DB_STR(no), DB_I64(w->vendor[i])}, 3);
+        w->vendor[i] = t_db_insert(&w->db,
+                                   "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
+                                   " VALUES (?, '李四', '13900000000', '蔬菜', 'A')",
+                                   (db_param_t[]){DB_I64(w->market)}, 1);
+        w->stall[i] = t_db_insert(&w->db,
+                                  "INSERT INTO stalls (market_id, stall_no, zone, map_x, map_y, vendor_id)"
+                                  " VALUES (?, ?, 'z', 1, 1, ?)",
+                                  (db_param_t[]){DB_I64(w->market), DB_STR(no), DB_I64(w->vendor[i])}, 3);
         db_param_t p[] = {DB_I64(w->market), DB_I64(w->stall[i]), DB_I64(w->vendor[i]), DB_STR(i ? "白菜" : "鸡蛋")};
-        w->product[i] = insert(&w->db,
-                               "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
-                               " pricing_mode, price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?,"
-                               " 'veg-leafy', 'A010101', ?, 'count', 350, NULL, '个', 100, '410122', 'TR-1')",
-                               p, 4);
+        w->product[i] =
+            t_db_insert(&w->db,
+                        "INSERT INTO products (market_id, stall_id, vendor_id, category, commodity_code, name,"
+                        " pricing_mode, price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?,"
+                        " 'veg-leafy', 'A010101', ?, 'count', 350, NULL, '个', 100, '410122', 'TR-1')",
+                        p, 4);
     }
 }
 

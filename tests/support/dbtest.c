@@ -89,3 +89,10 @@ void t_db_sweep(const char *prefix)
     db_close(&db);
     config_free(&cfg);
 }
+
+int64_t t_db_insert(db_t *db, const char *sql, const db_param_t *p, size_t n)
+{
+    uint64_t id = 0;
+    ck_assert_msg(db_exec(db, sql, p, n, NULL, &id) == DB_OK, "`%s`: %s", sql, db->err);
+    return (int64_t)id;
+}

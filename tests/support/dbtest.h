@@ -26,6 +26,10 @@ void t_db_script(db_t *db, const char *sql);
 /* The first column of the first row as an integer; fails the test on an error. */
 int64_t t_db_i64(db_t *db, const char *sql, const db_param_t *p, size_t n);
 
+/* Runs an INSERT (or any write) with params; the new row's id (0 when none). Fails the test
+ * on an error. */
+int64_t t_db_insert(db_t *db, const char *sql, const db_param_t *p, size_t n);
+
 /* Creates a fresh database <prefix>_<tag> (utf8mb4) and opens db on it; cfg is loaded here
  * and must outlive db. */
 void t_db_scratch_open(db_t *db, config_t *cfg, const char *prefix, const char *tag);
