@@ -389,6 +389,19 @@ sf_status_t courier_candidates(db_t *db, redis_t *r, int64_t market_id, int64_t 
     return SF_OK;
 }
 
+/* The position in a GEOPOS reply of one member: 1 (and lat, lng), or 0 when it has none. */
+static int geopos_of(const redisReply *rep, double *lat, double *lng)
+{
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 1 ||
+        rep->element[0]->type != REDIS_REPLY_ARRAY || rep->element[0]->elements != 2 ||
+        rep->element[0]->element[0]->type != REDIS_REPLY_STRING ||
+        rep->element[0]->element[1]->type != REDIS_REPLY_STRING)
+        return 0;
+    *lng = strtod(rep->element[0]->element[0]->str, NULL);
+    *lat = strtod(rep->element[0]->element[1]->str, NULL);
+    return 1;
+}
+
 int courier_position(redis_t *r, int64_t market_id, int64_t courier_id, double *lat, double *lng)
 {
     char geo[64], id[24];
@@ -397,16 +410,7 @@ int courier_position(redis_t *r, int64_t market_id, int64_t courier_id, double *
     redisReply *rep = redis_cmd(r, "GEOPOS %s %s", geo, id);
     if (rep == NULL)
         return -1;
-    int found = 0;
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_ARRAY &&
-        rep->element[0]->elements == 2) {
-        const redisReply *x = rep->element[0]->element[0], *y = rep->element[0]->element[1];
-        if (x->type == REDIS_REPLY_STRING && y->type == REDIS_REPLY_STRING) {
-            *lng = strtod(x->str, NULL);
-            *lat = strtod(y->str, NULL);
-            found = 1;
-        }
-    }
+    int found = geopos_of(rep, lat, lng);
     freeReplyObject(rep);
     return found;
 }
@@ -417,28 +421,50 @@ static json_t *coord(double v)
     return json_real(round(v * 1e6) / 1e6);
 }
 
-static void fill_one(redis_t *r, json_t *order)
+/* The courier object of an order's delivery while a courier carries it, else NULL. */
+static json_t *carried_by(json_t *order)
 {
     json_t *delivery = json_object_get(order, "delivery"), *courier = json_object_get(delivery, "courier");
     const char *status = json_string_value(json_object_get(delivery, "status"));
-    double lat, lng;
     if (!json_is_object(courier) || status == NULL ||
         (strcmp(status, "assigned") != 0 && strcmp(status, "picked_up") != 0))
-        return;
-    int64_t market_id = json_integer_value(json_object_get(order, "market_id"));
-    int64_t courier_id = json_integer_value(json_object_get(courier, "id"));
-    if (courier_position(r, market_id, courier_id, &lat, &lng) == 1) {
-        json_object_set_new(courier, "lat", coord(lat));
-        json_object_set_new(courier, "lng", coord(lng));
-    }
+        return NULL;
+    return courier;
 }
+
+/* One GEOPOS: every order of the page carried now, in one pipelined round trip. */
+#define FILL_MAX 100 /* a page of orders */
 
 void courier_fill_positions(redis_t *r, json_t *orders)
 {
-    size_t i;
-    json_t *o;
-    if (json_is_object(orders))
-        fill_one(r, orders);
-    else if (json_is_array(orders))
-        json_array_foreach(orders, i, o) fill_one(r, o);
+    json_t *courier[FILL_MAX];
+    char geo[FILL_MAX][64], id[FILL_MAX][24];
+    const char *argv[FILL_MAX][3];
+    size_t lens[FILL_MAX][3], n = 0, count = json_is_array(orders) ? json_array_size(orders) : 1;
+    redis_argv_t cmds[FILL_MAX];
+    redisReply *rep[FILL_MAX];
+    for (size_t i = 0; i < count && n < FILL_MAX; i++) {
+        json_t *order = json_is_array(orders) ? json_array_get(orders, i) : orders;
+        if ((courier[n] = carried_by(order)) == NULL)
+            continue;
+        key_of(geo[n], sizeof(geo[n]), COURIER_GEO_KEY, json_integer_value(json_object_get(order, "market_id")));
+        snprintf(id[n], sizeof(id[n]), "%lld", (long long)json_integer_value(json_object_get(courier[n], "id")));
+        const char *a[3] = {"GEOPOS", geo[n], id[n]};
+        for (int k = 0; k < 3; k++) {
+            argv[n][k] = a[k];
+            lens[n][k] = strlen(a[k]);
+        }
+        cmds[n] = (redis_argv_t){3, argv[n], lens[n]};
+        n++;
+    }
+    if (n == 0 || redis_pipeline(r, n, cmds, rep) != 0)
+        return; /* a Redis failure leaves the positions null */
+    for (size_t i = 0; i < n; i++) {
+        double lat, lng;
+        if (geopos_of(rep[i], &lat, &lng)) {
+            json_object_set_new(courier[i], "lat", coord(lat));
+            json_object_set_new(courier[i], "lng", coord(lng));
+        }
+        freeReplyObject(rep[i]);
+    }
 }

@@ -88,8 +88,9 @@ sf_status_t courier_candidates(db_t *db, redis_t *r, int64_t market_id, int64_t 
 /* The courier's last position: 1 with *lat, *lng; 0 unknown; -1 Redis failed. */
 int courier_position(redis_t *r, int64_t market_id, int64_t courier_id, double *lat, double *lng);
 
-/* Fills delivery.courier.lat/lng of an order (object) or of each order of an array from
- * Redis, for deliveries assigned or picked up. A Redis failure leaves them null. */
+/* Fills delivery.courier.lat/lng of an order (object) or of each order of an array (a
+ * page: at most 100) from Redis, for deliveries assigned or picked up: one pipelined round
+ * trip for the whole page. A Redis failure leaves them null. */
 void courier_fill_positions(redis_t *r, json_t *orders);
 
 #endif
