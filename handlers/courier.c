@@ -79,19 +79,30 @@ static void shift(api_req_t *req, worker_t *w)
     api_reply_result(req, w, rc, &d, 200, doc);
 }
 
-/* delivery.position to the consumer of each order the courier carries. */
+/* delivery.position to the consumer of each order the courier carries, in one batch. */
 static void tell_position(worker_t *w, const config_t *cfg, const courier_held_t *held, size_t n, double lat,
                           double lng)
 {
-    for (size_t i = 0; i < n; i++) {
-        char party[EVENTS_PARTY_MAX];
-        json_t *data = json_pack("{s:I, s:I, s:f, s:f}", "order_id", (json_int_t)held[i].order_id, "delivery_id",
-                                 (json_int_t)held[i].delivery_id, "lat", lat, "lng", lng);
-        if (data == NULL || events_party(party, sizeof(party), "consumer", held[i].consumer_id) != 0 ||
-            events_emit(&w->redis, cfg->events_keep, party, "delivery.position", data, NULL, 0) != 0)
-            log_warn("delivery.position of order %lld not emitted", (long long)held[i].order_id);
-        json_decref(data);
+    events_out_t ev[COURIER_HELD_MAX];
+    json_t *data[COURIER_HELD_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < COURIER_HELD_MAX; i++) {
+        data[k] = json_pack("{s:I, s:I, s:f, s:f}", "order_id", (json_int_t)held[i].order_id, "delivery_id",
+                            (json_int_t)held[i].delivery_id, "lat", lat, "lng", lng);
+        if (data[k] == NULL)
+            continue;
+        if (events_party(ev[k].party, sizeof(ev[k].party), "consumer", held[i].consumer_id) != 0) {
+            json_decref(data[k]);
+            continue;
+        }
+        ev[k].type = "delivery.position";
+        ev[k].data = data[k];
+        k++;
     }
+    if (k > 0 && events_emit_all(&w->redis, cfg->events_keep, ev, k) != 0)
+        log_warn("delivery.position not emitted: %s", w->redis.err);
+    for (size_t i = 0; i < k; i++)
+        json_decref(data[i]);
 }
 
 static void location(api_req_t *req, worker_t *w)
@@ -132,18 +143,19 @@ static void grab_gone(worker_t *w, const config_t *cfg, int64_t market_id, int64
                       int64_t winner)
 {
     int64_t ids[DELIVERY_GRAB_TELL_MAX];
-    char parties[DELIVERY_GRAB_TELL_MAX][EVENTS_PARTY_MAX];
+    events_out_t ev[DELIVERY_GRAB_TELL_MAX];
     size_t n = 0, k = 0;
     if (delivery_grab_others(&w->db, market_id, delivery_id, winner, ids, DELIVERY_GRAB_TELL_MAX, &n) != SF_OK) {
         log_warn("delivery %lld taken: the other couriers could not be read: %s", (long long)delivery_id, w->db.err);
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        if (events_party(parties[k], sizeof(parties[k]), "courier", ids[i]) == 0)
-            k++;
-    json_t *data = json_pack("{s:I, s:I, s:n, s:b}", "delivery_id", (json_int_t)delivery_id, "order_id",
-                             (json_int_t)order_id, "expires_at", "grab", 1);
-    if (k > 0 && (data == NULL || events_emit_each(&w->redis, cfg->events_keep, parties, k, "offer.gone", data) != 0))
+    json_t *data = delivery_offer_event(delivery_id, order_id, NULL, 1);
+    for (size_t i = 0; data != NULL && i < n; i++)
+        if (events_party(ev[k].party, sizeof(ev[k].party), "courier", ids[i]) == 0) {
+            ev[k].type = "offer.gone";
+            ev[k++].data = data;
+        }
+    if (k > 0 && events_emit_all(&w->redis, cfg->events_keep, ev, k) != 0)
         log_warn("delivery %lld taken: offer.gone not emitted to every courier", (long long)delivery_id);
     json_decref(data);
 }

@@ -185,48 +185,58 @@ typedef struct shift {
     size_t withdrawn;
 } shift_t;
 
-/* The shift's row; going off also withdraws the courier's open offers, each delivery asked of
- * the next courier at once (an outbox row for the dispatcher, as a refusal). */
+#define SHIFT_BATCH 100 /* open offers withdrawn per statement when a courier goes off shift */
+
+/* Withdraws up to SHIFT_BATCH of the courier's open offers, each delivery asked of the next
+ * courier at once (an outbox row for the dispatcher, as a refusal). The deliveries are locked
+ * first, as the dispatcher and an accept lock them. *n how many. */
+static sf_status_t withdraw_batch(db_t *db, int64_t courier_id, size_t *n)
+{
+    db_rows_t *rows = NULL;
+    *n = 0;
+    sf_status_t rc =
+        db_query(db,
+                 "SELECT d.id, d.market_id FROM deliveries d JOIN delivery_offers x ON x.delivery_id = d.id"
+                 " WHERE x.courier_id = ? AND x.status = 'open' ORDER BY d.id LIMIT ? FOR UPDATE",
+                 (db_param_t[]){DB_I64(courier_id), DB_I64(SHIFT_BATCH)}, 2, &rows);
+    while (rc == DB_OK && db_rows_next(rows)) {
+        int64_t id = db_rows_i64(rows, 0);
+        json_t *payload = json_pack("{s:I}", "delivery_id", (json_int_t)id);
+        if ((rc = db_exec(db, "UPDATE deliveries SET version = version + 1, next_try_at = NOW(3) WHERE id = ?",
+                          (db_param_t[]){DB_I64(id)}, 1, NULL, NULL)) == DB_OK &&
+            (rc = db_exec(db,
+                          "UPDATE delivery_offers SET status = 'withdrawn', answered_at = NOW(3)"
+                          " WHERE delivery_id = ? AND courier_id = ? AND status = 'open'",
+                          (db_param_t[]){DB_I64(id), DB_I64(courier_id)}, 2, NULL, NULL)) == DB_OK)
+            rc = payload != NULL ? outbox_add(db, db_rows_i64(rows, 1), COURIER_REDRIVE_TOPIC, payload, NULL) : DB_ERR;
+        json_decref(payload);
+        (*n)++;
+    }
+    db_rows_free(rows);
+    return rc;
+}
+
+/* The shift's row. Going off also withdraws every open offer of the courier: the deliveries
+ * first, the courier's row last, the order an accept takes them in (delivery, then courier). */
 static sf_status_t shift_tx(db_t *db, void *ctx)
 {
     shift_t *k = ctx;
-    uint64_t n = 0;
+    size_t n = 0;
     db_rows_t *rows = NULL;
     k->withdrawn = 0;
     db_param_t p[] = {DB_I64(k->on ? 1 : 0), DB_I64(k->courier_id), DB_I64(k->market_id)};
-    sf_status_t rc = db_query_row(db,
-                                  "SELECT id FROM couriers WHERE id = ? AND market_id = ? AND status = 'active'"
-                                  " FOR UPDATE",
+    sf_status_t rc = db_query_row(db, "SELECT id FROM couriers WHERE id = ? AND market_id = ? AND status = 'active'",
                                   p + 1, 2, &rows);
     db_rows_free(rows);
-    rows = NULL;
     if (rc == DB_NOROW)
         return SF_E_NOT_FOUND;
-    if (rc != DB_OK ||
-        (rc = db_exec(db, "UPDATE couriers SET on_shift = ?, shift_changed_at = NOW(3) WHERE id = ? AND market_id = ?",
-                      p, 3, &n, NULL)) != DB_OK ||
-        k->on)
-        return rc;
-    /* the deliveries first, as the dispatcher locks them, then their offers */
-    rc = db_query(db,
-                  "SELECT d.id, d.market_id FROM deliveries d JOIN delivery_offers x ON x.delivery_id = d.id"
-                  " WHERE x.courier_id = ? AND x.status = 'open' ORDER BY d.id LIMIT 100 FOR UPDATE",
-                  p + 1, 1, &rows);
-    while (rc == DB_OK && db_rows_next(rows)) {
-        json_t *payload = json_pack("{s:I}", "delivery_id", (json_int_t)db_rows_i64(rows, 0));
-        rc = db_exec(db, "UPDATE deliveries SET version = version + 1, next_try_at = NOW(3) WHERE id = ?",
-                     (db_param_t[]){DB_I64(db_rows_i64(rows, 0))}, 1, NULL, NULL);
-        if (rc == DB_OK)
-            rc = payload != NULL ? outbox_add(db, db_rows_i64(rows, 1), COURIER_REDRIVE_TOPIC, payload, NULL) : DB_ERR;
-        json_decref(payload);
-        k->withdrawn++;
-    }
-    db_rows_free(rows);
-    if (rc == DB_OK && k->withdrawn > 0)
-        rc = db_exec(db,
-                     "UPDATE delivery_offers SET status = 'withdrawn', answered_at = NOW(3)"
-                     " WHERE courier_id = ? AND status = 'open'",
-                     p + 1, 1, NULL, NULL);
+    do {
+        if (rc == DB_OK && !k->on && (rc = withdraw_batch(db, k->courier_id, &n)) == DB_OK)
+            k->withdrawn += n;
+    } while (rc == DB_OK && !k->on && n == SHIFT_BATCH);
+    if (rc == DB_OK)
+        rc = db_exec(db, "UPDATE couriers SET on_shift = ?, shift_changed_at = NOW(3) WHERE id = ? AND market_id = ?",
+                     p, 3, NULL, NULL);
     return rc;
 }
 

@@ -128,7 +128,7 @@ static sf_status_t open_grab(db_t *db, redis_t *r, delivery_step_t *st, const ch
     if (rc != DB_OK)
         return rc;
     if (n == 0)
-        return DB_DEADLOCK; /* moved under our lock: cannot happen; run again */
+        return SF_E_INTERNAL; /* moved under our own FOR UPDATE lock: a broken invariant */
     st->version++;
     if ((rc = event(db, st->delivery_id, from, "offered", "system:dispatch", "grab")) != DB_OK)
         return rc;
@@ -158,7 +158,7 @@ static sf_status_t back_off(db_t *db, delivery_step_t *st, const char *from, int
     if (rc != DB_OK)
         return rc;
     if (n == 0)
-        return DB_DEADLOCK;
+        return SF_E_INTERNAL; /* moved under our own lock: a broken invariant */
     st->version++;
     if (strcmp(from, "waiting") != 0 &&
         (rc = event(db, st->delivery_id, from, "waiting", "system:dispatch", "no courier")) != DB_OK)
@@ -195,7 +195,7 @@ static sf_status_t make_offer(db_t *db, delivery_step_t *st, const char *from, i
     if (rc != DB_OK)
         return rc;
     if (n == 0)
-        return DB_DEADLOCK;
+        return SF_E_INTERNAL; /* moved under our own lock: a broken invariant */
     st->version++;
     actor_of(reason, "courier", c->id);
     if ((rc = event(db, st->delivery_id, from, "offered", "system:dispatch", reason)) != DB_OK)
@@ -304,7 +304,7 @@ sf_status_t delivery_fail_tx(db_t *db, int64_t order_id, const char *reason, del
                  " next_try_at = NULL WHERE id = ? AND version = ?",
                  p, 3, &n, NULL);
     if (rc == DB_OK && n == 0)
-        rc = DB_DEADLOCK;
+        rc = SF_E_INTERNAL; /* moved under our own lock: a broken invariant */
     if (rc == DB_OK)
         rc = db_exec(db,
                      "UPDATE delivery_offers SET status = 'withdrawn', answered_at = NOW(3)"
@@ -392,23 +392,30 @@ static json_t *find(json_t *items, const char *key, int64_t id)
 }
 
 /* The pickups of every item (one query over their orders): {stall_id, stall_no, status}. */
+/* An IN list of a page: DELIVERY_LIST_MAX (100) placeholders, filled by page_ids(). */
+#define IN_PAGE                                                                                                        \
+    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"            \
+    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+/* The integer `key` of each item into p (0 for the places past the page: no id is 0). */
+static void page_ids(const json_t *items, const char *key, db_param_t *p)
+{
+    size_t n = json_array_size(items);
+    for (size_t i = 0; i < DELIVERY_LIST_MAX; i++)
+        p[i] = DB_I64(i < n ? json_integer_value(json_object_get(json_array_get(items, i), key)) : 0);
+}
+
 static sf_status_t attach_pickups(db_t *db, json_t *items)
 {
     db_param_t p[DELIVERY_LIST_MAX];
     db_rows_t *rows = NULL;
-    size_t n = json_array_size(items);
-    if (n == 0)
+    if (json_array_size(items) == 0)
         return DB_OK;
-    for (size_t i = 0; i < DELIVERY_LIST_MAX; i++)
-        p[i] = DB_I64(i < n ? json_integer_value(json_object_get(json_array_get(items, i), "order_id")) : 0);
-    sf_status_t rc =
-        db_query(db,
-                 "SELECT v.order_id, v.stall_id, s.stall_no, v.status FROM vendor_orders v"
-                 " JOIN stalls s ON s.id = v.stall_id WHERE v.order_id IN ("
-                 "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-                 "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-                 ") ORDER BY v.id",
-                 p, DELIVERY_LIST_MAX, &rows);
+    page_ids(items, "order_id", p);
+    sf_status_t rc = db_query(db,
+                              "SELECT v.order_id, v.stall_id, s.stall_no, v.status FROM vendor_orders v"
+                              " JOIN stalls s ON s.id = v.stall_id WHERE v.order_id IN " IN_PAGE " ORDER BY v.id",
+                              p, DELIVERY_LIST_MAX, &rows);
     while (rc == DB_OK && db_rows_next(rows)) {
         int64_t order_id = db_rows_i64(rows, 0);
         size_t i;
@@ -427,16 +434,18 @@ static sf_status_t attach_pickups(db_t *db, json_t *items)
     return rc;
 }
 
-/* The delivery alerts of the operator's items (one query). */
-static sf_status_t attach_alerts(db_t *db, int64_t market_id, json_t *items, int64_t lo, int64_t hi)
+/* The delivery alerts of the operator's items (one query; at most one of each kind a
+ * delivery: the unique key). */
+static sf_status_t attach_alerts(db_t *db, int64_t market_id, json_t *items)
 {
     db_rows_t *rows = NULL;
-    db_param_t p[] = {DB_I64(market_id), DB_I64(lo), DB_I64(hi)};
+    db_param_t p[DELIVERY_LIST_MAX + 1] = {DB_I64(market_id)};
+    page_ids(items, "id", p + 1);
     sf_status_t rc = db_query(db,
                               "SELECT subject_id, kind FROM fulfilment_alerts WHERE market_id = ?"
                               " AND kind IN ('offer_expired', 'no_courier', 'pickup_overdue', 'transit_overdue',"
-                              " 'delivery_locked') AND subject_id BETWEEN ? AND ? ORDER BY id LIMIT 1000",
-                              p, 3, &rows);
+                              " 'delivery_locked') AND subject_id IN " IN_PAGE " ORDER BY id",
+                              p, DELIVERY_LIST_MAX + 1, &rows);
     while (rc == DB_OK && db_rows_next(rows)) {
         json_t *d = find(items, "id", db_rows_i64(rows, 0));
         if (d != NULL && json_array_append_new(json_object_get(d, "alerts"), col_str(rows, 1)) != 0)
@@ -452,7 +461,7 @@ static sf_status_t query_items(db_t *db, const char *sql, const db_param_t *p, s
                                int64_t market_id, size_t limit, json_t **items, char *next_cursor, size_t len)
 {
     db_rows_t *rows = NULL;
-    int64_t lo = 0, hi = 0;
+    int64_t lo = 0;
     if (next_cursor != NULL)
         next_cursor[0] = '\0';
     *items = json_array();
@@ -461,14 +470,13 @@ static sf_status_t query_items(db_t *db, const char *sql, const db_param_t *p, s
         json_t *d = delivery_json(rows, operator);
         int64_t id = db_rows_i64(rows, 0);
         lo = lo == 0 || id < lo ? id : lo;
-        hi = id > hi ? id : hi;
         if (d == NULL || json_array_append_new(*items, d) != 0)
             rc = DB_ERR;
     }
     if (rc == DB_OK)
         rc = attach_pickups(db, *items);
     if (rc == DB_OK && operator&& json_array_size(*items) > 0)
-        rc = attach_alerts(db, market_id, *items, lo, hi);
+        rc = attach_alerts(db, market_id, *items);
     if (rc == DB_OK && next_cursor != NULL && limit > 0 && rows->nrows == limit &&
         cursor_encode(DELIVERY_CURSOR_KIND, 0, lo, next_cursor, len) != 0)
         rc = DB_ERR;
@@ -671,6 +679,12 @@ static sf_status_t accept_tx(db_t *db, void *ctx)
         (rc = order_sync_status_tx(db, a->order_id, actor, NULL, 0)) != DB_OK)
         return rc;
     return render_one(db, a->courier_id, a->delivery_id, &a->out);
+}
+
+json_t *delivery_offer_event(int64_t delivery_id, int64_t order_id, const char *expires_at, int grab)
+{
+    return json_pack("{s:I, s:I, s:s?, s:b}", "delivery_id", (json_int_t)delivery_id, "order_id", (json_int_t)order_id,
+                     "expires_at", expires_at, "grab", grab != 0);
 }
 
 sf_status_t delivery_grab_others(db_t *db, int64_t market_id, int64_t delivery_id, int64_t winner, int64_t *ids,

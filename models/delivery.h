@@ -87,6 +87,10 @@ sf_status_t delivery_overdue(db_t *db, int64_t max, db_rows_t **rows);
  * market's open deliveries while the courier is on shift within range (grab true). */
 sf_status_t delivery_offers_for(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, json_t **items);
 
+/* The data of a courier's offer.new / offer.gone event: {delivery_id, order_id, expires_at
+ * (RFC 3339, or null: a grab or an offer that ended), grab}. NULL if out of memory. */
+json_t *delivery_offer_event(int64_t delivery_id, int64_t order_id, const char *expires_at, int grab);
+
 /* The couriers who were told a grab delivery is open, now that `winner` holds it: every
  * other active courier of the market on shift (grab is announced to those in range; one
  * not in range hears an offer.gone it can ignore). Nothing when the delivery was not in grab

@@ -204,20 +204,19 @@ static int emit_all(redis_t *r, emit_cmd_t *cmds, size_t n)
     return rc;
 }
 
-int events_emit_each(redis_t *r, int keep, const char (*parties)[EVENTS_PARTY_MAX], size_t n, const char *type,
-                     const json_t *data)
+int events_emit_all(redis_t *r, int keep, const events_out_t *ev, size_t n)
 {
     emit_cmd_t cmds[ORDER_EVENTS_MAX];
     int rc = 0;
     for (size_t at = 0; rc == 0 && at < n; at += ORDER_EVENTS_MAX) {
         size_t k = 0, chunk = n - at < ORDER_EVENTS_MAX ? n - at : ORDER_EVENTS_MAX;
-        for (; k < chunk && rc == 0; k++)
-            if (emit_prepare(&cmds[k], keep, parties[at + k], type, data) != 0) {
+        for (; rc == 0 && k < chunk; k++) {
+            const events_out_t *e = &ev[at + k];
+            if (emit_prepare(&cmds[k], keep, e->party, e->type, e->data) != 0) {
                 snprintf(r->err, sizeof(r->err), "events: a malformed party, type or data");
                 rc = -1;
-                k++; /* its data (if any) is freed below */
-                break;
             }
+        }
         if (rc == 0)
             rc = emit_all(r, cmds, chunk);
         for (size_t i = 0; i < k; i++)

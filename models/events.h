@@ -34,10 +34,16 @@ int events_party(char *buf, size_t len, const char *role, int64_t id);
  * on EVENTS_CHANNEL, in one round trip. id (may be NULL) gets the entry id. 0 or -1 (r->err). */
 int events_emit(redis_t *r, int keep, const char *party, const char *type, const json_t *data, char *id, size_t idlen);
 
-/* Emits the same event to each of n parties, pipelined (a few round trips however many).
+/* One event of a batch: to party, of type, with data (borrowed). */
+typedef struct events_out {
+    char party[EVENTS_PARTY_MAX];
+    const char *type;
+    const json_t *data;
+} events_out_t;
+
+/* Emits n events, pipelined: a few round trips however many (events_emit's script each).
  * 0 or -1 (r->err; the ones before the failure may have gone out). */
-int events_emit_each(redis_t *r, int keep, const char (*parties)[EVENTS_PARTY_MAX], size_t n, const char *type,
-                     const json_t *data);
+int events_emit_all(redis_t *r, int keep, const events_out_t *ev, size_t n);
 
 /* After any change of an order (payment, a vendor order's move, the delivery's move): reads
  * the order's parties with one query and emits, in one pipelined round trip,

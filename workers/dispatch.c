@@ -131,38 +131,42 @@ static queue_result_t on_cancel(db_t *db, redis_t *r, int64_t event_id, int64_t 
     return stepped(db, r, &st);
 }
 
-/* One event to a courier. */
-static void to_courier(redis_t *r, int keep, int64_t courier_id, const char *type, const delivery_step_t *st, int grab)
+/* One courier's event into the batch (a bad id is skipped). */
+static void to_courier(events_out_t *ev, size_t *n, int64_t courier_id, const char *type, const json_t *data)
 {
-    char party[EVENTS_PARTY_MAX];
-    json_t *data = json_pack("{s:I, s:I, s:s?, s:b}", "delivery_id", (json_int_t)st->delivery_id, "order_id",
-                             (json_int_t)st->order_id, "expires_at",
-                             st->result == DRIVE_OFFERED && !grab ? st->expires_at : NULL, "grab", grab);
-    if (json_is_object(data) && json_object_get(data, "expires_at") == NULL)
-        json_object_set_new(data, "expires_at", json_null());
-    if (data == NULL || events_party(party, sizeof(party), "courier", courier_id) != 0 ||
-        events_emit(r, keep, party, type, data, NULL, 0) != 0)
-        log_warn("work: dispatch: %s for courier %" PRId64 " not emitted", type, courier_id);
-    json_decref(data);
+    if (data != NULL && events_party(ev[*n].party, sizeof(ev[*n].party), "courier", courier_id) == 0) {
+        ev[*n].type = type;
+        ev[*n].data = data;
+        (*n)++;
+    }
 }
 
-/* After the commit: offer.gone to those whose offer ended, offer.new to those offered, and
- * the order's change. */
+/* After the commit: offer.gone to those whose offer ended, offer.new to those offered (or, in
+ * grab mode, to every courier in range), in one pipelined batch; then the order's change. */
 static void after(db_t *db, redis_t *r, int64_t event_id, int64_t market_id, const json_t *payload, void *ctx)
 {
+    events_out_t ev[4 + 1 + COURIER_CANDIDATES_MAX];
+    size_t n = 0;
     if (!pending.has)
         return;
     const delivery_step_t *st = &pending.st;
     int keep = db->cfg->events_keep;
     pending.has = 0;
+    json_t *ended = delivery_offer_event(st->delivery_id, st->order_id, NULL, st->result == DRIVE_GRAB);
+    json_t *offered = delivery_offer_event(
+        st->delivery_id, st->order_id, st->result == DRIVE_OFFERED ? st->expires_at : NULL, st->result == DRIVE_GRAB);
     for (size_t i = 0; i < st->ngone; i++)
-        to_courier(r, keep, st->gone[i], "offer.gone", st, 0);
+        to_courier(ev, &n, st->gone[i], "offer.gone", ended);
     if (st->result == DRIVE_OFFERED)
-        to_courier(r, keep, st->courier_id, "offer.new", st, 0);
+        to_courier(ev, &n, st->courier_id, "offer.new", offered);
     for (size_t i = 0; st->result == DRIVE_GRAB && i < st->ngrab; i++)
-        to_courier(r, keep, st->grab[i], "offer.new", st, 1);
+        to_courier(ev, &n, st->grab[i], "offer.new", offered);
     if (st->result == DRIVE_FAILED && st->courier_id > 0)
-        to_courier(r, keep, st->courier_id, "offer.gone", st, 0);
+        to_courier(ev, &n, st->courier_id, "offer.gone", ended);
+    if (n > 0 && events_emit_all(r, keep, ev, n) != 0)
+        log_warn("work: dispatch: delivery %" PRId64 ": courier events not emitted: %s", st->delivery_id, r->err);
+    json_decref(ended);
+    json_decref(offered);
     if (st->result != DRIVE_IDLE && st->result != DRIVE_NOT_DUE && st->order_id > 0 &&
         events_order_changed(db, r, keep, st->order_id) != 0)
         log_warn("work: dispatch: order %" PRId64 ": change not emitted", st->order_id);
