@@ -37,12 +37,13 @@ static sf_status_t resume_point(const api_req_t *req, char *after, size_t len, s
     int q = 0;
     after[0] = '\0';
     if (h != NULL && h[0] != '\0') {
-        if (strlen(h) >= len || valid_parse_event_id(h) != 0)
+        if (strlen(h) >= len || valid_parse_event_id(h, strlen(h), NULL, NULL) != 0)
             return status_field(d, SF_E_INVALID, "Last-Event-ID", "not an event id (<ms>-<seq>)");
         snprintf(after, len, "%s", h);
         return SF_OK;
     }
-    if ((q = api_query(req, "last_event_id", after, len)) < 0 || (q == 1 && valid_parse_event_id(after) != 0)) {
+    if ((q = api_query(req, "last_event_id", after, len)) < 0 ||
+        (q == 1 && valid_parse_event_id(after, strlen(after), NULL, NULL) != 0)) {
         after[0] = '\0';
         return status_field(d, SF_E_INVALID, "last_event_id", "not an event id (<ms>-<seq>)");
     }

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "server/http/sse.h"
+#include "server/http/valid.h"
 #include "models/base/log.h"
 #include "models/events.h"
 
@@ -53,12 +54,11 @@ struct stream {
     int have_last;
     buf_t out;  /* queued, not yet handed to h2o */
     buf_t wire; /* handed to h2o, until proceed */
-    int inflight, ending, ended, dropped;
+    int inflight, ending, ended;
     backlog_job_t *job; /* the catch-up read out, or NULL */
     int again;          /* a resync came while it was out: read once more after it */
     frame_t *held, **held_tail;
     size_t held_bytes;
-    uint64_t sent; /* events queued on this stream */
     char request_id[72], peer[64];
     const char *pattern, *protocol, *why;
     size_t route_index;
@@ -105,33 +105,21 @@ static uint64_t now_us(void)
 
 /* ---------------------------------------------------------------- ids and frames */
 
-/* "<ms>-<seq>", both decimal, as Redis writes stream ids. 0 or -1. */
-static int parse_id(const char *s, size_t n, uint64_t *ms, uint64_t *seq)
+/* 1 if the id ms-seq is after the last one the stream queued (or it queued none). */
+static int after_last(const stream_t *st, uint64_t ms, uint64_t seq)
 {
-    uint64_t a = 0, b = 0;
-    size_t i = 0, da = 0, db = 0;
-    for (; i < n && s[i] >= '0' && s[i] <= '9' && da < 19; i++, da++)
-        a = a * 10 + (uint64_t)(s[i] - '0');
-    if (da == 0 || i >= n || s[i] != '-')
-        return -1;
-    for (i++; i < n && s[i] >= '0' && s[i] <= '9' && db < 19; i++, db++)
-        b = b * 10 + (uint64_t)(s[i] - '0');
-    if (db == 0 || i != n)
-        return -1;
-    *ms = a;
-    *seq = b;
-    return 0;
+    return !st->have_last || ms > st->last_ms || (ms == st->last_ms && seq > st->last_seq);
 }
 
 static int newer(const stream_t *st, const frame_t *f)
 {
-    return !st->have_last || f->ms > st->last_ms || (f->ms == st->last_ms && f->seq > st->last_seq);
+    return after_last(st, f->ms, f->seq);
 }
 
 static frame_t *frame_new(const char *id, size_t idlen, const char *type, size_t tlen, const char *data, size_t dlen)
 {
     uint64_t ms, seq;
-    if (parse_id(id, idlen, &ms, &seq) != 0 || tlen == 0 || memchr(type, '\r', tlen) != NULL ||
+    if (valid_parse_event_id(id, idlen, &ms, &seq) != 0 || tlen == 0 || memchr(type, '\r', tlen) != NULL ||
         memchr(data, '\n', dlen) != NULL || memchr(data, '\r', dlen) != NULL)
         return NULL;
     size_t cap = idlen + tlen + dlen + 32;
@@ -219,12 +207,15 @@ static void flush(stream_t *st)
     st->out = t;
     st->out.len = 0;
     h2o_iovec_t iov = h2o_iovec_init(st->wire.p, st->wire.len);
-    h2o_send_state_t state = st->ending ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS;
-    if (st->ending)
+    /* The end goes alone, after the last bytes proceeded: libh2o 2.2.5's HTTP/2 side loses the
+     * END_STREAM of a final send whose data waits for the client's flow-control window (seen
+     * with libcurl's default buffer on a 250 KB backlog page); after a proceed it has none. */
+    int last = st->ending && st->wire.len == 0;
+    if (last)
         st->ended = 1;
     else
         st->inflight = 1;
-    h2o_send(st->req, &iov, st->wire.len > 0 ? 1 : 0, state);
+    h2o_send(st->req, &iov, st->wire.len > 0 ? 1 : 0, last ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
@@ -259,7 +250,6 @@ static void drop_slow(stream_t *st)
 {
     sse_loop_t *l = st->loop;
     metrics_event(l->env.metrics, l->env.loop_id, METRICS_SSE_SLOW);
-    st->dropped = 1;
     frames_free(st->held);
     st->held = NULL;
     st->held_tail = &st->held;
@@ -269,6 +259,7 @@ static void drop_slow(stream_t *st)
     if (st->inflight && st->req != NULL) {
         reg_remove(st);
         st->why = "slow_reader";
+        st->ending = 1; /* should the write complete after all, proceed ends the stream */
         h2o_socket_t *sock =
             st->req->conn->callbacks->get_socket != NULL ? st->req->conn->callbacks->get_socket(st->req->conn) : NULL;
         if (sock != NULL)
@@ -295,7 +286,6 @@ static int queue_frame(stream_t *st, const frame_t *f)
     st->last_ms = f->ms;
     st->last_seq = f->seq;
     st->have_last = 1;
-    st->sent++;
     metrics_event(st->loop->env.metrics, st->loop->env.loop_id, METRICS_SSE_EVENTS);
     return 0;
 }
@@ -315,8 +305,14 @@ static void run_backlog(pool_job_t *job, worker_t *w)
         j->failed = 1;
         return;
     }
-    j->full = json_array_size(items) >= BACKLOG_MAX;
-    for (size_t i = 0; i < json_array_size(items); i++) {
+    /* a page is at most what a stream may hold unsent: the rest on the next page */
+    size_t bytes = 0, room = (size_t)j->loop->env.cfg->events_buffer_bytes, n = json_array_size(items);
+    j->full = n >= BACKLOG_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (bytes >= room) {
+            j->full = 1;
+            break;
+        }
         json_t *e = json_array_get(items, i);
         const char *id = json_string_value(json_object_get(e, "id"));
         const char *type = json_string_value(json_object_get(e, "type"));
@@ -326,6 +322,7 @@ static void run_backlog(pool_job_t *job, worker_t *w)
                          : NULL;
         free(data);
         if (f != NULL) {
+            bytes += f->len;
             *tail = f;
             tail = &f->next;
         }
@@ -376,17 +373,27 @@ static void caught_up(stream_t *st, backlog_job_t *j)
     st->held = NULL;
     st->held_tail = &st->held;
     st->held_bytes = 0;
-    int alive = 1, anchor_only = j->after[0] == '\0' && !j->from_start;
-    for (frame_t *f = j->frames; alive && f != NULL; f = f->next)
+    int alive = 1, anchor_only = j->after[0] == '\0' && !j->from_start, queued = 0;
+    size_t room = (size_t)st->loop->env.cfg->events_buffer_bytes;
+    for (frame_t *f = j->frames; alive && f != NULL; f = f->next) {
+        if (queued && unsent(st) + f->len > room) {
+            j->full = 1; /* a page of what fits: the client resumes from its end */
+            break;
+        }
         alive = queue_frame(st, f) == 0;
-    for (frame_t *f = held; alive && f != NULL; f = f->next)
+        queued = 1;
+    }
+    /* The held events follow the page only when it reached the party's newest and no resync
+     * came meanwhile: otherwise they would move the last id past events not yet read, which
+     * the next read (or the client's resume) brings in order anyway. */
+    for (frame_t *f = held; alive && !j->full && !st->again && f != NULL; f = f->next)
         alive = queue_frame(st, f) == 0;
     frames_free(held);
     if (!alive)
         return;
     uint64_t ms, seq; /* the anchor: where a later catch-up reads from, if nothing came yet */
-    if (anchor_only && j->anchor[0] != '\0' && parse_id(j->anchor, strlen(j->anchor), &ms, &seq) == 0 &&
-        (!st->have_last || ms > st->last_ms || (ms == st->last_ms && seq > st->last_seq))) {
+    if (anchor_only && j->anchor[0] != '\0' && valid_parse_event_id(j->anchor, strlen(j->anchor), &ms, &seq) == 0 &&
+        after_last(st, ms, seq)) {
         st->last_ms = ms;
         st->last_seq = seq;
         st->have_last = 1;
@@ -583,7 +590,7 @@ int sse_start(sse_loop_t *l, h2o_req_t *req, const sse_open_t *o)
     l->open++;
     __atomic_add_fetch(l->env.open_total, 1, __ATOMIC_RELAXED);
     if (o->after != NULL && o->after[0] != '\0' &&
-        parse_id(o->after, strlen(o->after), &st->last_ms, &st->last_seq) == 0)
+        valid_parse_event_id(o->after, strlen(o->after), &st->last_ms, &st->last_seq) == 0)
         st->have_last = 1;
     char retry[32];
     snprintf(retry, sizeof(retry), "retry: %d\n\n", RETRY_MS);

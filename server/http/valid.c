@@ -139,13 +139,23 @@ int valid_parse_id(const char *s, int64_t *id)
     return 0;
 }
 
-int valid_parse_event_id(const char *s)
+int valid_parse_event_id(const char *s, size_t n, uint64_t *ms, uint64_t *seq)
 {
-    size_t a = strspn(s, "0123456789");
-    if (a == 0 || a > 19 || s[a] != '-')
+    uint64_t a = 0, b = 0;
+    size_t i = 0, da = 0, db = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9' && da < 19; i++, da++)
+        a = a * 10 + (uint64_t)(s[i] - '0');
+    if (da == 0 || i >= n || s[i] != '-')
         return -1;
-    size_t b = strspn(s + a + 1, "0123456789");
-    return b > 0 && b <= 19 && s[a + 1 + b] == '\0' ? 0 : -1;
+    for (i++; i < n && s[i] >= '0' && s[i] <= '9' && db < 19; i++, db++)
+        b = b * 10 + (uint64_t)(s[i] - '0');
+    if (db == 0 || i != n)
+        return -1;
+    if (ms != NULL)
+        *ms = a;
+    if (seq != NULL)
+        *seq = b;
+    return 0;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */

@@ -87,8 +87,9 @@ int valid_parse_id(const char *s, int64_t *id);
 int valid_parse_date(const char *s, int64_t *days);
 
 /* A Redis stream entry id "<ms>-<seq>" (what Last-Event-ID carries): two runs of 1 to 19
- * digits joined by '-'. 0 or -1. */
-int valid_parse_event_id(const char *s);
+ * digits joined by '-', the n bytes at s (no NUL needed). 0 with *ms and *seq (either may be
+ * NULL), or -1. */
+int valid_parse_event_id(const char *s, size_t n, uint64_t *ms, uint64_t *seq);
 
 /* Checks s against spec: NULL, or the reason (written into why, whylen bytes). */
 const char *valid_check_text(const char *s, const valid_text_t *spec, char *why, size_t whylen);

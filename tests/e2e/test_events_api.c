@@ -516,6 +516,56 @@ START_TEST(test_a_resumed_stream_gets_exactly_the_events_after_its_last_id)
 }
 END_TEST
 
+/* A client away long enough that its backlog is larger than a stream may hold unsent gets it
+ * page by page, each page ending the stream, each resume going on from its end: every event
+ * once, in order, nobody dropped as a slow reader, over HTTP/1.1 and HTTP/2 in turn (with
+ * libcurl's default buffer, the case where a page's end used to be lost over HTTP/2). */
+#define FAR_EVENTS 600
+
+START_TEST(test_a_backlog_larger_than_the_buffer_comes_page_by_page)
+{
+    shop_world_t w;
+    char token[128], party[EVENTS_PARTY_MAX], last[EVENTS_ID_MAX], first[EVENTS_ID_MAX];
+    static char ids[FAR_EVENTS][EVENTS_ID_MAX];
+    char pad[1001];
+    shop_world_open(&w);
+    party_token(&w.redis, ROLE_COURIER, 11, token, sizeof(token), party);
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    emit(&w.redis, party, -1, first);      /* the client saw this one, then went away */
+    for (int i = 0; i < FAR_EVENTS; i++) { /* ~640 KB: over 2 x events.buffer_bytes (256 KiB) */
+        json_t *d = json_pack("{s:i, s:s}", "i", i, "pad", pad);
+        ck_assert_int_eq(events_emit(&w.redis, 1000, party, "test.n", d, ids[i], EVENTS_ID_MAX), 0);
+        json_decref(d);
+    }
+    double slow0 = metric("stallfront_events_slow_readers_dropped_total");
+    int got = 0, pages = 0;
+    snprintf(last, sizeof(last), "%s", first);
+    while (got < FAR_EVENTS) {
+        ck_assert_msg(pages < 20, "%d pages and only %d of %d events", pages, got, FAR_EVENTS);
+        sse_t *s = sse_open(&shared, pages % 2 ? T_H2C : T_HTTP1, token, last, NULL);
+        uint64_t t0 = now_ms();
+        while (!sse_done(s) && sse_count(s) < (size_t)(FAR_EVENTS - got)) {
+            ck_assert_msg(now_ms() - t0 < WAIT_MS, "page %d: stuck at %zu events", pages, sse_count(s));
+            sleep_ms(5);
+        }
+        json_t *evs = sse_events(s, NULL);
+        ck_assert_msg(json_array_size(evs) > 0, "page %d brought nothing", pages);
+        for (size_t k = 0; k < json_array_size(evs); k++, got++) {
+            const char *id = json_string_value(json_object_get(json_array_get(evs, k), "id"));
+            ck_assert_msg(got < FAR_EVENTS && strcmp(id, ids[got]) == 0, "page %d event %zu: %s", pages, k, id);
+            snprintf(last, sizeof(last), "%s", id);
+        }
+        json_decref(evs);
+        sse_close(s);
+        pages++;
+    }
+    ck_assert_int_ge(pages, 3); /* it did come in pages */
+    ck_assert(metric("stallfront_events_slow_readers_dropped_total") == slow0);
+    shop_world_down(&w);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the subscriber reconnects */
 
 /* The ids of the events a stream holds, in order, must be exactly these. */
@@ -857,6 +907,7 @@ int main(void)
     tcase_add_unchecked_fixture(tc, shared_up, shared_down);
     tcase_add_test(tc, test_a_vendor_hears_of_a_paid_order_and_nobody_else_does);
     tcase_add_test(tc, test_a_resumed_stream_gets_exactly_the_events_after_its_last_id);
+    tcase_add_test(tc, test_a_backlog_larger_than_the_buffer_comes_page_by_page);
     tcase_add_test(tc, test_streams_catch_up_after_the_subscriber_reconnects);
     tcase_add_test(tc, test_a_reader_that_never_reads_is_dropped_and_memory_stays_bounded);
     tcase_add_test(tc, test_refusals_401_403_422_in_the_error_shape);
