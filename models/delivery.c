@@ -341,7 +341,6 @@ sf_status_t delivery_overdue(db_t *db, int64_t max, db_rows_t **rows)
                                                                                                             "picked_"  \
                                                                                                             "up_at") ", " SQL_AT_0800("d.delivered_at") ", d.market_id"
 #define DFROM " FROM deliveries d JOIN orders o ON o.id = d.order_id LEFT JOIN couriers c ON c.id = d.courier_id"
-#define NCOLS 21
 
 static json_t *col_str(const db_rows_t *r, size_t col)
 {
@@ -940,51 +939,46 @@ sf_status_t delivery_unlock(db_t *db, int64_t market_id, int64_t delivery_id, js
 
 /* ================================================================ the watchdog */
 
-/* Raises kind for every row (id, market_id, order_id) of sql. */
-static sf_status_t flag_all(db_t *db, const char *sql, const db_param_t *p, size_t np, const char *kind,
-                            const char *note, size_t *raised)
+/* Raises kind, once, for every delivery `from_where` finds (FROM ... WHERE over deliveries d
+ * not yet flagged with it), in one INSERT ... SELECT; *raised grows by the new ones. */
+static sf_status_t flag_all(db_t *db, const char *kind, const char *note, const char *from_where, int64_t seconds,
+                            size_t *raised)
 {
-    db_rows_t *rows = NULL;
-    sf_status_t rc = db_query(db, sql, p, np, &rows);
-    while (rc == DB_OK && db_rows_next(rows)) {
-        int fresh = 0;
-        rc = alert_raise(db, db_rows_i64(rows, 1), kind, db_rows_i64(rows, 0), db_rows_i64(rows, 2), note, &fresh);
-        *raised += (size_t)fresh;
-        if (rc == DB_OK && fresh) /* one short statement each: never a lock over many rows */
-            rc = db_exec(db, "UPDATE deliveries SET flagged_at = COALESCE(flagged_at, NOW(3)) WHERE id = ?",
-                         (db_param_t[]){DB_I64(db_rows_i64(rows, 0))}, 1, NULL, NULL);
-    }
-    db_rows_free(rows);
+    char sql[768];
+    uint64_t n = 0;
+    snprintf(sql, sizeof(sql),
+             "INSERT IGNORE INTO fulfilment_alerts (market_id, kind, subject_id, order_id, note)"
+             " SELECT DISTINCT d.market_id, ?, d.id, d.order_id, ? %s LIMIT 500",
+             from_where);
+    db_param_t p[] = {DB_STR(kind), DB_STR(note), DB_STR(kind), DB_I64(seconds)};
+    sf_status_t rc = db_exec(db, sql, p, 4, &n, NULL);
+    *raised += (size_t)n;
     return rc;
 }
+
+/* Not flagged yet with the kind (the ? after the note). */
+#define NOT_FLAGGED " LEFT JOIN fulfilment_alerts a ON a.kind = ? AND a.subject_id = d.id WHERE a.id IS NULL"
 
 sf_status_t delivery_watch(db_t *db, size_t *raised)
 {
     const config_t *cfg = db->cfg;
     *raised = 0;
-    sf_status_t rc = flag_all(db,
-                              "SELECT DISTINCT d.id, d.market_id, d.order_id FROM delivery_offers x"
-                              " JOIN deliveries d ON d.id = x.delivery_id"
-                              " LEFT JOIN fulfilment_alerts a ON a.kind = 'offer_expired' AND a.subject_id = d.id"
-                              " WHERE a.id IS NULL AND (x.status = 'expired' OR (x.status = 'open'"
-                              " AND x.expires_at < NOW(3))) LIMIT 500",
-                              NULL, 0, ALERT_OFFER_EXPIRED, "an offer expired without an answer", raised);
+    /* offers expired unanswered within the last day (older ones were seen by earlier runs) */
+    sf_status_t rc = flag_all(db, ALERT_OFFER_EXPIRED, "an offer expired without an answer",
+                              "FROM delivery_offers x JOIN deliveries d ON d.id = x.delivery_id" NOT_FLAGGED
+                              " AND (x.status = 'expired' OR x.status = 'open') AND x.expires_at < NOW(3)"
+                              " AND x.expires_at > NOW(3) - INTERVAL ? SECOND",
+                              86400, raised);
     if (rc == DB_OK)
-        rc = flag_all(db,
-                      "SELECT d.id, d.market_id, d.order_id FROM deliveries d"
-                      " LEFT JOIN fulfilment_alerts a ON a.kind = 'pickup_overdue' AND a.subject_id = d.id"
-                      " WHERE a.id IS NULL AND d.status = 'assigned' AND d.assigned_at < NOW(3) - INTERVAL ? SECOND"
-                      " LIMIT 500",
-                      (db_param_t[]){DB_I64(cfg->delivery_pickup_alert_s)}, 1, ALERT_PICKUP_LATE,
-                      "assigned and not picked up in time", raised);
+        rc = flag_all(db, ALERT_PICKUP_LATE, "assigned and not picked up in time",
+                      "FROM deliveries d" NOT_FLAGGED " AND d.status = 'assigned'"
+                      " AND d.assigned_at < NOW(3) - INTERVAL ? SECOND",
+                      cfg->delivery_pickup_alert_s, raised);
     if (rc == DB_OK)
-        rc = flag_all(db,
-                      "SELECT d.id, d.market_id, d.order_id FROM deliveries d"
-                      " LEFT JOIN fulfilment_alerts a ON a.kind = 'transit_overdue' AND a.subject_id = d.id"
-                      " WHERE a.id IS NULL AND d.status = 'picked_up'"
-                      " AND d.picked_up_at < NOW(3) - INTERVAL ? SECOND LIMIT 500",
-                      (db_param_t[]){DB_I64(cfg->delivery_transit_alert_s)}, 1, ALERT_TRANSIT_LATE,
-                      "picked up and not delivered in time", raised);
+        rc = flag_all(db, ALERT_TRANSIT_LATE, "picked up and not delivered in time",
+                      "FROM deliveries d" NOT_FLAGGED " AND d.status = 'picked_up'"
+                      " AND d.picked_up_at < NOW(3) - INTERVAL ? SECOND",
+                      cfg->delivery_transit_alert_s, raised);
     return rc;
 }
 

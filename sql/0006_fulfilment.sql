@@ -52,7 +52,6 @@ CREATE TABLE deliveries (
     assigned_at DATETIME(3) NULL,
     picked_up_at DATETIME(3) NULL,
     delivered_at DATETIME(3) NULL,
-    flagged_at DATETIME(3) NULL,                -- the watchdog told the operator
     updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
     UNIQUE KEY uq_deliveries_order (order_id),
     KEY ix_deliveries_courier (courier_id, status),
