@@ -550,6 +550,7 @@ sf_status_t delivery_offers_for(db_t *db, redis_t *r, int64_t market_id, int64_t
     rows = NULL;
     /* grab: the market's open deliveries, while the courier is on shift within range */
     double lat, lng;
+    int pos = 0;
     if (rc == DB_OK)
         rc = db_query_row(db,
                           "SELECT m.lat, m.lng FROM couriers c JOIN markets m ON m.id = c.market_id"
@@ -557,7 +558,9 @@ sf_status_t delivery_offers_for(db_t *db, redis_t *r, int64_t market_id, int64_t
                           (db_param_t[]){DB_I64(courier_id), DB_I64(market_id)}, 2, &rows);
     if (rc == DB_NOROW) {
         rc = DB_OK; /* off shift: no grab */
-    } else if (rc == DB_OK && courier_position(r, market_id, courier_id, &lat, &lng) == 1) {
+    } else if (rc == DB_OK && (pos = courier_position(r, market_id, courier_id, &lat, &lng)) < 0) {
+        rc = SF_E_UNAVAILABLE; /* Redis: where the courier is is not known now */
+    } else if (rc == DB_OK && pos == 1) {
         int64_t dist = geo_distance_m(lat, lng, strtod(db_rows_str(rows, 0, NULL), NULL),
                                       strtod(db_rows_str(rows, 1, NULL), NULL));
         if (dist <= db->cfg->dispatch_radius_m)
@@ -580,7 +583,7 @@ sf_status_t delivery_offers_for(db_t *db, redis_t *r, int64_t market_id, int64_t
     if (rc != DB_OK) {
         json_decref(*items);
         *items = NULL;
-        return db_fail(rc);
+        return rc == SF_E_UNAVAILABLE ? rc : db_fail(rc);
     }
     return SF_OK;
 }

@@ -38,7 +38,7 @@ static int schedule(redis_t *r, const delivery_step_t *st, int64_t due_ms)
 }
 
 /* A step done: its next job scheduled, its events kept for after the commit. */
-static queue_result_t stepped(db_t *db, redis_t *r, const delivery_step_t *st)
+static queue_result_t stepped(redis_t *r, const delivery_step_t *st)
 {
     if ((st->result == DRIVE_OFFERED || st->result == DRIVE_NO_COURIER) && schedule(r, st, st->due_ms) != 0) {
         log_warn("work: dispatch: delivery %" PRId64 ": next step not scheduled (%s): the sweep will", st->delivery_id,
@@ -75,7 +75,7 @@ static queue_result_t on_trigger(db_t *db, redis_t *r, int64_t event_id, int64_t
         rc = delivery_drive_tx(db, r, delivery_id, &st);
     if (rc != DB_OK)
         return of_status(rc);
-    return stepped(db, r, &st);
+    return stepped(r, &st);
 }
 
 /* delivery.due: the step a job was made for; a job of another version is stale (the step that
@@ -98,7 +98,7 @@ static queue_result_t on_due(db_t *db, redis_t *r, int64_t event_id, int64_t mar
         /* our clock ran ahead of the database's: a little later */
         return schedule(r, &st, st.due_ms + 100) == 0 ? QUEUE_REQUEUED : QUEUE_RETRY;
     }
-    return stepped(db, r, &st);
+    return stepped(r, &st);
 }
 
 /* delivery.redrive: a refusal; the next courier now. */
@@ -113,7 +113,7 @@ static queue_result_t on_redrive(db_t *db, redis_t *r, int64_t event_id, int64_t
     sf_status_t rc = delivery_drive_tx(db, r, delivery_id, &st);
     if (rc != DB_OK)
         return of_status(rc);
-    return st.result == DRIVE_NOT_DUE ? QUEUE_DONE : stepped(db, r, &st);
+    return st.result == DRIVE_NOT_DUE ? QUEUE_DONE : stepped(r, &st);
 }
 
 /* order.cancelled: the delivery fails unless it is on its way. */
@@ -128,7 +128,7 @@ static queue_result_t on_cancel(db_t *db, redis_t *r, int64_t event_id, int64_t 
     sf_status_t rc = delivery_fail_tx(db, order_id, "order cancelled", &st);
     if (rc != DB_OK)
         return of_status(rc);
-    return stepped(db, r, &st);
+    return stepped(r, &st);
 }
 
 /* One courier's event into the batch (a bad id is skipped). */
