@@ -204,8 +204,8 @@ static void list(api_req_t *req, worker_t *w)
         rc = valid_query_page(req, "status", names, DELIVERY_LIST_DEFAULT, DELIVERY_LIST_MAX, DELIVERY_CURSOR_KIND, &pg,
                               &d);
     if (rc == SF_OK)
-        rc = delivery_list_courier(&w->db, req->who.courier_id, pg.filter >= 0 ? names[pg.filter] : NULL, pg.after_id,
-                                   pg.limit, &items, next, sizeof(next));
+        rc = delivery_list(&w->db, req->who.market_id, req->who.courier_id, pg.filter >= 0 ? names[pg.filter] : NULL,
+                           pg.after_id, pg.limit, &items, next, sizeof(next));
     api_reply_page(req, w, rc, &d, items, next);
 }
 

@@ -30,8 +30,8 @@ static void list(api_req_t *req, worker_t *w)
         rc = valid_query_page(req, "status", names, DELIVERY_LIST_DEFAULT, DELIVERY_LIST_MAX, DELIVERY_CURSOR_KIND, &pg,
                               &d);
     if (rc == SF_OK)
-        rc = delivery_list_market(&w->db, req->who.market_id, pg.filter >= 0 ? names[pg.filter] : NULL, pg.after_id,
-                                  pg.limit, &items, next, sizeof(next));
+        rc = delivery_list(&w->db, req->who.market_id, 0, pg.filter >= 0 ? names[pg.filter] : NULL, pg.after_id,
+                           pg.limit, &items, next, sizeof(next));
     api_reply_page(req, w, rc, &d, items, next);
 }
 

@@ -488,13 +488,21 @@ static sf_status_t query_items(db_t *db, const char *sql, const db_param_t *p, s
     return rc;
 }
 
-/* One delivery of the courier as it is now (inside or outside a transaction). */
-static sf_status_t render_one(db_t *db, int64_t courier_id, int64_t delivery_id, json_t **out)
+/* One delivery as it is now (inside or outside a transaction): the courier's own
+ * (courier_id > 0; market_id 0: the courier's market, whichever), or the operator's view of
+ * one of the market's (courier_id 0). */
+static sf_status_t render_one(db_t *db, int64_t market_id, int64_t courier_id, int64_t delivery_id, json_t **out)
 {
     json_t *items = NULL;
-    db_param_t p[] = {DB_I64(delivery_id), DB_I64(courier_id)};
-    sf_status_t rc =
-        query_items(db, "SELECT " DCOLS DFROM " WHERE d.id = ? AND d.courier_id = ?", p, 2, 0, 0, 0, &items, NULL, 0);
+    db_param_t p[] = {DB_I64(delivery_id), DB_I64(market_id), DB_I64(market_id), DB_I64(courier_id),
+                      DB_I64(courier_id)};
+    *out = NULL;
+    if (market_id == 0 && courier_id == 0)
+        return SF_E_NOT_FOUND; /* nobody's view */
+    sf_status_t rc = query_items(db,
+                                 "SELECT " DCOLS DFROM " WHERE d.id = ? AND (? = 0 OR d.market_id = ?)"
+                                 " AND (? = 0 OR d.courier_id = ?)",
+                                 p, 5, courier_id == 0, market_id, 0, &items, NULL, 0);
     *out = NULL;
     if (rc == DB_OK && json_array_size(items) == 0)
         rc = SF_E_NOT_FOUND;
@@ -680,7 +688,7 @@ static sf_status_t accept_tx(db_t *db, void *ctx)
     if ((rc = event(db, a->delivery_id, "offered", "assigned", actor, NULL)) != DB_OK ||
         (rc = order_sync_status_tx(db, a->order_id, actor, NULL, 0)) != DB_OK)
         return rc;
-    return render_one(db, a->courier_id, a->delivery_id, &a->out);
+    return render_one(db, a->market_id, a->courier_id, a->delivery_id, &a->out);
 }
 
 json_t *delivery_offer_event(int64_t delivery_id, int64_t order_id, const char *expires_at, int grab)
@@ -759,15 +767,22 @@ sf_status_t delivery_refuse(db_t *db, int64_t market_id, int64_t courier_id, int
     return run(db, refuse_tx, &a, out, NULL);
 }
 
-sf_status_t delivery_list_courier(db_t *db, int64_t courier_id, const char *status, int64_t after_id, size_t limit,
-                                  json_t **items, char *next_cursor, size_t len)
+sf_status_t delivery_list(db_t *db, int64_t market_id, int64_t courier_id, const char *status, int64_t after_id,
+                          size_t limit, json_t **items, char *next_cursor, size_t len)
 {
-    db_param_t p[] = {DB_I64(courier_id), str_or_null(status), str_or_null(status),
-                      DB_I64(after_id),   DB_I64(after_id),    DB_I64(limit)};
+#define LIST_TAIL " AND (? IS NULL OR d.status = ?) AND (? = 0 OR d.id < ?) ORDER BY d.id DESC LIMIT ?"
+    int op = courier_id == 0;
+    db_param_t p[] = {DB_I64(op ? market_id : courier_id),
+                      str_or_null(status),
+                      str_or_null(status),
+                      DB_I64(after_id),
+                      DB_I64(after_id),
+                      DB_I64(limit)};
     return query_items(db,
-                       "SELECT " DCOLS DFROM " WHERE d.courier_id = ? AND (? IS NULL OR d.status = ?)"
-                       " AND (? = 0 OR d.id < ?) ORDER BY d.id DESC LIMIT ?",
-                       p, 6, 0, 0, limit, items, next_cursor, len);
+                       op ? "SELECT " DCOLS DFROM " WHERE d.market_id = ?" LIST_TAIL
+                          : "SELECT " DCOLS DFROM " WHERE d.courier_id = ?" LIST_TAIL,
+                       p, 6, op, market_id, limit, items, next_cursor, len);
+#undef LIST_TAIL
 }
 
 /* The courier's delivery locked: its status, version, order, locked flag, code, failures. */
@@ -814,7 +829,7 @@ static sf_status_t move(db_t *db, answer_t *a, int64_t version, const char *from
     if ((rc = event(db, a->delivery_id, from, to, actor, NULL)) != DB_OK ||
         (rc = order_sync_status_tx(db, a->order_id, actor, NULL, 0)) != DB_OK)
         return rc;
-    return render_one(db, a->courier_id, a->delivery_id, &a->out);
+    return render_one(db, a->market_id, a->courier_id, a->delivery_id, &a->out);
 }
 
 static sf_status_t pickup_tx(db_t *db, void *ctx)
@@ -903,21 +918,9 @@ sf_status_t delivery_deliver(db_t *db, int64_t courier_id, int64_t delivery_id, 
 
 /* ================================================================ the operator's side */
 
-sf_status_t delivery_list_market(db_t *db, int64_t market_id, const char *status, int64_t after_id, size_t limit,
-                                 json_t **items, char *next_cursor, size_t len)
-{
-    db_param_t p[] = {DB_I64(market_id), str_or_null(status), str_or_null(status),
-                      DB_I64(after_id),  DB_I64(after_id),    DB_I64(limit)};
-    return query_items(db,
-                       "SELECT " DCOLS DFROM " WHERE d.market_id = ? AND (? IS NULL OR d.status = ?)"
-                       " AND (? = 0 OR d.id < ?) ORDER BY d.id DESC LIMIT ?",
-                       p, 6, 1, market_id, limit, items, next_cursor, len);
-}
-
 sf_status_t delivery_unlock(db_t *db, int64_t market_id, int64_t delivery_id, json_t **out)
 {
     uint64_t n = 0;
-    json_t *items = NULL;
     db_rows_t *rows = NULL;
     *out = NULL;
     db_param_t p[] = {DB_I64(delivery_id), DB_I64(market_id)};
@@ -932,12 +935,7 @@ sf_status_t delivery_unlock(db_t *db, int64_t market_id, int64_t delivery_id, js
         db_rows_free(rows);
         return rc == DB_OK ? SF_E_DELIVERY_STATE : rc == DB_NOROW ? SF_E_NOT_FOUND : db_fail(rc);
     }
-    rc = query_items(db, "SELECT " DCOLS DFROM " WHERE d.id = ? AND d.market_id = ?", p, 2, 1, market_id, 0, &items,
-                     NULL, 0);
-    if (rc == DB_OK)
-        *out = json_incref(json_array_get(items, 0));
-    json_decref(items);
-    return rc == DB_OK && *out == NULL ? SF_E_NOT_FOUND : rc;
+    return render_one(db, market_id, 0, delivery_id, out);
 }
 
 /* ================================================================ the watchdog */

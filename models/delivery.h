@@ -110,9 +110,11 @@ sf_status_t delivery_accept(db_t *db, int64_t market_id, int64_t courier_id, int
  * SF_E_OFFER_GONE. */
 sf_status_t delivery_refuse(db_t *db, int64_t market_id, int64_t courier_id, int64_t delivery_id, json_t **out);
 
-/* The courier's deliveries, newest first, status NULL: any. next_cursor "" at the end. */
-sf_status_t delivery_list_courier(db_t *db, int64_t courier_id, const char *status, int64_t after_id, size_t limit,
-                                  json_t **items, char *next_cursor, size_t len);
+/* Deliveries newest first, status NULL: any, next_cursor "" at the end: the courier's own
+ * (courier_id > 0), or the market's with courier, tries, locked and alert kinds (the
+ * operator's view: courier_id 0). */
+sf_status_t delivery_list(db_t *db, int64_t market_id, int64_t courier_id, const char *status, int64_t after_id,
+                          size_t limit, json_t **items, char *next_cursor, size_t len);
 
 /* assigned → picked_up, only when every live vendor order is ready (they become handed_over).
  * SF_OK with *out; SF_E_NOT_FOUND (not this courier's); SF_E_DELIVERY_STATE; SF_E_NOT_READY. */
@@ -126,10 +128,6 @@ sf_status_t delivery_deliver(db_t *db, int64_t courier_id, int64_t delivery_id, 
                              int64_t *order_id);
 
 /* ---- the operator's side ---- */
-
-/* The market's deliveries, newest first, with courier, tries, locked and alert kinds. */
-sf_status_t delivery_list_market(db_t *db, int64_t market_id, const char *status, int64_t after_id, size_t limit,
-                                 json_t **items, char *next_cursor, size_t len);
 
 /* Unlocks a locked delivery (code failures back to 0). SF_OK with *out; SF_E_NOT_FOUND;
  * SF_E_DELIVERY_STATE (not locked). */
