@@ -474,10 +474,7 @@ static void reply_page(api_req_t *req, worker_t *w, sf_status_t rc, status_detai
     char cursor[CURSOR_MAX] = "";
     if (rc == SF_OK && next_after != 0 && cursor_encode(kind, 0, next_after, cursor, sizeof(cursor)) != 0)
         rc = SF_E_INTERNAL;
-    if (rc == SF_OK)
-        api_reply_list(req, items, cursor);
-    else
-        reply(req, w, rc, d, 200, items, 0);
+    api_reply_page(req, w, rc, d, items, cursor);
 }
 
 /* ?status= (NULL when absent) and ?q= as a LIKE pattern (NULL when absent or empty). 0, or

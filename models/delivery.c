@@ -503,7 +503,6 @@ static sf_status_t render_one(db_t *db, int64_t market_id, int64_t courier_id, i
                                  "SELECT " DCOLS DFROM " WHERE d.id = ? AND (? = 0 OR d.market_id = ?)"
                                  " AND (? = 0 OR d.courier_id = ?)",
                                  p, 5, courier_id == 0, market_id, 0, &items, NULL, 0);
-    *out = NULL;
     if (rc == DB_OK && json_array_size(items) == 0)
         rc = SF_E_NOT_FOUND;
     if (rc == DB_OK)

@@ -540,15 +540,15 @@ sf_status_t fulfil_pick(db_t *db, const fulfil_actor_t *who, int64_t vendor_orde
                         size_t n, fulfil_result_t *res, json_t **out, status_detail_t *d)
 {
     move_t m = {.who = who, .vo_id = vendor_order_id, .lines = lines, .nlines = n, .want_doc = out != NULL};
-    int64_t picked = 0;
+    int any = 0;
     for (size_t i = 0; i < n; i++) {
         if (lines[i].qty_actual < 0 || lines[i].qty_actual > FULFIL_QTY_MAX)
             return SF_E_INVALID;
-        picked |= lines[i].qty_actual;
+        any = any || lines[i].qty_actual > 0;
     }
     /* a stall with nothing to give rejects (its stock and money go back, and the order is
      * cancelled when it was the last): a courier is never sent to collect nothing */
-    if (n > 0 && picked == 0)
+    if (n > 0 && !any)
         return status_field(d, SF_E_INVALID, "lines", "nothing was picked: reject the vendor order instead");
     sf_status_t rc = db_tx(db, pick_tx, &m);
     if (rc == SF_E_PICK_LINES || rc == SF_E_PICK_MORE) {

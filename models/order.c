@@ -715,7 +715,8 @@ static int attach_refunds(db_t *db, const range_t *g, const node_t *orders, size
  * an hour); before that nobody knows when the stalls will be done: NULL. */
 #define ETA_EXPR                                                                                                       \
     "CASE d.status WHEN 'delivered' THEN " SQL_AT_0800("d.delivered_at") " WHEN 'picked_up' THEN " SQL_AT_0800(        \
-        "d.picked_up_at + INTERVAL ROUND(ST_Distance_Sphere(POINT(m.lng, m.lat), POINT(o.addr_lng, o.addr_lat))"       \
+        "d.picked_up_at + INTERVAL ROUND(ST_Distance_Sphere(POINT(m.lng, m.lat), POINT(o.addr_lng, "                   \
+        "o.addr_lat), " GEO_EARTH_RADIUS_S ")"                                                                         \
         " * 3600 / ?) SECOND") " END"
 
 /* Sets each order's delivery: {id, status, courier {id, name, phone, lat, lng} | null, code,

@@ -469,55 +469,58 @@ sf_status_t payment_refund_tx(db_t *db, int64_t payment_id, int64_t amount_fen, 
     return refund_tx(db, payment_id, 0, amount_fen, reason, refund_id);
 }
 
-sf_status_t payment_refund_vendor_tx(db_t *db, int64_t vendor_order_id, int64_t amount_fen, const char *reason,
-                                     int64_t *refund_id)
+/* Refunds up to cap (INT64_MAX: everything left) of the order's paid attempts, oldest
+ * first, each attempt at most what is left of it (its amount less its refunds not failed),
+ * the refunds naming vendor_order_id (0: none). *total the sum requested, *first_id the first
+ * refund's id (0: none). */
+static sf_status_t refund_up_to(db_t *db, int64_t order_id, int64_t vendor_order_id, int64_t cap, const char *reason,
+                                int64_t *total, int64_t *first_id)
 {
     db_rows_t *rows = NULL;
-    int64_t left = amount_fen, id = 0;
-    *refund_id = 0;
-    if (amount_fen <= 0)
-        return SF_E_INVALID;
-    /* the paid attempts of the vendor order's order, each with what is left of it */
-    int rc = db_query(db,
-                      "SELECT p.id, p.amount_fen - COALESCE((SELECT SUM(r.amount_fen) FROM refunds r"
-                      " WHERE r.payment_id = p.id AND r.status <> 'failed'), 0) FROM payments p"
-                      " WHERE p.order_id = (SELECT order_id FROM vendor_orders WHERE id = ?) AND p.status = 'paid'"
-                      " ORDER BY p.id LIMIT ?",
-                      (db_param_t[]){DB_I64(vendor_order_id), DB_I64(PAY_ATTEMPTS_MAX)}, 2, &rows);
-    while (rc == DB_OK && left > 0 && db_rows_next(rows)) {
-        int64_t part = db_rows_i64(rows, 1) < left ? db_rows_i64(rows, 1) : left;
-        if (part <= 0)
-            continue;
-        rc = refund_tx(db, db_rows_i64(rows, 0), vendor_order_id, part, reason, &id);
-        if (rc == DB_OK && *refund_id == 0)
-            *refund_id = id;
-        left -= part;
-    }
-    db_rows_free(rows);
-    return rc == DB_OK && left > 0 ? SF_E_REFUND_EXCEEDS : rc;
-}
-
-sf_status_t payment_refund_all_tx(db_t *db, int64_t order_id, const char *reason, int64_t *total)
-{
-    db_rows_t *rows = NULL;
-    int64_t sum = 0, refund_id;
-    if (total != NULL)
-        *total = 0;
+    int64_t left = cap, id = 0;
+    *total = 0;
+    *first_id = 0;
     int rc = db_query(db,
                       "SELECT p.id, p.amount_fen - COALESCE((SELECT SUM(r.amount_fen) FROM refunds r"
                       " WHERE r.payment_id = p.id AND r.status <> 'failed'), 0) FROM payments p"
                       " WHERE p.order_id = ? AND p.status = 'paid' ORDER BY p.id LIMIT ?",
                       (db_param_t[]){DB_I64(order_id), DB_I64(PAY_ATTEMPTS_MAX)}, 2, &rows);
-    while (rc == DB_OK && db_rows_next(rows)) {
-        int64_t left = db_rows_i64(rows, 1);
-        if (left <= 0)
+    while (rc == DB_OK && left > 0 && db_rows_next(rows)) {
+        int64_t part = db_rows_i64(rows, 1) < left ? db_rows_i64(rows, 1) : left;
+        if (part <= 0)
             continue;
-        rc = payment_refund_tx(db, db_rows_i64(rows, 0), left, reason, &refund_id);
-        sum += left;
+        rc = refund_tx(db, db_rows_i64(rows, 0), vendor_order_id, part, reason, &id);
+        if (rc == DB_OK && *first_id == 0)
+            *first_id = id;
+        left -= part;
+        *total += part;
     }
     db_rows_free(rows);
-    if (rc == DB_OK && total != NULL)
-        *total = sum;
+    return rc;
+}
+
+sf_status_t payment_refund_vendor_tx(db_t *db, int64_t vendor_order_id, int64_t amount_fen, const char *reason,
+                                     int64_t *refund_id)
+{
+    db_rows_t *rows = NULL;
+    int64_t total = 0;
+    *refund_id = 0;
+    if (amount_fen <= 0)
+        return SF_E_INVALID;
+    int rc = db_query_row(db, "SELECT order_id FROM vendor_orders WHERE id = ?",
+                          (db_param_t[]){DB_I64(vendor_order_id)}, 1, &rows);
+    if (rc == DB_OK)
+        rc = refund_up_to(db, db_rows_i64(rows, 0), vendor_order_id, amount_fen, reason, &total, refund_id);
+    db_rows_free(rows);
+    return rc == DB_OK && total < amount_fen ? SF_E_REFUND_EXCEEDS : rc;
+}
+
+sf_status_t payment_refund_all_tx(db_t *db, int64_t order_id, const char *reason, int64_t *total)
+{
+    int64_t sum = 0, first = 0;
+    sf_status_t rc = refund_up_to(db, order_id, 0, INT64_MAX, reason, &sum, &first);
+    if (total != NULL)
+        *total = rc == DB_OK ? sum : 0;
     return rc;
 }
 

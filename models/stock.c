@@ -5,6 +5,7 @@
  * fewer statements). A return is one statement for the whole order. Nothing here keeps state
  * between calls.
  */
+#include <stdio.h>
 #include "models/stock.h"
 
 sf_status_t stock_take(db_t *db, const stock_move_t *moves, size_t n, int *short_)
@@ -21,28 +22,31 @@ sf_status_t stock_take(db_t *db, const stock_move_t *moves, size_t n, int *short
     return rc;
 }
 
+/* The lines of `where` (over order_lines l joined to vendor_orders v, with params p) back to
+ * stock: summed per product first (the same product may be on two lines), then joined to
+ * products by primary key in product-id order, the checkout's lock order. */
+static sf_status_t return_lines(db_t *db, const char *where, const db_param_t *p, size_t np)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "UPDATE products p JOIN (SELECT l.product_id, SUM(l.qty) AS qty FROM order_lines l"
+             " JOIN vendor_orders v ON v.id = l.vendor_order_id WHERE %s GROUP BY l.product_id"
+             " ORDER BY l.product_id) r ON r.product_id = p.id"
+             " SET p.stock = p.stock + r.qty, p.sales_qty = GREATEST(p.sales_qty - r.qty, 0)",
+             where);
+    return db_exec(db, sql, p, np, NULL, NULL);
+}
+
 sf_status_t stock_return_order(db_t *db, int64_t order_id, const char *vo_status)
 {
     db_param_t vo = vo_status != NULL ? DB_STR(vo_status) : DB_NULL;
-    db_param_t p[] = {DB_I64(order_id), vo, vo};
-    /* The lines are summed per product first (the same product may be on two lines), then
-     * joined to products by primary key in product-id order, the checkout's lock order. */
-    return db_exec(db,
-                   "UPDATE products p JOIN (SELECT l.product_id, SUM(l.qty) AS qty FROM order_lines l"
-                   " JOIN vendor_orders v ON v.id = l.vendor_order_id WHERE l.order_id = ?"
-                   " AND (? IS NULL OR v.status = ?) GROUP BY l.product_id ORDER BY l.product_id) r"
-                   " ON r.product_id = p.id"
-                   " SET p.stock = p.stock + r.qty, p.sales_qty = GREATEST(p.sales_qty - r.qty, 0)",
-                   p, 3, NULL, NULL);
+    return return_lines(db, "l.order_id = ? AND (? IS NULL OR v.status = ?)", (db_param_t[]){DB_I64(order_id), vo, vo},
+                        3);
 }
 
 sf_status_t stock_return_vendor_order(db_t *db, int64_t vendor_order_id)
 {
-    return db_exec(db,
-                   "UPDATE products p JOIN (SELECT product_id, SUM(qty) AS qty FROM order_lines"
-                   " WHERE vendor_order_id = ? GROUP BY product_id ORDER BY product_id) r ON r.product_id = p.id"
-                   " SET p.stock = p.stock + r.qty, p.sales_qty = GREATEST(p.sales_qty - r.qty, 0)",
-                   (db_param_t[]){DB_I64(vendor_order_id)}, 1, NULL, NULL);
+    return return_lines(db, "l.vendor_order_id = ?", (db_param_t[]){DB_I64(vendor_order_id)}, 1);
 }
 
 /* The per-product difference of a picked vendor order: qty - qty_actual, summed (> 0: back to

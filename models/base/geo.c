@@ -4,8 +4,6 @@
 #include <math.h>
 #include "models/base/geo.h"
 
-#define EARTH_RADIUS_M 6371008.8 /* the mean radius (IUGG) */
-
 int64_t geo_distance_m(double lat1, double lng1, double lat2, double lng2)
 {
     const double rad = M_PI / 180.0;
@@ -13,5 +11,5 @@ int64_t geo_distance_m(double lat1, double lng1, double lat2, double lng2)
     double h = sin(dlat / 2) * sin(dlat / 2) + cos(lat1 * rad) * cos(lat2 * rad) * sin(dlng / 2) * sin(dlng / 2);
     if (h > 1.0) /* rounding near antipodes */
         h = 1.0;
-    return (int64_t)llround(2.0 * EARTH_RADIUS_M * asin(sqrt(h)));
+    return (int64_t)llround(2.0 * GEO_EARTH_RADIUS_M * asin(sqrt(h)));
 }

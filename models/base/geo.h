@@ -7,6 +7,11 @@
 
 #include <stdint.h>
 
+/* The earth's mean radius (IUGG), metres; as text for SQL's ST_Distance_Sphere(a, b, r),
+ * so that a distance MariaDB computes is the one geo_distance_m() gives. */
+#define GEO_EARTH_RADIUS_M 6371008.8
+#define GEO_EARTH_RADIUS_S "6371008.8"
+
 /* The great-circle (haversine) distance between two points given in degrees, in whole
  * metres, on a sphere of the earth's mean radius. */
 int64_t geo_distance_m(double lat1, double lng1, double lat2, double lng2);
