@@ -23,7 +23,6 @@
 #include "models/fulfil.h"
 #include "models/order.h"
 #include "models/payment.h"
-#include "models/product.h"
 #include "models/stock.h"
 
 #define AUTO_ACTOR  "system:acceptance"
@@ -84,18 +83,6 @@ static json_t *vo_json(const db_rows_t *r)
         "reject_reason", col_str(r, 10), "note", col_str(r, 11), "delivery_status", col_str(r, 12), "lines");
 }
 
-/* A line exactly as the order's JSON shows it (models/order.c). */
-static json_t *line_json(const db_rows_t *r)
-{
-    json_t *pricing = product_pricing_json(r, 5);
-    return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:o, s:o, s:o}", "id",
-                     (json_int_t)db_rows_i64(r, 0), "product_id", (json_int_t)db_rows_i64(r, 2), "name", col_str(r, 3),
-                     "category", col_str(r, 15), "commodity_code", col_str(r, 4), "pricing", pricing, "qty",
-                     (json_int_t)db_rows_i64(r, 9), "qty_actual", col_int(r, 10), "amount_fen",
-                     (json_int_t)db_rows_i64(r, 11), "amount_actual_fen", col_int(r, 12), "origin", col_str(r, 13),
-                     "trace_code", col_str(r, 14));
-}
-
 /* Reads the lines of the vendor orders in nodes (sorted by id) with one query and files
  * them under their vendor orders. */
 static sf_status_t attach_lines(db_t *db, const node_t *nodes, size_t n)
@@ -111,16 +98,14 @@ static sf_status_t attach_lines(db_t *db, const node_t *nodes, size_t n)
         rc = DB_ERR;
     if (rc == DB_OK)
         rc = db_query(db,
-                      "SELECT l.id, l.vendor_order_id, l.product_id, l.name, l.commodity_code, l.pricing_mode,"
-                      " l.price_fen, l.per_g, l.unit, l.qty, l.qty_actual, l.amount_fen, l.amount_actual_fen,"
-                      " l.origin, l.trace_code, l.category"
+                      "SELECT l.vendor_order_id, " ORDER_LINE_COLS
                       " FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) j"
                       " JOIN order_lines l ON l.vendor_order_id = j.id ORDER BY l.id LIMIT ?",
                       (db_param_t[]){DB_STR(text), DB_I64((int64_t)(n * CART_MAX_LINES))}, 2, &rows);
     while (rc == DB_OK && db_rows_next(rows)) {
-        node_t key = {.id = db_rows_i64(rows, 1)};
+        node_t key = {.id = db_rows_i64(rows, 0)};
         const node_t *vo = bsearch(&key, nodes, n, sizeof(*nodes), by_node);
-        json_t *line = line_json(rows);
+        json_t *line = order_line_json(rows, 1);
         if (vo == NULL)
             json_decref(line);
         if (vo == NULL || line == NULL || json_array_append_new(json_object_get(vo->obj, "lines"), line) != 0)

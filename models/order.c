@@ -618,15 +618,15 @@ static json_t *vendor_order_json(const db_rows_t *r)
                      "items_fen", (json_int_t)db_rows_i64(r, 5), "lines");
 }
 
-static json_t *line_json(const db_rows_t *r)
+json_t *order_line_json(const db_rows_t *r, size_t at)
 {
-    json_t *pricing = product_pricing_json(r, 6);
+    json_t *pricing = product_pricing_json(r, at + 4);
     return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:o, s:o, s:o}", "id",
-                     (json_int_t)db_rows_i64(r, 0), "product_id", (json_int_t)db_rows_i64(r, 3), "name", col_str(r, 4),
-                     "category", col_str(r, 16), "commodity_code", col_str(r, 5), "pricing", pricing, "qty",
-                     (json_int_t)db_rows_i64(r, 10), "qty_actual", col_int(r, 11), "amount_fen",
-                     (json_int_t)db_rows_i64(r, 12), "amount_actual_fen", col_int(r, 13), "origin", col_str(r, 14),
-                     "trace_code", col_str(r, 15));
+                     (json_int_t)db_rows_i64(r, at), "product_id", (json_int_t)db_rows_i64(r, at + 1), "name",
+                     col_str(r, at + 2), "category", col_str(r, at + 14), "commodity_code", col_str(r, at + 3),
+                     "pricing", pricing, "qty", (json_int_t)db_rows_i64(r, at + 8), "qty_actual", col_int(r, at + 9),
+                     "amount_fen", (json_int_t)db_rows_i64(r, at + 10), "amount_actual_fen", col_int(r, at + 11),
+                     "origin", col_str(r, at + 12), "trace_code", col_str(r, at + 13));
 }
 
 /* Reads the vendor orders of the range and files them under their orders; *vos gets them
@@ -669,14 +669,12 @@ static int attach_lines(db_t *db, const range_t *g, const node_t *vos, size_t nv
     db_param_t p[] = {DB_I64(g->lo),          DB_I64(g->hi),          DB_I64(g->consumer_id), DB_I64(g->consumer_id),
                       str_or_null(g->status), str_or_null(g->status), DB_I64(RENDER_ROWS_MAX)};
     int rc = db_query(db,
-                      "SELECT l.id, l.order_id, l.vendor_order_id, l.product_id, l.name, l.commodity_code,"
-                      " l.pricing_mode, l.price_fen, l.per_g, l.unit, l.qty, l.qty_actual, l.amount_fen,"
-                      " l.amount_actual_fen, l.origin, l.trace_code, l.category FROM order_lines l"
+                      "SELECT l.vendor_order_id, " ORDER_LINE_COLS " FROM order_lines l"
                       " JOIN orders o ON o.id = l.order_id WHERE" RANGE_WHERE " ORDER BY l.id LIMIT ?",
                       p, 7, &rows);
     while (rc == DB_OK && db_rows_next(rows)) {
-        json_t *vo = find_node(vos, nvos, db_rows_i64(rows, 2));
-        json_t *line = line_json(rows);
+        json_t *vo = find_node(vos, nvos, db_rows_i64(rows, 0));
+        json_t *line = order_line_json(rows, 1);
         if (vo == NULL)
             json_decref(line);
         if (vo == NULL || line == NULL || json_array_append_new(json_object_get(vo, "lines"), line) != 0)

@@ -83,6 +83,18 @@ sf_status_t order_overdue_unpaid(db_t *db, int64_t grace_s, int64_t max, db_rows
  * "consumer:42". */
 sf_status_t order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor, const char *reason, int only_if_due);
 
+/* ---- an order line as the order's JSON shows it (the consumer's and the vendor's views) ---- */
+
+/* The columns order_line_json() reads, from order_lines aliased l, in this order. */
+#define ORDER_LINE_COLS                                                                                                \
+    "l.id, l.product_id, l.name, l.commodity_code, l.pricing_mode, l.price_fen, l.per_g, l.unit, l.qty,"               \
+    " l.qty_actual, l.amount_fen, l.amount_actual_fen, l.origin, l.trace_code, l.category"
+
+/* {id, product_id, name, category, commodity_code, pricing, qty, qty_actual, amount_fen,
+ * amount_actual_fen, origin, trace_code} from ORDER_LINE_COLS starting at column at. NULL if
+ * out of memory. */
+json_t *order_line_json(const db_rows_t *r, size_t at);
+
 /* ---- the order's status, derived from its vendor orders and its delivery ---- */
 
 /* What an order is made of now: how many of its vendor orders are in each state, and its
