@@ -69,8 +69,7 @@ static void alerts(api_req_t *req, worker_t *w)
     api_reply_page(req, w, rc, &d, items, next);
 }
 
-static const valid_text_t T_RESOLUTION = {1, ALERT_RESOLUTION_MAX, valid_c_text,
-                                          "no control characters but line breaks and tabs", 0};
+static const valid_text_t T_RESOLUTION = VALID_PROSE(1, ALERT_RESOLUTION_MAX);
 
 /* The centre dealt with an alert: {"note"} says how. */
 static void resolve_alert(api_req_t *req, worker_t *w)

@@ -22,12 +22,9 @@
 #include "server/http/api.h"
 #include "server/http/valid.h"
 
-static const valid_text_t T_RATING = {0, FEEDBACK_RATING_TEXT, valid_c_text,
-                                      "no control characters but line breaks and tabs", 0};
-static const valid_text_t T_COMPLAINT = {1, FEEDBACK_COMPLAINT_TEXT, valid_c_text,
-                                         "no control characters but line breaks and tabs", 0};
-static const valid_text_t T_NOTE = {1, FEEDBACK_NOTE_TEXT, valid_c_text,
-                                    "no control characters but line breaks and tabs", 0};
+static const valid_text_t T_RATING = VALID_PROSE(0, FEEDBACK_RATING_TEXT);
+static const valid_text_t T_COMPLAINT = VALID_PROSE(1, FEEDBACK_COMPLAINT_TEXT);
+static const valid_text_t T_NOTE = VALID_PROSE(1, FEEDBACK_NOTE_TEXT);
 
 static const char *const COMPLAINT_STATUSES[] = {"open", "resolved", NULL};
 

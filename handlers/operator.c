@@ -61,7 +61,7 @@ static const valid_text_t T_LIC_TYPE = {1, 32, valid_c_lower, "a-z and _", 0};
 static const valid_text_t T_LIC_NUMBER = {1, 64, valid_c_line, "printable characters", 0};
 static const valid_text_t T_CODE = {1, 16, valid_c_code, "A-Z and 0-9", 0};
 static const valid_text_t T_TITLE = {1, 200, valid_c_line, "no control characters", 0};
-static const valid_text_t T_BODY = {1, 10000, valid_c_text, "no control characters but line breaks and tabs", 0};
+static const valid_text_t T_BODY = VALID_PROSE(1, 10000);
 static const valid_text_t T_QUERY = {0, Q_MAX, valid_c_line, NULL, 0};
 
 static const char *const CREDIT_LEVELS[] = {"A", "B", "C", "D", NULL};

@@ -47,7 +47,7 @@ static const char rate_read_sql[] =
  * cancelled. */
 static int stall_served(db_rows_t *rows, int64_t stall_id)
 {
-    for (rows->cur = SIZE_MAX; db_rows_next(rows);) { /* from the first row again */
+    for (db_rows_rewind(rows); db_rows_next(rows);) { /* from the first row again */
         const char *st = db_rows_str(rows, 5, NULL);
         if (!db_rows_isnull(rows, 4) && db_rows_i64(rows, 4) == stall_id && st != NULL && strcmp(st, "rejected") != 0 &&
             strcmp(st, "cancelled") != 0)

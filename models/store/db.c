@@ -644,6 +644,12 @@ int db_query_row(db_t *db, const char *sql, const db_param_t *params, size_t npa
 
 /* ---------------------------------------------------------------- row walking */
 
+void db_rows_rewind(db_rows_t *rows)
+{
+    if (rows != NULL)
+        rows->cur = SIZE_MAX;
+}
+
 int db_rows_next(db_rows_t *rows)
 {
     if (rows == NULL)

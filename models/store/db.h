@@ -100,6 +100,8 @@ int db_query_row(db_t *db, const char *sql, const db_param_t *params, size_t npa
 
 /* Row walking: db_rows_next() is 1 while there is a row, 0 at the end. */
 int db_rows_next(db_rows_t *rows);
+/* Back before the first row: the next db_rows_next() gives the first again. */
+void db_rows_rewind(db_rows_t *rows);
 const char *db_rows_str(const db_rows_t *rows, size_t col, size_t *len); /* NULL for SQL NULL */
 int64_t db_rows_i64(const db_rows_t *rows, size_t col);                  /* 0 for SQL NULL */
 int db_rows_isnull(const db_rows_t *rows, size_t col);

@@ -33,6 +33,13 @@ typedef struct valid_text {
     int trimmed;      /* refuse a leading or trailing space */
 } valid_text_t;
 
+/* Free text a person writes (a note, a complaint, a rating): min..max code points, line breaks
+ * and tabs allowed, no other control characters, any other character. */
+#define VALID_PROSE(min, max)                                                                                          \
+    {                                                                                                                  \
+        (min), (max), valid_c_text, "no control characters but line breaks and tabs", 0                                \
+    }
+
 /* Character classes for valid_text_t.ok. valid_c_line and valid_c_text let any non-ASCII
  * character through (Chinese text); the others are ASCII only. */
 int valid_c_line(int c);  /* one line: no control characters */
