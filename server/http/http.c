@@ -660,7 +660,7 @@ static int start_stream(loop_t *L, h2o_req_t *req, http_job_t *j)
     if (sse_start(L->sse, req, &o) == 0)
         return 1;
     api_req_reset_reply(&j->a);
-    api_reply_error(&j->a, SF_E_UNAVAILABLE, NULL, "the server is shutting down; reconnect shortly", NULL);
+    api_reply_error(&j->a, SF_E_UNAVAILABLE, NULL, "no event stream can be opened here now; reconnect shortly", NULL);
     return 0;
 }
 
@@ -952,7 +952,8 @@ static void loop_init(loop_t *L)
     h2o_multithread_register_receiver(L->ctx.queue, &L->ver_rx, on_version);
     L->cache = cache_new();
     sse_env_t env = {S->cfg, &L->ctx, S->pool, S->metrics, L->id, &L->log, &S->streams_total};
-    L->sse = sse_loop_new(&env);
+    if ((L->sse = sse_loop_new(&env)) == NULL)
+        log_error("loop %zu: out of memory for event streams: GET /v1/events answers 503 on it", L->id);
     h2o_timeout_init(L->ctx.loop, &L->deadline_timeout, (uint64_t)S->cfg->http_deadline_ms);
     h2o_timeout_init(L->ctx.loop, &L->tick_timeout, TICK_MS);
     L->tick.cb = on_tick;
