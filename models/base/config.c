@@ -95,6 +95,10 @@ const config_key_t config_keys[] = {
     {"events.heartbeat_s", "20", "an event stream with nothing to say gets a comment this often, seconds"},
     {"events.buffer_bytes", "262144", "bytes an event stream may have unsent before its reader is dropped as too slow"},
     {"events.keep", "1000", "events kept per party for Last-Event-ID to resume from"},
+    {"platform.rate_per_min", "600", "signed requests one supervision-platform client may make per minute (429 beyond)"},
+    {"platform.rotation_grace_s", "86400", "how long a platform client's previous secret stays valid after a rotation, seconds"},
+    {"salelog.interval_s", "1", "how often stallfront work gives feed positions to new sale-line versions, seconds"},
+    {"stats.max_days", "92", "the longest date range (days) a statistics or KPI request may ask for"},
     {NULL, NULL, NULL},
 };
 
@@ -200,6 +204,10 @@ static const slot_t slots[] = {
     I("events.heartbeat_s", events_heartbeat_s, 1, 300),
     I("events.buffer_bytes", events_buffer_bytes, 4096, 16777216),
     I("events.keep", events_keep, 10, 100000),
+    I("platform.rate_per_min", platform_rate_per_min, 1, 1000000),
+    I("platform.rotation_grace_s", platform_rotation_grace_s, 0, 2592000),
+    I("salelog.interval_s", salelog_interval_s, 1, 3600),
+    I("stats.max_days", stats_max_days, 1, 3660),
 };
 
 static const slot_t *find_slot(const char *key)

@@ -105,6 +105,11 @@ typedef struct config {
     int events_heartbeat_s;
     int events_buffer_bytes;
     int events_keep;
+    /* statistics and the supervision platforms */
+    int platform_rate_per_min;    /* signed requests a platform client may make per minute */
+    int platform_rotation_grace_s; /* a rotated-out secret stays valid this long */
+    int salelog_interval_s;       /* how often `work` positions new sale-line versions */
+    int stats_max_days;           /* the longest date range a statistics request may ask for */
     char *file;                /* the file the values came from, or NULL */
 } config_t;
 

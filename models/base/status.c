@@ -95,6 +95,11 @@ static const struct {
     [SF_E_NOT_DELIVERED] = {SF_E_CONFLICT, "not_delivered", "the order has not been delivered yet"},
     [SF_E_ALREADY_RATED] = {SF_E_CONFLICT, "already_rated", "the order was rated before"},
     [SF_E_ALREADY_RESOLVED] = {SF_E_CONFLICT, "already_resolved", "it was resolved before"},
+
+    [SF_E_BAD_SIGNATURE] = {SF_E_UNAUTHORIZED, "invalid_signature",
+                            "the request is not signed as API.md says by an active client"},
+    [SF_E_MARKET_NOT_GRANTED] = {SF_E_FORBIDDEN, "market_not_granted", "this client is not granted that market"},
+    [SF_E_CLIENT_STATE] = {SF_E_CONFLICT, "conflict", "the platform client is not in a state that allows it"},
 };
 
 static int known(sf_status_t s)

@@ -112,6 +112,12 @@ typedef enum sf_status {
     SF_E_ALREADY_RATED,    /* conflict: the order was rated before */
     SF_E_ALREADY_RESOLVED, /* conflict: the complaint (or the alert) was resolved before */
 
+    /* statistics and the supervision platforms (models/stats, models/platform) */
+    SF_E_BAD_SIGNATURE,      /* unauthorized: a platform request's key, time, nonce or signature was refused
+                                (which one is never said) */
+    SF_E_MARKET_NOT_GRANTED, /* forbidden: the platform client is not granted that market */
+    SF_E_CLIENT_STATE,       /* conflict: the platform client is disabled (or already in that state) */
+
     SF_E__COUNT
 } sf_status_t;
 

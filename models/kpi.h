@@ -1,0 +1,65 @@
+/*
+ * The online-sales KPIs (API.md "Online-sales KPIs"), computed from sale lines: the one
+ * implementation of their definitions. The server feeds it the latest versions it reads from
+ * `sale_lines` (models/stats.h); `stallfront platform pull --verify` feeds it the latest
+ * versions it pulled from the feed. Pure: no SQL, no I/O.
+ */
+#ifndef SF_KPI_H
+#define SF_KPI_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KPI_NO_TIME (-1) /* a ready_ms / delivered_ms / qty_actual that is not set */
+
+/* The latest version of one sale line, as far as the KPIs need it. */
+typedef struct sale_rec {
+    int64_t event_id;
+    int64_t version;
+    int is_void;   /* op "void" */
+    int is_weight; /* pricing mode weight (qty in grams); else count (pieces) */
+    char order_no[33];
+    char stall_no[17];
+    char consumer_ref[33];
+    int64_t qty;
+    int64_t qty_actual; /* KPI_NO_TIME when not set */
+    int64_t amount_fen;
+    int64_t refunded_fen;
+    int64_t paid_ms;      /* Unix milliseconds */
+    int64_t ready_ms;     /* KPI_NO_TIME when not set */
+    int64_t delivered_ms; /* KPI_NO_TIME when not set */
+    int32_t paid_day;     /* the +08:00 day of paid_ms, as days since 1970-01-01 (kpi_day_of) */
+} sale_rec_t;
+
+typedef struct kpi {
+    int64_t orders_paid, orders_delivered, orders_cancelled;
+    int64_t gmv_fen, refunds_fen, net_sales_fen;
+    int64_t items_qty_g, items_qty_pieces;
+    int64_t active_stalls, stalls_total;
+    int64_t consumers, repeat_consumers;
+    int64_t lines, rejected_lines; /* all lines; void lines of orders not cancelled */
+    int64_t complaint_count;       /* not from sale lines: the caller sets it */
+    /* whole seconds, nearest rank over the delivered orders; -1 when there is none */
+    int64_t median_s_paid_to_ready, median_s_ready_to_delivered, p90_s_paid_to_delivered;
+} kpi_t;
+
+/* The +08:00 day of a Unix time in milliseconds, as days since 1970-01-01. */
+int32_t kpi_day_of(int64_t ms);
+
+/* "YYYY-MM-DD" of such a day into buf (>= 11 bytes). */
+void kpi_day_name(int32_t day, char *buf, size_t len);
+
+/* The KPIs of the n records (every one counted: the caller chose the period), with the
+ * market's stalls_total; complaint_count 0. Reorders recs. 0, or -1 out of memory. */
+int kpi_compute(sale_rec_t *recs, size_t n, int64_t stalls_total, kpi_t *out);
+
+/* The KPIs as the API's JSON object (every field API.md lists; ratios with 4 decimals and
+ * minutes with 2, rounded half up; null when undefined: no order, no stall, no delivery). */
+json_t *kpi_json(const kpi_t *k);
+
+/* The checksum of reconcile: hex SHA-256 over one "event_id:version" line per record,
+ * sorted byte-wise, joined by "\n" (no trailing newline). Reorders recs. 0 or -1. */
+int kpi_checksum(sale_rec_t *recs, size_t n, char hex[65]);
+
+#endif

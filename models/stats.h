@@ -1,0 +1,39 @@
+/*
+ * Statistics from the sales change log (models/salelog.h): the platforms' feed reads
+ * (market profile, summary, online-sales KPIs, reconcile) and the people's (rankings, a
+ * vendor's own stats, the market centre's). Every figure is computed from the latest
+ * versions in `sale_lines` (plus `complaints` for complaint_count), through models/kpi.h
+ * for the KPIs, so that it equals what a platform recomputes from the feed.
+ *
+ * Days are "YYYY-MM-DD" in +08:00; a range is from..to inclusive, at most cfg stats.max_days
+ * (the handler checks). Markets are known to exist (the handler or the signature checked).
+ */
+#ifndef SF_STATS_H
+#define SF_STATS_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "models/base/status.h"
+#include "models/kpi.h"
+#include "models/store/db.h"
+
+/* GET /v1/platform/markets/{id}: the public profile (id, name, address, lat, lng, area_code,
+ * open_hours) with stall_count, vendor_count, active_vendor_count. SF_E_NOT_FOUND when none. */
+sf_status_t stats_market_profile(db_t *db, int64_t market_id, json_t **out);
+
+/* The latest versions of the market's sale lines paid from..to, as records. *recs malloc'd. */
+sf_status_t stats_sale_recs(db_t *db, int64_t market_id, const char *from, const char *to, sale_rec_t **recs,
+                            size_t *n);
+
+/* GET .../online-sales: {from, to, days: [{date, <kpis>}...] (every day of the range),
+ * total: {<kpis>}}. */
+sf_status_t stats_online_sales(db_t *db, int64_t market_id, const char *from, const char *to, json_t **out);
+
+/* GET .../summary: {date, by, items: [{stall_id, stall_no | commodity_code, orders, lines,
+ * qty_g, qty_pieces, sales_fen, refunds_fen}], total: {the same figures over the day}}. */
+sf_status_t stats_summary(db_t *db, int64_t market_id, const char *date, int by_category, json_t **out);
+
+/* GET .../reconcile: {date, count, sales_fen, checksum} (kpi_checksum). */
+sf_status_t stats_reconcile(db_t *db, int64_t market_id, const char *date, json_t **out);
+
+#endif
