@@ -1,6 +1,6 @@
 /*
  * Statistics from the sales change log (models/salelog.h): the platforms' feed reads
- * (market profile, summary, online-sales KPIs, reconcile) and the people's (rankings, a
+ * (summary, online-sales KPIs, reconcile) and the people's (rankings, a
  * vendor's own stats, the market centre's). Every figure is computed from the latest
  * versions in `sale_lines` (plus `complaints` for complaint_count), through models/kpi.h
  * for the KPIs, so that it equals what a platform recomputes from the feed.
@@ -16,10 +16,6 @@
 #include "models/base/status.h"
 #include "models/kpi.h"
 #include "models/store/db.h"
-
-/* GET /v1/platform/markets/{id}: the public profile (id, name, address, lat, lng, area_code,
- * open_hours) with stall_count, vendor_count, active_vendor_count. SF_E_NOT_FOUND when none. */
-sf_status_t stats_market_profile(db_t *db, int64_t market_id, json_t **out);
 
 /* The latest versions of the market's sale lines paid from..to, as records. *recs malloc'd. */
 sf_status_t stats_sale_recs(db_t *db, int64_t market_id, const char *from, const char *to, sale_rec_t **recs,
