@@ -548,6 +548,30 @@ START_TEST(test_bad_bodies_are_refused_and_write_nothing)
 }
 END_TEST
 
+START_TEST(test_redis_down_is_503)
+{
+    int port = t_free_port();
+    pid_t redis = t_redis_start(port, NULL);
+    ck_assert_int_gt(redis, 0);
+    char env_port[64];
+    snprintf(env_port, sizeof(env_port), "STALLFRONT_REDIS_PORT=%d", port);
+    const char *const env[] = {env_port, NULL};
+    tserver_t s;
+    ck_assert_msg(tserver_start(&s, env) == 0, "server did not start");
+    t_platform_t c;
+    int64_t ids[] = {w.m.market_id};
+    t_platform_create(&srv, op, "district", ids, 1, &c); /* on the shared server: the token lives in its Redis */
+    char path[128];
+    json_t *doc = NULL;
+    profile_path(path, sizeof(path), w.m.market_id);
+    ck_assert_int_eq(t_platform_get(&s, &c, path, NULL), 200);
+    t_redis_stop(redis);
+    long st = t_platform_get(&s, &c, path, &doc);
+    shop_expect_error(doc, &st, 503, "unavailable");
+    ck_assert_int_eq(tserver_stop(&s, SIGTERM), 0);
+}
+END_TEST
+
 static Suite *platform_auth_suite(void)
 {
     Suite *s = suite_create("platform_auth");
@@ -562,6 +586,7 @@ static Suite *platform_auth_suite(void)
     tcase_add_test(tc, test_another_markets_operator_cannot_touch_the_client);
     tcase_add_test(tc, test_the_list_pages_by_cursor);
     tcase_add_test(tc, test_bad_bodies_are_refused_and_write_nothing);
+    tcase_add_test(tc, test_redis_down_is_503);
     suite_add_tcase(s, tc);
     return s;
 }
