@@ -243,6 +243,7 @@ void api_req_free(api_req_t *req)
     for (size_t i = 0; i < req->nparams; i++)
         free(req->params[i]);
     free(req->query);
+    free(req->raw_path);
     json_decref(req->body);
     free(req->raw_body);
     free(req->authorization);

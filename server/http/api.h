@@ -23,7 +23,8 @@
 
 typedef struct api_server api_server_t; /* the running server, for inline handlers */
 
-/* Headers kept for a ROUTE_BODY_ANY route (payment callbacks sign over theirs); more are
+/* Headers kept for a ROUTE_BODY_ANY or ROUTE_PLATFORM route (payment callbacks and platforms
+ * sign over theirs); more are
  * dropped, and a value over API_MAX_HEADER_LEN bytes is left out. */
 #define API_MAX_HEADERS    32
 #define API_MAX_HEADER_LEN 2048
@@ -57,13 +58,14 @@ typedef struct api_req {
     size_t nparams;
     char *params[ROUTER_MAX_PARAMS]; /* path parameters, percent-decoded, NUL-terminated */
     char *query;                     /* raw query string without '?', "" if none */
+    char *raw_path;                  /* ROUTE_PLATFORM: the path as received, without the query (signed over) */
     json_t *body;                    /* the parsed JSON object for ROUTE_BODY_JSON routes, else NULL */
-    char *raw_body;                  /* the body as received for ROUTE_BODY_ANY routes, else NULL */
+    char *raw_body;                  /* the body as received for ROUTE_BODY_ANY and ROUTE_PLATFORM routes, else NULL */
     size_t raw_body_len;
     char *authorization;          /* the Authorization header, or NULL */
     char *if_none_match;          /* the If-None-Match header, or NULL */
     char *idempotency_key;        /* the Idempotency-Key header, or NULL (at most 256 bytes are kept) */
-    size_t nheaders;              /* ROUTE_BODY_ANY routes: the request headers, copied (bounded) */
+    size_t nheaders;              /* ROUTE_BODY_ANY, ROUTE_STREAM, ROUTE_PLATFORM: the request headers (bounded) */
     char *hname[API_MAX_HEADERS]; /* lower-case names */
     char *hvalue[API_MAX_HEADERS];
     principal_t who;         /* set before the handler runs on routes that admit roles */
@@ -140,8 +142,8 @@ char *api_server_metrics(api_server_t *s, size_t *len);
  * if it holds a NUL byte, or if it does not fit. */
 int api_decode(const char *s, size_t n, char *buf, size_t buflen, int plus_is_space);
 
-/* The value of request header `name` (case-insensitive) on a ROUTE_BODY_ANY or ROUTE_STREAM
- * route, or NULL. */
+/* The value of request header `name` (case-insensitive) on a ROUTE_BODY_ANY, ROUTE_STREAM or
+ * ROUTE_PLATFORM route, or NULL. */
 const char *api_header(const api_req_t *req, const char *name);
 
 /* Tells the HTTP layer that this write bumped the market's catalogue version (cachever_bump):

@@ -38,6 +38,7 @@
 #include "models/events.h"
 #include "server/http/api.h"
 #include "server/http/auth.h"
+#include "server/http/platauth.h"
 #include "server/http/http.h"
 #include "models/base/log.h"
 #include "server/http/metrics.h"
@@ -378,7 +379,8 @@ static int take_json_body(loop_t *L, h2o_req_t *req, api_req_t *a, uint64_t t0)
     return 0;
 }
 
-/* Keeps the request headers for a ROUTE_BODY_ANY route (names lower-cased by h2o). */
+/* Keeps the request headers for a ROUTE_BODY_ANY, ROUTE_STREAM or ROUTE_PLATFORM route
+ * (names lower-cased by h2o). */
 static int copy_headers(h2o_req_t *req, api_req_t *a)
 {
     for (size_t i = 0; i < req->headers.size && a->nheaders < API_MAX_HEADERS; i++) {
@@ -421,9 +423,13 @@ static int copy_inputs(h2o_req_t *req, api_req_t *a, const router_params_t *para
         a->idempotency_key =
             strndup(req->headers.entries[ik].value.base,
                     req->headers.entries[ik].value.len > 256 ? 257 : req->headers.entries[ik].value.len);
-    if ((a->route->flags & (ROUTE_BODY_ANY | ROUTE_STREAM)) && copy_headers(req, a) != 0)
+    if ((a->route->flags & (ROUTE_BODY_ANY | ROUTE_STREAM | ROUTE_PLATFORM)) && copy_headers(req, a) != 0)
         return -1;
-    if ((a->route->flags & ROUTE_BODY_ANY) && req->entity.base != NULL) {
+    /* a platform signs the path as it sent it (before h2o's normalisation) and the raw body */
+    if ((a->route->flags & ROUTE_PLATFORM) &&
+        (a->raw_path = strndup(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len)) == NULL)
+        return -1;
+    if ((a->route->flags & (ROUTE_BODY_ANY | ROUTE_PLATFORM)) && req->entity.base != NULL) {
         if ((a->raw_body = malloc(req->entity.len + 1)) == NULL)
             return -1;
         memcpy(a->raw_body, req->entity.base, req->entity.len);
@@ -624,8 +630,8 @@ static void run_job(pool_job_t *job, worker_t *w)
 {
     api_req_t *a = (api_req_t *)job;
     int roles = a->route->flags & ROUTE_ROLES;
-    if (roles != 0 && auth_check(a, w, roles) != 0)
-        return; /* it replied 401, 403 or 503 */
+    if (roles == ROUTE_PLATFORM ? platauth_check(a, w) != 0 : roles != 0 && auth_check(a, w, roles) != 0)
+        return; /* it replied 401, 403, 429 or 503 */
     a->route->fn(a, w);
     if ((a->route->flags & ROUTE_CACHED) && a->status == 200 && a->etag == NULL)
         a->etag = etag_of(a->out, a->out_len);
