@@ -33,26 +33,43 @@
 #include "models/product.h"
 #include "models/salelog.h"
 
-/* The columns a sale line and its versions share, in one order. */
+/* The columns a sale line and its versions share, in one order; and the same read from sl. */
 #define SL_COLS                                                                                                        \
     "event_id, market_id, paid_date, version, op, order_id, order_no, vendor_order_id, stall_id, stall_no,"            \
     " vendor_id, product_id, category, commodity_code, name, origin, trace_code, pricing_mode, price_fen, per_g,"      \
     " unit, qty, qty_actual, amount_fen, refunded_fen, consumer_ref, paid_at, ready_at, delivered_at, changed_at"
+#define SL_COLS_SL                                                                                                     \
+    "sl.event_id, sl.market_id, sl.paid_date, sl.version, sl.op, sl.order_id, sl.order_no, sl.vendor_order_id,"        \
+    " sl.stall_id, sl.stall_no, sl.vendor_id, sl.product_id, sl.category, sl.commodity_code, sl.name, sl.origin,"      \
+    " sl.trace_code, sl.pricing_mode, sl.price_fen, sl.per_g, sl.unit, sl.qty, sl.qty_actual, sl.amount_fen,"          \
+    " sl.refunded_fen, sl.consumer_ref, sl.paid_at, sl.ready_at, sl.delivered_at, sl.changed_at"
 
-/* Appends the current version of every sale line in a scope (a WHERE over sale_lines sl). */
-#define APPEND_SQL(scope)                                                                                              \
-    "INSERT INTO sale_line_versions (" SL_COLS ") SELECT " SL_COLS " FROM sale_lines sl WHERE " scope
+/* The sale lines of a scope, found from their order lines (l) and then each by its unique
+ * key: sale_lines is never scanned by a secondary index, so a change of one order takes no
+ * gap lock there and never holds up the payment of another (whose new rows land in such
+ * gaps). The order_lines range the scope reads is the one the change itself already read. */
+#define LINES_JOIN "order_lines l STRAIGHT_JOIN sale_lines sl FORCE INDEX (uq_sale_lines_event) ON sl.event_id = l.id"
 
 /* The scopes a change writes, each with one id parameter. */
+#define SCOPE_ORDER_SQL        "l.order_id = ?"
+#define SCOPE_VENDOR_ORDER_SQL "l.vendor_order_id = ?"
+#define SCOPE_ORDER_LIVE_SQL   "l.order_id = ? AND sl.op = 'upsert'"
+
 typedef enum scope { SCOPE_ORDER, SCOPE_VENDOR_ORDER, SCOPE_ORDER_LIVE } scope_t;
 
+/* Appends the current version of every sale line in a scope. */
+#define APPEND_SQL(scope)                                                                                              \
+    "INSERT INTO sale_line_versions (" SL_COLS ") SELECT " SL_COLS_SL " FROM " LINES_JOIN " WHERE " scope
+
 static const char *const append_sql[] = {
-    [SCOPE_ORDER] = APPEND_SQL("sl.order_id = ?"),
-    [SCOPE_VENDOR_ORDER] = APPEND_SQL("sl.vendor_order_id = ?"),
-    [SCOPE_ORDER_LIVE] = APPEND_SQL("sl.order_id = ? AND sl.op = 'upsert'"),
+    [SCOPE_ORDER] = APPEND_SQL(SCOPE_ORDER_SQL),
+    [SCOPE_VENDOR_ORDER] = APPEND_SQL(SCOPE_VENDOR_ORDER_SQL),
+    [SCOPE_ORDER_LIVE] = APPEND_SQL(SCOPE_ORDER_LIVE_SQL),
 };
 
-/* Appends the versions the change of the scope just made: exactly `changed` of them. */
+/* Appends the versions the change of the scope just made: exactly `changed` of them (every
+ * line of the scope was just given its next version, so each row copied is a new version;
+ * the unique key (event_id, version) refuses one appended twice). */
 static sf_status_t append_versions(db_t *db, scope_t scope, int64_t id, uint64_t changed)
 {
     uint64_t n = 0;
@@ -158,21 +175,20 @@ typedef struct vendor_change {
     const char *sql;
 } vendor_change_t;
 
-#define VENDOR_SET " sl.version = sl.version + 1, sl.changed_at = NOW(3),"
+/* Every change: the next version, written now. */
+#define NEXT_VERSION       " sl.version = sl.version + 1, sl.changed_at = NOW(3)"
+#define VENDOR_UPDATE(set) "UPDATE " LINES_JOIN " SET" NEXT_VERSION ", " set " WHERE " SCOPE_VENDOR_ORDER_SQL
 
 static const vendor_change_t vendor_changes[] = {
     /* what was weighed or counted, and what of the line the pick refunded: the amount paid
-     * less the amount of what was picked (models/fulfil.c prices each line and refunds the
-     * sum of these differences in one refund row) */
-    {"picked", "UPDATE sale_lines sl JOIN order_lines l ON l.id = sl.event_id SET" VENDOR_SET
-               " sl.qty_actual = l.qty_actual, sl.refunded_fen = l.amount_fen - COALESCE(l.amount_actual_fen,"
-               " l.amount_fen) WHERE sl.vendor_order_id = ?"},
-    {"ready", "UPDATE sale_lines sl SET" VENDOR_SET " sl.ready_at = NOW(3) WHERE sl.vendor_order_id = ?"},
+     * less the amount of what was picked (models/fulfil.c prices each line, stores
+     * amount_actual_fen, and refunds the sum of these differences in one refund row) */
+    {"picked", VENDOR_UPDATE("sl.qty_actual = l.qty_actual,"
+                             " sl.refunded_fen = l.amount_fen - COALESCE(l.amount_actual_fen, l.amount_fen)")},
+    {"ready", VENDOR_UPDATE("sl.ready_at = NOW(3)")},
     /* the goods are never handed over: the line is void and refunded in full */
-    {"rejected", "UPDATE sale_lines sl SET" VENDOR_SET " sl.op = 'void', sl.refunded_fen = sl.amount_fen"
-                 " WHERE sl.vendor_order_id = ?"},
-    {"cancelled", "UPDATE sale_lines sl SET" VENDOR_SET " sl.op = 'void', sl.refunded_fen = sl.amount_fen"
-                  " WHERE sl.vendor_order_id = ?"},
+    {"rejected", VENDOR_UPDATE("sl.op = 'void', sl.refunded_fen = sl.amount_fen")},
+    {"cancelled", VENDOR_UPDATE("sl.op = 'void', sl.refunded_fen = sl.amount_fen")},
     {NULL, NULL},
 };
 
@@ -195,10 +211,9 @@ sf_status_t salelog_delivered_tx(db_t *db, int64_t order_id)
     uint64_t n = 0;
     /* the delivery's own time, set in this transaction (now when there is none) */
     sf_status_t rc = db_exec(db,
-                             "UPDATE sale_lines sl SET sl.version = sl.version + 1, sl.changed_at = NOW(3),"
-                             " sl.delivered_at = COALESCE((SELECT d.delivered_at FROM deliveries d"
-                             " WHERE d.order_id = sl.order_id), NOW(3))"
-                             " WHERE sl.order_id = ? AND sl.op = 'upsert'",
+                             "UPDATE " LINES_JOIN " SET" NEXT_VERSION ", sl.delivered_at = COALESCE((SELECT"
+                             " d.delivered_at FROM deliveries d WHERE d.order_id = l.order_id), NOW(3))"
+                             " WHERE " SCOPE_ORDER_LIVE_SQL,
                              (db_param_t[]){DB_I64(order_id)}, 1, &n, NULL);
     if (rc != DB_OK || n == 0)
         return rc;
@@ -236,10 +251,13 @@ static sf_status_t sequence_tx(db_t *db, void *ctx)
             rc = DB_ERR;
     if (rc == DB_OK && (text = json_dumps(ids, JSON_COMPACT)) == NULL)
         rc = DB_ERR;
+    /* from the list to each row by its key: a scan of the table would lock, and wait for,
+     * the rows being written */
     if (rc == DB_OK)
         rc = db_exec(db,
-                     "UPDATE sale_line_versions v JOIN JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$',"
-                     " n FOR ORDINALITY)) j ON j.id = v.id SET v.pos = ? + j.n WHERE v.pos IS NULL",
+                     "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$', n FOR ORDINALITY)) j"
+                     " STRAIGHT_JOIN sale_line_versions v FORCE INDEX (PRIMARY) ON v.id = j.id"
+                     " SET v.pos = ? + j.n WHERE v.pos IS NULL",
                      (db_param_t[]){DB_STR(text), DB_I64(last)}, 2, &n, NULL);
     if (rc == DB_OK && n != rows->nrows) {
         snprintf(db->err, sizeof(db->err), "salelog: %llu of %zu versions positioned", (unsigned long long)n,
