@@ -1,23 +1,29 @@
 /*
  * The sales change log (see salelog.h and sql/0007_sales.sql).
  *
- * Writing: each change is two statements in the caller's transaction, the change of
- * `sale_lines` (INSERT ... SELECT for a payment, UPDATE for the rest, each bumping the
- * version of every line in its scope) and append_versions(), the one INSERT ... SELECT that
- * copies the rows of that same scope into `sale_line_versions`. The scope of the append is
- * exactly the scope the change just wrote (an order's lines, a vendor order's, an order's
- * non-void lines), so every row it copies is a version just made; the unique key
- * (event_id, version) refuses a version appended twice, and the whole transaction with it.
- * (No NOT EXISTS probe of sale_line_versions: under REPEATABLE READ an INSERT ... SELECT
- * reads with shared next-key locks, and the probe of a version not there yet locks the gap at
- * the end of the index, so every concurrent payment, pick or delivery in every market would
- * wait for the one before it to commit, and two at once deadlock.)
+ * Writing: each change is two statements in the caller's transaction: the change of
+ * `sale_lines` (INSERT ... SELECT for a payment, UPDATE for the rest, each giving every line
+ * of its scope its next version) and append_versions(), the one INSERT ... SELECT that copies
+ * the lines of that same scope into `sale_line_versions`. The scope of the append is exactly
+ * the scope the change just wrote (an order's lines, a vendor order's, an order's non-void
+ * lines), so every row it copies is a version just made; the unique key (event_id, version)
+ * refuses a version appended twice, and the change with it.
+ *
+ * Locks: under REPEATABLE READ an UPDATE or INSERT ... SELECT reads with next-key locks, and
+ * the gap after the last row of a range is where the next order's rows go. So sale lines are
+ * reached from their order lines (whose range the change itself already read) by their
+ * unique key, never by a range of sale_lines or sale_line_versions: a payment never waits
+ * for the payment of another order (tests/models/test_salelog.c holds one open and makes
+ * the other give up after 1 s of waiting). A "NOT EXISTS (the version)" probe of
+ * sale_line_versions would lock the gap at the end of that index and make every change in
+ * every market queue behind the one before it, and two at once deadlock: it is not used.
  *
  * Sequencing: under the lock of `sale_log_head` (FOR UPDATE, the transaction's first
  * statement, which makes no read view), a consistent read then sees every version committed
  * before the lock was taken, including the previous run's positions, and none that is not
- * committed, without waiting for any; those get the next positions in id order. A version
- * committed later is found by a later run and gets a later position.
+ * committed, without waiting for any; those get the next positions in id order, each row
+ * reached by its primary key. A version committed later is found by a later run and gets a
+ * later position.
  *
  * The consumer_ref key is read once per process (a mutex guards it); it never leaves this
  * file and is never logged.
@@ -74,6 +80,8 @@ static sf_status_t append_versions(db_t *db, scope_t scope, int64_t id, uint64_t
 {
     uint64_t n = 0;
     sf_status_t rc = db_exec(db, append_sql[scope], (db_param_t[]){DB_I64(id)}, 1, &n, NULL);
+    if (rc == DB_DUP)
+        return SF_E_INTERNAL; /* a version written twice: a broken invariant, not the caller's duplicate */
     if (rc == DB_OK && n != changed) {
         snprintf(db->err, sizeof(db->err), "salelog: %llu versions appended for %llu lines changed",
                  (unsigned long long)n, (unsigned long long)changed);
