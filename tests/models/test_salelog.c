@@ -12,8 +12,10 @@
  * being written (a second connection holds one open: the sequencer, allowed 1 s of lock
  * waiting, still succeeds, and the held one gets a later position once committed); two
  * sequencers beside a writer and a paging reader never give a position twice and the
- * reader sees every version. The consumer_ref, the feed page, and the statements the hooks
- * add to a payment and a pick (counted with Com_stmt_execute, printed).
+ * reader sees every version; the `salelog` job runs again at once after a full batch. Two
+ * orders' payments and vendor changes at once never wait for each other (each session gives
+ * up after 1 s of lock waiting). The consumer_ref, the feed page, and the statements the
+ * hooks add to a payment and a pick (counted with Com_stmt_execute, printed).
  */
 #include <check.h>
 #include <pthread.h>
@@ -36,6 +38,7 @@
 #include "models/store/redis.h"
 #include "tests/support/dbtest.h"
 #include "tests/support/testutil.h"
+#include "workers/salelog.h"
 
 static char run_prefix[48];
 
@@ -778,6 +781,43 @@ START_TEST(test_two_sequencers_beside_a_writer_never_give_a_position_twice_and_a
 }
 END_TEST
 
+/* ---------------------------------------------------------------- the job */
+
+START_TEST(test_the_salelog_job_positions_a_full_batch_then_waits_the_interval)
+{
+    world_t w;
+    queue_env_t env;
+    world_open(&w, "job");
+    set(&w, "salelog.interval_s", "7");
+    /* one more than a batch, committed at once */
+    t_db_insert(&w.db,
+                "INSERT INTO sale_line_versions (event_id, market_id, paid_date, version, op, order_id, order_no,"
+                " vendor_order_id, stall_id, stall_no, vendor_id, product_id, category, commodity_code, name,"
+                " pricing_mode, price_fen, qty, amount_fen, refunded_fen, consumer_ref, paid_at, changed_at)"
+                " SELECT 4000000000 + seq, ?, CURDATE(), 1, 'upsert', 0, 'SFX', 0, 0, 'A-01', 0, 0, 'veg', 'A01', 'x',"
+                " 'count', 1, 1, 1, 0, REPEAT('0', 32), NOW(3), NOW(3) FROM seq_1_to_5001",
+                (db_param_t[]){DB_I64(w.market)}, 1);
+    memset(&env, 0, sizeof(env));
+    env.cfg = &w.cfg;
+    ck_assert_int_eq(db_open(&env.db, &w.cfg), DB_OK);
+    ck_assert_int_eq(salelog_step(&env, NULL), 0); /* a full batch: again at once */
+    ck_assert_int_eq(q1(&w, "SELECT COUNT(pos) FROM sale_line_versions", 0), SALELOG_SEQ_BATCH);
+    ck_assert_int_eq(salelog_step(&env, NULL), 7000);
+    ck_assert_int_eq(q1(&w, "SELECT COUNT(DISTINCT pos) FROM sale_line_versions", 0), SALELOG_SEQ_BATCH + 1);
+    /* in id order */
+    ck_assert_int_eq(q1(&w,
+                        "SELECT COUNT(*) FROM sale_line_versions a JOIN sale_line_versions b ON b.id = a.id + 1"
+                        " WHERE b.pos <> a.pos + 1",
+                        0),
+                     0);
+    ck_assert_int_eq(q1(&w, "SELECT last_pos FROM sale_log_head", 0), SALELOG_SEQ_BATCH + 1);
+    ck_assert_int_eq(salelog_step(&env, NULL), 7000);
+    ck_assert_int_eq(env.failed[0], '\0');
+    db_close(&env.db);
+    world_close(&w);
+}
+END_TEST
+
 /* ================================================================ writers never queue */
 
 /* Pays the order on db inside a transaction left open. */
@@ -1057,6 +1097,7 @@ static Suite *salelog_suite(void)
     tcase_add_test(tc, test_every_path_that_voids_goods_after_payment_is_logged_and_unpaid_orders_write_nothing);
     tcase_add_test(tc, test_the_sequencer_never_waits_for_an_open_version_and_never_skips_it);
     tcase_add_test(tc, test_two_sequencers_beside_a_writer_never_give_a_position_twice_and_a_reader_sees_all);
+    tcase_add_test(tc, test_the_salelog_job_positions_a_full_batch_then_waits_the_interval);
     tcase_add_test(tc, test_changes_of_different_orders_never_wait_for_each_other);
     tcase_add_test(tc, test_the_consumer_ref_is_a_stable_pseudonym_per_market);
     tcase_add_test(tc, test_the_feed_pages_by_position_only_the_markets_lines_as_api_md_lists);
