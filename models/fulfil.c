@@ -404,18 +404,25 @@ static sf_status_t price_lines(move_t *m, pline_t *pl, size_t n, int64_t *refund
     return DB_OK;
 }
 
-/* Reads the vendor order's lines into *pl (caller frees). */
+/* Reads the vendor order's lines into *pl (caller frees); SF_E_VENDOR_ORDER_STATE when the
+ * vendor order is not accepted as read (the move's conditional UPDATE has the last word). */
 static sf_status_t read_lines(db_t *db, int64_t vo_id, pline_t **pl, size_t *n)
 {
     db_rows_t *rows = NULL;
     *pl = NULL;
     *n = 0;
-    sf_status_t rc = db_query(db,
-                              "SELECT id, pricing_mode = 'weight', price_fen, COALESCE(per_g, 0), qty, amount_fen"
-                              " FROM order_lines WHERE vendor_order_id = ? ORDER BY id LIMIT ?",
-                              (db_param_t[]){DB_I64(vo_id), DB_I64(CART_MAX_LINES)}, 2, &rows);
+    sf_status_t rc =
+        db_query(db,
+                 "SELECT l.id, l.pricing_mode = 'weight', l.price_fen, COALESCE(l.per_g, 0), l.qty, l.amount_fen,"
+                 " v.status = 'accepted' FROM vendor_orders v JOIN order_lines l ON l.vendor_order_id = v.id"
+                 " WHERE v.id = ? ORDER BY l.id LIMIT ?",
+                 (db_param_t[]){DB_I64(vo_id), DB_I64(CART_MAX_LINES)}, 2, &rows);
     if (rc == DB_OK && (*pl = calloc(rows->nrows > 0 ? rows->nrows : 1, sizeof(**pl))) == NULL)
         rc = DB_ERR;
+    while (rc == DB_OK && db_rows_next(rows))
+        if (db_rows_i64(rows, 6) != 1)
+            rc = SF_E_VENDOR_ORDER_STATE;
+    db_rows_rewind(rows);
     while (rc == DB_OK && db_rows_next(rows))
         (*pl)[(*n)++] = (pline_t){.id = db_rows_i64(rows, 0),
                                   .weight = db_rows_i64(rows, 1) == 1,
@@ -458,11 +465,14 @@ static sf_status_t pick_tx(db_t *db, void *ctx)
     int64_t refund = 0, refund_id = 0;
     sf_status_t rc;
     move_reset(m);
-    /* the move first: a second pick waits on the vendor order's row, then finds it picked */
-    if ((rc = find_and_lock(db, m)) != DB_OK || (rc = move_vo(db, m, "accepted", "picked", NULL)) != DB_OK ||
-        (rc = read_lines(db, m->vo_id, &pl, &n)) != DB_OK || (rc = match_lines(m, pl, n)) != DB_OK ||
-        (rc = price_lines(m, pl, n, &refund)) != DB_OK || (rc = write_lines(db, m->vo_id, pl, n)) != DB_OK ||
-        (rc = stock_settle_pick(db, m->vo_id)) != DB_OK)
+    /* a second pick waits on the order's row, then its move finds the vendor order picked and
+     * everything is rolled back; the lines are written before the move, so that the sales
+     * change log the move writes (models/salelog.h) has what was picked and what each line
+     * refunds (its amount less amount_actual_fen: the refund below is their sum) */
+    if ((rc = find_and_lock(db, m)) != DB_OK || (rc = read_lines(db, m->vo_id, &pl, &n)) != DB_OK ||
+        (rc = match_lines(m, pl, n)) != DB_OK || (rc = price_lines(m, pl, n, &refund)) != DB_OK ||
+        (rc = write_lines(db, m->vo_id, pl, n)) != DB_OK ||
+        (rc = move_vo(db, m, "accepted", "picked", NULL)) != DB_OK || (rc = stock_settle_pick(db, m->vo_id)) != DB_OK)
         goto out;
     m->res.stock_moved = 1;
     if (refund > 0 && (rc = payment_refund_vendor_tx(db, m->vo_id, refund, "weight_difference", &refund_id)) != DB_OK)

@@ -24,6 +24,7 @@
 #include "models/order.h"
 #include "models/outbox.h"
 #include "models/product.h"
+#include "models/salelog.h"
 #include "models/stock.h"
 
 /* A UTC DATETIME(3) column as RFC 3339 in +08:00 (as models/market.c writes them; NULL
@@ -117,10 +118,14 @@ sf_status_t order_transition_tx(db_t *db, int64_t order_id, const char *from, co
     if (n == 0)
         return SF_E_ORDER_CHANGED;
     db_param_t ev[] = {DB_STR(from), DB_STR(to), DB_STR(actor), str_or_null(reason), DB_I64(order_id)};
-    return db_exec(db,
-                   "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor,"
-                   " reason) SELECT market_id, id, NULL, ?, ?, LEFT(?, 32), LEFT(?, 200) FROM orders WHERE id = ?",
-                   ev, 5, NULL, NULL);
+    rc = db_exec(db,
+                 "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor,"
+                 " reason) SELECT market_id, id, NULL, ?, ?, LEFT(?, 32), LEFT(?, 200) FROM orders WHERE id = ?",
+                 ev, 5, NULL, NULL);
+    /* the sales change log: the goods were handed to the consumer */
+    if (rc == DB_OK && strcmp(to, "delivered") == 0)
+        rc = salelog_delivered_tx(db, order_id);
+    return rc;
 }
 
 sf_status_t vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const char *from, const char *to,
@@ -141,11 +146,18 @@ sf_status_t vendor_order_transition_tx(db_t *db, int64_t vendor_order_id, const 
     if (n == 0)
         return SF_E_ORDER_CHANGED;
     db_param_t ev[] = {DB_STR(from), DB_STR(to), DB_STR(actor), str_or_null(reason), DB_I64(vendor_order_id)};
-    return db_exec(db,
-                   "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor,"
-                   " reason) SELECT market_id, order_id, id, ?, ?, LEFT(?, 32), LEFT(?, 200) FROM vendor_orders"
-                   " WHERE id = ?",
-                   ev, 5, NULL, NULL);
+    rc = db_exec(db,
+                 "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor,"
+                 " reason) SELECT market_id, order_id, id, ?, ?, LEFT(?, 32), LEFT(?, 200) FROM vendor_orders"
+                 " WHERE id = ?",
+                 ev, 5, NULL, NULL);
+    /* the sales change log, once paid (a vendor order cancelled unpaid has no sale lines):
+     * picked, ready, and the void of a rejected or cancelled one */
+    if (rc == DB_OK && strcmp(from, "pending_payment") != 0 &&
+        (strcmp(to, "picked") == 0 || strcmp(to, "ready") == 0 || strcmp(to, "rejected") == 0 ||
+         strcmp(to, "cancelled") == 0))
+        rc = salelog_vendor_tx(db, vendor_order_id, to);
+    return rc;
 }
 
 /* ================================================================ cancel */

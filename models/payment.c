@@ -29,6 +29,7 @@
 #include "models/outbox.h"
 #include "models/payment.h"
 #include "models/providers/wxpay.h"
+#include "models/salelog.h"
 
 #define ACTOR      "system:payment"
 #define REASON_MAX 64 /* refunds.reason */
@@ -85,10 +86,12 @@ static int new_number(char letter, char *buf, size_t len)
 }
 
 /* Locks the order row (the first lock of every money change): its status, paid_fen,
- * refunded_fen, market_id. */
+ * refunded_fen, market_id, consumer_id. */
 static int lock_order(db_t *db, int64_t order_id, db_rows_t **rows)
 {
-    return db_query_row(db, "SELECT status, paid_fen, refunded_fen, market_id FROM orders WHERE id = ? FOR UPDATE",
+    return db_query_row(db,
+                        "SELECT status, paid_fen, refunded_fen, market_id, consumer_id FROM orders"
+                        " WHERE id = ? FOR UPDATE",
                         (db_param_t[]){DB_I64(order_id)}, 1, rows);
 }
 
@@ -234,9 +237,9 @@ sf_status_t payment_close_tx(db_t *db, int64_t payment_id)
 
 /* ================================================================ recording a payment */
 
-/* Moves the locked order forward: pending_payment → paid, each vendor order → new, and the
- * 'order.paid' outbox row. */
-static int order_paid(db_t *db, int64_t order_id, int64_t market_id)
+/* Moves the locked order forward: pending_payment → paid, each vendor order → new, its sale
+ * lines (models/salelog.h), and the 'order.paid' outbox row. */
+static int order_paid(db_t *db, int64_t order_id, int64_t market_id, int64_t consumer_id)
 {
     db_rows_t *rows = NULL;
     int rc = order_transition_tx(db, order_id, "pending_payment", "paid", ACTOR, NULL);
@@ -248,6 +251,8 @@ static int order_paid(db_t *db, int64_t order_id, int64_t market_id)
     while (rc == DB_OK && db_rows_next(rows))
         rc = vendor_order_transition_tx(db, db_rows_i64(rows, 0), "pending_payment", "new", ACTOR, NULL);
     db_rows_free(rows);
+    if (rc == DB_OK)
+        rc = salelog_paid_tx(db, order_id, market_id, consumer_id);
     if (rc != DB_OK)
         return rc;
     json_t *payload = json_pack("{s:I, s:I}", "order_id", (json_int_t)order_id, "market_id", (json_int_t)market_id);
@@ -295,11 +300,13 @@ static int record_locked(db_t *db, const pay_attempt_t *a, const pay_paid_t *pai
 {
     db_rows_t *rows = NULL;
     char pstatus[8] = "", ostatus[ORDER_STATUS_NAME_MAX] = "";
-    int64_t amount = 0, refund_id = 0;
+    int64_t amount = 0, refund_id = 0, consumer_id = 0;
     int dup = 0;
     int rc = lock_order(db, a->order_id, &rows);
-    if (rc == DB_OK)
+    if (rc == DB_OK) {
         copy_col(rows, 0, ostatus, sizeof(ostatus));
+        consumer_id = db_rows_i64(rows, 4);
+    }
     db_rows_free(rows);
     if (rc != DB_OK || (rc = lock_attempt(db, a->id, pstatus, sizeof(pstatus), &amount)) != DB_OK)
         return rc;
@@ -317,7 +324,7 @@ static int record_locked(db_t *db, const pay_attempt_t *a, const pay_paid_t *pai
     }
     if (strcmp(ostatus, "pending_payment") == 0) {
         *outcome = PAY_RECORDED;
-        return order_paid(db, a->order_id, a->market_id);
+        return order_paid(db, a->order_id, a->market_id, consumer_id);
     }
     int late = strcmp(ostatus, "cancelled") == 0;
     *outcome = late ? PAY_REFUNDED_LATE : PAY_REFUNDED_DOUBLE;

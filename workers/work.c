@@ -17,10 +17,11 @@
 #include "workers/queue.h"
 #include "workers/refund.h"
 #include "workers/relay.h"
+#include "workers/salelog.h"
 #include "workers/timeout.h"
 #include "workers/work.h"
 
-#define NJOBS    12
+#define NJOBS    13
 #define ONLY_MAX 512 /* bytes of an --only list */
 
 typedef struct job {
@@ -37,8 +38,8 @@ typedef struct thread {
 } thread_t;
 
 static const char *const job_names[NJOBS] = {
-    "relay",  "timeout-scheduler", "mover",    "order-timeout",  "reaper",   "sweep",
-    "refund", "housekeeping",      "dispatch", "dispatch-sweep", "watchdog", "acceptance"};
+    "relay",        "timeout-scheduler", "mover",          "order-timeout", "reaper",     "sweep",  "refund",
+    "housekeeping", "dispatch",          "dispatch-sweep", "watchdog",      "acceptance", "salelog"};
 
 /* 1 if name is in the comma-separated list (NULL: every name is). */
 static int listed(const char *list, const char *name)
@@ -129,6 +130,7 @@ int work_run(const config_t *cfg, const char *only, const sigset_t *signals)
         {job_names[9], dispatch_sweep_step, NULL},
         {job_names[10], watchdog_step, NULL},
         {job_names[11], acceptance_step, NULL},
+        {job_names[12], salelog_step, NULL},
     };
     atomic_int stop = 0;
     char host[64] = "host", names[256] = "";

@@ -10,6 +10,7 @@
  *   refund             issues requested refunds at the payment provider (workers/refund.c)
  *   housekeeping       purges old rows, trims streams, asks again for stuck refunds
  *   acceptance         flags vendor orders not accepted in time, later rejects them (workers/acceptance.c)
+ *   salelog            gives feed positions to new sale-line versions (workers/salelog.c)
  * Called on the main thread, which must already block SIGTERM and SIGINT (the threads
  * inherit the mask) and takes them with sigwait().
  */
@@ -20,7 +21,9 @@
 #include "models/base/config.h"
 
 /* Names of the jobs, comma-separated, for the help text. */
-#define WORK_JOB_NAMES "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund,housekeeping,dispatch,dispatch-sweep,watchdog,acceptance"
+#define WORK_JOB_NAMES                                                                                                 \
+    "relay,timeout-scheduler,mover,order-timeout,reaper,sweep,refund,housekeeping,dispatch,dispatch-sweep,watchdog,"   \
+    "acceptance,salelog"
 
 /* Checks an --only list: 0 if every comma-separated name is a job (NULL: all), else -1 with
  * the first unknown name in bad (bounded). */
