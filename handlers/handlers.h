@@ -24,6 +24,8 @@ int fulfil_register(router_t *r);
 int feedback_register(router_t *r);
 int courier_register(router_t *r);
 int deliveries_register(router_t *r);
+int feed_register(router_t *r);
+int stats_register(router_t *r);
 
 /* Registers every route of the API; -1 on a programming error (bad or duplicate pattern). */
 int handlers_register_all(router_t *r, const config_t *cfg);
