@@ -4,8 +4,9 @@
  * No token. Worker threads; the answers are ROUTE_CACHED: each handler reads its market's
  * catalogue version before the data (models/cachever.h) and leaves req->cache_market 0
  * when the answer must not be cached (Redis down, an error, or no single market).
- * Queries go through models/market.c. Each route reads its inputs with the validation kit,
- * then the data, and replies once at its end.
+ * Queries go through models/market.c (the ranking through models/report.c: sales move no
+ * catalogue version, so a cached ranking is up to CACHE_MAX_AGE_S old). Each route reads its inputs with the validation
+ * kit, then the data, and replies once at its end.
  */
 #include <string.h>
 #include "models/base/cursor.h"

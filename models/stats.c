@@ -46,7 +46,8 @@ sf_status_t stats_sale_recs(db_t *db, int64_t market_id, const char *from, const
         db_query(db,
                  "SELECT event_id, version, op = 'void', pricing_mode = 'weight', order_no, stall_no, consumer_ref, "
                  "qty, qty_actual, amount_fen, refunded_fen, " UNIX_MS("paid_at") ", " UNIX_MS("ready_at") ", " UNIX_MS(
-                     "delivered_at") " FROM sale_lines WHERE market_id = ? AND paid_date BETWEEN ? AND ?",
+                     "delivered_at") " FROM sale_lines WHERE market_id = ? AND paid_date BETWEEN ? AND ? ORDER BY "
+                                     "paid_date, event_id",
                  (db_param_t[]){DB_I64(market_id), DB_STR(from), DB_STR(to)}, 3, &rows);
     if (rc != DB_OK)
         return rc;
@@ -152,7 +153,10 @@ sf_status_t stats_online_sales(db_t *db, int64_t market_id, const char *from, co
     json_t *days = rc == DB_OK ? json_array() : NULL;
     if (rc == DB_OK && days == NULL)
         rc = SF_E_INTERNAL;
-    if (rc == DB_OK && n > 0)
+    int sorted = 1; /* the clustered key's order is the days' already */
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = recs[i - 1].paid_day <= recs[i].paid_day;
+    if (rc == DB_OK && !sorted)
         qsort(recs, n, sizeof(*recs), by_day);
     /* each day's records are contiguous; kpi_compute reorders only within its slice */
     for (size_t i = 0, k = 0; rc == DB_OK && k < ndays; k++) {
