@@ -108,7 +108,7 @@ sf_status_t report_vendor_stats(db_t *db, int64_t market_id, int64_t vendor_id, 
     product_sum_t *ps = calloc(rows->nrows + 1, sizeof(*ps));
     json_t *by_day = json_array(), *by_product = json_array();
     int64_t(*day)[3] = calloc(ndays, sizeof(*day)); /* orders, sales, refunds */
-    int64_t tot[6] = {0};                           /* orders, sales, refunds, qty_g, qty_pieces, (unused) */
+    int64_t tot[5] = {0};                           /* orders, sales, refunds, qty_g, qty_pieces */
     if (ps == NULL || by_day == NULL || by_product == NULL || day == NULL)
         rc = SF_E_INTERNAL;
     while (rc == DB_OK && db_rows_next(rows)) {
