@@ -14,7 +14,8 @@ int handlers_register_all(router_t *r, const config_t *cfg)
     if (events_register(r) != 0 || fulfil_register(r) != 0 || feedback_register(r) != 0 || courier_register(r) != 0 ||
         deliveries_register(r) != 0)
         return -1;
-    if (platform_clients_register(r) != 0 || platform_register(r) != 0)
+    if (platform_clients_register(r) != 0 || platform_register(r) != 0 || feed_register(r) != 0 ||
+        stats_register(r) != 0)
         return -1;
     if (cfg->test_routes && testing_register(r) != 0)
         return -1;

@@ -26,6 +26,8 @@ int courier_register(router_t *r);
 int deliveries_register(router_t *r);
 int platform_clients_register(router_t *r);
 int platform_register(router_t *r);
+int feed_register(router_t *r);
+int stats_register(router_t *r);
 
 /* Registers every route of the API; -1 on a programming error (bad or duplicate pattern). */
 int handlers_register_all(router_t *r, const config_t *cfg);

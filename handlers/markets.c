@@ -4,8 +4,9 @@
  * No token. Worker threads; the answers are ROUTE_CACHED: each handler reads its market's
  * catalogue version before the data (models/cachever.h) and leaves req->cache_market 0
  * when the answer must not be cached (Redis down, an error, or no single market).
- * Queries go through models/market.c. Each route reads its inputs with the validation kit,
- * then the data, and replies once at its end.
+ * Queries go through models/market.c (the ranking through models/report.c: sales move no
+ * catalogue version, so a cached ranking is up to CACHE_MAX_AGE_S old). Each route reads its inputs with the validation
+ * kit, then the data, and replies once at its end.
  */
 #include <string.h>
 #include "models/base/cursor.h"
@@ -15,6 +16,7 @@
 #include "handlers/handlers.h"
 #include "models/market.h"
 #include "models/product.h"
+#include "models/report.h"
 
 #define CATEGORY_MAX 32 /* categories.code */
 
@@ -157,18 +159,23 @@ static void guide_prices(api_req_t *req, worker_t *w)
 static void rankings(api_req_t *req, worker_t *w)
 {
     static const char *const periods[] = {"day", "week", "month", NULL};
-    static const market_period_t as_period[] = {MARKET_DAY, MARKET_WEEK, MARKET_MONTH};
+    static const int period_days[] = {1, 7, 30};
+    static const char *const bys[] = {"sales", "volume", NULL};
     status_detail_t d = {0};
     int64_t id = 0;
-    int p = 0;
+    int p = 0, by = 0;
+    char today[MARKET_DATE_LEN];
     json_t *items = NULL;
     sf_status_t rc = path_market(req, &id, &d);
-    if (rc == SF_OK && valid_query_enum(req, "period", periods, &p, &d) < 0)
+    if (rc == SF_OK &&
+        (valid_query_enum(req, "period", periods, &p, &d) < 0 || valid_query_enum(req, "by", bys, &by, &d) < 0))
         rc = SF_E_INVALID;
     if (rc == SF_OK)
         rc = market_known(req, w, id, &d);
+    /* Sales do not move the catalogue version: a cached ranking is at most CACHE_MAX_AGE_S old. */
+    valid_today(today, sizeof(today));
     if (rc == SF_OK)
-        rc = market_rankings(&w->db, id, as_period[p], &items);
+        rc = report_rankings(&w->db, id, today, period_days[p], by, &items);
     api_reply_page(req, w, rc, &d, items, NULL);
 }
 

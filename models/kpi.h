@@ -50,6 +50,10 @@ int32_t kpi_day_of(int64_t ms);
 /* "YYYY-MM-DD" of such a day into buf (>= 11 bytes). */
 void kpi_day_name(int32_t day, char *buf, size_t len);
 
+/* The day of a real calendar date "YYYY-MM-DD" (years 1000-9999), as days since 1970-01-01:
+ * 0 with *day, or -1 if s is not one. */
+int kpi_day_parse(const char *s, int32_t *day);
+
 /* The KPIs of the n records (every one counted: the caller chose the period), with the
  * market's stalls_total; complaint_count 0. Reorders recs. 0, or -1 out of memory. */
 int kpi_compute(sale_rec_t *recs, size_t n, int64_t stalls_total, kpi_t *out);
@@ -57,6 +61,10 @@ int kpi_compute(sale_rec_t *recs, size_t n, int64_t stalls_total, kpi_t *out);
 /* The KPIs as the API's JSON object (every field API.md lists; ratios with 4 decimals and
  * minutes with 2, rounded half up; null when undefined: no order, no stall, no delivery). */
 json_t *kpi_json(const kpi_t *k);
+
+/* num/den as a JSON real with 4 decimals, rounded half up (the KPIs' ratios); null when den
+ * is 0. NULL out of memory. */
+json_t *kpi_ratio(int64_t num, int64_t den);
 
 /* The checksum of reconcile: hex SHA-256 over one "event_id:version" line per record,
  * sorted byte-wise, joined by "\n" (no trailing newline). Reorders recs. 0 or -1. */

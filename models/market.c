@@ -1,6 +1,6 @@
 /*
- * Markets, stalls and the vendor's public record, categories, notices, guide prices and
- * rankings: the public reads (see market.h). SQL and JSON only; pages use the cursors of
+ * Markets, stalls and the vendor's public record, categories, notices and guide prices: the
+ * public reads (see market.h). SQL and JSON only; pages use the cursors of
  * models/product.c.
  */
 #include <stdio.h>
@@ -375,16 +375,4 @@ int market_guide_price(db_t *db, int64_t market_id, const char *commodity_code, 
         rc = DB_ERR;
     db_rows_free(rows);
     return rc;
-}
-
-/* ================================================================ rankings */
-
-int market_rankings(db_t *db, int64_t market_id, market_period_t period, json_t **items)
-{
-    /* TODO(orders issue): rank stalls by paid online orders of the period
-     * ([{stall_id, stall_no, vendor_name, orders, sales_fen}], sales_fen descending) once
-     * orders exist. products.sales_qty is not a ranking: it counts units, not money, and
-     * knows no period. Until then nobody has sold anything online. */
-    *items = json_array();
-    return *items != NULL ? DB_OK : DB_ERR;
 }

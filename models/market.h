@@ -1,8 +1,9 @@
 /*
  * Markets as the public sees them: the market profile with its latest notices, its stalls
  * with the public record of the vendor trading there (licences, staff health certificates,
- * credit), the category tree, the day's guide prices and the sales ranking. Read-only: the
- * operator's writes to these tables live with the operator's models.
+ * credit), the category tree and the day's guide prices (the sales ranking is in
+ * models/report.h). Read-only: the operator's writes to these tables live with the operator's
+ * models.
  *
  * Worker threads (or tests) with their own db_t; no HTTP here. Every json_t ** result
  * belongs to the caller. Times come out as RFC 3339 in +08:00, dates as YYYY-MM-DD of the
@@ -22,8 +23,6 @@
 #define MARKET_GUIDE_MAX      1000 /* guide prices of one day */
 #define MARKET_RECORD_MAX     100  /* licences, staff of one vendor */
 #define MARKET_DATE_LEN       11   /* "YYYY-MM-DD" with its NUL */
-
-typedef enum market_period { MARKET_DAY = 1, MARKET_WEEK, MARKET_MONTH } market_period_t;
 
 /* A page of a market's stalls. NULL filters do not apply. */
 typedef struct market_stall_query {
@@ -65,8 +64,5 @@ int market_guide_prices(db_t *db, int64_t market_id, const char *date, json_t **
 
 /* The guide price of one commodity code on a date. DB_OK, DB_NOROW or a db error. */
 int market_guide_price(db_t *db, int64_t market_id, const char *commodity_code, const char *date, json_t **out);
-
-/* Stalls ranked by paid online sales in the period ending today. DB_OK or a db error. */
-int market_rankings(db_t *db, int64_t market_id, market_period_t period, json_t **items);
 
 #endif

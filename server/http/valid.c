@@ -418,6 +418,29 @@ int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t l
     return rc;
 }
 
+int valid_query_range(const api_req_t *req, int need, int max_days, char *from, char *to, status_detail_t *d)
+{
+    static const char *const names[2] = {"from", "to"};
+    char *bufs[2] = {from, to}, why[128];
+    int64_t days[2];
+    for (int i = 0; i < 2; i++) {
+        int rc = valid_query_date(req, names[i], bufs[i], 11, &days[i], d);
+        if (rc < 0)
+            return -1;
+        if (rc == 0 && need)
+            return bad(d, names[i], NULL, "is required: a date YYYY-MM-DD");
+        if (rc == 0)
+            days[i] = valid_today(bufs[i], 11);
+    }
+    if (days[0] > days[1])
+        return bad(d, "from", NULL, "must not be after to");
+    if (days[1] - days[0] + 1 > max_days) {
+        snprintf(why, sizeof(why), "the range from..to may span at most %d days", max_days);
+        return bad(d, "to", NULL, why);
+    }
+    return 1;
+}
+
 int valid_query_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *after_id, status_detail_t *d)
 {
     char buf[CURSOR_MAX];

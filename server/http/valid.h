@@ -127,6 +127,11 @@ int valid_query_search(const api_req_t *req, const char *name, size_t max, char 
 /* ?name= as a date YYYY-MM-DD, copied into buf (11 bytes). */
 int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t len, int64_t *days, status_detail_t *d);
 
+/* ?from= and ?to= as a range of real dates YYYY-MM-DD (buffers of 11 bytes), from <= to and
+ * spanning at most max_days days (from and to included). With need both are required;
+ * without, an absent one is today (+08:00). 1, or -1 with d naming the parameter at fault. */
+int valid_query_range(const api_req_t *req, int need, int max_days, char *from, char *to, status_detail_t *d);
+
 /* ?cursor= of a list of that kind (models/base/cursor.h): *key and *after_id. */
 int valid_query_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *after_id, status_detail_t *d);
 

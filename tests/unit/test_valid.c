@@ -263,6 +263,50 @@ START_TEST(test_search_terms_are_trimmed_and_checked)
 }
 END_TEST
 
+START_TEST(test_date_ranges_are_ordered_and_bounded)
+{
+    static const struct {
+        const char *query;
+        int need, max, rc;
+        const char *field, *from, *to;
+    } v[] = {
+        {"from=2026-11-01&to=2026-11-30", 1, 30, 1, "", "2026-11-01", "2026-11-30"}, /* 30 days, both in */
+        {"from=2026-11-01&to=2026-12-01", 1, 30, -1, "to", NULL, NULL},              /* 31 */
+        {"from=2026-11-30&to=2026-11-30", 1, 1, 1, "", "2026-11-30", "2026-11-30"},  /* one day */
+        {"from=2026-12-01&to=2026-11-30", 1, 92, -1, "from", NULL, NULL},            /* from after to */
+        {"from=2026-11-31&to=2026-12-01", 1, 92, -1, "from", NULL, NULL},            /* no such day */
+        {"from=2026-11-01&to=11/30/2026", 1, 92, -1, "to", NULL, NULL},
+        {"to=2026-11-30", 1, 92, -1, "from", NULL, NULL}, /* required */
+        {"from=2026-11-30", 1, 92, -1, "to", NULL, NULL},
+        {"from=2024-02-28&to=2024-03-01", 0, 3, 1, "", "2024-02-28", "2024-03-01"}, /* leap day counted */
+        {"from=2024-02-28&to=2024-03-01", 0, 2, -1, "to", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        status_detail_t d = {0};
+        char from[11], to[11];
+        api_req_t r = req_with(v[i].query);
+        int rc = valid_query_range(&r, v[i].need, v[i].max, from, to, &d);
+        ck_assert_msg(rc == v[i].rc, "%s: %d", v[i].query, rc);
+        ck_assert_msg(strcmp(d.field, v[i].field) == 0, "%s: field %s", v[i].query, d.field);
+        if (rc == 1) {
+            ck_assert_str_eq(from, v[i].from);
+            ck_assert_str_eq(to, v[i].to);
+        }
+    }
+    /* not required: an absent one is today */
+    status_detail_t d = {0};
+    char from[11], to[11], today[11];
+    valid_today(today, sizeof(today));
+    api_req_t r = req_with("");
+    ck_assert_int_eq(valid_query_range(&r, 0, 1, from, to, &d), 1);
+    ck_assert_str_eq(from, today);
+    ck_assert_str_eq(to, today);
+    r = req_with("from=2000-01-01");
+    ck_assert_int_eq(valid_query_range(&r, 0, 92, from, to, &d), -1);
+    ck_assert_str_eq(d.field, "to");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("valid");
@@ -277,6 +321,7 @@ int main(void)
     tcase_add_test(tc, test_dates_are_real_calendar_dates);
     tcase_add_test(tc, test_limits_are_plain_decimals_in_range);
     tcase_add_test(tc, test_search_terms_are_trimmed_and_checked);
+    tcase_add_test(tc, test_date_ranges_are_ordered_and_bounded);
     suite_add_tcase(s, tc);
     return t_run(s, 0) == 0 ? 0 : 1;
 }
