@@ -378,7 +378,7 @@ static int shifts(world_t *w, int on)
         sf_status_t rc = courier_set_shift(w->db, w->r, w->s->market_id, w->couriers[i], on, &out);
         json_decref(out);
         if (rc != SF_OK)
-            return rc == SF_E_UNAVAILABLE ? 1 : failed(w, rc, "a courier's shift", 0);
+            return failed(w, rc, "a courier's shift", 0);
     }
     return on ? locate_couriers(w) : 0;
 }
@@ -482,7 +482,7 @@ static int pick(world_t *w, rng_t *g, int64_t order_id, const vo_t *v, const ful
         return failed(w, rc, "reading order lines", order_id);
     fulfil_result_t res;
     json_t *out = NULL;
-    rc = fulfil_pick(w->db, who, v->id, lines, n, &res, &out, NULL);
+    rc = fulfil_pick(w->db, who, v->id, lines, n, &res, NULL, NULL);
     json_decref(out);
     if (rc != DB_OK)
         return failed(w, rc, "the pick", order_id);
@@ -584,10 +584,10 @@ static int one_order(world_t *w, rng_t *g, const plan_t *p, int64_t *complaint_d
         if ((rc = clock_at(w->db, steps[k].at)) != DB_OK)
             return failed(w, rc, "the clock", order_id);
         switch (steps[k].kind) {
-        case STEP_ACCEPT: rc = fulfil_accept(w->db, &who, v->id, &res, &out); break;
+        case STEP_ACCEPT: rc = fulfil_accept(w->db, &who, v->id, &res, NULL); break;
         case STEP_REJECT:
             rc =
-                fulfil_reject(w->db, &who, v->id, reject_reasons[between(g, 0, NELEM(reject_reasons) - 1)], &res, &out);
+                fulfil_reject(w->db, &who, v->id, reject_reasons[between(g, 0, NELEM(reject_reasons) - 1)], &res, NULL);
             refund = rc == DB_OK;
             w->rejected += rc == DB_OK;
             break;
@@ -595,7 +595,7 @@ static int one_order(world_t *w, rng_t *g, const plan_t *p, int64_t *complaint_d
             if ((refund = pick(w, g, order_id, v, &who)) < 0)
                 return -1;
             break;
-        case STEP_READY: rc = fulfil_ready(w->db, &who, v->id, &res, &out); break;
+        case STEP_READY: rc = fulfil_ready(w->db, &who, v->id, &res, NULL); break;
         }
         json_decref(out);
         if (rc != DB_OK)
@@ -831,8 +831,7 @@ int seed_history(db_t *db, redis_t *r, const seed_t *s, int days, FILE *out, FIL
     }
     if (load_products(w) != 0)
         goto out;
-    int sh = shifts(w, 1);
-    if (sh == 1 || r == NULL) {
+    if (r == NULL || redis_ping(r) != 0) {
         fprintf(err_out,
                 "seed: warning: no demo history for %s: dispatch needs Redis (%s); the next seed with Redis up "
                 "makes it\n",
@@ -840,9 +839,9 @@ int seed_history(db_t *db, redis_t *r, const seed_t *s, int days, FILE *out, FIL
         ret = 0;
         goto out;
     }
-    if (sh != 0)
-        goto out;
     on_shift = 1;
+    if (shifts(w, 1) != 0)
+        goto out;
     fprintf(out, "seed: %s: making %d days of completed orders\n", s->market_name, days);
     fflush(out);
     rng_t g = {.s = HIST_SEED ^ (0xc0ffeeULL + (uint64_t)s->which)};
