@@ -1,13 +1,16 @@
 /*
- * The demo market that `stallfront seed` loads: a Zhengzhou farmers' market (郑州市二七区兴华
+ * The demo that `stallfront seed` loads: a Zhengzhou farmers' market (郑州市二七区兴华
  * 农贸市场, code SEED_MARKET_CODE) with its category tree, 44 stalls and 42 vendors (licences,
  * staff with health certificates), about 350 products, 6 couriers, an operator, notices, and
- * the day's guide prices. Everything is made in one transaction, so a failed run leaves
- * nothing behind and the next run starts over; a market that already exists is never touched
- * again except for today's guide prices (upserted on every run) and, when the credentials
- * file is missing or no longer matches, the demo accounts' passwords. The data is fixed
- * (derived from tables in seed.c through a hash of each row's index, not from a random
- * source); only the passwords are random (RAND_bytes).
+ * the day's guide prices; and a second, smaller one (郑州市金水区丰乐农贸市场, code
+ * SEED_MARKET2_CODE: 9 stalls, 9 vendors, 40 products, 2 couriers, its own operator; usernames
+ * prefixed SEED_MARKET2_PREFIX). Each market is made in one transaction, so a failed run leaves
+ * nothing of it behind and the next run starts over; a market that already exists is never
+ * touched again except for today's guide prices (upserted on every run) and, when the
+ * credentials file is missing or no longer matches, the demo accounts' passwords. The data is
+ * fixed (derived from tables in seed.c through a hash of each row's index, not from a random
+ * source); only the passwords are random (RAND_bytes). Then, once per market, its history of
+ * completed orders (seed_history, models/seedhist.c).
  *
  * Commodity codes. NY/T 2137-2012 classifies agricultural products in six levels, 2+2+2+2+2+3
  * digits (大类 中类 小类 细类 品类 品名). The demo follows that structure with its own
