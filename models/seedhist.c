@@ -31,7 +31,7 @@
 #define MAX_PRODUCTS   512
 #define MAX_STALLS     64
 #define MAX_COURIERS   16
-#define MAX_CONSUMERS  64
+#define MAX_CONSUMERS  128
 #define MAX_VOS        4      /* stalls of one order */
 #define MAX_LINES      6      /* lines of one order */
 #define RESTOCK_G      500000 /* grams (or pieces / 250) added for the run, taken back after */
@@ -193,7 +193,7 @@ static int make_consumers(world_t *w, rng_t *g, size_t n)
             return failed(w, rc, "a demo consumer", 0);
         consumer_t *c = &w->consumers[w->nconsumers++];
         c->id = u.id;
-        c->weight = i < 8 ? 6 : i < 20 ? 2 : 1;
+        c->weight = i < 8 ? 3 : i < 32 ? 2 : 1;
         w->total_weight += c->weight;
         db_rows_t *rows = NULL;
         rc = db_query_row(w->db, "SELECT id FROM addresses WHERE user_id = ? ORDER BY id LIMIT 1",
@@ -845,7 +845,7 @@ int seed_history(db_t *db, redis_t *r, const seed_t *s, int days, FILE *out, FIL
     fprintf(out, "seed: %s: making %d days of completed orders\n", s->market_name, days);
     fflush(out);
     rng_t g = {.s = HIST_SEED ^ (0xc0ffeeULL + (uint64_t)s->which)};
-    if (make_consumers(w, &g, s->which == 0 ? 60 : 16) != 0)
+    if (make_consumers(w, &g, s->which == 0 ? 120 : 24) != 0)
         goto out;
 
     /* The stall keepers restock for the run; the stock is put back as it was after it. */
