@@ -731,8 +731,10 @@ static int64_t count_orders(world_t *w, const char *code, sf_status_t *rc)
 
 /* The stock as it was, the outbox rows of the history marked handled (their work is long
  * done: the workers must not replay a week), the order numbers dated by the day they were
- * placed (the model dates them by the real clock), and the sale lines' paid day from their
- * paid_at, in one transaction (db_tx). */
+ * placed (make_order_no dates them by the real clock, not the session's), copied into the
+ * sale lines and their versions not yet in the feed (pos NULL: the sequencer has not run), and
+ * the sale lines' paid day from their paid_at (a no-op when the change log computes it in
+ * SQL), in one transaction (db_tx). */
 typedef struct finish_ctx {
     int64_t market_id, outbox_from;
     const char *like;
@@ -751,7 +753,7 @@ static sf_status_t finish_tx(db_t *db, void *ctx)
         " l.paid_date = DATE(l.paid_at + INTERVAL 8 HOUR) WHERE l.market_id = ?"
         " AND (l.order_no <> o.order_no OR l.paid_date <> DATE(l.paid_at + INTERVAL 8 HOUR))",
         "UPDATE sale_line_versions l JOIN orders o ON o.id = l.order_id SET l.order_no = o.order_no,"
-        " l.paid_date = DATE(l.paid_at + INTERVAL 8 HOUR) WHERE l.market_id = ?"
+        " l.paid_date = DATE(l.paid_at + INTERVAL 8 HOUR) WHERE l.market_id = ? AND l.pos IS NULL"
         " AND (l.order_no <> o.order_no OR l.paid_date <> DATE(l.paid_at + INTERVAL 8 HOUR))",
     };
     sf_status_t rc = DB_OK;
