@@ -481,9 +481,7 @@ static int pick(world_t *w, rng_t *g, int64_t order_id, const vo_t *v, const ful
     if (rc != DB_OK)
         return failed(w, rc, "reading order lines", order_id);
     fulfil_result_t res;
-    json_t *out = NULL;
     rc = fulfil_pick(w->db, who, v->id, lines, n, &res, NULL, NULL);
-    json_decref(out);
     if (rc != DB_OK)
         return failed(w, rc, "the pick", order_id);
     w->lighter += lighter;
@@ -505,7 +503,7 @@ static int by_time(const void *a, const void *b)
 }
 
 /* One consumer's order from checkout to delivery (or its cancel, or every stall rejecting). */
-static int one_order(world_t *w, rng_t *g, const plan_t *p, int64_t *complaint_due)
+static int one_order(world_t *w, rng_t *g, const plan_t *p, int *complaint_due)
 {
     int64_t order_id = 0, market = 0;
     sf_status_t rc = clock_at(w->db, p->checkout_ms);
@@ -699,13 +697,12 @@ static int one_day(world_t *w, int day_index, int64_t day0_ms, int weekday)
     qsort(plans, (size_t)n, sizeof(*plans), by_checkout);
     /* A complaint on the first market's days 6, 4 and 2 before today: about the first
      * delivered order after noon. */
-    int64_t complaint_due = first && (day_index == 6 || day_index == 4 || day_index == 2);
-    int rc = 0;
+    int complaint_due = first && (day_index == 6 || day_index == 4 || day_index == 2), rc = 0;
     for (int64_t i = 0; rc == 0 && i < n; i++) {
-        int64_t due = complaint_due && plans[i].checkout_ms >= day0_ms + 12 * 3600000LL;
+        int afternoon = plans[i].checkout_ms >= day0_ms + 12 * 3600000LL, due = complaint_due && afternoon;
         rc = one_order(w, &g, &plans[i], &due);
-        if (complaint_due && plans[i].checkout_ms >= day0_ms + 12 * 3600000LL && !due)
-            complaint_due = 0;
+        if (complaint_due && afternoon && !due)
+            complaint_due = 0; /* made */
     }
     free(plans);
     return rc;
