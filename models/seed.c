@@ -26,25 +26,23 @@
 /* ---------------------------------------------------------------------------------------
  * The market */
 
-static const char market_name[] = "郑州市二七区兴华农贸市场";
-static const char market_address[] = "河南省郑州市二七区兴华南街126号";
-static const char market_lat[] = "34.724310";
-static const char market_lng[] = "113.641520";
-static const char market_area[] = "410103"; /* GB/T 2260: 郑州市二七区 */
-static const char market_intro[] =
-    "兴华农贸市场位于郑州市二七区兴华南街与航海中路交叉口北100米，始建于1998年，2021年完成"
-    "标准化改造，建筑面积约4200平方米，设蔬菜区、水果区、肉类区、水产区、粮油区和蛋禽区六个"
-    "经营区，44个摊位。市场实行统一电子计量、农残快检每日公示、肉菜追溯和明码标价，周边"
-    "3公里内居民可在线下单，由市场配送员送菜到家。";
-static const char *const market_honours[] = {"郑州市标准化农贸市场", "河南省放心农贸市场", "郑州市智慧农贸市场示范点",
-                                             "二七区文明诚信市场"};
-static const char market_rules[] =
-    "一、经营户须亮证亮照经营，从业人员持有效健康证明上岗。\n"
-    "二、所有商品明码标价，使用市场统一检定的电子秤，短斤少两一经查实按市场管理规定处理。\n"
-    "三、肉类须附动物检疫合格证明，水产品、禽蛋须索证索票，做到来源可追溯。\n"
-    "四、蔬菜水果每日抽检农药残留，检测结果在市场大屏公示。\n"
-    "五、消费者投诉请拨打市场服务电话0371-68123456，或在线上提交，市场在24小时内答复。";
-static const char market_hours[] = "06:00-20:00";
+static const char m1_name[] = "郑州市二七区兴华农贸市场";
+static const char m1_address[] = "河南省郑州市二七区兴华南街126号";
+static const char m1_lat[] = "34.724310";
+static const char m1_lng[] = "113.641520";
+static const char m1_area[] = "410103"; /* GB/T 2260: 郑州市二七区 */
+static const char m1_intro[] = "兴华农贸市场位于郑州市二七区兴华南街与航海中路交叉口北100米，始建于1998年，2021年完成"
+                               "标准化改造，建筑面积约4200平方米，设蔬菜区、水果区、肉类区、水产区、粮油区和蛋禽区六个"
+                               "经营区，44个摊位。市场实行统一电子计量、农残快检每日公示、肉菜追溯和明码标价，周边"
+                               "3公里内居民可在线下单，由市场配送员送菜到家。";
+static const char *const m1_honours[] = {"郑州市标准化农贸市场", "河南省放心农贸市场", "郑州市智慧农贸市场示范点",
+                                         "二七区文明诚信市场"};
+static const char m1_rules[] = "一、经营户须亮证亮照经营，从业人员持有效健康证明上岗。\n"
+                               "二、所有商品明码标价，使用市场统一检定的电子秤，短斤少两一经查实按市场管理规定处理。\n"
+                               "三、肉类须附动物检疫合格证明，水产品、禽蛋须索证索票，做到来源可追溯。\n"
+                               "四、蔬菜水果每日抽检农药残留，检测结果在市场大屏公示。\n"
+                               "五、消费者投诉请拨打市场服务电话0371-68123456，或在线上提交，市场在24小时内答复。";
+static const char m1_hours[] = "06:00-20:00";
 
 /* ---------------------------------------------------------------------------------------
  * Categories: the market's shelves, each with the commodity class it holds (seed.h). */
@@ -295,7 +293,7 @@ static const char *const sells_aquatic[] = {"aquatic-fish", "aquatic-seafish", "
 static const char *const sells_grain[] = {"grain-cereal", "grain-coarse", "grain-edible-oil", NULL};
 static const char *const sells_egg[] = {"egg-fresh", "egg-processed", "meat-poultry", NULL};
 
-static const stall_group_t stall_groups[] = {
+static const stall_group_t m1_groups[] = {
     {'A', 1, 12, "蔬菜区", 0, sells_veg, "新鲜蔬菜零售", 0, 0},
     {'A', 13, 2, "蔬菜区", 0, sells_fungi_soy, "食用菌、豆制品零售", 1, 0},
     {'B', 1, 8, "水果区", 2, sells_fruit, "新鲜水果零售", 0, 0},
@@ -307,7 +305,7 @@ static const stall_group_t stall_groups[] = {
 };
 
 /* Stalls a vendor holds next to another one: the second trades under the first's vendor. */
-static const char *const stall_pairs[][2] = {{"A08", "A07"}, {"C02", "C01"}};
+static const char *const m1_pairs[][2] = {{"A08", "A07"}, {"C02", "C01"}};
 
 /* A few prices far from the guide price, so the operator's anomaly list has work to do: the
  * first weight product of each of these stalls, at this percentage of its usual price. */
@@ -316,10 +314,10 @@ typedef struct anomaly {
     int pct;
 } anomaly_t;
 
-static const anomaly_t anomalies[] = {{"A03", 40}, {"B05", 200}, {"C04", 35}, {"D02", 190}};
+static const anomaly_t m1_anomalies[] = {{"A03", 40}, {"B05", 200}, {"C04", 35}, {"D02", 190}};
 
 /* The operators (经营者) of the stalls, one per vendor, in stall order. */
-static const char *const vendor_names[] = {
+static const char *const m1_vendor_names[] = {
     "王建国", "李秀英", "张伟",   "刘桂兰", "陈志强", "杨丽娟", "赵国庆", "黄淑芬", "周红梅", "吴建军", "徐春花",
     "孙玉兰", "马卫东", "朱海燕", "胡建华", "郭秀兰", "何志刚", "高翠花", "林国栋", "罗素梅", "郑建平", "梁小红",
     "谢德胜", "宋玉梅", "唐永强", "许桂芳", "韩振华", "冯淑珍", "邓建伟", "曹丽华", "彭志勇", "曾凤英", "肖海军",
@@ -339,12 +337,12 @@ typedef struct person {
     const char *phone;
 } person_t;
 
-static const person_t couriers[] = {
+static const person_t m1_couriers[] = {
     {"刘洋", "13837156201"}, {"陈磊", "15093217745"}, {"张鹏", "18638092614"},
     {"李强", "13703865590"}, {"王超", "17719930482"}, {"赵鑫", "19937120876"},
 };
 
-static const char operator_display[] = "兴华市场管理办公室";
+static const char m1_operator[] = "兴华市场管理办公室";
 
 typedef struct notice {
     const char *title;
@@ -352,7 +350,7 @@ typedef struct notice {
     int hours_ago;
 } notice_t;
 
-static const notice_t notices[] = {
+static const notice_t m1_notices[] = {
     {"关于冬季营业时间的通知",
      "自12月1日起，市场营业时间调整为06:00-20:00，线上订单截单时间为19:00。请各经营户合理安排进货，"
      "按时开门营业。",
@@ -363,6 +361,122 @@ static const notice_t notices[] = {
      52},
     {"市场消防安全检查公告",
      "市场将于本周三上午开展消防安全检查，请各经营户清理通道杂物，不得私拉乱接电线，检查期间正常营业。", 120},
+};
+
+/* ---------------------------------------------------------------------------------------
+ * The second, smaller market: a neighbourhood market in another district, so that a
+ * platform granted one market can be seen refused the other. Same commodities and category
+ * tree, its own stalls, vendors, couriers and operator (logins prefixed "fengle."). */
+
+static const char m2_name[] = "郑州市金水区丰乐农贸市场";
+static const char m2_address[] = "河南省郑州市金水区丰乐路与文化路交叉口东50米";
+static const char m2_lat[] = "34.793860";
+static const char m2_lng[] = "113.661270";
+static const char m2_area[] = "410105"; /* GB/T 2260: 郑州市金水区 */
+static const char m2_intro[] =
+    "丰乐农贸市场是金水区文化路街道的社区菜市场，2019年完成提质改造，营业面积约900平方米，设蔬菜、"
+    "水果、肉类、水产和粮油蛋五个经营区，9个摊位。市场实行明码标价、统一电子计量和每日农残快检，周边"
+    "2公里内居民可在线下单，由市场配送员送菜上门。";
+static const char *const m2_honours[] = {"金水区标准化农贸市场", "郑州市放心消费示范单位"};
+static const char m2_rules[] = "一、经营户亮证亮照经营，从业人员持健康证明上岗。\n"
+                               "二、商品明码标价，使用市场统一检定的电子秤。\n"
+                               "三、肉类、水产品、禽蛋索证索票，来源可追溯。\n"
+                               "四、投诉电话0371-63920815，或在线上提交，市场24小时内答复。";
+static const char m2_hours[] = "06:30-19:30";
+
+static const stall_group_t m2_groups[] = {
+    {'A', 1, 3, "蔬菜区", 0, sells_veg, "新鲜蔬菜零售", 0, 0},
+    {'A', 4, 1, "蔬菜区", 0, sells_fungi_soy, "食用菌、豆制品零售", 1, 0},
+    {'B', 1, 1, "水果区", 1, sells_fruit, "新鲜水果零售", 0, 0},
+    {'C', 1, 1, "肉类区", 2, sells_pork, "鲜猪肉零售（定点屠宰，检疫合格）", 1, 1},
+    {'C', 2, 1, "肉类区", 2, sells_beef, "鲜冻牛羊肉零售（检疫合格）", 1, 1},
+    {'D', 1, 1, "水产区", 3, sells_aquatic, "鲜活水产品零售", 1, 1},
+    {'E', 1, 1, "粮油蛋区", 4, sells_grain, "粮食、食用油零售", 1, 0},
+};
+
+static const char *const m2_pairs[][2] = {{"", ""}}; /* none: an empty stall number matches nothing */
+
+static const anomaly_t m2_anomalies[] = {{"A02", 180}};
+
+static const char *const m2_vendor_names[] = {"常保国", "范素芳", "贾志远", "段红英", "侯振军",
+                                              "崔玉霞", "薛建中", "石丽君", "龚长海"};
+
+static const person_t m2_couriers[] = {{"吕博", "15638215530"}, {"牛浩", "18937160274"}};
+
+static const char m2_operator[] = "丰乐市场管理处";
+
+static const notice_t m2_notices[] = {
+    {"线上订单配送时间调整", "即日起线上订单配送时间为07:00-19:00，19:00以后的订单次日早上配送。", 20},
+};
+
+/* ---------------------------------------------------------------------------------------
+ * The two markets as the code below reads them. */
+
+typedef struct market_def {
+    const char *code, *name, *address, *lat, *lng, *area, *intro;
+    const char *const *honours;
+    size_t nhonours;
+    const char *rules, *hours;
+    const stall_group_t *groups;
+    size_t ngroups;
+    const char *const (*pairs)[2];
+    size_t npairs;
+    const anomaly_t *anomalies;
+    size_t nanomalies;
+    const char *const *vendor_names;
+    size_t nvendor_names;
+    const person_t *couriers;
+    size_t ncouriers;
+    const char *operator_display;
+    const notice_t *notices;
+    size_t nnotices;
+    const char *login_prefix;     /* of the usernames: "operator", "<prefix>vendor01", ... */
+    int products_lo, products_hi; /* products a stall sells */
+} market_def_t;
+
+#define DEF_TABLE(t) t, NELEM(t)
+
+static const market_def_t defs[SEED_MARKETS] = {
+    {SEED_MARKET_CODE,
+     m1_name,
+     m1_address,
+     m1_lat,
+     m1_lng,
+     m1_area,
+     m1_intro,
+     DEF_TABLE(m1_honours),
+     m1_rules,
+     m1_hours,
+     DEF_TABLE(m1_groups),
+     DEF_TABLE(m1_pairs),
+     DEF_TABLE(m1_anomalies),
+     DEF_TABLE(m1_vendor_names),
+     DEF_TABLE(m1_couriers),
+     m1_operator,
+     DEF_TABLE(m1_notices),
+     "",
+     7,
+     9},
+    {SEED_MARKET2_CODE,
+     m2_name,
+     m2_address,
+     m2_lat,
+     m2_lng,
+     m2_area,
+     m2_intro,
+     DEF_TABLE(m2_honours),
+     m2_rules,
+     m2_hours,
+     DEF_TABLE(m2_groups),
+     DEF_TABLE(m2_pairs),
+     DEF_TABLE(m2_anomalies),
+     DEF_TABLE(m2_vendor_names),
+     DEF_TABLE(m2_couriers),
+     m2_operator,
+     DEF_TABLE(m2_notices),
+     SEED_MARKET2_PREFIX,
+     4,
+     5},
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -427,6 +541,7 @@ int seed_password(char *out)
 typedef struct build {
     db_t *db;
     seed_t *s;
+    const market_def_t *def;
     char today[11];
     char stamp[9]; /* today as YYYYMMDD, in trace codes */
     size_t nstalls, nproducts, nstaff;
@@ -435,6 +550,8 @@ typedef struct build {
     char *err;
     size_t errlen;
 } build_t;
+
+#define D (b->def) /* the market being built */
 
 static int fail(build_t *b, int rc, const char *what)
 {
@@ -445,8 +562,8 @@ static int fail(build_t *b, int rc, const char *what)
 static int insert_market(build_t *b)
 {
     json_t *h = json_array();
-    for (size_t i = 0; h != NULL && i < NELEM(market_honours); i++)
-        json_array_append_new(h, json_string(market_honours[i]));
+    for (size_t i = 0; h != NULL && i < D->nhonours; i++)
+        json_array_append_new(h, json_string(D->honours[i]));
     char *honours = h != NULL ? json_dumps(h, JSON_COMPACT) : NULL;
     json_decref(h);
     if (honours == NULL) {
@@ -454,9 +571,8 @@ static int insert_market(build_t *b)
         return DB_ERR;
     }
     uint64_t id = 0;
-    db_param_t p[] = {DB_STR(SEED_MARKET_CODE), DB_STR(market_name), DB_STR(market_address), DB_STR(market_lat),
-                      DB_STR(market_lng),       DB_STR(market_area), DB_STR(market_intro),   DB_STR(honours),
-                      DB_STR(market_rules),     DB_STR(market_hours)};
+    db_param_t p[] = {DB_STR(D->code), DB_STR(D->name),  DB_STR(D->address), DB_STR(D->lat),   DB_STR(D->lng),
+                      DB_STR(D->area), DB_STR(D->intro), DB_STR(honours),    DB_STR(D->rules), DB_STR(D->hours)};
     int rc = db_exec(b->db,
                      "INSERT INTO markets (code, name, address, lat, lng, area_code, intro, honours, rules, open_hours)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -465,7 +581,7 @@ static int insert_market(build_t *b)
     if (rc != DB_OK)
         return fail(b, rc, "market");
     b->s->market_id = (int64_t)id;
-    snprintf(b->s->market_name, sizeof(b->s->market_name), "%s", market_name);
+    snprintf(b->s->market_name, sizeof(b->s->market_name), "%s", D->name);
     return DB_OK;
 }
 
@@ -524,20 +640,22 @@ static int create_user(build_t *b, seed_login_t *l, const char *display_name)
 
 static int insert_operator(build_t *b)
 {
-    seed_login_t *l = new_login(b, "operator", SEED_OPERATOR_USERNAME, 0);
+    char name[32];
+    snprintf(name, sizeof(name), "%s%s", D->login_prefix, SEED_OPERATOR_USERNAME);
+    seed_login_t *l = new_login(b, "operator", name, 0);
     if (l == NULL) {
         snprintf(b->err, b->errlen, "no random source for passwords");
         return DB_ERR;
     }
-    return create_user(b, l, operator_display);
+    return create_user(b, l, D->operator_display);
 }
 
 /* A unified social credit code (GB 32100): 9<kind> + area + 9 characters + check character. */
-static void credit_code(char out[19], int individual, uint64_t key)
+static void credit_code(char out[19], const char *area, int individual, uint64_t key)
 {
     static const char cs[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
     static const int weight[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
-    snprintf(out, 19, "9%c%sMA", individual ? '2' : '1', market_area);
+    snprintf(out, 19, "9%c%sMA", individual ? '2' : '1', area);
     for (int i = 10; i < 17; i++)
         out[i] = cs[vary(SALT_LICENCE, key, i, 0, 30)];
     int sum = 0;
@@ -564,12 +682,12 @@ static int insert_licence(build_t *b, int64_t vendor_id, const char *type, const
 static int insert_licences(build_t *b, const stall_group_t *g, int v, int64_t vendor_id)
 {
     char number[24];
-    credit_code(number, v % 6 != 0, (uint64_t)v);
+    credit_code(number, D->area, v % 6 != 0, (uint64_t)v);
     int days = v % 12 == 7 ? (int)vary(SALT_LICENCE, v, 20, 5, 25) : (int)vary(SALT_LICENCE, v, 21, 700, 3650);
     int rc = insert_licence(b, vendor_id, "business_licence", number, days);
     if (rc != DB_OK || !g->food_licence)
         return rc;
-    snprintf(number, sizeof(number), "JY1%s%07" PRId64, market_area, vary(SALT_LICENCE, v, 22, 0, 9999999));
+    snprintf(number, sizeof(number), "JY1%s%07" PRId64, D->area, vary(SALT_LICENCE, v, 22, 0, 9999999));
     days = v % 10 == 3  ? (int)vary(SALT_LICENCE, v, 23, 5, 28)
            : v % 7 == 5 ? -(int)vary(SALT_LICENCE, v, 24, 2, 30)
                         : (int)vary(SALT_LICENCE, v, 25, 200, 1800);
@@ -583,9 +701,9 @@ static int insert_staff(build_t *b, int v, int64_t vendor_id)
     int n = (int)vary(SALT_STAFF, v, 0, 1, 3);
     for (int i = 0; i < n; i++) {
         size_t k = b->nstaff++;
-        const char *name = i == 0 ? vendor_names[v] : staff_names[k % NELEM(staff_names)];
+        const char *name = i == 0 ? D->vendor_names[v] : staff_names[k % NELEM(staff_names)];
         char cert[32], until[11];
-        snprintf(cert, sizeof(cert), "JK%s%08" PRId64, market_area, vary(SALT_STAFF, k, 1, 10000000, 99999999));
+        snprintf(cert, sizeof(cert), "JK%s%08" PRId64, D->area, vary(SALT_STAFF, k, 1, 10000000, 99999999));
         seed_date(until, k % 11 == 5 ? -(int)vary(SALT_STAFF, k, 2, 3, 90) : (int)vary(SALT_STAFF, k, 3, 20, 360));
         db_param_t p[] = {DB_I64(b->s->market_id), DB_I64(vendor_id), DB_STR(name), DB_STR(cert), DB_STR(until)};
         int rc = db_exec(b->db,
@@ -606,7 +724,8 @@ static int insert_vendor(build_t *b, const stall_group_t *g, int v, size_t *logi
     uint64_t id = 0;
     snprintf(phone, sizeof(phone), "1%c%09" PRId64, "35789"[vary(SALT_VENDOR, v, 0, 0, 4)],
              vary(SALT_VENDOR, v, 1, 0, 999999999));
-    db_param_t p[] = {DB_I64(b->s->market_id), DB_STR(vendor_names[v]), DB_STR(phone), DB_STR(g->scope), DB_STR(level)};
+    db_param_t p[] = {DB_I64(b->s->market_id), DB_STR(D->vendor_names[v]), DB_STR(phone), DB_STR(g->scope),
+                      DB_STR(level)};
     int rc = db_exec(b->db,
                      "INSERT INTO vendors (market_id, name, contact_phone, business_scope, credit_level)"
                      " VALUES (?, ?, ?, ?, ?)",
@@ -615,30 +734,34 @@ static int insert_vendor(build_t *b, const stall_group_t *g, int v, size_t *logi
         return fail(b, rc, "vendors");
     if ((rc = insert_licences(b, g, v, (int64_t)id)) != DB_OK || (rc = insert_staff(b, v, (int64_t)id)) != DB_OK)
         return rc;
-    seed_login_t *l = new_login(b, "vendor", "vendor%02d", v + 1);
+    char fmt[32];
+    snprintf(fmt, sizeof(fmt), "%svendor%%02d", D->login_prefix);
+    seed_login_t *l = new_login(b, "vendor", fmt, v + 1);
     if (l == NULL) {
         snprintf(b->err, b->errlen, "too many logins, or no random source for passwords");
         return DB_ERR;
     }
     l->vendor_id = (int64_t)id;
     *login = b->s->nlogins - 1;
-    return create_user(b, l, vendor_names[v]);
+    return create_user(b, l, D->vendor_names[v]);
 }
 
-/* How many vendors the market has: one per stall, less the second stalls of pairs. */
-static size_t vendor_count(void)
+/* How many vendors a market has: one per stall, less the second stalls of pairs. */
+static size_t vendor_count(const market_def_t *d)
 {
     size_t n = 0;
-    for (size_t i = 0; i < NELEM(stall_groups); i++)
-        n += (size_t)stall_groups[i].n;
-    return n - NELEM(stall_pairs);
+    for (size_t i = 0; i < d->ngroups; i++)
+        n += (size_t)d->groups[i].n;
+    for (size_t i = 0; i < d->npairs; i++)
+        n -= d->pairs[i][0][0] != '\0';
+    return n;
 }
 
-static int anomaly_pct(const char *stall_no)
+static int anomaly_pct(const market_def_t *d, const char *stall_no)
 {
-    for (size_t i = 0; i < NELEM(anomalies); i++)
-        if (strcmp(anomalies[i].stall_no, stall_no) == 0)
-            return anomalies[i].pct;
+    for (size_t i = 0; i < d->nanomalies; i++)
+        if (strcmp(d->anomalies[i].stall_no, stall_no) == 0)
+            return d->anomalies[i].pct;
     return 0;
 }
 
@@ -659,7 +782,7 @@ static int insert_product(build_t *b, const stall_ref_t *st, const commodity_t *
     int64_t sold = vary(SALT_PRODUCT, k, 3, 0, 150) * (weight ? 500 : 1);
     char trace[40];
     if (st->g->trace || vary(SALT_PRODUCT, k, 4, 0, 3) == 0)
-        snprintf(trace, sizeof(trace), "%s%s%05" PRIu64, c->origin ? c->origin : market_area, b->stamp, k + 1);
+        snprintf(trace, sizeof(trace), "%s%s%05" PRIu64, c->origin ? c->origin : D->area, b->stamp, k + 1);
     else
         trace[0] = '\0';
     db_param_t p[] = {DB_I64(b->s->market_id),
@@ -710,11 +833,11 @@ static int insert_products(build_t *b, const stall_ref_t *st, int k)
 {
     size_t cand[NELEM(commodities)], n = 0;
     group_commodities(st->g, cand, &n);
-    size_t want = (size_t)vary(SALT_STALL, st->index, 1, 7, 9);
+    size_t want = (size_t)vary(SALT_STALL, st->index, 1, D->products_lo, D->products_hi);
     if (want > n)
         want = n;
     size_t start = (size_t)k * n / (size_t)st->g->n;
-    int odd = anomaly_pct(st->no);
+    int odd = anomaly_pct(D, st->no);
     for (size_t j = 0; j < want; j++) {
         const commodity_t *c = &commodities[cand[(start + j) % n]];
         int pct = (int)vary(SALT_PRODUCT, b->nproducts, 0, 88, 118);
@@ -733,11 +856,12 @@ static int insert_products(build_t *b, const stall_ref_t *st, int k)
 static size_t paired_login(const build_t *b, const char *stall_no, int *found)
 {
     *found = 0;
-    for (size_t i = 0; i < NELEM(stall_pairs); i++) {
-        if (strcmp(stall_pairs[i][0], stall_no) != 0)
+    const market_def_t *d = b->def;
+    for (size_t i = 0; i < d->npairs; i++) {
+        if (strcmp(d->pairs[i][0], stall_no) != 0)
             continue;
         for (size_t k = 0; k < b->nstalls; k++)
-            if (strcmp(b->stall_nos[k], stall_pairs[i][1]) == 0) {
+            if (strcmp(b->stall_nos[k], d->pairs[i][1]) == 0) {
                 *found = 1;
                 return b->stall_login[k];
             }
@@ -747,7 +871,7 @@ static size_t paired_login(const build_t *b, const char *stall_no, int *found)
 
 static int insert_stall(build_t *b, const stall_group_t *g, int number, int *nvendors)
 {
-    if (b->nstalls >= MAX_STALLS || (size_t)*nvendors >= NELEM(vendor_names)) {
+    if (b->nstalls >= MAX_STALLS || (size_t)*nvendors >= D->nvendor_names) {
         snprintf(b->err, b->errlen, "the stall tables outgrew MAX_STALLS or the vendor names");
         return DB_ERR;
     }
@@ -785,9 +909,9 @@ static int insert_stall(build_t *b, const stall_group_t *g, int number, int *nve
 static int insert_stalls(build_t *b)
 {
     int nvendors = 0;
-    for (size_t i = 0; i < NELEM(stall_groups); i++)
-        for (int k = 0; k < stall_groups[i].n; k++) {
-            int rc = insert_stall(b, &stall_groups[i], stall_groups[i].first + k, &nvendors);
+    for (size_t i = 0; i < D->ngroups; i++)
+        for (int k = 0; k < D->groups[i].n; k++) {
+            int rc = insert_stall(b, &D->groups[i], D->groups[i].first + k, &nvendors);
             if (rc != DB_OK)
                 return rc;
         }
@@ -796,20 +920,22 @@ static int insert_stalls(build_t *b)
 
 static int insert_couriers(build_t *b)
 {
-    for (size_t i = 0; i < NELEM(couriers); i++) {
+    char fmt[32];
+    snprintf(fmt, sizeof(fmt), "%scourier%%02d", D->login_prefix);
+    for (size_t i = 0; i < D->ncouriers; i++) {
         uint64_t id = 0;
-        db_param_t p[] = {DB_I64(b->s->market_id), DB_STR(couriers[i].name), DB_STR(couriers[i].phone)};
+        db_param_t p[] = {DB_I64(b->s->market_id), DB_STR(D->couriers[i].name), DB_STR(D->couriers[i].phone)};
         int rc =
             db_exec(b->db, "INSERT INTO couriers (market_id, name, phone) VALUES (?, ?, ?)", p, NELEM(p), NULL, &id);
         if (rc != DB_OK)
             return fail(b, rc, "couriers");
-        seed_login_t *l = new_login(b, "courier", "courier%02d", (int)i + 1);
+        seed_login_t *l = new_login(b, "courier", fmt, (int)i + 1);
         if (l == NULL) {
             snprintf(b->err, b->errlen, "too many logins, or no random source for passwords");
             return DB_ERR;
         }
         l->courier_id = (int64_t)id;
-        if ((rc = create_user(b, l, couriers[i].name)) != DB_OK)
+        if ((rc = create_user(b, l, D->couriers[i].name)) != DB_OK)
             return rc;
     }
     return DB_OK;
@@ -817,9 +943,9 @@ static int insert_couriers(build_t *b)
 
 static int insert_notices(build_t *b)
 {
-    for (size_t i = 0; i < NELEM(notices); i++) {
-        db_param_t p[] = {DB_I64(b->s->market_id), DB_STR(notices[i].title), DB_STR(notices[i].body),
-                          DB_I64(b->s->logins[0].user_id), DB_I64(notices[i].hours_ago)};
+    for (size_t i = 0; i < D->nnotices; i++) {
+        db_param_t p[] = {DB_I64(b->s->market_id), DB_STR(D->notices[i].title), DB_STR(D->notices[i].body),
+                          DB_I64(b->s->logins[0].user_id), DB_I64(D->notices[i].hours_ago)};
         int rc = db_exec(b->db,
                          "INSERT INTO notices (market_id, title, body, created_by, published_at)"
                          " VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3) - INTERVAL ? HOUR)",
@@ -833,7 +959,7 @@ static int insert_notices(build_t *b)
 int seed_market_find(db_t *db, seed_t *s)
 {
     db_rows_t *rows = NULL;
-    db_param_t p[] = {DB_STR(SEED_MARKET_CODE)};
+    db_param_t p[] = {DB_STR(defs[s->which].code)};
     int rc = db_query_row(db, "SELECT id, name FROM markets WHERE code = ?", p, 1, &rows);
     if (rc != DB_OK)
         return rc;
@@ -867,7 +993,7 @@ int seed_market_create(db_t *db, seed_t *s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return DB_ERR;
     }
-    *b = (build_t){.db = db, .s = s, .err = err, .errlen = errlen};
+    *b = (build_t){.db = db, .s = s, .def = &defs[s->which], .err = err, .errlen = errlen};
     seed_date(b->today, 0);
     snprintf(b->stamp, sizeof(b->stamp), "%.4s%.2s%.2s", b->today, b->today + 5, b->today + 8);
     sf_status_t rc = db_tx(db, build_tx, b);
@@ -992,14 +1118,16 @@ int seed_logins_load(db_t *db, seed_t *s, char *err, size_t errlen)
 {
     char name[32];
     int rc = DB_OK;
+    const market_def_t *d = &defs[s->which];
     s->nlogins = 0;
-    load_login(db, s, SEED_OPERATOR_USERNAME, &rc);
-    for (size_t i = 0; rc == DB_OK && i < vendor_count(); i++) {
-        snprintf(name, sizeof(name), "vendor%02zu", i + 1);
+    snprintf(name, sizeof(name), "%s%s", d->login_prefix, SEED_OPERATOR_USERNAME);
+    load_login(db, s, name, &rc);
+    for (size_t i = 0; rc == DB_OK && i < vendor_count(d); i++) {
+        snprintf(name, sizeof(name), "%svendor%02zu", d->login_prefix, i + 1);
         load_login(db, s, name, &rc);
     }
-    for (size_t i = 0; rc == DB_OK && i < NELEM(couriers); i++) {
-        snprintf(name, sizeof(name), "courier%02zu", i + 1);
+    for (size_t i = 0; rc == DB_OK && i < d->ncouriers; i++) {
+        snprintf(name, sizeof(name), "%scourier%02zu", d->login_prefix, i + 1);
         load_login(db, s, name, &rc);
     }
     if (rc != DB_OK)
@@ -1053,21 +1181,26 @@ static int same_logins(json_t *doc, const char *key, const seed_t *s, const char
     return k == json_array_size(list);
 }
 
-int seed_credentials_current(db_t *db, const seed_t *s, const char *path)
+/* 1 if the object m of the credentials file lists exactly s's market and accounts, and its
+ * operator password matches the stored hash. */
+static int market_current(db_t *db, const seed_t *s, json_t *m)
 {
     char hash[USER_HASH_MAX];
-    int ok = 0;
-    json_t *doc = json_load_file(path, 0, NULL);
-    json_t *op = json_object_get(doc, "operator");
+    json_t *op = json_object_get(m, "operator");
     const char *pw = json_string_value(json_object_get(op, "password"));
-    if (s->nlogins == 0 || strcmp(s->logins[0].role, "operator") != 0 || !same_int(doc, "market_id", s->market_id) ||
+    if (s->nlogins == 0 || strcmp(s->logins[0].role, "operator") != 0 || !same_int(m, "market_id", s->market_id) ||
         !same_string(op, "username", s->logins[0].username) || pw == NULL ||
-        !same_logins(doc, "vendors", s, "vendor", "vendor_id") ||
-        !same_logins(doc, "couriers", s, "courier", "courier_id"))
-        goto out;
+        !same_logins(m, "vendors", s, "vendor", "vendor_id") || !same_logins(m, "couriers", s, "courier", "courier_id"))
+        return 0;
     /* One hash check: the file is ours and the passwords were not reset since it was written. */
-    ok = stored_hash(db, s->logins[0].user_id, hash, sizeof(hash)) == 0 && user_verify_password(pw, hash) == 1;
-out:
+    return stored_hash(db, s->logins[0].user_id, hash, sizeof(hash)) == 0 && user_verify_password(pw, hash) == 1;
+}
+
+int seed_credentials_current(db_t *db, const seed_t s[SEED_MARKETS], const char *path)
+{
+    json_t *doc = json_load_file(path, 0, NULL);
+    int ok = doc != NULL && market_current(db, &s[0], doc) &&
+             market_current(db, &s[1], json_object_get(doc, SEED_SECOND_KEY));
     json_decref(doc);
     return ok;
 }
@@ -1111,10 +1244,12 @@ out:
     return rc;
 }
 
+/* One market's part of the credentials file: {market_id, market_code, operator, vendors,
+ * couriers}. */
 static json_t *credentials_doc(const seed_t *s)
 {
     json_t *doc = json_pack("{s:I, s:s, s:n, s:[], s:[]}", "market_id", (json_int_t)s->market_id, "market_code",
-                            SEED_MARKET_CODE, "operator", "vendors", "couriers");
+                            defs[s->which].code, "operator", "vendors", "couriers");
     for (size_t i = 0; doc != NULL && i < s->nlogins; i++) {
         const seed_login_t *l = &s->logins[i];
         json_t *e = json_pack("{s:s, s:s}", "username", l->username, "password", l->password);
@@ -1154,12 +1289,15 @@ static void make_parent(const char *path)
         return; /* open() below reports it */
 }
 
-int seed_credentials_write(const seed_t *s, const char *path, char *err, size_t errlen)
+int seed_credentials_write(const seed_t s[SEED_MARKETS], const char *path, char *err, size_t errlen)
 {
     char tmp[600];
     int fd = -1, rc = -1;
-    json_t *doc = credentials_doc(s);
-    if (doc == NULL) {
+    json_t *doc = credentials_doc(&s[0]), *second = credentials_doc(&s[1]);
+    if (doc == NULL || second == NULL || json_object_set_new(doc, SEED_SECOND_KEY, second) != 0) {
+        if (doc == NULL)
+            json_decref(second);
+        json_decref(doc);
         snprintf(err, errlen, "the demo accounts are incomplete (no operator?)");
         return -1;
     }
@@ -1203,67 +1341,71 @@ static size_t count_role(const seed_t *s, const char *role)
 /* Finds the market or makes it; a concurrent seed that made it first is fine. */
 static int find_or_create(db_t *db, seed_t *s, FILE *out, char *err, size_t errlen)
 {
+    const market_def_t *d = &defs[s->which];
     int rc = seed_market_find(db, s);
     if (rc == DB_NOROW) {
-        fprintf(out, "seed: creating the demo market %s (hashing %zu passwords takes a few seconds)\n",
-                SEED_MARKET_CODE, 1 + vendor_count() + NELEM(couriers));
+        fprintf(out, "seed: creating the demo market %s (hashing %zu passwords takes a few seconds)\n", d->code,
+                1 + vendor_count(d) + d->ncouriers);
         fflush(out);
         rc = seed_market_create(db, s, err, errlen);
         if (rc == DB_DUP && seed_market_find(db, s) == DB_OK)
             rc = DB_OK; /* another seed made it meanwhile */
     } else if (rc != DB_OK) {
-        snprintf(err, errlen, "looking for the demo market: %s", db->err);
+        snprintf(err, errlen, "looking for the demo market %s: %s", d->code, db->err);
     }
     if (rc == DB_OK && !s->created)
         rc = seed_logins_load(db, s, err, errlen);
     return rc;
 }
 
-static int ensure_credentials(db_t *db, seed_t *s, const char *path, FILE *out, char *err, size_t errlen)
+static int ensure_credentials(db_t *db, seed_t s[SEED_MARKETS], const char *path, FILE *out, char *err, size_t errlen)
 {
-    if (!s->created) {
-        if (seed_credentials_current(db, s, path)) {
+    size_t made = 0, nlogins = 0;
+    for (size_t i = 0; i < SEED_MARKETS; i++) {
+        made += (size_t)s[i].created;
+        nlogins += s[i].created ? 0 : s[i].nlogins;
+    }
+    if (made < SEED_MARKETS) {
+        if (made == 0 && seed_credentials_current(db, s, path)) {
             fprintf(out, "seed: %s still holds working logins; kept it\n", path);
             return 0;
         }
-        fprintf(out, "seed: %s is missing or stale: new passwords for the %zu demo accounts\n", path, s->nlogins);
+        fprintf(out, "seed: %s is missing or stale: new passwords for the %zu demo accounts\n", path, nlogins);
         fflush(out);
-        if (seed_passwords_reset(db, s, err, errlen) != DB_OK)
-            return -1;
+        for (size_t i = 0; i < SEED_MARKETS; i++)
+            if (!s[i].created && seed_passwords_reset(db, &s[i], err, errlen) != DB_OK)
+                return -1;
     }
     if (seed_credentials_write(s, path, err, errlen) != 0)
         return -1;
-    fprintf(out, "seed: wrote %s (%zu operator, %zu vendors, %zu couriers)\n", path, count_role(s, "operator"),
-            count_role(s, "vendor"), count_role(s, "courier"));
+    fprintf(out, "seed: wrote %s (%zu operator, %zu vendors, %zu couriers; second market: %zu, %zu, %zu)\n", path,
+            count_role(&s[0], "operator"), count_role(&s[0], "vendor"), count_role(&s[0], "courier"),
+            count_role(&s[1], "operator"), count_role(&s[1], "vendor"), count_role(&s[1], "courier"));
     return 0;
 }
 
-int seed_run(db_t *db, redis_t *r, const char *cred_path, FILE *out, FILE *err_out)
+/* One market: found or made, counted, today's guide prices, the catalogue version bumped. */
+static int seed_one(db_t *db, redis_t *r, seed_t *s, FILE *out, FILE *err_out, char *err, size_t errlen)
 {
-    char err[512] = "", today[11];
+    const market_def_t *d = &defs[s->which];
     seed_counts_t c;
     size_t nguide = 0;
-    int rc = -1;
-    seed_t *s = calloc(1, sizeof(*s));
-    if (s == NULL) {
-        snprintf(err, sizeof(err), "out of memory");
-        goto out;
-    }
-    if (find_or_create(db, s, out, err, sizeof(err)) != DB_OK)
-        goto out;
-    fprintf(out, "seed: market %s (id %" PRId64 ", code %s): %s\n", s->market_name, s->market_id, SEED_MARKET_CODE,
+    char today[11];
+    if (find_or_create(db, s, out, err, errlen) != DB_OK)
+        return -1;
+    fprintf(out, "seed: market %s (id %" PRId64 ", code %s): %s\n", s->market_name, s->market_id, d->code,
             s->created ? "created" : "already there, left as it is");
     if (seed_count(db, s->market_id, &c) != DB_OK) {
-        snprintf(err, sizeof(err), "counting: %s", db->err);
-        goto out;
+        snprintf(err, errlen, "counting: %s", db->err);
+        return -1;
     }
     fprintf(out,
             "seed: %" PRId64 " categories, %" PRId64 " stalls, %" PRId64 " vendors, %" PRId64 " products, %" PRId64
             " couriers, %" PRId64 " notices\n",
             c.categories, c.stalls, c.vendors, c.products, c.couriers, c.notices);
     seed_date(today, 0);
-    if (seed_guide_prices(db, s->market_id, today, &nguide, err, sizeof(err)) != DB_OK)
-        goto out;
+    if (seed_guide_prices(db, s->market_id, today, &nguide, err, errlen) != DB_OK)
+        return -1;
     fprintf(out, "seed: guide prices for %s: %zu items\n", today, nguide);
     if (r != NULL && cachever_bump(r, s->market_id, NULL) == 0)
         fprintf(out, "seed: catalogue version of market %" PRId64 " bumped\n", s->market_id);
@@ -1272,14 +1414,49 @@ int seed_run(db_t *db, redis_t *r, const char *cred_path, FILE *out, FILE *err_o
                 "seed: warning: could not bump the catalogue version (Redis: %s); a running server may "
                 "show its cached catalogue a little longer\n",
                 r != NULL && r->err[0] ? r->err : "not connected");
+    return 0;
+}
+
+int seed_run(db_t *db, redis_t *r, const char *cred_path, FILE *out, FILE *err_out)
+{
+    char err[512] = "";
+    int rc = -1;
+    seed_t *s = calloc(SEED_MARKETS, sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < SEED_MARKETS; i++) {
+        s[i].which = i;
+        if (seed_one(db, r, &s[i], out, err_out, err, sizeof(err)) != 0)
+            goto out;
+    }
     if (ensure_credentials(db, s, cred_path, out, err, sizeof(err)) != 0)
         goto out;
+    for (int i = 0; i < SEED_MARKETS; i++)
+        if (seed_history(db, r, &s[i], i == 0 ? SEED_HISTORY_DAYS : SEED_HISTORY_DAYS2, out, err_out, err,
+                         sizeof(err)) != 0)
+            goto out;
     rc = 0;
 out:
     if (rc != 0)
         fprintf(err_out, "seed: %s\n", err);
     if (s != NULL)
-        OPENSSL_cleanse(s, sizeof(*s)); /* it held passwords */
+        OPENSSL_cleanse(s, SEED_MARKETS * sizeof(*s)); /* it held passwords */
     free(s);
     return rc;
+}
+
+/* ---- for the demo history (models/seedhist.c) ---- */
+
+const char *seed_market_code(const seed_t *s)
+{
+    return defs[s->which].code;
+}
+
+int seed_market_point(const seed_t *s, double *lat, double *lng)
+{
+    *lat = strtod(defs[s->which].lat, NULL);
+    *lng = strtod(defs[s->which].lng, NULL);
+    return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * `stallfront seed`: loads the demo market (models/seed.h) into a database already migrated
- * to this binary's schema.
+ * `stallfront seed`: loads the demo markets and their history (models/seed.h) into a database
+ * already migrated to this binary's schema.
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,12 +43,14 @@ out:
 
 const cli_command_t cli_seed = {
     .name = "seed",
-    .summary = "load the demo market (idempotent)",
-    .usage = "Loads the demo Zhengzhou market (code zz-demo-01: stalls, vendors, products, couriers, an\n"
-             "operator, notices) in one transaction, then upserts today's guide prices. Safe to run again:\n"
-             "an existing market is left as it is, and the logins file is kept while its passwords still\n"
-             "work; when it is missing or stale, the demo accounts get new passwords and it is rewritten.\n"
-             "Needs a database migrated to this binary's schema.\n"
+    .summary = "load the demo markets and their order history (idempotent)",
+    .usage = "Loads the demo Zhengzhou markets (zz-demo-01 and the smaller zz-demo-02: stalls, vendors,\n"
+             "products, couriers, an operator, notices), each in one transaction, then upserts today's guide\n"
+             "prices, and, once, gives each market its last days of completed orders (7 and 2), made through\n"
+             "the real order, payment, fulfilment and delivery code (this needs Redis). Safe to run again:\n"
+             "an existing market and its history are left as they are, and the logins file is kept while its\n"
+             "passwords still work; when it is missing or stale, the demo accounts get new passwords and it\n"
+             "is rewritten. Needs a database migrated to this binary's schema.\n"
              "  --credentials FILE   where the demo logins go (JSON, mode 0600; default\n"
              "                       var/demo-credentials.json, relative to the current directory)\n",
     .run = run,

@@ -441,6 +441,30 @@ START_TEST(test_bad_checkout_bodies_are_refused_and_nothing_is_written)
 }
 END_TEST
 
+/* The world's second market sells too: its stall, vendor and product take an order there. */
+START_TEST(test_the_second_market_of_the_world_takes_orders_too)
+{
+    shop_world_t w;
+    shop_consumer_t c;
+    long status;
+    shop_world_up(&w);
+    consumer(&w, &c);
+    shop_put_cart(&shared, &c, w.other_product, 1000);
+    json_t *doc = shop_checkout(&shared, &c, w.other.market_id, &status);
+    ck_assert_int_eq(status, 201);
+    int64_t order = shop_jint(doc, "id");
+    ck_assert_int_eq(shop_jint(doc, "market_id"), w.other.market_id);
+    ck_assert_int_eq(shop_jint(doc, "items_fen"), 600);
+    json_decref(doc);
+    ck_assert_int_eq(shop_i64(&w.db, "SELECT stall_id FROM vendor_orders WHERE order_id = ?", order), w.other_stall);
+    ck_assert_int_eq(shop_i64(&w.db, "SELECT vendor_id FROM vendor_orders WHERE order_id = ?", order), w.other_vendor);
+    ck_assert_int_eq(shop_stock(&w.db, w.other_product), 49000);
+    /* and the first market's checkout finds nothing of it in the cart */
+    shop_expect_error(shop_checkout(&shared, &c, w.m.market_id, &status), &status, 422, "empty_cart");
+    shop_world_down(&w);
+}
+END_TEST
+
 START_TEST(test_empty_carts_and_unusable_addresses_are_refused_and_nothing_is_written)
 {
     shop_world_t w;
@@ -543,6 +567,7 @@ int main(void)
     tcase_add_test(tc, test_an_out_of_stock_answer_is_kept_for_its_key_too);
     tcase_add_test(tc, test_bad_checkout_bodies_are_refused_and_nothing_is_written);
     tcase_add_test(tc, test_empty_carts_and_unusable_addresses_are_refused_and_nothing_is_written);
+    tcase_add_test(tc, test_the_second_market_of_the_world_takes_orders_too);
     tcase_add_test(tc, test_lines_gone_off_sale_or_short_are_named_and_nothing_is_reserved);
     suite_add_tcase(su, tc);
     int failed = t_run(su, 0);

@@ -53,6 +53,7 @@ void shop_world_up(shop_world_t *w)
     shop_stall(&w->db, w->m.market_id, "A-02", &w->vendor[1], &w->stall[1]);
     shop_stall(&w->db, w->m.market_id, "B-01", &w->vendor[2], &w->stall[2]);
     shop_stall(&w->db, w->other.market_id, "A-01", &w->other_vendor, &w->other_stall);
+    w->other_product = shop_other_product(w, "小白菜", 300, 500, 50000);
 }
 
 void shop_world_down(shop_world_t *w)
@@ -62,11 +63,13 @@ void shop_world_down(shop_world_t *w)
     config_free(&w->cfg);
 }
 
-int64_t shop_product(shop_world_t *w, int s, const char *name, int64_t price, int64_t per_g, int64_t stock)
+/* A product of the stall (of the market, with the vendor). */
+static int64_t product_at(shop_world_t *w, int64_t market, int64_t stall, int64_t vendor, const char *name,
+                          int64_t price, int64_t per_g, int64_t stock)
 {
-    db_param_t p[] = {DB_I64(w->m.market_id),
-                      DB_I64(w->stall[s]),
-                      DB_I64(w->vendor[s]),
+    db_param_t p[] = {DB_I64(market),
+                      DB_I64(stall),
+                      DB_I64(vendor),
                       DB_STR(name),
                       DB_STR(per_g > 0 ? "weight" : "count"),
                       DB_I64(price),
@@ -78,6 +81,16 @@ int64_t shop_product(shop_world_t *w, int s, const char *name, int64_t price, in
                     " pricing_mode, price_fen, per_g, unit, stock, origin, trace_code) VALUES (?, ?, ?, 'veg-leafy',"
                     " 'A010101', ?, ?, ?, ?, ?, ?, '410122', 'ZZ-1')",
                     p, 9);
+}
+
+int64_t shop_product(shop_world_t *w, int s, const char *name, int64_t price, int64_t per_g, int64_t stock)
+{
+    return product_at(w, w->m.market_id, w->stall[s], w->vendor[s], name, price, per_g, stock);
+}
+
+int64_t shop_other_product(shop_world_t *w, const char *name, int64_t price, int64_t per_g, int64_t stock)
+{
+    return product_at(w, w->other.market_id, w->other_stall, w->other_vendor, name, price, per_g, stock);
 }
 
 int64_t shop_address(db_t *db, int64_t user, int64_t market, const char *lat, const char *lng)

@@ -29,6 +29,7 @@ typedef struct shop_world {
     db_t db;
     redis_t redis;
     int64_t vendor[3], stall[3], other_stall, other_vendor; /* set by shop_world_up only */
+    int64_t other_product; /* shop_world_up: 小白菜 at other_stall, weighed, 300 fen / 500 g, 50 kg in stock */
 } shop_world_t;
 
 /* Runs an INSERT (or any write) with params; the new row's id. */
@@ -39,12 +40,15 @@ int64_t shop_i64(db_t *db, const char *text, int64_t id);
 void shop_stall(db_t *db, int64_t market, const char *no, int64_t *vendor, int64_t *stall);
 /* Zeroes w, makes the fixture market w->m and opens w's configuration, database and Redis. */
 void shop_world_open(shop_world_t *w);
-/* shop_world_open, then a second market w->other and stalls, B-01 in w->m and A-01 in w->other. */
+/* shop_world_open, then a second market w->other and stalls A-01, A-02, B-01 in w->m and A-01 in w->other
+ * (with its vendor w->other_vendor and a product on sale, w->other_product, so a test can sell there). */
 void shop_world_up(shop_world_t *w);
 /* Closes what shop_world_open opened. */
 void shop_world_down(shop_world_t *w);
 /* A product of stall s of w->m: weighed (price per per_g grams) or, with per_g 0, counted. */
 int64_t shop_product(shop_world_t *w, int s, const char *name, int64_t price, int64_t per_g, int64_t stock);
+/* The same at w->other's stall A-01 (w->other_stall, w->other_vendor). */
+int64_t shop_other_product(shop_world_t *w, const char *name, int64_t price, int64_t per_g, int64_t stock);
 /* An address (王五) of user at lat/lng, tied to market unless market is 0; its id. */
 int64_t shop_address(db_t *db, int64_t user, int64_t market, const char *lat, const char *lng);
 /* Signs in sandbox-<prefix><pid>_<seq> (seq: the caller's counter) as c, with an address 150 m from the market. */
