@@ -25,12 +25,6 @@
 #include "models/user.h"
 #include "tests/support/testutil.h"
 
-/* 1 once issue 10's salelog hooks (models/order.c, models/payment.c) are in the tree: then the
- * history's sale lines are checked too (see the test of the week). */
-#ifndef SEED_TEST_SALELOG_HOOKS
-#define SEED_TEST_SALELOG_HOOKS 0
-#endif
-
 static char dbname[64]; /* the scratch database */
 static char dir[512];   /* this run's directory under STALLFRONT_TEST_VAR: the seeds' cwd */
 static char cred[640];  /* the credentials file the tests pass with --credentials */
@@ -694,10 +688,8 @@ START_TEST(test_the_demo_market_has_a_week_of_realistic_completed_orders)
                         " DATE_FORMAT(created_at + INTERVAL 8 HOUR, '%Y%m%d')",
                         m),
                      0);
-#if SEED_TEST_SALELOG_HOOKS
     /* The sales change log (the salelog hooks in order.c / payment.c): a sale line for every
-     * paid order line, on the day it was paid. Switched on by the merge of issue 10's salelog
-     * part: until the hooks are in the tree, sale_lines stays empty. */
+     * paid order line, on the day it was paid; its newest version says what happened. */
     ck_assert_int_eq(q1(&db,
                         "SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id"
                         " WHERE l.market_id = ? AND o.paid_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sale_lines s"
@@ -705,7 +697,18 @@ START_TEST(test_the_demo_market_has_a_week_of_realistic_completed_orders)
                         m),
                      0);
     ck_assert_int_gt(q1(&db, "SELECT COUNT(*) FROM sale_lines WHERE market_id = ?", m), 0);
-#endif
+    ck_assert_int_eq(q1(&db,
+                        "SELECT COUNT(*) FROM sale_lines s JOIN orders o ON o.id = s.order_id"
+                        " WHERE s.market_id = ? AND o.status = 'delivered' AND s.op = 'upsert'"
+                        " AND (s.delivered_at IS NULL OR s.ready_at IS NULL OR s.qty_actual IS NULL)",
+                        m),
+                     0);
+    ck_assert_int_eq(q1(&db,
+                        "SELECT COUNT(*) FROM sale_lines s JOIN vendor_orders v ON v.id = s.vendor_order_id"
+                        " WHERE s.market_id = ? AND v.status IN ('rejected', 'cancelled')"
+                        " AND (s.op <> 'void' OR s.refunded_fen <> s.amount_fen)",
+                        m),
+                     0);
     close_db(&db, &cfg);
 }
 END_TEST
