@@ -18,7 +18,8 @@
  * are refused too, so a typo never passes as "not given"), then calls one model function,
  * then bumps the catalogue version when the public catalogue shows what changed, and ends
  * with one reply. The body belongs to the request; the models borrow its
- * strings. Complaints, stats and platform clients are not here yet.
+ * strings. Complaints are in feedback.c, the market's statistics in stats.c and the
+ * platform clients in platform_clients.c.
  */
 #include <jansson.h>
 #include <stdio.h>
