@@ -553,8 +553,9 @@ static int pull(client_t *c, const args_t *a, int fd, const char *cursor0)
         }
         if (rc == 0 && a->out != NULL) /* only once the page is on disk */
             rc = save_cursor(a->out, a->market, resume);
-        snprintf(cursor, sizeof(cursor), "%s", resume);
-        int more = json_is_string(next) && n > 0;
+        /* the next page starts at next_cursor; a later run at resume_cursor (saved above) */
+        int more = json_is_string(next) && n > 0 && strlen(json_string_value(next)) < sizeof(cursor);
+        snprintf(cursor, sizeof(cursor), "%s", more ? json_string_value(next) : resume);
         json_decref(doc);
         if (rc != 0)
             return 1;

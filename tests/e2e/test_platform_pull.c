@@ -3,7 +3,8 @@
  * feed (docs/platform-feed.md), the real binary against a real server over HTTP. A platform
  * client is made by the market's operator through the API (POST /v1/admin/platform-clients);
  * orders are checked out by consumers, paid as the notification handler records a payment,
- * and fulfilled by their vendors through the API (accept, pick, ready, reject).
+ * and fulfilled by their vendors through the API (accept, pick, ready, reject); one is
+ * delivered by a courier (the real `stallfront work` dispatches it).
  *
  *   a first pull with --limit 7 (several pages) writes every version the feed holds, and
  *     saves the resume cursor beside the file;
@@ -42,7 +43,11 @@ static const char *const test_env[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                                        "STALLFRONT_ORDER_FREE_DELIVERY_FROM_FEN=50000",
                                        "STALLFRONT_ORDER_DELIVERY_RADIUS_M=5000",
                                        "STALLFRONT_AUTH_LOGIN_MAX_FAILURES=1000",
+                                       "STALLFRONT_QUEUE_LEASE_MS=1000",
+                                       "STALLFRONT_DISPATCH_RETRY_MAX_S=1",
                                        NULL};
+static const char *const work_env[] = {"STALLFRONT_PAYMENTS_MODE=sandbox", "STALLFRONT_QUEUE_LEASE_MS=1000",
+                                       "STALLFRONT_DISPATCH_RETRY_MAX_S=1", NULL};
 static tserver_t shared;
 static int shared_exit;
 
@@ -209,6 +214,78 @@ static void pick(world_t *w, int v, int64_t order, int64_t qty_actual)
     act(w, v, vo_of(w, order), "pick", body);
 }
 
+/* A request as token that must answer want; the document (caller decrefs). */
+static json_t *call(const char *method, const char *path, const char *token, json_t *body, long want)
+{
+    long status;
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    json_t *doc = shop_call(&shared, method, path, token, text, NULL, &status);
+    free(text);
+    text = json_dumps(doc, JSON_COMPACT);
+    ck_assert_msg(status == want, "%s %s: want %ld, got %ld %s", method, path, want, status, text);
+    free(text);
+    return doc;
+}
+
+/* A courier made by the operator delivers the order (ready at every stall) as the courier
+ * app would: on shift near the market, the offer (dispatched by `work`), accept, pick up,
+ * deliver with the order's code (from the consumer's view). */
+static void deliver(world_t *w, int c, int64_t order)
+{
+    char user[64], token[128], path[128];
+    snprintf(user, sizeof(user), "pc%d_%lld", (int)getpid(), (long long)order);
+    json_decref(call("POST", "/v1/admin/couriers", w->op_token,
+                     json_pack("{s:s, s:s, s:s, s:s}", "name", "骑手小李", "phone", "13700000001", "username", user,
+                               "password", "courier-pass-1"),
+                     201));
+    ck_assert_int_eq(t_login(&shared, user, "courier-pass-1", token, sizeof(token)), 0);
+    snprintf(path, sizeof(path), "/v1/markets/%lld", (long long)w->s.m.market_id);
+    json_t *doc = call("GET", path, NULL, NULL, 200);
+    double lat = json_number_value(json_object_get(doc, "lat")), lng = json_number_value(json_object_get(doc, "lng"));
+    json_decref(doc);
+    json_decref(call("POST", "/v1/courier/shift", token, json_pack("{s:b}", "on", 1), 200));
+    int64_t delivery = 0;
+    for (int waited = 0; delivery == 0 && waited < 30000; waited += 100) {
+        json_decref(call("PUT", "/v1/courier/location", token, json_pack("{s:f, s:f}", "lat", lat, "lng", lng), 200));
+        doc = call("GET", "/v1/courier/offers", token, NULL, 200);
+        json_t *items = json_is_array(doc) ? doc : json_object_get(doc, "items");
+        for (size_t i = 0; i < json_array_size(items); i++)
+            if (shop_jint(json_array_get(items, i), "order_id") == order)
+                delivery = shop_jint(json_array_get(items, i), "id");
+        json_decref(doc);
+        if (delivery == 0)
+            usleep(100 * 1000);
+    }
+    ck_assert_msg(delivery != 0, "the courier was never offered order %lld", (long long)order);
+    snprintf(path, sizeof(path), "/v1/courier/offers/%lld/accept", (long long)delivery);
+    json_decref(call("POST", path, token, NULL, 200));
+    snprintf(path, sizeof(path), "/v1/courier/deliveries/%lld/pickup", (long long)delivery);
+    json_decref(call("POST", path, token, NULL, 200));
+    char code[16] = "";
+    snprintf(path, sizeof(path), "/v1/orders/%lld", (long long)order);
+    for (int waited = 0; code[0] == '\0' && waited < 30000; waited += 100) {
+        doc = call("GET", path, w->c[c].token, NULL, 200);
+        const char *got = json_string_value(json_object_get(json_object_get(doc, "delivery"), "code"));
+        if (got != NULL)
+            snprintf(code, sizeof(code), "%s", got);
+        json_decref(doc);
+        if (code[0] == '\0')
+            usleep(100 * 1000);
+    }
+    ck_assert_msg(code[0] != '\0', "order %lld shows no delivery code", (long long)order);
+    snprintf(path, sizeof(path), "/v1/courier/deliveries/%lld/deliver", (long long)delivery);
+    json_decref(call("POST", path, token, json_pack("{s:s}", "code", code), 200));
+    for (int waited = 0; waited < 30000; waited += 100) {
+        int delivered = t_db_i64(&w->s.db, "SELECT status = 'delivered' FROM orders WHERE id = ?",
+                                 (db_param_t[]){DB_I64(order)}, 1) == 1;
+        if (delivered)
+            return;
+        usleep(100 * 1000);
+    }
+    ck_abort_msg("order %lld never became delivered", (long long)order);
+}
+
 /* ---------------------------------------------------------------- the binary */
 
 /* Runs `stallfront platform pull --out <w->out>` with the world's client and extra args,
@@ -339,7 +416,9 @@ static void today_0800(char *buf, size_t len)
 START_TEST(test_pull_resumes_gets_corrections_as_new_versions_and_verifies_the_day)
 {
     world_t w;
+    twork_t wk;
     world_up(&w);
+    ck_assert_int_eq(t_work_start(&wk, work_env, NULL), 0);
     int64_t spinach = shop_product(&w.s, 0, "菠菜", 600, 500, 100000); /* weighed, stall A-01 */
     int64_t eggs = shop_product(&w.s, 1, "土鸡蛋", 350, 0, 1000);      /* counted, stall A-02 */
 
@@ -358,6 +437,7 @@ START_TEST(test_pull_resumes_gets_corrections_as_new_versions_and_verifies_the_d
     pick(&w, 1, o[1], 6);
     act(&w, 1, vo_of(&w, o[1]), "ready", NULL);
     pick(&w, 1, o[2], 4);
+    deliver(&w, 0, o[0]); /* delivered_at, and the delivery times of the KPIs */
 
     /* ---- the first pull, 7 lines a page: every version, the cursor saved beside the file */
     ck_assert_int_eq(pull(&w, w.secret_file, w.s.m.market_id, "--limit 7"), 0);
@@ -373,7 +453,12 @@ START_TEST(test_pull_resumes_gets_corrections_as_new_versions_and_verifies_the_d
     free(saved);
     size_t after_first = json_array_size(first);
     int64_t heavy = line_of(&w, o[3]), rejected = line_of(&w, o[4]);
-    json_t *r = newest(first, heavy);
+    json_t *r = newest(first, line_of(&w, o[0]));
+    ck_assert_ptr_nonnull(r);
+    ck_assert(json_is_string(json_object_get(r, "ready_at")));
+    ck_assert(json_is_string(json_object_get(r, "delivered_at")));
+    ck_assert_int_eq(shop_jint(r, "qty_actual"), 750);
+    r = newest(first, heavy);
     ck_assert_ptr_nonnull(r);
     int64_t heavy_v = shop_jint(r, "version");
     ck_assert(json_is_null(json_object_get(r, "qty_actual")));
@@ -421,16 +506,31 @@ START_TEST(test_pull_resumes_gets_corrections_as_new_versions_and_verifies_the_d
     if (rc != 0)
         t_sh("cat '%s' >&2", w.log);
     ck_assert_int_eq(rc, 0);
-    static const char *const fields[] = {
-        "orders_paid",      "gmv_fen",         "refunds_fen",     "net_sales_fen",       "items_qty_g",
-        "items_qty_pieces", "active_stalls",   "stalls_total",    "consumers",           "repeat_consumers",
-        "reject_ratio",     "complaint_count", "reconcile.count", "reconcile.sales_fen", "reconcile.checksum"};
+    static const char *const fields[] = {"orders_paid",
+                                         "orders_delivered",
+                                         "median_minutes_paid_to_ready",
+                                         "p90_minutes_paid_to_delivered",
+                                         "gmv_fen",
+                                         "refunds_fen",
+                                         "net_sales_fen",
+                                         "items_qty_g",
+                                         "items_qty_pieces",
+                                         "active_stalls",
+                                         "stalls_total",
+                                         "consumers",
+                                         "repeat_consumers",
+                                         "reject_ratio",
+                                         "complaint_count",
+                                         "reconcile.count",
+                                         "reconcile.sales_fen",
+                                         "reconcile.checksum"};
     char *log = slurp(w.log);
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         ck_assert_msg(row_ok(log, fields[i]), "--verify printed no ok row %s:\n%s", fields[i], log);
     ck_assert_msg(strstr(log, "DIFF") == NULL, "--verify found a difference:\n%s", log);
     ck_assert(strstr(log, "verified:") != NULL);
     free(log);
+    ck_assert_int_eq(t_work_stop(&wk, SIGTERM), 0);
     world_down(&w);
 }
 END_TEST
