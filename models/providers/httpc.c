@@ -114,14 +114,37 @@ static void set_options(CURL *h, const httpc_req_t *req, struct curl_slist *list
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+    if (req->http2)
+        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
 }
 
-sf_status_t httpc_call(const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen)
+struct httpc_conn {
+    CURL *h;
+};
+
+httpc_conn_t *httpc_conn_new(void)
+{
+    httpc_conn_t *conn = calloc(1, sizeof(*conn));
+    if (conn != NULL && (conn->h = curl_easy_init()) == NULL) {
+        free(conn);
+        conn = NULL;
+    }
+    return conn;
+}
+
+void httpc_conn_free(httpc_conn_t *conn)
+{
+    if (conn != NULL)
+        curl_easy_cleanup(conn->h);
+    free(conn);
+}
+
+/* One call on handle h (NULL: out of memory), its options reset first; h is the caller's. */
+static sf_status_t call_on(CURL *h, const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen)
 {
     struct curl_slist *list = NULL;
     sf_status_t rc = SF_E_UNAVAILABLE;
     call_t c = {.req = req, .resp = resp};
-    CURL *h = curl_easy_init();
     memset(resp, 0, sizeof(*resp));
     resp->body = calloc(1, req->answer_max + 1);
     if (h == NULL || resp->body == NULL) {
@@ -148,7 +171,22 @@ sf_status_t httpc_call(const httpc_req_t *req, httpc_resp_t *resp, char *err, si
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     rc = SF_OK;
 out:
+    if (h != NULL) /* the header list goes: the handle must not point at it */
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(list);
+    return rc;
+}
+
+sf_status_t httpc_call(const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen)
+{
+    CURL *h = curl_easy_init();
+    sf_status_t rc = call_on(h, req, resp, err, errlen);
     curl_easy_cleanup(h);
     return rc;
+}
+
+sf_status_t httpc_call_on(httpc_conn_t *conn, const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen)
+{
+    curl_easy_reset(conn->h); /* the options go, the connection stays */
+    return call_on(conn->h, req, resp, err, errlen);
 }

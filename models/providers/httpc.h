@@ -35,6 +35,8 @@ typedef struct httpc_req {
     int truncate;                    /* 1: a longer answer keeps its first answer_max bytes;
                                         0: a longer answer is no answer (not the peer we expect) */
     const char *const *keep_headers; /* NULL-ended names of answer headers to keep (≤ HTTPC_KEEP_MAX), or NULL */
+    int http2;                       /* 1: HTTP/2 where the server speaks it (ALPN over https, an h2c
+                                        Upgrade over http), else HTTP/1.1; 0: libcurl's default */
 } httpc_req_t;
 
 typedef struct httpc_resp {
@@ -53,6 +55,15 @@ void httpc_global_cleanup(void);
  * answer_max without truncate, out of memory), with the reason in err. resp is filled or
  * emptied either way: free it with httpc_resp_free. */
 sf_status_t httpc_call(const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen);
+
+/* A libcurl handle kept between calls, so that they share one connection (a CLI paging
+ * through a feed). One thread at a time; NULL when out of memory. */
+typedef struct httpc_conn httpc_conn_t;
+httpc_conn_t *httpc_conn_new(void);
+void httpc_conn_free(httpc_conn_t *conn);
+
+/* httpc_call on conn's connection (opened, or reopened, as needed). */
+sf_status_t httpc_call_on(httpc_conn_t *conn, const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen);
 
 /* Frees resp's body and empties it (resp itself is the caller's). */
 void httpc_resp_free(httpc_resp_t *resp);

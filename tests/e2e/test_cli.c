@@ -31,7 +31,7 @@ static int output_has(const char *text)
 
 START_TEST(test_every_subcommand_has_help)
 {
-    static const char *const cmds[] = {"serve", "work", "migrate", "seed", "config"};
+    static const char *const cmds[] = {"serve", "work", "migrate", "seed", "config", "platform"};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         char args[64];
         snprintf(args, sizeof(args), "%s --help", cmds[i]);
