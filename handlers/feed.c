@@ -40,7 +40,7 @@ static void transactions(api_req_t *req, worker_t *w)
     json_t *doc = NULL;
     sf_status_t rc = path_market(req, &id, &d);
     if (rc == SF_OK && (valid_query_limit(req, FEED_LIMIT_DEFAULT, SALELOG_FEED_MAX, &limit, &d) < 0 ||
-                        valid_query_cursor(req, STATS_FEED_KIND, &key, &after, &d) < 0))
+                        valid_query_log_cursor(req, STATS_FEED_KIND, &key, &after, &d) < 0))
         rc = SF_E_INVALID;
     if (rc == SF_OK && key != 0)
         rc = status_field(&d, SF_E_INVALID, "cursor", "is not a cursor of this list");

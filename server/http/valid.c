@@ -450,6 +450,17 @@ int valid_query_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *a
     return rc;
 }
 
+int valid_query_log_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *after_id, status_detail_t *d)
+{
+    char buf[CURSOR_MAX];
+    int rc = query(req, "cursor", buf, sizeof(buf), "is not a cursor of this list", d);
+    if (rc == 1 && buf[0] == '\0')
+        return 0;
+    if (rc == 1 && cursor_decode(buf, kind, key, after_id) != 0)
+        return bad(d, "cursor", NULL, "is not a cursor of this list");
+    return rc;
+}
+
 int valid_query_limit(const api_req_t *req, size_t dflt, size_t max, size_t *limit, status_detail_t *d)
 {
     char buf[24], why[64];

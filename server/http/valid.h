@@ -135,6 +135,11 @@ int valid_query_range(const api_req_t *req, int need, int max_days, char *from, 
 /* ?cursor= of a list of that kind (models/base/cursor.h): *key and *after_id. */
 int valid_query_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *after_id, status_detail_t *d);
 
+/* ?cursor= of a change log (the platforms' feed): like valid_query_cursor, except that an
+ * empty one (`?cursor=`) means the beginning, as an absent one does (*after_id 0): a
+ * platform's first request carries the parameter it will fill later. */
+int valid_query_log_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *after_id, status_detail_t *d);
+
 /* ?limit=: dflt when absent, else a decimal from 1 to max. 0 or -1 (never "absent"). */
 int valid_query_limit(const api_req_t *req, size_t dflt, size_t max, size_t *limit, status_detail_t *d);
 

@@ -552,6 +552,11 @@ START_TEST(test_the_feed_pages_a_markets_versions_by_cursor)
     prefused(p, 422, "cursor");
     pathf(p, sizeof(p), "/v1/platform/markets/%lld/transactions?limit=1000", (long long)mkt_a.market_id);
     json_decref(pget(p, 200));
+    /* an empty cursor is the beginning of the log, as API.md's `?cursor=&limit=` reads */
+    pathf(p, sizeof(p), "/v1/platform/markets/%lld/transactions?cursor=&limit=1000", (long long)mkt_a.market_id);
+    doc = pget(p, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 6);
+    json_decref(doc);
 }
 END_TEST
 
