@@ -733,8 +733,8 @@ static int load_day(const char *path, int32_t day, sale_rec_t **recs, size_t *n,
 /* One row of the table; 1 when the values differ. */
 static int row(const char *field, json_t *pulled, json_t *server, const char *note)
 {
-    char *p = pulled != NULL ? json_dumps(pulled, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    char *s = server != NULL ? json_dumps(server, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    char *p = pulled != NULL ? json_dumps(pulled, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    char *s = server != NULL ? json_dumps(server, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     int same = pulled != NULL && server != NULL && json_equal(pulled, server);
     printf("%-36s %-20s %-20s %s%s\n", field, p != NULL ? p : "(none)", s != NULL ? s : "(none)", same ? "ok" : "DIFF",
            note);
