@@ -342,13 +342,6 @@ sf_status_t delivery_overdue(db_t *db, int64_t max, db_rows_t **rows)
                                                                                                             "up_at") ", " SQL_AT_0800("d.delivered_at") ", d.market_id"
 #define DFROM " FROM deliveries d JOIN orders o ON o.id = d.order_id LEFT JOIN couriers c ON c.id = d.courier_id"
 
-static json_t *col_str(const db_rows_t *r, size_t col)
-{
-    size_t len;
-    const char *s = db_rows_str(r, col, &len);
-    return s != NULL ? json_stringn(s, len) : json_null();
-}
-
 static json_t *col_real(const db_rows_t *r, size_t col)
 {
     const char *s = db_rows_str(r, col, NULL);
@@ -360,20 +353,21 @@ static json_t *delivery_json(const db_rows_t *r, int operator)
 {
     json_t *d = json_pack("{s:I, s:I, s:o, s:o, s:[], s:{s:o, s:o, s:o}, s:I, s:b, s:o, s:o, s:o, s:o}", "id",
                           (json_int_t)db_rows_i64(r, 0), "order_id", (json_int_t)db_rows_i64(r, 1), "order_no",
-                          col_str(r, 2), "status", col_str(r, 3), "pickups", "dropoff", "text", col_str(r, 4), "lat",
-                          col_real(r, 5), "lng", col_real(r, 6), "code_failures", (json_int_t)db_rows_i64(r, 7),
-                          "locked", db_rows_i64(r, 8) != 0, "created_at", col_str(r, 15), "assigned_at", col_str(r, 17),
-                          "picked_up_at", col_str(r, 18), "delivered_at", col_str(r, 19));
+                          db_rows_json_str(r, 2), "status", db_rows_json_str(r, 3), "pickups", "dropoff", "text",
+                          db_rows_json_str(r, 4), "lat", col_real(r, 5), "lng", col_real(r, 6), "code_failures",
+                          (json_int_t)db_rows_i64(r, 7), "locked", db_rows_i64(r, 8) != 0, "created_at",
+                          db_rows_json_str(r, 15), "assigned_at", db_rows_json_str(r, 17), "picked_up_at",
+                          db_rows_json_str(r, 18), "delivered_at", db_rows_json_str(r, 19));
     if (d == NULL || !operator)
         return d;
     json_t *courier = db_rows_isnull(r, 12) ? json_null()
                                             : json_pack("{s:I, s:o, s:o}", "id", (json_int_t)db_rows_i64(r, 12), "name",
-                                                        col_str(r, 13), "phone", col_str(r, 14));
+                                                        db_rows_json_str(r, 13), "phone", db_rows_json_str(r, 14));
     if (json_object_set_new(d, "courier", courier) != 0 ||
         json_object_set_new(d, "rounds", json_integer(db_rows_i64(r, 9))) != 0 ||
         json_object_set_new(d, "grab", json_boolean(db_rows_i64(r, 10) != 0)) != 0 ||
         json_object_set_new(d, "no_courier_tries", json_integer(db_rows_i64(r, 11))) != 0 ||
-        json_object_set_new(d, "offered_at", col_str(r, 16)) != 0 ||
+        json_object_set_new(d, "offered_at", db_rows_json_str(r, 16)) != 0 ||
         json_object_set_new(d, "alerts", json_array()) != 0) {
         json_decref(d);
         return NULL;
@@ -424,7 +418,7 @@ static sf_status_t attach_pickups(db_t *db, json_t *items)
             if (json_integer_value(json_object_get(v, "order_id")) != order_id)
                 continue;
             json_t *pk = json_pack("{s:I, s:o, s:o}", "stall_id", (json_int_t)db_rows_i64(rows, 1), "stall_no",
-                                   col_str(rows, 2), "status", col_str(rows, 3));
+                                   db_rows_json_str(rows, 2), "status", db_rows_json_str(rows, 3));
             if (pk == NULL || json_array_append_new(json_object_get(v, "pickups"), pk) != 0)
                 rc = DB_ERR;
         }
@@ -447,7 +441,7 @@ static sf_status_t attach_alerts(db_t *db, int64_t market_id, json_t *items)
                               p, DELIVERY_LIST_MAX + 1, &rows);
     while (rc == DB_OK && db_rows_next(rows)) {
         json_t *d = find(items, "id", db_rows_i64(rows, 0));
-        if (d != NULL && json_array_append_new(json_object_get(d, "alerts"), col_str(rows, 1)) != 0)
+        if (d != NULL && json_array_append_new(json_object_get(d, "alerts"), db_rows_json_str(rows, 1)) != 0)
             rc = DB_ERR;
     }
     db_rows_free(rows);
@@ -549,7 +543,7 @@ sf_status_t delivery_offers_for(db_t *db, redis_t *r, int64_t market_id, int64_t
                          p, 3, 0, 0, 0, &open, NULL, 0);
     while (rc == DB_OK && db_rows_next(rows)) {
         json_t *d = find(open, "id", db_rows_i64(rows, 0)), *o = NULL;
-        if (d != NULL && ((o = offer_item(d, db_rows_i64(rows, 1), 1, col_str(rows, 2), 0)) == NULL ||
+        if (d != NULL && ((o = offer_item(d, db_rows_i64(rows, 1), 1, db_rows_json_str(rows, 2), 0)) == NULL ||
                           json_array_append_new(*items, o) != 0))
             rc = DB_ERR;
     }

@@ -55,18 +55,6 @@ typedef struct node {
     json_t *obj;
 } node_t;
 
-static json_t *col_str(const db_rows_t *r, size_t col)
-{
-    size_t len;
-    const char *s = db_rows_str(r, col, &len);
-    return s != NULL ? json_stringn(s, len) : json_null();
-}
-
-static json_t *col_int(const db_rows_t *r, size_t col)
-{
-    return db_rows_isnull(r, col) ? json_null() : json_integer(db_rows_i64(r, col));
-}
-
 static int by_node(const void *a, const void *b)
 {
     const node_t *x = a, *y = b;
@@ -75,12 +63,13 @@ static int by_node(const void *a, const void *b)
 
 static json_t *vo_json(const db_rows_t *r)
 {
-    return json_pack(
-        "{s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:[]}", "id", (json_int_t)db_rows_i64(r, 0),
-        "order_id", (json_int_t)db_rows_i64(r, 1), "order_no", col_str(r, 2), "stall_id", (json_int_t)db_rows_i64(r, 3),
-        "status", col_str(r, 4), "items_fen", (json_int_t)db_rows_i64(r, 5), "items_actual_fen", col_int(r, 6),
-        "refund_fen", (json_int_t)db_rows_i64(r, 7), "created_at", col_str(r, 8), "new_at", col_str(r, 9),
-        "reject_reason", col_str(r, 10), "note", col_str(r, 11), "delivery_status", col_str(r, 12), "lines");
+    return json_pack("{s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:[]}", "id",
+                     (json_int_t)db_rows_i64(r, 0), "order_id", (json_int_t)db_rows_i64(r, 1), "order_no",
+                     db_rows_json_str(r, 2), "stall_id", (json_int_t)db_rows_i64(r, 3), "status",
+                     db_rows_json_str(r, 4), "items_fen", (json_int_t)db_rows_i64(r, 5), "items_actual_fen",
+                     db_rows_json_int(r, 6), "refund_fen", (json_int_t)db_rows_i64(r, 7), "created_at",
+                     db_rows_json_str(r, 8), "new_at", db_rows_json_str(r, 9), "reject_reason", db_rows_json_str(r, 10),
+                     "note", db_rows_json_str(r, 11), "delivery_status", db_rows_json_str(r, 12), "lines");
 }
 
 /* Reads the lines of the vendor orders in nodes (sorted by id) with one query and files

@@ -198,13 +198,6 @@ static int alert_cmp(const void *x, const void *y)
     return (a->product_id > b->product_id) - (a->product_id < b->product_id);
 }
 
-static json_t *col_str(const db_rows_t *rows, size_t col)
-{
-    size_t len;
-    const char *s = db_rows_str(rows, col, &len);
-    return s != NULL ? json_stringn(s, len) : json_null();
-}
-
 /* One candidate row as an alert; a->doc stays NULL if C finds it within the band. */
 static void alert_from_row(const db_rows_t *rows, int band_pct, alert_t *a)
 {
@@ -216,14 +209,14 @@ static void alert_from_row(const db_rows_t *rows, int band_pct, alert_t *a)
     a->abs_bp = bp < 0 ? (bp == INT64_MIN ? INT64_MAX : -bp) : bp;
     if (dir == GUIDE_WITHIN)
         return;
-    a->doc = json_pack("{s:I, s:o, s:I, s:o, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:s}", "product_id",
-                       (json_int_t)a->product_id, "name", col_str(rows, 1), "stall_id",
-                       (json_int_t)db_rows_i64(rows, 2), "stall_no", col_str(rows, 3), "vendor_id",
-                       (json_int_t)db_rows_i64(rows, 4), "commodity_code", col_str(rows, 5), "price_fen", (json_int_t)p,
-                       "per_g", (json_int_t)pg, "guide_price_fen", (json_int_t)g, "guide_per_g", (json_int_t)gg,
-                       "unit_price_fen_per_500g", (json_int_t)guide_per_500g(p, pg), "guide_price_fen_per_500g",
-                       (json_int_t)guide_per_500g(g, gg), "guide_name", col_str(rows, 10), "deviation_pct",
-                       (double)bp / 100.0, "direction", dir == GUIDE_ABOVE ? "above" : "below");
+    a->doc = json_pack(
+        "{s:I, s:o, s:I, s:o, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:s}", "product_id",
+        (json_int_t)a->product_id, "name", db_rows_json_str(rows, 1), "stall_id", (json_int_t)db_rows_i64(rows, 2),
+        "stall_no", db_rows_json_str(rows, 3), "vendor_id", (json_int_t)db_rows_i64(rows, 4), "commodity_code",
+        db_rows_json_str(rows, 5), "price_fen", (json_int_t)p, "per_g", (json_int_t)pg, "guide_price_fen",
+        (json_int_t)g, "guide_per_g", (json_int_t)gg, "unit_price_fen_per_500g", (json_int_t)guide_per_500g(p, pg),
+        "guide_price_fen_per_500g", (json_int_t)guide_per_500g(g, gg), "guide_name", db_rows_json_str(rows, 10),
+        "deviation_pct", (double)bp / 100.0, "direction", dir == GUIDE_ABOVE ? "above" : "below");
 }
 
 /* Turns the candidate rows into the sorted list of alerts. */

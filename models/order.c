@@ -578,18 +578,6 @@ typedef struct range {
     const char *status;
 } range_t;
 
-static json_t *col_str(const db_rows_t *r, size_t col)
-{
-    size_t len;
-    const char *s = db_rows_str(r, col, &len);
-    return s != NULL ? json_stringn(s, len) : json_null();
-}
-
-static json_t *col_int(const db_rows_t *r, size_t col)
-{
-    return db_rows_isnull(r, col) ? json_null() : json_integer(db_rows_i64(r, col));
-}
-
 static json_t *col_real(const db_rows_t *r, size_t col)
 {
     const char *s = db_rows_str(r, col, NULL);
@@ -611,23 +599,24 @@ static json_t *find_node(const node_t *nodes, size_t n, int64_t id)
 
 static json_t *order_json(const db_rows_t *r)
 {
-    return json_pack("{s:I, s:o, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o, s:o, s:o},"
-                     " s:o, s:o, s:[], s:n, s:[]}",
-                     "id", (json_int_t)db_rows_i64(r, 0), "order_no", col_str(r, 1), "market_id",
-                     (json_int_t)db_rows_i64(r, 2), "status", col_str(r, 3), "items_fen", (json_int_t)db_rows_i64(r, 4),
-                     "delivery_fee_fen", (json_int_t)db_rows_i64(r, 5), "payable_fen", (json_int_t)db_rows_i64(r, 6),
-                     "paid_fen", (json_int_t)db_rows_i64(r, 7), "refunded_fen", (json_int_t)db_rows_i64(r, 8),
-                     "created_at", col_str(r, 9), "expires_at", col_str(r, 10), "paid_at", col_str(r, 11), "note",
-                     col_str(r, 12), "address", "name", col_str(r, 13), "phone", col_str(r, 14), "text", col_str(r, 15),
-                     "lat", col_real(r, 16), "lng", col_real(r, 17), "cancelled_at", col_str(r, 18), "cancel_reason",
-                     col_str(r, 19), "vendor_orders", "delivery", "refunds");
+    return json_pack(
+        "{s:I, s:o, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o, s:o, s:o},"
+        " s:o, s:o, s:[], s:n, s:[]}",
+        "id", (json_int_t)db_rows_i64(r, 0), "order_no", db_rows_json_str(r, 1), "market_id",
+        (json_int_t)db_rows_i64(r, 2), "status", db_rows_json_str(r, 3), "items_fen", (json_int_t)db_rows_i64(r, 4),
+        "delivery_fee_fen", (json_int_t)db_rows_i64(r, 5), "payable_fen", (json_int_t)db_rows_i64(r, 6), "paid_fen",
+        (json_int_t)db_rows_i64(r, 7), "refunded_fen", (json_int_t)db_rows_i64(r, 8), "created_at",
+        db_rows_json_str(r, 9), "expires_at", db_rows_json_str(r, 10), "paid_at", db_rows_json_str(r, 11), "note",
+        db_rows_json_str(r, 12), "address", "name", db_rows_json_str(r, 13), "phone", db_rows_json_str(r, 14), "text",
+        db_rows_json_str(r, 15), "lat", col_real(r, 16), "lng", col_real(r, 17), "cancelled_at",
+        db_rows_json_str(r, 18), "cancel_reason", db_rows_json_str(r, 19), "vendor_orders", "delivery", "refunds");
 }
 
 static json_t *vendor_order_json(const db_rows_t *r)
 {
     return json_pack("{s:I, s:I, s:I, s:o, s:I, s:[]}", "id", (json_int_t)db_rows_i64(r, 0), "stall_id",
-                     (json_int_t)db_rows_i64(r, 2), "vendor_id", (json_int_t)db_rows_i64(r, 3), "status", col_str(r, 4),
-                     "items_fen", (json_int_t)db_rows_i64(r, 5), "lines");
+                     (json_int_t)db_rows_i64(r, 2), "vendor_id", (json_int_t)db_rows_i64(r, 3), "status",
+                     db_rows_json_str(r, 4), "items_fen", (json_int_t)db_rows_i64(r, 5), "lines");
 }
 
 json_t *order_line_json(const db_rows_t *r, size_t at)
@@ -635,10 +624,11 @@ json_t *order_line_json(const db_rows_t *r, size_t at)
     json_t *pricing = product_pricing_json(r, at + 4);
     return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:o, s:o, s:o}", "id",
                      (json_int_t)db_rows_i64(r, at), "product_id", (json_int_t)db_rows_i64(r, at + 1), "name",
-                     col_str(r, at + 2), "category", col_str(r, at + 14), "commodity_code", col_str(r, at + 3),
-                     "pricing", pricing, "qty", (json_int_t)db_rows_i64(r, at + 8), "qty_actual", col_int(r, at + 9),
-                     "amount_fen", (json_int_t)db_rows_i64(r, at + 10), "amount_actual_fen", col_int(r, at + 11),
-                     "origin", col_str(r, at + 12), "trace_code", col_str(r, at + 13));
+                     db_rows_json_str(r, at + 2), "category", db_rows_json_str(r, at + 14), "commodity_code",
+                     db_rows_json_str(r, at + 3), "pricing", pricing, "qty", (json_int_t)db_rows_i64(r, at + 8),
+                     "qty_actual", db_rows_json_int(r, at + 9), "amount_fen", (json_int_t)db_rows_i64(r, at + 10),
+                     "amount_actual_fen", db_rows_json_int(r, at + 11), "origin", db_rows_json_str(r, at + 12),
+                     "trace_code", db_rows_json_str(r, at + 13));
 }
 
 /* Reads the vendor orders of the range and files them under their orders; *vos gets them
@@ -708,9 +698,9 @@ static int attach_refunds(db_t *db, const range_t *g, const node_t *orders, size
                       p, 7, &rows);
     while (rc == DB_OK && db_rows_next(rows)) {
         json_t *order = find_node(orders, norders, db_rows_i64(rows, 1));
-        json_t *refund =
-            json_pack("{s:I, s:I, s:o, s:o}", "id", (json_int_t)db_rows_i64(rows, 0), "amount_fen",
-                      (json_int_t)db_rows_i64(rows, 2), "reason", col_str(rows, 3), "status", col_str(rows, 4));
+        json_t *refund = json_pack("{s:I, s:I, s:o, s:o}", "id", (json_int_t)db_rows_i64(rows, 0), "amount_fen",
+                                   (json_int_t)db_rows_i64(rows, 2), "reason", db_rows_json_str(rows, 3), "status",
+                                   db_rows_json_str(rows, 4));
         if (order == NULL)
             json_decref(refund);
         if (order == NULL || refund == NULL || json_array_append_new(json_object_get(order, "refunds"), refund) != 0)
@@ -749,10 +739,10 @@ static int attach_deliveries(db_t *db, const range_t *g, const node_t *orders, s
         json_t *courier = db_rows_isnull(rows, 5)
                               ? json_null()
                               : json_pack("{s:I, s:o, s:o, s:n, s:n}", "id", (json_int_t)db_rows_i64(rows, 5), "name",
-                                          col_str(rows, 6), "phone", col_str(rows, 7), "lat", "lng");
+                                          db_rows_json_str(rows, 6), "phone", db_rows_json_str(rows, 7), "lat", "lng");
         json_t *delivery = json_pack("{s:I, s:o, s:o, s:o, s:o, s:b}", "id", (json_int_t)db_rows_i64(rows, 0), "status",
-                                     col_str(rows, 2), "courier", courier, "code", col_str(rows, 3), "eta",
-                                     col_str(rows, 8), "locked", db_rows_i64(rows, 4) != 0);
+                                     db_rows_json_str(rows, 2), "courier", courier, "code", db_rows_json_str(rows, 3),
+                                     "eta", db_rows_json_str(rows, 8), "locked", db_rows_i64(rows, 4) != 0);
         if (order == NULL || delivery == NULL || json_object_set_new(order, "delivery", delivery) != 0)
             rc = DB_ERR;
         if (order == NULL)

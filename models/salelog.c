@@ -296,32 +296,22 @@ sf_status_t salelog_sequence(db_t *db, size_t *n)
 
 /* ================================================================ the feed */
 
-static json_t *col_str(const db_rows_t *r, size_t col)
-{
-    size_t len;
-    const char *s = db_rows_str(r, col, &len);
-    return s != NULL ? json_stringn(s, len) : json_null();
-}
-
-static json_t *col_int(const db_rows_t *r, size_t col)
-{
-    return db_rows_isnull(r, col) ? json_null() : json_integer(db_rows_i64(r, col));
-}
-
 /* One version as a feed item, from a row of the feed's query. */
 static json_t *feed_item(const db_rows_t *r)
 {
-    json_t *item = json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "event_id",
-                             (json_int_t)db_rows_i64(r, 1), "version", (json_int_t)db_rows_i64(r, 2), "op",
-                             col_str(r, 3), "order_no", col_str(r, 4), "line_id", (json_int_t)db_rows_i64(r, 1),
-                             "stall_no", col_str(r, 5), "stall_id", (json_int_t)db_rows_i64(r, 6), "vendor_id",
-                             (json_int_t)db_rows_i64(r, 7), "commodity_code", col_str(r, 8), "category", col_str(r, 9),
-                             "name", col_str(r, 10), "origin", col_str(r, 11), "trace_code", col_str(r, 12));
-    json_t *more = json_pack("{s:o, s:I, s:o, s:I, s:I, s:s, s:o, s:o, s:o, s:o}", "pricing",
-                             product_pricing_json(r, 13), "qty", (json_int_t)db_rows_i64(r, 17), "qty_actual",
-                             col_int(r, 18), "amount_fen", (json_int_t)db_rows_i64(r, 19), "refunded_fen",
-                             (json_int_t)db_rows_i64(r, 20), "channel", "online", "consumer_ref", col_str(r, 21),
-                             "paid_at", col_str(r, 22), "ready_at", col_str(r, 23), "delivered_at", col_str(r, 24));
+    json_t *item = json_pack(
+        "{s:I, s:I, s:o, s:o, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "event_id", (json_int_t)db_rows_i64(r, 1),
+        "version", (json_int_t)db_rows_i64(r, 2), "op", db_rows_json_str(r, 3), "order_no", db_rows_json_str(r, 4),
+        "line_id", (json_int_t)db_rows_i64(r, 1), "stall_no", db_rows_json_str(r, 5), "stall_id",
+        (json_int_t)db_rows_i64(r, 6), "vendor_id", (json_int_t)db_rows_i64(r, 7), "commodity_code",
+        db_rows_json_str(r, 8), "category", db_rows_json_str(r, 9), "name", db_rows_json_str(r, 10), "origin",
+        db_rows_json_str(r, 11), "trace_code", db_rows_json_str(r, 12));
+    json_t *more =
+        json_pack("{s:o, s:I, s:o, s:I, s:I, s:s, s:o, s:o, s:o, s:o}", "pricing", product_pricing_json(r, 13), "qty",
+                  (json_int_t)db_rows_i64(r, 17), "qty_actual", db_rows_json_int(r, 18), "amount_fen",
+                  (json_int_t)db_rows_i64(r, 19), "refunded_fen", (json_int_t)db_rows_i64(r, 20), "channel", "online",
+                  "consumer_ref", db_rows_json_str(r, 21), "paid_at", db_rows_json_str(r, 22), "ready_at",
+                  db_rows_json_str(r, 23), "delivered_at", db_rows_json_str(r, 24));
     if (item == NULL || more == NULL || json_object_update(item, more) != 0) {
         json_decref(item);
         item = NULL;

@@ -43,13 +43,6 @@ static json_t *time_json(const char *s, size_t len)
     return json_string(buf);
 }
 
-static json_t *col_str(const db_rows_t *rows, size_t col)
-{
-    size_t len;
-    const char *s = db_rows_str(rows, col, &len);
-    return s != NULL ? json_stringn(s, len) : json_null();
-}
-
 /* At most max code points of s, cut on a character boundary, into buf. */
 static const char *utf8_prefix(const char *s, size_t max, char *buf, size_t buflen)
 {
@@ -317,8 +310,9 @@ sf_status_t vendor_update(db_t *db, int64_t market_id, int64_t vendor_id, const 
 static json_t *staff_json(const db_rows_t *rows)
 {
     return json_pack("{s:I, s:I, s:o, s:o, s:o, s:b}", "id", (json_int_t)db_rows_i64(rows, 0), "vendor_id",
-                     (json_int_t)db_rows_i64(rows, 1), "name", col_str(rows, 2), "certificate", col_str(rows, 3),
-                     "valid_until", col_str(rows, 4), "valid", (int)db_rows_i64(rows, 5));
+                     (json_int_t)db_rows_i64(rows, 1), "name", db_rows_json_str(rows, 2), "certificate",
+                     db_rows_json_str(rows, 3), "valid_until", db_rows_json_str(rows, 4), "valid",
+                     (int)db_rows_i64(rows, 5));
 }
 
 /* The writes of vendor_staff_add: the vendor row lock serialises concurrent adds, so the
@@ -399,8 +393,8 @@ static sf_status_t add_list(db_t *db, const char *sql, int64_t market_id, int64_
 
 static json_t *licence_json(const db_rows_t *rows)
 {
-    return json_pack("{s:I, s:o, s:o, s:o}", "id", (json_int_t)db_rows_i64(rows, 0), "type", col_str(rows, 1), "number",
-                     col_str(rows, 2), "valid_until", col_str(rows, 3));
+    return json_pack("{s:I, s:o, s:o, s:o}", "id", (json_int_t)db_rows_i64(rows, 0), "type", db_rows_json_str(rows, 1),
+                     "number", db_rows_json_str(rows, 2), "valid_until", db_rows_json_str(rows, 3));
 }
 
 static json_t *record_json(const db_rows_t *rows, int64_t market_id)
@@ -408,11 +402,12 @@ static json_t *record_json(const db_rows_t *rows, int64_t market_id)
     size_t tlen;
     const char *t = db_rows_str(rows, 9, &tlen);
     return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:[], s:[], s:[]}", "id",
-                     (json_int_t)db_rows_i64(rows, 0), "market_id", (json_int_t)market_id, "name", col_str(rows, 1),
-                     "contact_phone", col_str(rows, 2), "business_scope", col_str(rows, 3), "credit_level",
-                     col_str(rows, 4), "status", col_str(rows, 5), "user_id",
+                     (json_int_t)db_rows_i64(rows, 0), "market_id", (json_int_t)market_id, "name",
+                     db_rows_json_str(rows, 1), "contact_phone", db_rows_json_str(rows, 2), "business_scope",
+                     db_rows_json_str(rows, 3), "credit_level", db_rows_json_str(rows, 4), "status",
+                     db_rows_json_str(rows, 5), "user_id",
                      db_rows_isnull(rows, 6) ? json_null() : json_integer(db_rows_i64(rows, 6)), "username",
-                     col_str(rows, 7), "created_at", time_json(t, tlen), "stall_ids", "licences", "staff");
+                     db_rows_json_str(rows, 7), "created_at", time_json(t, tlen), "stall_ids", "licences", "staff");
 }
 
 sf_status_t vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out, status_detail_t *d)
@@ -518,8 +513,8 @@ sf_status_t vendor_list(db_t *db, int64_t market_id, const char *status, const c
 static json_t *stall_json(const db_rows_t *rows)
 {
     return json_pack("{s:I, s:o, s:o, s:{s:I, s:I}, s:o}", "id", (json_int_t)db_rows_i64(rows, 0), "stall_no",
-                     col_str(rows, 1), "zone", col_str(rows, 2), "map", "x", (json_int_t)db_rows_i64(rows, 3), "y",
-                     (json_int_t)db_rows_i64(rows, 4), "vendor_id",
+                     db_rows_json_str(rows, 1), "zone", db_rows_json_str(rows, 2), "map", "x",
+                     (json_int_t)db_rows_i64(rows, 3), "y", (json_int_t)db_rows_i64(rows, 4), "vendor_id",
                      db_rows_isnull(rows, 5) ? json_null() : json_integer(db_rows_i64(rows, 5)));
 }
 

@@ -697,6 +697,18 @@ int db_rows_isnull(const db_rows_t *rows, size_t col)
     return db_rows_str(rows, col, NULL) == NULL;
 }
 
+json_t *db_rows_json_str(const db_rows_t *rows, size_t col)
+{
+    size_t len;
+    const char *s = db_rows_str(rows, col, &len);
+    return s != NULL ? json_stringn(s, len) : json_null();
+}
+
+json_t *db_rows_json_int(const db_rows_t *rows, size_t col)
+{
+    return db_rows_isnull(rows, col) ? json_null() : json_integer(db_rows_i64(rows, col));
+}
+
 /* ---------------------------------------------------------------- transactions */
 
 /* Runs fixed text (never input) on the connection, without a prepared statement. */

@@ -20,6 +20,7 @@
 #ifndef SF_DB_H
 #define SF_DB_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h> /* strlen, for DB_STR */
@@ -105,6 +106,10 @@ void db_rows_rewind(db_rows_t *rows);
 const char *db_rows_str(const db_rows_t *rows, size_t col, size_t *len); /* NULL for SQL NULL */
 int64_t db_rows_i64(const db_rows_t *rows, size_t col);                  /* 0 for SQL NULL */
 int db_rows_isnull(const db_rows_t *rows, size_t col);
+/* A column as a JSON value for an answer: a string (its exact bytes) or an integer, and JSON
+ * null for SQL NULL; NULL only when out of memory. */
+json_t *db_rows_json_str(const db_rows_t *rows, size_t col);
+json_t *db_rows_json_int(const db_rows_t *rows, size_t col);
 void db_rows_free(db_rows_t *rows);
 
 /* Transactions (InnoDB, REPEATABLE READ). db_rollback() is safe to call after a failure.
