@@ -150,26 +150,8 @@ static void stall_create(api_req_t *req, worker_t *w)
 
 static int parse_stall_ids(const json_t *arr, vendor_input_t *in, status_detail_t *d)
 {
-    char field[64], reason[64];
-    size_t i;
-    json_t *v;
-    if (!json_is_array(arr))
-        return valid_refuse(d, "stall_ids", "must be an array of stall ids");
-    if (json_array_size(arr) > VENDOR_MAX_STALLS) {
-        snprintf(reason, sizeof(reason), "may list at most %d stalls", VENDOR_MAX_STALLS);
-        return valid_refuse(d, "stall_ids", reason);
-    }
-    json_array_foreach(arr, i, v)
-    {
-        snprintf(field, sizeof(field), "stall_ids[%zu]", i);
-        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > VALID_ID_MAX)
-            return valid_refuse(d, field, "must be a stall id");
-        for (size_t j = 0; j < i; j++)
-            if (in->stall_ids[j] == json_integer_value(v))
-                return valid_refuse(d, field, "is listed twice");
-        in->stall_ids[i] = json_integer_value(v);
-    }
-    in->nstalls = json_array_size(arr);
+    if (valid_id_array(arr, "stall_ids", "stall id", 0, VENDOR_MAX_STALLS, in->stall_ids, &in->nstalls, d) != 0)
+        return -1;
     in->has_stalls = 1;
     return 0;
 }

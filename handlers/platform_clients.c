@@ -25,29 +25,9 @@ static const char *const SCOPES[] = {"district", "city", NULL};
 
 static int parse_market_ids(const json_t *arr, int64_t *ids, size_t *n, status_detail_t *d)
 {
-    char field[32], reason[64];
-    size_t i;
-    json_t *v;
     if (arr == NULL)
         return valid_refuse(d, "market_ids", "is required");
-    if (!json_is_array(arr) || json_array_size(arr) < 1)
-        return valid_refuse(d, "market_ids", "must be a non-empty array of market ids");
-    if (json_array_size(arr) > PLATFORM_MAX_MARKETS) {
-        snprintf(reason, sizeof(reason), "may list at most %d markets", PLATFORM_MAX_MARKETS);
-        return valid_refuse(d, "market_ids", reason);
-    }
-    json_array_foreach(arr, i, v)
-    {
-        snprintf(field, sizeof(field), "market_ids[%zu]", i);
-        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > VALID_ID_MAX)
-            return valid_refuse(d, field, "must be a market id");
-        for (size_t j = 0; j < i; j++)
-            if (ids[j] == json_integer_value(v))
-                return valid_refuse(d, field, "is listed twice");
-        ids[i] = json_integer_value(v);
-    }
-    *n = json_array_size(arr);
-    return 0;
+    return valid_id_array(arr, "market_ids", "market id", 1, PLATFORM_MAX_MARKETS, ids, n, d);
 }
 
 static int parse_client(const json_t *b, platform_new_t *in, int64_t *ids, status_detail_t *d)

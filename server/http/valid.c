@@ -450,6 +450,35 @@ int valid_query_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *a
     return rc;
 }
 
+int valid_id_array(const json_t *arr, const char *name, const char *what, size_t min, size_t max, int64_t *ids,
+                   size_t *n, status_detail_t *d)
+{
+    char field[64], reason[96];
+    size_t i;
+    json_t *v;
+    if (!json_is_array(arr) || json_array_size(arr) < min) {
+        snprintf(reason, sizeof(reason), "must be %s array of %ss", min > 0 ? "a non-empty" : "an", what);
+        return valid_refuse(d, name, reason);
+    }
+    if (json_array_size(arr) > max) {
+        snprintf(reason, sizeof(reason), "may list at most %zu %ss", max, what);
+        return valid_refuse(d, name, reason);
+    }
+    json_array_foreach(arr, i, v)
+    {
+        snprintf(field, sizeof(field), "%s[%zu]", name, i);
+        snprintf(reason, sizeof(reason), "must be a %s", what);
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > VALID_ID_MAX)
+            return valid_refuse(d, field, reason);
+        for (size_t j = 0; j < i; j++)
+            if (ids[j] == json_integer_value(v))
+                return valid_refuse(d, field, "is listed twice");
+        ids[i] = json_integer_value(v);
+    }
+    *n = json_array_size(arr);
+    return 0;
+}
+
 int valid_query_log_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *after_id, status_detail_t *d)
 {
     char buf[CURSOR_MAX];

@@ -132,6 +132,12 @@ int valid_query_date(const api_req_t *req, const char *name, char *buf, size_t l
  * without, an absent one is today (+08:00). 1, or -1 with d naming the parameter at fault. */
 int valid_query_range(const api_req_t *req, int need, int max_days, char *from, char *to, status_detail_t *d);
 
+/* An array of distinct ids in a body field (`name`: "stall_ids"; `what`: "stall id"), with
+ * min..max entries, into ids (room for max). 0 with *n, or -1 with d naming the field or the
+ * entry at fault ("stall_ids[2]": not an id, or listed twice). */
+int valid_id_array(const json_t *arr, const char *name, const char *what, size_t min, size_t max, int64_t *ids,
+                   size_t *n, status_detail_t *d);
+
 /* ?cursor= of a list of that kind (models/base/cursor.h): *key and *after_id. */
 int valid_query_cursor(const api_req_t *req, char kind, int64_t *key, int64_t *after_id, status_detail_t *d);
 

@@ -115,6 +115,45 @@ START_TEST(test_enumerations_dates_and_unknown_keys)
 }
 END_TEST
 
+START_TEST(test_id_arrays_are_distinct_ids_within_their_bounds)
+{
+    struct {
+        const char *json;
+        size_t min, max;
+        const char *field; /* NULL: accepted */
+    } v[] = {
+        {"[3, 1, 2]", 1, 4, NULL},
+        {"[]", 0, 4, NULL},
+        {"[]", 1, 4, "ids"},
+        {"[1, 2, 3, 4, 5]", 1, 4, "ids"},
+        {"{}", 0, 4, "ids"},
+        {"[1, \"2\"]", 0, 4, "ids[1]"},
+        {"[1, 0]", 0, 4, "ids[1]"},
+        {"[-5]", 0, 4, "ids[0]"},
+        {"[1.5]", 0, 4, "ids[0]"},
+        {"[7, 8, 7]", 0, 4, "ids[2]"},
+        {"[9007199254740993]", 0, 4, "ids[0]"},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        json_t *a = json_loads(v[i].json, JSON_DECODE_ANY, NULL);
+        int64_t ids[4] = {0};
+        size_t n = 99;
+        status_detail_t d = {0};
+        ck_assert_ptr_nonnull(a);
+        int rc = valid_id_array(a, "ids", "thing id", v[i].min, v[i].max, ids, &n, &d);
+        if (v[i].field == NULL) {
+            ck_assert_msg(rc == 0, "%s refused: %s %s", v[i].json, d.field, d.reason);
+            ck_assert_uint_eq(n, json_array_size(a));
+        } else {
+            ck_assert_msg(rc == -1, "%s accepted", v[i].json);
+            ck_assert_str_eq(d.field, v[i].field);
+        }
+        status_detail_clear(&d);
+        json_decref(a);
+    }
+}
+END_TEST
+
 static api_req_t req_with(const char *query)
 {
     api_req_t r = {0};
@@ -322,6 +361,7 @@ int main(void)
     tcase_add_test(tc, test_limits_are_plain_decimals_in_range);
     tcase_add_test(tc, test_search_terms_are_trimmed_and_checked);
     tcase_add_test(tc, test_date_ranges_are_ordered_and_bounded);
+    tcase_add_test(tc, test_id_arrays_are_distinct_ids_within_their_bounds);
     suite_add_tcase(s, tc);
     return t_run(s, 0) == 0 ? 0 : 1;
 }
