@@ -18,8 +18,9 @@
  * sale_line_versions would lock the gap at the end of that index and make every change in
  * every market queue behind the one before it, and two at once deadlock: it is not used.
  *
- * Sequencing: under the lock of `sale_log_head` (FOR UPDATE, the transaction's first
- * statement, which makes no read view), a consistent read then sees every version committed
+ * Sequencing: under the lock of `sale_log_head` (FOR UPDATE SKIP LOCKED, the transaction's
+ * first statement, which makes no read view; a run that finds it held leaves the work to the
+ * holder), a consistent read then sees every version committed
  * before the lock was taken, including the previous run's positions, and none that is not
  * committed, without waiting for any; those get the next positions in id order, each row
  * reached by its primary key. A version committed later is found by a later run and gets a
@@ -192,7 +193,9 @@ static const vendor_change_t vendor_changes[] = {
      * less the amount of what was picked (models/fulfil.c prices each line, stores
      * amount_actual_fen, and refunds the sum of these differences in one refund row) */
     {"picked", VENDOR_UPDATE("sl.qty_actual = l.qty_actual,"
-                             " sl.refunded_fen = l.amount_fen - COALESCE(l.amount_actual_fen, l.amount_fen)")},
+                             " sl.refunded_fen = l.amount_fen - COALESCE(l.amount_actual_fen, l.amount_fen),"
+                             /* none of it to hand over (out of stock): its goods never are */
+                             " sl.op = IF(l.qty_actual = 0, 'void', sl.op)")},
     {"ready", VENDOR_UPDATE("sl.ready_at = NOW(3)")},
     /* the goods are never handed over: the line is void and refunded in full */
     {"rejected", VENDOR_UPDATE("sl.op = 'void', sl.refunded_fen = sl.amount_fen")},
@@ -242,9 +245,14 @@ static sf_status_t sequence_tx(db_t *db, void *ctx)
     char *text = NULL;
     uint64_t n = 0;
     w->n = 0;
-    /* the lock first: it makes no read view, so the read below sees the last run's positions */
-    sf_status_t rc = db_query_row(db, "SELECT last_pos FROM sale_log_head WHERE id = 1 FOR UPDATE", NULL, 0, &head);
-    if (rc != DB_OK)
+    /* the lock first: it makes no read view, so the read below sees the last run's positions.
+     * Held by another run (the job, or another feed request): that run does this work, so
+     * this one neither waits nor fails (a feed page serves what is positioned). */
+    sf_status_t rc =
+        db_query_row(db, "SELECT last_pos FROM sale_log_head WHERE id = 1 FOR UPDATE SKIP LOCKED", NULL, 0, &head);
+    if (rc == DB_NOROW)
+        rc = DB_OK;
+    if (rc != DB_OK || head == NULL)
         goto out;
     int64_t last = db_rows_i64(head, 0);
     /* a consistent read: committed versions only, never waiting for one being written */

@@ -12,7 +12,8 @@
  * Where they are called (one place each):
  *   salelog_paid_tx       payment.c order_paid(): the order became paid
  *   salelog_vendor_tx     order.c vendor_order_transition_tx(): a paid vendor order moved to
- *                         picked (qty_actual, refunded_fen of a lighter line), ready
+ *                         picked (qty_actual, refunded_fen of a lighter line; a line
+ *                         picked to 0 becomes void), ready
  *                         (ready_at), rejected or cancelled (op void, refunded_fen = amount)
  *   salelog_delivered_tx  order.c order_transition_tx(): the order was delivered
  *                         (delivered_at on its non-void lines)
@@ -46,7 +47,8 @@ sf_status_t salelog_vendor_tx(db_t *db, int64_t vendor_order_id, const char *to)
 sf_status_t salelog_delivered_tx(db_t *db, int64_t order_id);
 
 /* The sequencer: gives positions, in id order, to up to SALELOG_SEQ_BATCH committed versions
- * that have none, in one transaction under the lock of sale_log_head. *n (may be NULL): how
+ * that have none, in one transaction under the lock of sale_log_head (when another run holds
+ * it, this one does nothing: *n 0, SF_OK, without waiting). *n (may be NULL): how
  * many. Run by the `salelog` job of `work` and before every feed page. */
 sf_status_t salelog_sequence(db_t *db, size_t *n);
 

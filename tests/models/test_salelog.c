@@ -619,6 +619,34 @@ static size_t feed_all(db_t *db, int64_t market, int64_t *last, size_t limit, js
     return n;
 }
 
+START_TEST(test_a_line_picked_to_nothing_is_void_and_refunded_in_full)
+{
+    world_t w;
+    fulfil_result_t res;
+    world_open(&w, "zero");
+    int64_t a = product(&w, 0, "西红柿", 1299, 500), b = product(&w, 0, "土鸡蛋", 350, 0);
+    cart_line_t lines[] = {{a, 500}, {b, 2}};
+    int64_t order = place(&w, lines, 2, 1);
+    int64_t la = line_of(&w, order, a), lb = line_of(&w, order, b), v0 = vo_of(&w, order, 0);
+    accept_ok(&w, 0, v0);
+    fulfil_pick_line_t pick[] = {{la, 500}, {lb, 0}}; /* no eggs left */
+    ck_assert_int_eq(fulfil_pick(&w.db, &w.who[0], v0, pick, 2, &res, NULL, NULL), DB_OK);
+    assert_mirror(&w);
+    ck_assert_int_eq(vcol(&w, lb, 2, "op = 'void'"), 1);
+    ck_assert_int_eq(vcol(&w, lb, 2, "refunded_fen"), 700);
+    ck_assert_int_eq(vcol(&w, lb, 2, "qty_actual"), 0);
+    ck_assert_int_eq(vcol(&w, la, 2, "op = 'upsert'"), 1);
+    ck_assert_int_eq(vcol(&w, la, 2, "refunded_fen"), 0);
+    ck_assert_int_eq(refunded_lines(&w, v0), refund_rows(&w, v0, "weight_difference"));
+    /* delivered later: only the line handed over says so */
+    ready_ok(&w, 0, v0);
+    deliver(&w, order);
+    ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM sale_lines WHERE event_id = ? AND delivered_at IS NULL", lb), 1);
+    ck_assert_int_eq(q1(&w, "SELECT COUNT(*) FROM sale_lines WHERE event_id = ? AND delivered_at IS NOT NULL", la), 1);
+    world_close(&w);
+}
+END_TEST
+
 START_TEST(test_the_sequencer_never_waits_for_an_open_version_and_never_skips_it)
 {
     world_t w;
@@ -670,6 +698,23 @@ START_TEST(test_the_sequencer_never_waits_for_an_open_version_and_never_skips_it
     ck_assert_int_eq(q1(&w, "SELECT last_pos FROM sale_log_head WHERE id = 1", 0), 4);
     ck_assert_int_eq(salelog_sequence(&db3, &n), DB_OK);
     ck_assert_int_eq(n, 0);
+
+    /* another run holds the head (the job, another feed page): this one neither waits (db3
+     * gives up after 1 s) nor fails; it leaves the work to the holder, and nothing is lost */
+    ck_assert_int_eq(db_begin(&db2), DB_OK);
+    ck_assert_int_eq(t_db_i64(&db2, "SELECT last_pos FROM sale_log_head WHERE id = 1 FOR UPDATE", NULL, 0), 4);
+    /* a committed version waiting for a position */
+    ck_assert_int_eq(db_begin(&w.db), DB_OK);
+    ck_assert_int_eq(salelog_vendor_tx(&w.db, vh, "ready"), DB_OK);
+    ck_assert_int_eq(db_commit(&w.db), DB_OK);
+    rc = salelog_sequence(&db3, &n);
+    ck_assert_msg(rc == DB_OK, "sequence beside a held head: %d %s", rc, db3.err);
+    ck_assert_int_eq(n, 0);
+    db_rollback(&db2);
+    ck_assert_int_eq(salelog_sequence(&db3, &n), DB_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(feed_all(&db3, w.market, &last, 10, seen), 1);
+    ck_assert_int_eq(last, 5);
     json_decref(seen);
     (void)res;
     db_close(&db2);
@@ -1095,6 +1140,7 @@ static Suite *salelog_suite(void)
     tcase_add_test(tc, test_each_change_writes_one_version_per_line_and_sale_lines_is_the_newest);
     tcase_add_test(tc, test_a_change_rolled_back_leaves_no_version_and_a_failed_append_fails_the_change);
     tcase_add_test(tc, test_every_path_that_voids_goods_after_payment_is_logged_and_unpaid_orders_write_nothing);
+    tcase_add_test(tc, test_a_line_picked_to_nothing_is_void_and_refunded_in_full);
     tcase_add_test(tc, test_the_sequencer_never_waits_for_an_open_version_and_never_skips_it);
     tcase_add_test(tc, test_two_sequencers_beside_a_writer_never_give_a_position_twice_and_a_reader_sees_all);
     tcase_add_test(tc, test_the_salelog_job_positions_a_full_batch_then_waits_the_interval);
