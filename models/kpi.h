@@ -55,8 +55,40 @@ void kpi_day_name(int32_t day, char *buf, size_t len);
 int kpi_day_parse(const char *s, int32_t *day);
 
 /* The KPIs of the n records (every one counted: the caller chose the period), with the
- * market's stalls_total; complaint_count 0. Reorders recs. 0, or -1 out of memory. */
+ * market's stalls_total; complaint_count 0. May reorder recs. 0, or -1 out of memory.
+ * (kpi_acc_total over one batch of the n records.) */
 int kpi_compute(sale_rec_t *recs, size_t n, int64_t stalls_total, kpi_t *out);
+
+/* The same KPIs over records fed in batches, for ranges too large to hold as records: every
+ * batch is folded into one compact summary per (order, +08:00 paid_day) (its first event's
+ * consumer, earliest paid, latest ready of its non-void lines, latest delivered, its line and
+ * void counts, gmv, refunds and quantities) plus the distinct (paid_day, stall) pairs, with
+ * the order numbers, consumers and stalls interned once. Memory grows with the orders and
+ * the distinct names, not with the lines, and nothing points into the caller's records.
+ * Batches come in any order and any size; an order's lines may be spread over several.
+ * A day's figures are those kpi_compute gives for the records of that paid_day; the total,
+ * those it gives for every record added (an order whose lines were paid on two days counts on
+ * each of the days, once in the total; consumers and active stalls are distinct over all). */
+typedef struct kpi_acc kpi_acc_t;
+
+/* An empty accumulator for a market of stalls_total stalls; NULL out of memory. */
+kpi_acc_t *kpi_acc_new(int64_t stalls_total);
+
+/* Folds n records in (recs is not changed nor kept). 0, or -1 out of memory (the accumulator
+ * is then unusable: only kpi_acc_free). */
+int kpi_acc_add(kpi_acc_t *acc, const sale_rec_t *recs, size_t n);
+
+/* The KPIs of every day d0 .. d0 + ndays - 1 into days[0 .. ndays - 1] (records of other days
+ * count in none of them), in one pass; complaint_count 0. 0, or -1 out of memory. */
+int kpi_acc_days(const kpi_acc_t *acc, int32_t d0, size_t ndays, kpi_t *days);
+
+/* The KPIs of one day (kpi_acc_days of that day alone). 0 or -1. */
+int kpi_acc_day(const kpi_acc_t *acc, int32_t day, kpi_t *out);
+
+/* The KPIs of every record added; complaint_count 0. 0, or -1 out of memory. */
+int kpi_acc_total(const kpi_acc_t *acc, kpi_t *out);
+
+void kpi_acc_free(kpi_acc_t *acc);
 
 /* The KPIs as the API's JSON object (every field API.md lists; ratios with 4 decimals and
  * minutes with 2, rounded half up; null when undefined: no order, no stall, no delivery). */

@@ -1,9 +1,11 @@
 /*
  * The platforms' statistics (see stats.h), read from `sale_lines`, the latest version of
  * every sale line, clustered by (market_id, paid_date): a day or a range of one market is one
- * range scan of the primary key. The KPIs go through kpi_compute, the code a platform's
- * recomputation runs too; the summary and reconcile figures are sums that SQL does.
+ * range scan of the primary key. The KPIs go through models/kpi.h, the code a platform's
+ * recomputation runs too (a range's lines are read in batches in the key's order and folded
+ * into kpi_acc_*, never held whole); the summary and reconcile figures are sums that SQL does.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "models/base/cursor.h"
@@ -37,42 +39,49 @@ static int64_t opt_i64(const db_rows_t *r, size_t col)
     return db_rows_isnull(r, col) ? KPI_NO_TIME : db_rows_i64(r, col);
 }
 
+/* The columns of a sale line as a record (rec_of), from sale_lines. */
+#define REC_COLUMNS                                                                                                    \
+    "event_id, version, op = 'void', pricing_mode = 'weight', order_no, stall_no, consumer_ref, qty, qty_actual, "     \
+    "amount_fen, refunded_fen, " UNIX_MS("paid_at") ", " UNIX_MS("ready_at") ", " UNIX_MS("delivered_at")
+#define REC_NCOLUMNS 14
+
+static void rec_of(const db_rows_t *rows, sale_rec_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->event_id = db_rows_i64(rows, 0);
+    r->version = db_rows_i64(rows, 1);
+    r->is_void = db_rows_i64(rows, 2) != 0;
+    r->is_weight = db_rows_i64(rows, 3) != 0;
+    copy_col(rows, 4, r->order_no, sizeof(r->order_no));
+    copy_col(rows, 5, r->stall_no, sizeof(r->stall_no));
+    copy_col(rows, 6, r->consumer_ref, sizeof(r->consumer_ref));
+    r->qty = db_rows_i64(rows, 7);
+    r->qty_actual = opt_i64(rows, 8);
+    r->amount_fen = db_rows_i64(rows, 9);
+    r->refunded_fen = db_rows_i64(rows, 10);
+    r->paid_ms = db_rows_i64(rows, 11);
+    r->ready_ms = opt_i64(rows, 12);
+    r->delivered_ms = opt_i64(rows, 13);
+    r->paid_day = kpi_day_of(r->paid_ms);
+}
+
 sf_status_t stats_sale_recs(db_t *db, int64_t market_id, const char *from, const char *to, sale_rec_t **recs, size_t *n)
 {
     db_rows_t *rows = NULL;
     *recs = NULL;
     *n = 0;
-    int rc =
-        db_query(db,
-                 "SELECT event_id, version, op = 'void', pricing_mode = 'weight', order_no, stall_no, consumer_ref, "
-                 "qty, qty_actual, amount_fen, refunded_fen, " UNIX_MS("paid_at") ", " UNIX_MS("ready_at") ", " UNIX_MS(
-                     "delivered_at") " FROM sale_lines WHERE market_id = ? AND paid_date BETWEEN ? AND ? ORDER BY "
-                                     "paid_date, event_id",
-                 (db_param_t[]){DB_I64(market_id), DB_STR(from), DB_STR(to)}, 3, &rows);
+    int rc = db_query(db,
+                      "SELECT " REC_COLUMNS " FROM sale_lines WHERE market_id = ? AND paid_date BETWEEN ? AND ? "
+                      "ORDER BY paid_date, event_id",
+                      (db_param_t[]){DB_I64(market_id), DB_STR(from), DB_STR(to)}, 3, &rows);
     if (rc != DB_OK)
         return rc;
     if (rows->nrows > 0 && (*recs = calloc(rows->nrows, sizeof(**recs))) == NULL) {
         db_rows_free(rows);
         return SF_E_INTERNAL;
     }
-    for (size_t i = 0; db_rows_next(rows); i++) {
-        sale_rec_t *r = &(*recs)[i];
-        r->event_id = db_rows_i64(rows, 0);
-        r->version = db_rows_i64(rows, 1);
-        r->is_void = db_rows_i64(rows, 2) != 0;
-        r->is_weight = db_rows_i64(rows, 3) != 0;
-        copy_col(rows, 4, r->order_no, sizeof(r->order_no));
-        copy_col(rows, 5, r->stall_no, sizeof(r->stall_no));
-        copy_col(rows, 6, r->consumer_ref, sizeof(r->consumer_ref));
-        r->qty = db_rows_i64(rows, 7);
-        r->qty_actual = opt_i64(rows, 8);
-        r->amount_fen = db_rows_i64(rows, 9);
-        r->refunded_fen = db_rows_i64(rows, 10);
-        r->paid_ms = db_rows_i64(rows, 11);
-        r->ready_ms = opt_i64(rows, 12);
-        r->delivered_ms = opt_i64(rows, 13);
-        r->paid_day = kpi_day_of(r->paid_ms);
-    }
+    for (size_t i = 0; db_rows_next(rows); i++)
+        rec_of(rows, &(*recs)[i]);
     *n = rows->nrows;
     db_rows_free(rows);
     return SF_OK;
@@ -102,20 +111,55 @@ sf_status_t stats_feed_page(db_t *db, int64_t market_id, int64_t after_pos, size
 
 /* ---------------------------------------------------------------- online sales */
 
-static int by_day(const void *a, const void *b)
+/* How many lines one statement of stats_online_sales reads: its memory is that of one batch
+ * (the rows and their records) plus the accumulator's per-order summaries. Not static: a test
+ * sets it lower to span batches with few rows. */
+size_t stats_batch_lines = 20000;
+
+/* The KPIs as JSON, with the complaints; NULL out of memory. */
+static json_t *kpis_json(kpi_t *k, int64_t complaints)
 {
-    const sale_rec_t *x = a, *y = b;
-    return (x->paid_day > y->paid_day) - (x->paid_day < y->paid_day);
+    k->complaint_count = complaints;
+    return kpi_json(k);
 }
 
-/* The KPIs of n records as JSON, with the stalls and the complaints; NULL out of memory. */
-static json_t *kpis_of(sale_rec_t *recs, size_t n, int64_t stalls, int64_t complaints)
+/* Folds every line of the market paid from..to into acc, in batches of stats_batch_lines
+ * lines read in the primary key's order after the last one read: ceil(lines / batch)
+ * statements (one more when the count is a multiple of the batch), each a range scan that
+ * starts where the previous ended. */
+static sf_status_t fold_range(db_t *db, int64_t market_id, const char *from, const char *to, kpi_acc_t *acc)
 {
-    kpi_t k;
-    if (kpi_compute(recs, n, stalls, &k) != 0)
-        return NULL;
-    k.complaint_count = complaints;
-    return kpi_json(&k);
+    size_t batch = stats_batch_lines > 0 ? stats_batch_lines : 1;
+    sale_rec_t *recs = malloc(batch * sizeof(*recs));
+    char after_date[16];
+    int64_t after_event = INT64_MIN;
+    int rc = recs != NULL ? DB_OK : SF_E_INTERNAL;
+    snprintf(after_date, sizeof(after_date), "%s", from);
+    for (int more = 1; rc == DB_OK && more;) {
+        db_rows_t *rows = NULL;
+        size_t got = 0;
+        /* (paid_date, event_id) > (?, ?) spelt out: MariaDB's range optimizer reads only the
+         * batch then, not the day from its start */
+        rc = db_query(db,
+                      "SELECT " REC_COLUMNS ", paid_date FROM sale_lines WHERE market_id = ? AND paid_date <= ? "
+                      "AND (paid_date > ? OR (paid_date = ? AND event_id > ?)) ORDER BY paid_date, event_id LIMIT ?",
+                      (db_param_t[]){DB_I64(market_id), DB_STR(to), DB_STR(after_date), DB_STR(after_date),
+                                     DB_I64(after_event), DB_I64((int64_t)batch)},
+                      6, &rows);
+        if (rc != DB_OK)
+            break;
+        for (; got < batch && db_rows_next(rows); got++) {
+            rec_of(rows, &recs[got]);
+            after_event = recs[got].event_id;
+            copy_col(rows, REC_NCOLUMNS, after_date, sizeof(after_date));
+        }
+        db_rows_free(rows);
+        if (kpi_acc_add(acc, recs, got) != 0)
+            rc = SF_E_INTERNAL;
+        more = got == batch;
+    }
+    free(recs);
+    return rc;
 }
 
 sf_status_t stats_online_sales(db_t *db, int64_t market_id, const char *from, const char *to, json_t **out)
@@ -126,8 +170,12 @@ sf_status_t stats_online_sales(db_t *db, int64_t market_id, const char *from, co
         return SF_E_INVALID;
     size_t ndays = (size_t)(d1 - d0) + 1;
     int64_t *complaints = calloc(ndays, sizeof(*complaints));
-    if (complaints == NULL)
+    kpi_t *kd = calloc(ndays, sizeof(*kd));
+    if (complaints == NULL || kd == NULL) {
+        free(complaints);
+        free(kd);
         return SF_E_INTERNAL;
+    }
     /* The market's stalls (day -1) and its complaints by +08:00 day, in one statement. */
     db_rows_t *rows = NULL;
     int rc = db_query(db,
@@ -146,33 +194,26 @@ sf_status_t stats_online_sales(db_t *db, int64_t market_id, const char *from, co
         }
     }
     db_rows_free(rows);
-    sale_rec_t *recs = NULL;
-    size_t n = 0;
+    kpi_acc_t *acc = NULL;
+    kpi_t kt;
+    if (rc == DB_OK && (acc = kpi_acc_new(stalls)) == NULL)
+        rc = SF_E_INTERNAL;
     if (rc == DB_OK)
-        rc = stats_sale_recs(db, market_id, from, to, &recs, &n);
-    json_t *days = rc == DB_OK ? json_array() : NULL;
+        rc = fold_range(db, market_id, from, to, acc);
+    if (rc == DB_OK && (kpi_acc_days(acc, d0, ndays, kd) != 0 || kpi_acc_total(acc, &kt) != 0))
+        rc = SF_E_INTERNAL;
+    kpi_acc_free(acc);
+    json_t *days = rc == DB_OK ? json_array() : NULL, *total = NULL;
     if (rc == DB_OK && days == NULL)
         rc = SF_E_INTERNAL;
-    int sorted = 1; /* the clustered key's order is the days' already */
-    for (size_t i = 1; i < n && sorted; i++)
-        sorted = recs[i - 1].paid_day <= recs[i].paid_day;
-    if (rc == DB_OK && !sorted)
-        qsort(recs, n, sizeof(*recs), by_day);
-    /* each day's records are contiguous; kpi_compute reorders only within its slice */
-    for (size_t i = 0, k = 0; rc == DB_OK && k < ndays; k++) {
-        int32_t day = d0 + (int32_t)k;
-        size_t j = i;
-        while (j < n && recs[j].paid_day == day)
-            j++;
+    for (size_t k = 0; rc == DB_OK && k < ndays; k++) {
         char name[16];
-        kpi_day_name(day, name, sizeof(name));
-        json_t *o = kpis_of(recs + i, j - i, stalls, complaints[k]);
+        kpi_day_name(d0 + (int32_t)k, name, sizeof(name));
+        json_t *o = kpis_json(&kd[k], complaints[k]);
         if (o == NULL || json_object_set_new(o, "date", json_string(name)) != 0 || json_array_append_new(days, o) != 0)
             rc = SF_E_INTERNAL;
-        i = j;
     }
-    json_t *total = rc == DB_OK ? kpis_of(recs, n, stalls, all_complaints) : NULL;
-    if (rc == DB_OK && total == NULL)
+    if (rc == DB_OK && (total = kpis_json(&kt, all_complaints)) == NULL)
         rc = SF_E_INTERNAL;
     if (rc == DB_OK &&
         (*out = json_pack("{s:s, s:s, s:o, s:o}", "from", from, "to", to, "days", days, "total", total)) == NULL)
@@ -181,7 +222,7 @@ sf_status_t stats_online_sales(db_t *db, int64_t market_id, const char *from, co
         json_decref(days);
         json_decref(total);
     }
-    free(recs);
+    free(kd);
     free(complaints);
     return rc;
 }

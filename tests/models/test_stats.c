@@ -415,6 +415,57 @@ START_TEST(test_online_sales_per_day_and_total_equal_kpi_compute_and_sql)
 }
 END_TEST
 
+/* models/stats.c's batch of lines (20000 in the product), set lower here */
+extern size_t stats_batch_lines;
+
+/* How many statements this connection has executed (this one included). */
+static int64_t statements(world_t *w)
+{
+    return t_db_i64(&w->db,
+                    "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME ="
+                    " 'COM_STMT_EXECUTE'",
+                    NULL, 0);
+}
+
+START_TEST(test_online_sales_read_in_batches_give_the_figures_of_one_read)
+{
+    world_t *w = world_up("batches");
+    gen_days(w);
+    int64_t n = t_db_i64(&w->db, "SELECT COUNT(*) FROM sale_lines WHERE market_id = ? AND paid_date BETWEEN ? AND ?",
+                         (db_param_t[]){DB_I64(w->m), DB_STR(D1), DB_STR(D3)}, 3);
+    ck_assert_int_gt(n, 100);
+    size_t saved = stats_batch_lines;
+    ck_assert_uint_eq(saved, 20000);
+    /* the ranges: the three days; a range that starts on days without a line; one that ends
+     * before the last day with lines (nothing after `to` is read) */
+    static const char *const range[3][2] = {{D1, D3}, {"2026-11-26", D3}, {D1, "2026-11-30"}};
+    for (int r = 0; r < 3; r++) {
+        json_t *one = NULL;
+        ck_assert_int_eq(stats_online_sales(&w->db, w->m, range[r][0], range[r][1], &one), SF_OK);
+        /* batches of 1 line, 2, 7 (orders cut across batches), n - 1, n (one more, empty
+         * statement) and n + 1: orders cut across batches and days, the key's cursor across
+         * the other market's rows */
+        size_t sizes[] = {1, 2, 7, (size_t)n - 1, (size_t)n, (size_t)n + 1};
+        for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+            json_t *doc = NULL;
+            stats_batch_lines = sizes[i];
+            int64_t before = statements(w);
+            ck_assert_int_eq(stats_online_sales(&w->db, w->m, range[r][0], range[r][1], &doc), SF_OK);
+            int64_t used = statements(w) - before - 1;
+            stats_batch_lines = saved;
+            char what[80];
+            snprintf(what, sizeof(what), "%s..%s in batches of %zu", range[r][0], range[r][1], sizes[i]);
+            expect_same_json(doc, one, what);
+            if (r == 0) /* the stalls and complaints, then floor(n / batch) + 1 batches */
+                ck_assert_int_eq(used, 1 + n / (int64_t)sizes[i] + 1);
+            json_decref(doc);
+        }
+        json_decref(one);
+    }
+    world_down(w);
+}
+END_TEST
+
 START_TEST(test_a_paid_at_either_side_of_midnight_plus_eight_falls_on_its_own_day)
 {
     world_t *w = world_up("midnight");
@@ -868,6 +919,7 @@ static Suite *stats_suite(void)
     TCase *tc = tcase_create("db");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_online_sales_per_day_and_total_equal_kpi_compute_and_sql);
+    tcase_add_test(tc, test_online_sales_read_in_batches_give_the_figures_of_one_read);
     tcase_add_test(tc, test_a_paid_at_either_side_of_midnight_plus_eight_falls_on_its_own_day);
     tcase_add_test(tc, test_summaries_by_stall_and_by_code_add_up_to_the_day);
     tcase_add_test(tc, test_reconcile_counts_sums_and_checksums_the_days_latest_versions);

@@ -3,7 +3,9 @@
  * order all void, rejected lines, repeat consumers, nearest-rank medians and p90 over
  * N = 1, 2, 3, 10), the rounding of ratios (4 decimals) and minutes (2 decimals) half up,
  * undefined figures as null, the +08:00 day of a time, and the reconcile checksum against
- * digests computed with sha256sum.
+ * digests computed with sha256sum; the streaming form (kpi_acc_*) against the definition as
+ * first written (one sorted pass over every record, kept here as the reference) on random
+ * lines over several days, fed shuffled in batches of random sizes, per day and in total.
  */
 #include <check.h>
 #include <stdint.h>
@@ -361,6 +363,263 @@ START_TEST(test_the_checksum_is_sha256_of_sorted_event_version_lines)
 }
 END_TEST
 
+/* ---- the streaming form against the definition, on random data ------------------------ */
+
+/* The reference: kpi_compute as it was written before the streaming form, one sorted pass over
+ * the records held whole (sorted by order_no, then event_id: an order's consumer is that of
+ * its first event). The streaming form must give exactly its figures. */
+static int ref_by_order(const void *a, const void *b)
+{
+    const sale_rec_t *x = a, *y = b;
+    int c = strcmp(x->order_no, y->order_no);
+    return c != 0 ? c : (x->event_id > y->event_id) - (x->event_id < y->event_id);
+}
+
+static int ref_by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int ref_by_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int64_t ref_distinct(const char **v, size_t n, int64_t *repeats)
+{
+    int64_t count = 0, rep = 0;
+    qsort(v, n, sizeof(*v), ref_by_str);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && strcmp(v[j], v[i]) == 0)
+            j++;
+        count++;
+        rep += j - i >= 2;
+        i = j;
+    }
+    if (repeats != NULL)
+        *repeats = rep;
+    return count;
+}
+
+static int64_t ref_rank(int64_t *v, size_t n, int64_t num, int64_t den)
+{
+    if (n == 0)
+        return -1;
+    qsort(v, n, sizeof(*v), ref_by_i64);
+    size_t rank = (size_t)(((int64_t)n * num + den - 1) / den);
+    return v[(rank < 1 ? 1 : rank) - 1];
+}
+
+static void ref_compute(sale_rec_t *recs, size_t n, int64_t stalls_total, kpi_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->stalls_total = stalls_total;
+    out->median_s_paid_to_ready = out->median_s_ready_to_delivered = out->p90_s_paid_to_delivered = -1;
+    if (n == 0)
+        return;
+    const char **stalls = malloc(n * sizeof(*stalls)), **consumers = malloc(n * sizeof(*consumers));
+    int64_t *p2r = malloc(n * sizeof(*p2r)), *r2d = malloc(n * sizeof(*r2d)), *p2d = malloc(n * sizeof(*p2d));
+    size_t nstalls = 0, nconsumers = 0, np2r = 0, nr2d = 0, np2d = 0;
+    qsort(recs, n, sizeof(*recs), ref_by_order);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        int64_t voids = 0, paid = recs[i].paid_ms, ready = NO, delivered = NO;
+        for (; j < n && strcmp(recs[j].order_no, recs[i].order_no) == 0; j++) {
+            const sale_rec_t *r = &recs[j];
+            out->lines++;
+            out->gmv_fen += r->amount_fen;
+            out->refunds_fen += r->refunded_fen;
+            if (r->paid_ms < paid)
+                paid = r->paid_ms;
+            if (r->delivered_ms != NO && r->delivered_ms > delivered)
+                delivered = r->delivered_ms;
+            if (r->is_void) {
+                voids++;
+                continue;
+            }
+            int64_t q = r->qty_actual != NO ? r->qty_actual : r->qty;
+            if (r->is_weight)
+                out->items_qty_g += q;
+            else
+                out->items_qty_pieces += q;
+            stalls[nstalls++] = r->stall_no;
+            if (r->ready_ms != NO && r->ready_ms > ready)
+                ready = r->ready_ms;
+        }
+        out->orders_paid++;
+        consumers[nconsumers++] = recs[i].consumer_ref;
+        if (voids == (int64_t)(j - i))
+            out->orders_cancelled++;
+        else
+            out->rejected_lines += voids;
+        if (delivered != NO) {
+            out->orders_delivered++;
+            p2d[np2d++] = (delivered - paid) / 1000;
+            if (ready != NO) {
+                p2r[np2r++] = (ready - paid) / 1000;
+                r2d[nr2d++] = (delivered - ready) / 1000;
+            }
+        }
+        i = j;
+    }
+    out->net_sales_fen = out->gmv_fen - out->refunds_fen;
+    out->active_stalls = ref_distinct(stalls, nstalls, NULL);
+    out->consumers = ref_distinct(consumers, nconsumers, &out->repeat_consumers);
+    out->median_s_paid_to_ready = ref_rank(p2r, np2r, 1, 2);
+    out->median_s_ready_to_delivered = ref_rank(r2d, nr2d, 1, 2);
+    out->p90_s_paid_to_delivered = ref_rank(p2d, np2d, 9, 10);
+    free(stalls), free(consumers), free(p2r), free(r2d), free(p2d);
+}
+
+#define SAME(f)                                                                                                        \
+    ck_assert_msg(got->f == want->f, "%s: %s = %lld, the definition gives %lld", what, #f, (long long)got->f,          \
+                  (long long)want->f)
+
+static void expect_same_kpis(const kpi_t *got, const kpi_t *want, const char *what)
+{
+    SAME(orders_paid), SAME(orders_delivered), SAME(orders_cancelled);
+    SAME(gmv_fen), SAME(refunds_fen), SAME(net_sales_fen);
+    SAME(items_qty_g), SAME(items_qty_pieces);
+    SAME(active_stalls), SAME(stalls_total);
+    SAME(consumers), SAME(repeat_consumers);
+    SAME(lines), SAME(rejected_lines), SAME(complaint_count);
+    SAME(median_s_paid_to_ready), SAME(median_s_ready_to_delivered), SAME(p90_s_paid_to_delivered);
+}
+
+static uint64_t seed;
+
+static uint32_t rnd(uint32_t n)
+{
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(seed >> 33) % n;
+}
+
+#define RDAYS 6
+
+/* Random lines of orders paid over RDAYS days from P0's: 1 to 5 lines an order, one order in
+ * 8 all void, a line void one time in 7, a consumer among 40 (one order in 20 with a second
+ * consumer on some line), a stall among 25, ready/delivered often unset, now and then before
+ * paid (negative whole seconds truncate toward zero), and one order in 15 with lines paid on
+ * the next day too. Unique event ids, shuffled. */
+static size_t random_lines(sale_rec_t *r, size_t max)
+{
+    size_t n = 0;
+    int32_t day0 = kpi_day_of(P0);
+    for (int64_t order = 1; n + 10 < max; order++) {
+        int nlines = 1 + (int)rnd(5), cancelled = rnd(8) == 0, split = rnd(15) == 0, two = rnd(20) == 0;
+        int64_t paid = ((int64_t)(day0 + (int32_t)rnd(RDAYS)) * 86400000LL - 8 * 3600000LL) +
+                       (int64_t)rnd(86400) * 1000 + rnd(1000);
+        int64_t deliv = rnd(3) == 0 ? NO : paid + (int64_t)rnd(7200) * 1000 - 60000 + rnd(1000);
+        uint32_t cons = rnd(40);
+        for (int i = 0; i < nlines; i++) {
+            char o[32], s[8], c[40];
+            snprintf(o, sizeof(o), "N%lld", (long long)order);
+            snprintf(s, sizeof(s), "S-%02u", rnd(25));
+            snprintf(c, sizeof(c), "%032u", two && i > 0 && rnd(2) == 0 ? 1000 + rnd(40) : cons);
+            int v = cancelled || rnd(7) == 0, weight = rnd(2);
+            int64_t p = split && i > 0 && rnd(2) == 0 ? paid + 86400000LL + (int64_t)rnd(100000) : paid + rnd(3) * 7;
+            int64_t ready = v || rnd(4) == 0 ? NO : p + (int64_t)rnd(3600) * 1000 - 30000 + rnd(1000);
+            int64_t amount = 10 + rnd(5000);
+            r[n] = rec(0, v, weight, o, s, c, weight ? 100 + rnd(900) : 1 + rnd(9),
+                       weight && rnd(3) == 0 ? (int64_t)(50 + rnd(900)) : NO, amount,
+                       v             ? amount
+                       : rnd(3) == 0 ? rnd(20)
+                                     : 0,
+                       p, ready, v && rnd(2) == 0 ? NO : deliv);
+            n++;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        r[i].event_id = 1000 + (int64_t)i * 3 + rnd(3); /* unique, increasing within an order */
+    for (size_t i = n; i > 1; i--) {                    /* shuffle */
+        size_t j = rnd((uint32_t)i);
+        sale_rec_t t = r[i - 1];
+        r[i - 1] = r[j];
+        r[j] = t;
+    }
+    return n;
+}
+
+START_TEST(test_the_streaming_form_equals_the_definition_per_day_and_in_total)
+{
+    enum { MAXR = 6000 };
+    sale_rec_t *r = malloc(MAXR * sizeof(*r)), *copy = malloc(MAXR * sizeof(*r)), *batch = malloc(MAXR * sizeof(*r));
+    int32_t day0 = kpi_day_of(P0);
+    int split_orders = 0;
+    for (int round = 0; round < 6; round++) {
+        seed = 20261130 + (uint64_t)round;
+        size_t n = random_lines(r, round == 0 ? 40 : MAXR - round * 500);
+        kpi_acc_t *a = kpi_acc_new(30);
+        ck_assert_ptr_nonnull(a);
+        /* batches of random sizes (1 at a time now and then), each overwritten once added: the
+         * accumulator keeps nothing of the caller's records */
+        for (size_t i = 0; i < n;) {
+            size_t b = rnd(4) == 0 ? 1 : 1 + rnd(round == 0 ? 7 : 700);
+            if (b > n - i)
+                b = n - i;
+            memcpy(batch, r + i, b * sizeof(*r));
+            ck_assert_int_eq(kpi_acc_add(a, batch, b), 0);
+            memset(batch, 0x5a, b * sizeof(*r));
+            i += b;
+        }
+        ck_assert_int_eq(kpi_acc_add(a, NULL, 0), 0);
+        /* the days around the range too (nothing paid: zeros) */
+        kpi_t days[RDAYS + 3], want, got;
+        ck_assert_int_eq(kpi_acc_days(a, day0 - 1, RDAYS + 3, days), 0);
+        for (int d = 0; d < RDAYS + 3; d++) {
+            int32_t day = day0 - 1 + d;
+            size_t m = 0;
+            for (size_t i = 0; i < n; i++)
+                if (r[i].paid_day == day)
+                    copy[m++] = r[i];
+            ref_compute(copy, m, 30, &want);
+            char what[64];
+            snprintf(what, sizeof(what), "round %d, day %+d (%zu lines)", round, d - 1, m);
+            expect_same_kpis(&days[d], &want, what);
+            ck_assert_int_eq(kpi_acc_day(a, day, &got), 0);
+            expect_same_kpis(&got, &want, what);
+            if (round > 0 && d >= 1 && d <= RDAYS)
+                ck_assert_int_gt(want.orders_delivered, 10); /* the data is not degenerate */
+        }
+        memcpy(copy, r, n * sizeof(*r));
+        ref_compute(copy, n, 30, &want);
+        ck_assert_int_eq(kpi_acc_total(a, &got), 0);
+        expect_same_kpis(&got, &want, "the total");
+        /* kpi_compute (over the streaming form) too */
+        memcpy(copy, r, n * sizeof(*r));
+        ck_assert_int_eq(kpi_compute(copy, n, 30, &got), 0);
+        expect_same_kpis(&got, &want, "kpi_compute's total");
+        /* an order whose lines were paid on two days counts on each, once in the total */
+        int64_t sum = 0;
+        for (int d = 0; d < RDAYS + 3; d++)
+            sum += days[d].orders_paid;
+        ck_assert_int_ge(sum, want.orders_paid);
+        split_orders += sum > want.orders_paid;
+        kpi_acc_free(a);
+    }
+    ck_assert_int_ge(split_orders, 4); /* the split orders did occur */
+    free(r), free(copy), free(batch);
+}
+END_TEST
+
+START_TEST(test_an_empty_accumulator_gives_zeros_and_no_times)
+{
+    kpi_acc_t *a = kpi_acc_new(7);
+    kpi_t k[2], want;
+    ref_compute(NULL, 0, 7, &want);
+    ck_assert_int_eq(kpi_acc_total(a, &k[0]), 0);
+    expect_same_kpis(&k[0], &want, "the total");
+    ck_assert_int_eq(kpi_acc_days(a, 100, 2, k), 0);
+    expect_same_kpis(&k[1], &want, "a day");
+    ck_assert_int_eq(k[1].median_s_paid_to_ready, -1);
+    ck_assert_int_eq(kpi_acc_days(a, 100, 0, k), 0);
+    kpi_acc_free(a);
+    kpi_acc_free(NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kpi");
@@ -374,6 +633,8 @@ int main(void)
     tcase_add_test(tc, test_ratios_round_half_up_to_four_places);
     tcase_add_test(tc, test_days_are_plus_eight_hours);
     tcase_add_test(tc, test_the_checksum_is_sha256_of_sorted_event_version_lines);
+    tcase_add_test(tc, test_the_streaming_form_equals_the_definition_per_day_and_in_total);
+    tcase_add_test(tc, test_an_empty_accumulator_gives_zeros_and_no_times);
     suite_add_tcase(s, tc);
     return t_run(s, 0) == 0 ? 0 : 1;
 }
