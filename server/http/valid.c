@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "models/base/cursor.h"
+#include "models/kpi.h"
 #include "server/http/valid.h"
 
 #define DATE_LEN 10 /* YYYY-MM-DD */
@@ -158,32 +159,13 @@ int valid_parse_event_id(const char *s, size_t n, uint64_t *ms, uint64_t *seq)
     return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int valid_parse_date(const char *s, int64_t *days)
 {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (strlen(s) != DATE_LEN || s[4] != '-' || s[7] != '-')
-        return -1;
-    for (size_t i = 0; i < DATE_LEN; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return -1;
-    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1000 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap))
+    int32_t day = 0;
+    if (kpi_day_parse(s, &day) != 0)
         return -1;
     if (days != NULL)
-        *days = days_from_civil(y, m, d);
+        *days = day;
     return 0;
 }
 
