@@ -10,7 +10,6 @@
 #include "models/kpi.h"
 #include "server/http/valid.h"
 
-#define DATE_LEN 10 /* YYYY-MM-DD */
 
 /* ---------------------------------------------------------------- character classes */
 
