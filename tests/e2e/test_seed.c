@@ -18,9 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "models/cachever.h"
+#include "models/kpi.h"
 #include "models/base/config.h"
 #include "models/store/db.h"
 #include "tests/support/dbtest.h"
+#include "tests/support/platclient.h"
 #include "models/store/migrate.h"
 #include "models/user.h"
 #include "tests/support/testutil.h"
@@ -1194,6 +1196,61 @@ static void drop_scratch(void)
     db_thread_end();
 }
 
+/* Issue 10's "done when", on the demo itself: the operator of the first demo market makes a
+ * district platform client; `stallfront platform pull --verify` pulls the feed and finds
+ * every KPI and the reconcile checksum of yesterday (a seeded day) equal to the server's;
+ * the same client is refused the second demo market. */
+START_TEST(test_a_platform_client_verifies_a_demo_day_and_is_refused_the_second_market)
+{
+    char env_db[96], token[512], secret_file[700], feed[700], log[700], day[11];
+    tserver_t srv;
+    t_platform_t pc;
+    ensure_seeded();
+    json_t *cred_doc = load_json(cred), *ans = NULL;
+    int64_t m = jint(cred_doc, "market_id");
+    int64_t m2 = jint(json_object_get(cred_doc, "second_market"), "market_id");
+    snprintf(env_db, sizeof(env_db), "STALLFRONT_DB_NAME=%s", dbname);
+    const char *const env[] = {env_db, "STALLFRONT_AUTH_LOGIN_MAX_FAILURES=1000", NULL};
+    ck_assert_msg(tserver_start(&srv, env) == 0, "server did not start");
+    json_t *op = json_object_get(cred_doc, "operator");
+    ck_assert_int_eq(login(&srv, jstr(op, "username"), jstr(op, "password"), &ans), 200);
+    snprintf(token, sizeof(token), "%s", jstr(ans, "token"));
+    json_decref(ans);
+    t_platform_create(&srv, token, "district", &m, 1, &pc);
+
+    snprintf(secret_file, sizeof(secret_file), "%s/platform.secret", dir);
+    snprintf(feed, sizeof(feed), "%s/feed.jsonl", dir);
+    snprintf(log, sizeof(log), "%s/pull.log", dir);
+    unlink(feed);
+    FILE *f = fopen(secret_file, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%s\n", pc.secret);
+    fclose(f);
+    ck_assert_int_eq(chmod(secret_file, 0600), 0);
+    kpi_day_name(kpi_day_of((int64_t)time(NULL) * 1000) - 1, day, sizeof(day)); /* yesterday, +08:00 */
+
+    int rc = t_sh("%s platform pull --url %s --app-key %s --secret-file %s --market %" PRId64
+                  " --out %s --limit 1000 --verify %s >%s 2>&1",
+                  SF_BINARY, t_base(&srv, T_H2C), pc.app_key, secret_file, m, feed, day, log);
+    char *out = slurp(log);
+    ck_assert_msg(rc == 0 && out != NULL && strstr(out, "verified") != NULL && strstr(out, "DIFF") == NULL,
+                  "pull --verify %s exited %d:\n%s", day, rc, out != NULL ? out : "");
+    /* the day is not empty: the seed made 40 to 120 orders on it */
+    ck_assert_msg(strstr(out, "orders_paid ") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_gt(t_sh("grep -c '\"paid_at\":\"%s' %s >/dev/null", day, feed) == 0, 0);
+
+    rc = t_sh("%s platform pull --url %s --app-key %s --secret-file %s --market %" PRId64 " --out %s.other >%s 2>&1",
+              SF_BINARY, t_base(&srv, T_H2C), pc.app_key, secret_file, m2, feed, log);
+    out = slurp(log);
+    ck_assert_msg(rc != 0 && out != NULL && strstr(out, "market_not_granted") != NULL,
+                  "the second market was not refused (exit %d):\n%s", rc, out != NULL ? out : "");
+    free(out);
+    json_decref(cred_doc);
+    tserver_stop(&srv, SIGTERM);
+}
+END_TEST
+
 int main(void)
 {
     const char *var = getenv("STALLFRONT_TEST_VAR");
@@ -1234,6 +1291,7 @@ int main(void)
     tcase_add_test(tc, test_seed_refuses_bad_arguments);
     tcase_add_test(tc, test_a_run_that_fails_half_way_leaves_nothing_and_the_next_run_completes);
     tcase_add_test(tc, test_the_demo_logins_sign_in_and_the_operator_sees_price_anomalies);
+    tcase_add_test(tc, test_a_platform_client_verifies_a_demo_day_and_is_refused_the_second_market);
     suite_add_tcase(su, tc);
     int failed = t_run(su, 0);
     drop_scratch();
