@@ -819,7 +819,16 @@ START_TEST(test_two_sequencers_beside_a_writer_never_give_a_position_twice_and_a
     ck_assert_int_eq(q1(&w, "SELECT MAX(pos) FROM sale_line_versions", 0), RACE_WRITES);
     ck_assert_int_eq(q1(&w, "SELECT last_pos FROM sale_log_head", 0), RACE_WRITES);
     ck_assert_int_eq(r[1].positioned + r[2].positioned + r[3].positioned, RACE_WRITES);
-    /* the reader paged along as they were positioned and missed none */
+    /* the reader paged along as they were positioned and missed none. Its last page may
+     * have come while another run was still positioning (a run that finds the head held
+     * leaves the work to the holder), so it comes back once more, as a platform does */
+    int more = 1;
+    while (more) {
+        json_t *items = NULL;
+        ck_assert_int_eq(salelog_feed(&w.db, w.market, r[3].last, 37, &items, &r[3].last, &more), DB_OK);
+        r[3].got += json_array_size(items);
+        json_decref(items);
+    }
     ck_assert_int_eq(r[3].got, RACE_WRITES);
     ck_assert_int_eq(r[3].last, RACE_WRITES);
     world_close(&w);
