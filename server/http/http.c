@@ -585,7 +585,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     j->a = local;
     j->t0_us = t0;
-    if ((route->flags & ROUTE_BODY_JSON) && take_json_body(L, req, &j->a, t0) != 0) {
+    if (((route->flags & ROUTE_BODY_JSON) ||
+         ((route->flags & ROUTE_BODY_JSON_OPT) && req->entity.base != NULL && req->entity.len > 0)) &&
+        take_json_body(L, req, &j->a, t0) != 0) {
         job_free(j);
         return 0;
     }
