@@ -499,8 +499,12 @@ sf_status_t platform_lookup(db_t *db, const char *app_key, int64_t market_id, pl
     c->granted = db_rows_i64(rows, 4) == 1;
     rc = SF_OK;
     if (cur == NULL || platform_unseal(key, app_key, cur, n1, c->secret, sizeof(c->secret)) != 0 ||
-        (prev != NULL && platform_unseal(key, app_key, prev, n2, c->prev_secret, sizeof(c->prev_secret)) != 0))
-        rc = SF_E_INTERNAL; /* a secret that does not open: another seal key, or a changed row */
+        (prev != NULL && platform_unseal(key, app_key, prev, n2, c->prev_secret, sizeof(c->prev_secret)) != 0)) {
+        /* another seal key, or a changed row: nothing of this client may sign */
+        OPENSSL_cleanse(c->secret, sizeof(c->secret));
+        OPENSSL_cleanse(c->prev_secret, sizeof(c->prev_secret));
+        c->unopened = 1;
+    }
 out:
     db_rows_free(rows);
     OPENSSL_cleanse(key, sizeof(key));

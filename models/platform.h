@@ -42,6 +42,8 @@ typedef struct platform_client {
     int granted;                               /* the market asked about is granted */
     char secret[PLATFORM_SECRET_LEN + 1];      /* unsealed; cleanse after use */
     char prev_secret[PLATFORM_SECRET_LEN + 1]; /* "" when none is valid now */
+    int unopened;                              /* a stored secret did not open (another seal key, a changed row): both
+                                                  secrets are then "", nothing matches; the caller logs it as an error */
 } platform_client_t;
 
 /* Makes a client of the operator's market with its grants, in one transaction. Every id of

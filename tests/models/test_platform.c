@@ -104,6 +104,45 @@ START_TEST(test_the_lookup_is_one_statement_and_unseals_what_it_may)
 }
 END_TEST
 
+/* The key with the case of its first letter after "pk_" swapped. */
+static void swap_case(const char *key, char *out)
+{
+    snprintf(out, 32, "%s", key);
+    for (size_t i = 3; out[i] != '\0'; i++)
+        if ((out[i] >= 'a' && out[i] <= 'z') || (out[i] >= 'A' && out[i] <= 'Z')) {
+            out[i] ^= 0x20;
+            return;
+        }
+    ck_abort_msg("no letter in %s", key);
+}
+
+START_TEST(test_a_key_in_another_case_is_unknown_and_a_secret_that_does_not_open_is_flagged)
+{
+    json_t *doc = NULL;
+    char key[32], secret[64], other_case[32];
+    int64_t id = 0;
+    platform_client_t c;
+    make(m.market_id, &doc, key, secret, &id);
+    json_decref(doc);
+    swap_case(key, other_case);
+    ck_assert_int_eq(platform_lookup(&db, other_case, m.market_id, &c), SF_E_BAD_SIGNATURE);
+    ck_assert_int_eq(platform_lookup(&db, key, m.market_id, &c), SF_OK);
+    ck_assert(!c.unopened);
+    ck_assert_str_eq(c.secret, secret);
+    /* a changed byte of the sealed secret: found, flagged, and no secret comes out */
+    ck_assert_int_eq(db_exec(&db,
+                             "UPDATE platform_clients SET secret_sealed = INSERT(secret_sealed, 20, 1,"
+                             " IF(SUBSTRING(secret_sealed, 20, 1) = 'A', 'B', 'A')) WHERE id = ?",
+                             (db_param_t[]){DB_I64(id)}, 1, NULL, NULL),
+                     DB_OK);
+    ck_assert_int_eq(platform_lookup(&db, key, m.market_id, &c), SF_OK);
+    ck_assert(c.unopened);
+    ck_assert_int_eq(c.id, id);
+    ck_assert_str_eq(c.secret, "");
+    ck_assert_str_eq(c.prev_secret, "");
+}
+END_TEST
+
 START_TEST(test_only_the_operators_market_may_be_granted)
 {
     int64_t ids[] = {m.market_id, other.market_id};
@@ -142,6 +181,7 @@ int main(void)
     TCase *tc = tcase_create("platform");
     tcase_add_checked_fixture(tc, up, down);
     tcase_add_test(tc, test_the_lookup_is_one_statement_and_unseals_what_it_may);
+    tcase_add_test(tc, test_a_key_in_another_case_is_unknown_and_a_secret_that_does_not_open_is_flagged);
     tcase_add_test(tc, test_only_the_operators_market_may_be_granted);
     tcase_add_test(tc, test_the_profile_is_one_statement);
     suite_add_tcase(s, tc);
