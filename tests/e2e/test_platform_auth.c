@@ -2,10 +2,13 @@
  * End to end: supervision-platform clients and their signed requests, on the real server,
  * MariaDB and Redis. A client made by the market's operator (its secret shown once, never in
  * a list or a log), a signed GET of the market profile, and every refusal: each part of the
- * signature, the clock, the nonce, the headers, unknown and disabled keys (all one identical
- * 401), a market not granted (403), the rate (429 with Retry-After, on a server with a
- * limit of 5 a minute), rotation with and without a grace period, another market's operator
- * (404, nothing changed) and the operator's bad bodies.
+ * signature, the clock, the nonce (any printable ASCII, kept longer than the clock window),
+ * the headers (each exactly once, found behind any number of others), a repeated query
+ * parameter, unknown, disabled and wrongly cased keys and a secret that does not open (all
+ * one identical 401), a market not granted (403), the rate (429 with Retry-After, on a server
+ * with a limit of 5 a minute; the refused nonce stays spent), rotation with and without a
+ * grace period, refused within the grace unless it revokes the previous secret, another
+ * market's operator (404, nothing changed) and the operator's bad bodies.
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -434,6 +437,54 @@ START_TEST(test_rotation_keeps_the_old_secret_for_the_grace_period)
     ck_assert_str_ne(secret, old.secret);
     ck_assert_ptr_nonnull(json_string_value(json_object_get(doc, "previous_valid_until")));
     snprintf(c.secret, sizeof(c.secret), "%s", secret);
+    json_decref(doc);
+    ck_assert_int_eq(t_platform_get(&srv, &c, path, NULL), 200);
+    ck_assert_int_eq(t_platform_get(&srv, &old, path, NULL), 200);
+    /* a second rotation within the grace would cut the deployed secret off: 409, nothing changed */
+    int64_t before = count_clients(w.m.market_id);
+    doc = call(op, "POST", p, NULL, &st);
+    const char *msg = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+    ck_assert_msg(msg != NULL && strstr(msg, "valid until 20") != NULL && strstr(msg, "revoke_previous") != NULL, "%s",
+                  msg != NULL ? msg : "(none)");
+    shop_expect_error(doc, &st, 409, "conflict");
+    shop_expect_error(call(op, "POST", p, "{}", &st), &st, 409, "conflict");
+    shop_expect_error(call(op, "POST", p, "{\"revoke_previous\": false}", &st), &st, 409, "conflict");
+    /* bad bodies: 422 naming the field, 400, 415; nothing changed */
+    static const struct {
+        const char *body, *field;
+    } bad[] = {{"{\"revoke_previous\": 1}", "revoke_previous"},
+               {"{\"revoke_previous\": \"true\"}", "revoke_previous"},
+               {"{\"revoke_previous\": null}", "revoke_previous"},
+               {"{\"revoke_previous\": true, \"grace_s\": 0}", "grace_s"},
+               {"{\"revoke\": true}", "revoke"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        doc = call(op, "POST", p, bad[i].body, &st);
+        const char *f = shop_error_field(doc);
+        ck_assert_msg(f != NULL && strcmp(f, bad[i].field) == 0, "%s: field %s", bad[i].body, f ? f : "(none)");
+        shop_expect_error(doc, &st, 422, "invalid");
+    }
+    shop_expect_error(call(op, "POST", p, "[true]", &st), &st, 422, "invalid");
+    shop_expect_error(call(op, "POST", p, "{\"revoke_previous\": tru", &st), &st, 400, "malformed_json");
+    ck_assert_int_eq(count_clients(w.m.market_id), before);
+    ck_assert_int_eq(t_platform_get(&srv, &c, path, NULL), 200);
+    ck_assert_int_eq(t_platform_get(&srv, &old, path, NULL), 200);
+    /* revoke_previous: a new secret, and neither earlier one signs any more */
+    doc = call(op, "POST", p, "{\"revoke_previous\": true}", &st);
+    ck_assert_int_eq(st, 200);
+    ck_assert(json_is_null(json_object_get(doc, "previous_valid_until")));
+    t_platform_t third = c;
+    snprintf(third.secret, sizeof(third.secret), "%s", json_string_value(json_object_get(doc, "secret")));
+    json_decref(doc);
+    ck_assert_str_ne(third.secret, c.secret);
+    ck_assert_int_eq(t_platform_get(&srv, &old, path, NULL), 401);
+    ck_assert_int_eq(t_platform_get(&srv, &c, path, NULL), 401);
+    ck_assert_int_eq(t_platform_get(&srv, &third, path, NULL), 200);
+    /* with no previous secret left, a rotation (here with {}) keeps the grace again */
+    doc = call(op, "POST", p, "{}", &st);
+    ck_assert_int_eq(st, 200);
+    ck_assert(json_is_string(json_object_get(doc, "previous_valid_until")));
+    old = third;
+    snprintf(c.secret, sizeof(c.secret), "%s", json_string_value(json_object_get(doc, "secret")));
     json_decref(doc);
     ck_assert_int_eq(t_platform_get(&srv, &c, path, NULL), 200);
     ck_assert_int_eq(t_platform_get(&srv, &old, path, NULL), 200);

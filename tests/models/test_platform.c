@@ -2,7 +2,9 @@
  * models/platform.c against the test database: the lookup that verification runs is one
  * SQL statement (counted with the session's Com_stmt_execute), it unseals the current secret
  * and, only while its grace lasts, the previous one, says whether a market is granted and
- * whether the client is active; create refuses another market's grant; the profile is one
+ * whether the client is active; the key is matched byte for byte, and a sealed secret that
+ * does not open is flagged, never an error; a rotation within the grace is refused unless it
+ * revokes the previous secret; create refuses another market's grant; the profile is one
  * statement too.
  */
 #include <check.h>
@@ -77,20 +79,41 @@ START_TEST(test_the_lookup_is_one_statement_and_unseals_what_it_may)
     ck_assert_int_eq(platform_lookup(&db, "pk_AAAAAAAAAAAAAAAAAAAAA", m.market_id, &c), SF_E_BAD_SIGNATURE);
     ck_assert_str_eq(c.secret, "");
 
-    /* rotation: the previous secret while the grace lasts, then no more */
-    ck_assert_int_eq(platform_rotate(&db, other.market_id, id, 60, &doc), SF_E_NOT_FOUND);
-    ck_assert_int_eq(platform_rotate(&db, m.market_id, id, 60, &doc), SF_OK);
+    /* rotation: the previous secret while the grace lasts; a second rotation within it is
+     * refused (it would cut the deployed secret off), unless it revokes the previous one */
+    status_detail_t d = {0};
+    ck_assert_int_eq(platform_rotate(&db, other.market_id, id, 60, 0, &doc, &d), SF_E_NOT_FOUND);
+    status_detail_clear(&d);
+    ck_assert_int_eq(platform_rotate(&db, m.market_id, id, 60, 0, &doc, &d), SF_OK);
+    ck_assert(json_is_string(json_object_get(doc, "previous_valid_until")));
     char fresh[64];
     snprintf(fresh, sizeof(fresh), "%s", json_string_value(json_object_get(doc, "secret")));
     json_decref(doc);
     ck_assert_int_eq(platform_lookup(&db, key, m.market_id, &c), SF_OK);
     ck_assert_str_eq(c.secret, fresh);
     ck_assert_str_eq(c.prev_secret, secret);
-    ck_assert_int_eq(platform_rotate(&db, m.market_id, id, 0, &doc), SF_OK);
+    ck_assert_int_eq(platform_rotate(&db, m.market_id, id, 60, 0, &doc, &d), SF_E_CLIENT_STATE);
+    ck_assert_ptr_null(doc);
+    ck_assert_msg(strstr(d.reason, "valid until 20") != NULL && strstr(d.reason, "+08:00") != NULL, "%s", d.reason);
+    status_detail_clear(&d);
+    ck_assert_int_eq(platform_lookup(&db, key, m.market_id, &c), SF_OK); /* nothing changed */
+    ck_assert_str_eq(c.secret, fresh);
+    ck_assert_str_eq(c.prev_secret, secret);
+    ck_assert_int_eq(platform_rotate(&db, m.market_id, id, 60, 1, &doc, &d), SF_OK);
+    ck_assert(json_is_null(json_object_get(doc, "previous_valid_until")));
+    char third[64];
+    snprintf(third, sizeof(third), "%s", json_string_value(json_object_get(doc, "secret")));
     json_decref(doc);
     ck_assert_int_eq(platform_lookup(&db, key, m.market_id, &c), SF_OK);
-    ck_assert_str_eq(c.prev_secret, "");
+    ck_assert_str_eq(c.prev_secret, ""); /* neither the first nor the second signs any more */
+    ck_assert_str_eq(c.secret, third);
     ck_assert_str_ne(c.secret, fresh);
+    /* with no previous secret valid, a rotation keeps today's grace again */
+    ck_assert_int_eq(platform_rotate(&db, m.market_id, id, 0, 0, &doc, &d), SF_OK);
+    json_decref(doc);
+    ck_assert_int_eq(platform_lookup(&db, key, m.market_id, &c), SF_OK);
+    ck_assert_str_eq(c.prev_secret, ""); /* a grace of 0 ends at once */
+    ck_assert_str_ne(c.secret, third);
 
     /* disabled: found, not active; twice is a conflict; another market's is not found */
     ck_assert_int_eq(platform_set_status(&db, other.market_id, id, 0, &doc), SF_E_NOT_FOUND);
