@@ -4,6 +4,7 @@
  *   POST /v1/admin/platform-clients               {name, scope, market_ids} → 201 with the secret, shown once
  *   GET  /v1/admin/platform-clients               the market's clients, a page at a time, no secrets
  *   POST /v1/admin/platform-clients/{id}/rotate   a new secret; the old one valid for the grace period
+ *        (409 while an earlier one still is), or, with {"revoke_previous": true}, none
  *   POST /v1/admin/platform-clients/{id}/disable  refused from then on (401 for its requests)
  *   POST /v1/admin/platform-clients/{id}/enable   admitted again
  * Worker threads. Each validates its whole input first (server/http/valid.h), calls one
@@ -77,16 +78,33 @@ static sf_status_t path_client(const api_req_t *req, int64_t *id, status_detail_
     return valid_path_id(req, 0, id) == 0 ? SF_OK : status_field(d, SF_E_NOT_FOUND, NULL, NO_CLIENT);
 }
 
+/* The rotation's optional body: none, {} or {"revoke_previous": true|false}. 0 or -1. */
+static int parse_rotation(const json_t *b, int *revoke, status_detail_t *d)
+{
+    static const char *const keys[] = {"revoke_previous", NULL};
+    *revoke = 0;
+    if (b == NULL)
+        return 0;
+    if (valid_only_keys(b, keys, "", d) != 0)
+        return -1;
+    const json_t *v = json_object_get(b, "revoke_previous");
+    if (v != NULL && !json_is_boolean(v))
+        return valid_refuse(d, "revoke_previous", "must be true or false");
+    *revoke = json_is_true(v);
+    return 0;
+}
+
 static void rotate_h(api_req_t *req, worker_t *w)
 {
     int64_t id = 0;
+    int revoke = 0;
     status_detail_t d = {0};
     json_t *doc = NULL;
     sf_status_t rc = path_client(req, &id, &d);
+    if (rc == SF_OK && parse_rotation(req->body, &revoke, &d) != 0)
+        rc = SF_E_INVALID;
     if (rc == SF_OK)
-        rc = platform_rotate(&w->db, req->who.market_id, id, req->cfg->platform_rotation_grace_s, &doc);
-    if (rc == SF_E_NOT_FOUND)
-        status_field(&d, rc, NULL, NO_CLIENT);
+        rc = platform_rotate(&w->db, req->who.market_id, id, req->cfg->platform_rotation_grace_s, revoke, &doc, &d);
     api_reply_result(req, w, rc, &d, 200, doc);
 }
 
@@ -120,7 +138,7 @@ int platform_clients_register(router_t *r)
     const int op = ROUTE_OPERATOR;
     if (router_add(r, "POST", "/v1/admin/platform-clients", op | ROUTE_BODY_JSON, create_h) != 0 ||
         router_add(r, "GET", "/v1/admin/platform-clients", op, list_h) != 0 ||
-        router_add(r, "POST", "/v1/admin/platform-clients/{id}/rotate", op, rotate_h) != 0 ||
+        router_add(r, "POST", "/v1/admin/platform-clients/{id}/rotate", op | ROUTE_BODY_JSON_OPT, rotate_h) != 0 ||
         router_add(r, "POST", "/v1/admin/platform-clients/{id}/disable", op, disable_h) != 0 ||
         router_add(r, "POST", "/v1/admin/platform-clients/{id}/enable", op, enable_h) != 0)
         return -1;

@@ -402,10 +402,12 @@ sf_status_t platform_set_status(db_t *db, int64_t market_id, int64_t id, int ena
 typedef struct rotate_ctx {
     int64_t market_id, id;
     const unsigned char *key;
-    const char *until; /* UTC */
+    const char *until; /* UTC; NULL when the previous secret is revoked */
     const char *rotated;
+    int revoke;
     char app_key[PLATFORM_APP_KEY_LEN + 8]; /* out */
     char secret[PLATFORM_SECRET_LEN + 1];   /* out */
+    char valid_until[TIME_LEN];             /* out: until when a previous secret still signs (SF_E_CLIENT_STATE) */
 } rotate_ctx_t;
 
 static sf_status_t rotate_tx(db_t *db, void *p)
@@ -414,18 +416,32 @@ static sf_status_t rotate_tx(db_t *db, void *p)
     db_rows_t *rows = NULL;
     char hex[2 * SEALED_MAX + 1];
     size_t len = 0;
-    int rc = db_query_row(db, "SELECT app_key FROM platform_clients WHERE id = ? AND market_id = ? FOR UPDATE",
+    int rc = db_query_row(db,
+                          "SELECT app_key, IF(prev_valid_until > NOW(3), " SQL_AT_0800(
+                              "prev_valid_until") ", NULL)"
+                                                  " FROM platform_clients WHERE id = ? AND market_id = ? FOR UPDATE",
                           (db_param_t[]){DB_I64(c->id), DB_I64(c->market_id)}, 2, &rows);
     if (rc == DB_NOROW)
         return SF_E_NOT_FOUND;
     if (rc != DB_OK)
         return rc;
-    const char *k = db_rows_str(rows, 0, &len);
+    const char *k = db_rows_str(rows, 0, &len), *prev_until = db_rows_str(rows, 1, NULL);
     snprintf(c->app_key, sizeof(c->app_key), "%.*s", (int)(k != NULL && len < sizeof(c->app_key) ? len : 0),
              k != NULL ? k : "");
+    if (prev_until != NULL && !c->revoke) { /* replacing it would cut the deployed secret off */
+        snprintf(c->valid_until, sizeof(c->valid_until), "%s", prev_until);
+        db_rows_free(rows);
+        return SF_E_CLIENT_STATE;
+    }
     db_rows_free(rows);
     if (new_secret(c->key, c->app_key, c->secret, hex) != 0)
         return SF_E_INTERNAL;
+    if (c->revoke)
+        return db_exec(db,
+                       "UPDATE platform_clients SET prev_secret_sealed = NULL, prev_valid_until = NULL,"
+                       " secret_sealed = UNHEX(?), rotated_at = ? WHERE id = ? AND market_id = ?",
+                       (db_param_t[]){DB_STR(hex), DB_STR(c->rotated), DB_I64(c->id), DB_I64(c->market_id)}, 4, NULL,
+                       NULL);
     /* MariaDB assigns left to right: the previous secret is the current one before it changes */
     return db_exec(
         db,
@@ -435,24 +451,35 @@ static sf_status_t rotate_tx(db_t *db, void *p)
         NULL);
 }
 
-sf_status_t platform_rotate(db_t *db, int64_t market_id, int64_t id, int grace_s, json_t **doc)
+sf_status_t platform_rotate(db_t *db, int64_t market_id, int64_t id, int grace_s, int revoke_previous, json_t **doc,
+                            status_detail_t *d)
 {
     unsigned char key[SEAL_KEY_LEN];
-    char until[TIME_LEN], until_shown[TIME_LEN], rotated[TIME_LEN], rotated_shown[TIME_LEN];
+    char until[TIME_LEN], until_shown[TIME_LEN], rotated[TIME_LEN], rotated_shown[TIME_LEN], why[160];
     *doc = NULL;
     sf_status_t rc = load_key(db, key);
     if (rc != SF_OK)
         return rc;
     times_at(grace_s, until, until_shown);
     times_at(0, rotated, rotated_shown);
-    rotate_ctx_t c = {.market_id = market_id, .id = id, .key = key, .until = until, .rotated = rotated};
+    rotate_ctx_t c = {.market_id = market_id,
+                      .id = id,
+                      .key = key,
+                      .until = until,
+                      .rotated = rotated,
+                      .revoke = revoke_previous != 0};
     rc = db_tx(db, rotate_tx, &c);
     if (rc == SF_OK) {
-        *doc = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)id, "app_key", c.app_key, "secret", c.secret,
-                         "previous_valid_until", until_shown);
+        *doc = json_pack("{s:I, s:s, s:s, s:s?}", "id", (json_int_t)id, "app_key", c.app_key, "secret", c.secret,
+                         "previous_valid_until", c.revoke ? NULL : until_shown);
         rc = *doc != NULL ? SF_OK : SF_E_INTERNAL;
     } else if (rc == SF_E_NOT_FOUND) {
-        rc = status_field(NULL, SF_E_NOT_FOUND, NULL, NO_CLIENT);
+        rc = status_field(d, SF_E_NOT_FOUND, NULL, NO_CLIENT);
+    } else if (rc == SF_E_CLIENT_STATE) {
+        snprintf(why, sizeof(why),
+                 "the previous secret is valid until %s; rotate with {\"revoke_previous\": true} to end it now",
+                 c.valid_until);
+        rc = status_field(d, SF_E_CLIENT_STATE, NULL, why);
     } else {
         rc = db_fail(rc);
     }
@@ -499,8 +526,12 @@ sf_status_t platform_lookup(db_t *db, const char *app_key, int64_t market_id, pl
     c->granted = db_rows_i64(rows, 4) == 1;
     rc = SF_OK;
     if (cur == NULL || platform_unseal(key, app_key, cur, n1, c->secret, sizeof(c->secret)) != 0 ||
-        (prev != NULL && platform_unseal(key, app_key, prev, n2, c->prev_secret, sizeof(c->prev_secret)) != 0))
-        rc = SF_E_INTERNAL; /* a secret that does not open: another seal key, or a changed row */
+        (prev != NULL && platform_unseal(key, app_key, prev, n2, c->prev_secret, sizeof(c->prev_secret)) != 0)) {
+        /* another seal key, or a changed row: nothing of this client may sign */
+        OPENSSL_cleanse(c->secret, sizeof(c->secret));
+        OPENSSL_cleanse(c->prev_secret, sizeof(c->prev_secret));
+        c->unopened = 1;
+    }
 out:
     db_rows_free(rows);
     OPENSSL_cleanse(key, sizeof(key));

@@ -42,6 +42,8 @@ typedef struct platform_client {
     int granted;                               /* the market asked about is granted */
     char secret[PLATFORM_SECRET_LEN + 1];      /* unsealed; cleanse after use */
     char prev_secret[PLATFORM_SECRET_LEN + 1]; /* "" when none is valid now */
+    int unopened;                              /* a stored secret did not open (another seal key, a changed row): both
+                                                  secrets are then "", nothing matches; the caller logs it as an error */
 } platform_client_t;
 
 /* Makes a client of the operator's market with its grants, in one transaction. Every id of
@@ -61,15 +63,21 @@ sf_status_t platform_list(db_t *db, int64_t market_id, int64_t after_id, size_t 
  * market's or an unknown id, SF_E_CLIENT_STATE when it already is. *doc: the client as listed. */
 sf_status_t platform_set_status(db_t *db, int64_t market_id, int64_t id, int enable, json_t **doc);
 
-/* Gives a client of the market a new secret; the current one stays valid grace_s seconds
- * more as the previous one (an older previous one ends now). *doc: {id, app_key, secret,
- * previous_valid_until}. SF_E_NOT_FOUND for another market's or an unknown id. */
-sf_status_t platform_rotate(db_t *db, int64_t market_id, int64_t id, int grace_s, json_t **doc);
+/* Gives a client of the market a new secret. revoke_previous 0: the current one stays valid
+ * grace_s seconds more as the previous one; refused with SF_E_CLIENT_STATE (d's reason says
+ * until when) while an earlier previous secret is still valid, since replacing it would cut
+ * the platform's deployed secret off at once. revoke_previous 1: no previous secret stays
+ * valid (the current one and any previous one stop now: the cut-off for a leaked secret).
+ * *doc: {id, app_key, secret, previous_valid_until} (null when revoked). SF_E_NOT_FOUND for
+ * another market's or an unknown id. */
+sf_status_t platform_rotate(db_t *db, int64_t market_id, int64_t id, int grace_s, int revoke_previous, json_t **doc,
+                            status_detail_t *d);
 
 /* Verification's one query: the client of app_key (any status: c->active says), its secrets
  * unsealed (the previous one only while valid), and whether market_id is granted to it.
- * SF_E_BAD_SIGNATURE when the key is unknown. c is cleansed on every outcome but SF_OK; on
- * SF_OK the caller cleanses it (platform_client_cleanse). */
+ * app_key is compared byte for byte (the column is ascii_bin). SF_E_BAD_SIGNATURE when the
+ * key is unknown; SF_OK with c->unopened set when a stored secret does not open. c is cleansed on every outcome but
+ * SF_OK; on SF_OK the caller cleanses it (platform_client_cleanse). */
 sf_status_t platform_lookup(db_t *db, const char *app_key, int64_t market_id, platform_client_t *c);
 
 /* Wipes the secrets of c. */

@@ -117,7 +117,7 @@ INSERT INTO sale_log_head (id, last_pos) VALUES (1, 0);
 CREATE TABLE platform_clients (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
     market_id BIGINT NOT NULL,                  -- the market whose operator made it
-    app_key VARCHAR(32) NOT NULL,
+    app_key VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, -- byte for byte: the seal's aad
     name VARCHAR(100) NOT NULL,
     scope ENUM('district','city') NOT NULL,
     status ENUM('active','disabled') NOT NULL DEFAULT 'active',

@@ -253,6 +253,8 @@ void api_req_free(api_req_t *req)
         free(req->hname[i]);
         free(req->hvalue[i]);
     }
+    for (size_t i = 0; i < API_SIGNED_N; i++)
+        free(req->signed_hdr[i]);
     clear_reply(req);
     free(req->etag);
     free(req);

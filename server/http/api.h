@@ -23,11 +23,14 @@
 
 typedef struct api_server api_server_t; /* the running server, for inline handlers */
 
-/* Headers kept for a ROUTE_BODY_ANY or ROUTE_PLATFORM route (payment callbacks and platforms
- * sign over theirs); more are
- * dropped, and a value over API_MAX_HEADER_LEN bytes is left out. */
+/* Headers kept for a ROUTE_BODY_ANY or ROUTE_STREAM route (payment callbacks sign over
+ * theirs); more are dropped, and a value over API_MAX_HEADER_LEN bytes is left out. */
 #define API_MAX_HEADERS    32
 #define API_MAX_HEADER_LEN 2048
+
+/* A ROUTE_PLATFORM route's signed headers (signed_hdr[]), in this order. */
+enum { API_SIGNED_APP_KEY, API_SIGNED_TIMESTAMP, API_SIGNED_NONCE, API_SIGNED_SIGNATURE, API_SIGNED_N };
+#define API_SIGNED_HEADER_MAX 256
 
 /* Roles, one bit each: the same bits as the ROUTE_<ROLE> flags of router.h. */
 typedef enum role {
@@ -65,9 +68,15 @@ typedef struct api_req {
     char *authorization;          /* the Authorization header, or NULL */
     char *if_none_match;          /* the If-None-Match header, or NULL */
     char *idempotency_key;        /* the Idempotency-Key header, or NULL (at most 256 bytes are kept) */
-    size_t nheaders;              /* ROUTE_BODY_ANY, ROUTE_STREAM, ROUTE_PLATFORM: the request headers (bounded) */
+    size_t nheaders;              /* ROUTE_BODY_ANY, ROUTE_STREAM: the request headers (bounded) */
     char *hname[API_MAX_HEADERS]; /* lower-case names */
     char *hvalue[API_MAX_HEADERS];
+    /* ROUTE_PLATFORM: X-App-Key, X-Timestamp, X-Nonce, X-Signature (API_SIGNED_*), each
+     * found in the whole request, kept when sent exactly once and at most
+     * API_SIGNED_HEADER_MAX bytes, else NULL; signed_bad (a literal) says why one was not
+     * kept (repeated, oversize), NULL when none was refused. */
+    char *signed_hdr[API_SIGNED_N];
+    const char *signed_bad;
     principal_t who;         /* set before the handler runs on routes that admit roles */
     int64_t cache_market;    /* ROUTE_CACHED: the market the answer belongs to (0: none) */
     uint64_t cache_version;  /* ROUTE_CACHED: that market's catalogue version, read before the
@@ -142,8 +151,8 @@ char *api_server_metrics(api_server_t *s, size_t *len);
  * if it holds a NUL byte, or if it does not fit. */
 int api_decode(const char *s, size_t n, char *buf, size_t buflen, int plus_is_space);
 
-/* The value of request header `name` (case-insensitive) on a ROUTE_BODY_ANY, ROUTE_STREAM or
- * ROUTE_PLATFORM route, or NULL. */
+/* The value of request header `name` (case-insensitive) on a ROUTE_BODY_ANY or ROUTE_STREAM
+ * route, or NULL. */
 const char *api_header(const api_req_t *req, const char *name);
 
 /* Tells the HTTP layer that this write bumped the market's catalogue version (cachever_bump):

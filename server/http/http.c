@@ -379,8 +379,8 @@ static int take_json_body(loop_t *L, h2o_req_t *req, api_req_t *a, uint64_t t0)
     return 0;
 }
 
-/* Keeps the request headers for a ROUTE_BODY_ANY, ROUTE_STREAM or ROUTE_PLATFORM route
- * (names lower-cased by h2o). */
+/* Keeps the request headers for a ROUTE_BODY_ANY or ROUTE_STREAM route (names lower-cased
+ * by h2o). */
 static int copy_headers(h2o_req_t *req, api_req_t *a)
 {
     for (size_t i = 0; i < req->headers.size && a->nheaders < API_MAX_HEADERS; i++) {
@@ -395,6 +395,32 @@ static int copy_headers(h2o_req_t *req, api_req_t *a)
             return -1;
         }
         a->nheaders++;
+    }
+    return 0;
+}
+
+/* A ROUTE_PLATFORM request's four signed headers, found in the request itself (never
+ * through copy_headers' bounded copy): each kept when it is there exactly once and at most
+ * API_SIGNED_HEADER_MAX bytes; a repeated or oversize one leaves a->signed_bad saying so. */
+static int copy_signed_headers(h2o_req_t *req, api_req_t *a)
+{
+    static const char *const names[API_SIGNED_N] = {"x-app-key", "x-timestamp", "x-nonce", "x-signature"};
+    for (size_t k = 0; k < API_SIGNED_N; k++) {
+        size_t n = strlen(names[k]);
+        ssize_t i = h2o_find_header_by_str(&req->headers, names[k], n, -1);
+        if (i < 0)
+            continue;
+        if (h2o_find_header_by_str(&req->headers, names[k], n, i) >= 0) {
+            a->signed_bad = "a signed header is repeated";
+            continue;
+        }
+        const h2o_iovec_t *v = &req->headers.entries[i].value;
+        if (v->len > API_SIGNED_HEADER_MAX) {
+            a->signed_bad = "a signed header is over 256 bytes";
+            continue;
+        }
+        if ((a->signed_hdr[k] = strndup(v->base, v->len)) == NULL)
+            return -1;
     }
     return 0;
 }
@@ -423,7 +449,9 @@ static int copy_inputs(h2o_req_t *req, api_req_t *a, const router_params_t *para
         a->idempotency_key =
             strndup(req->headers.entries[ik].value.base,
                     req->headers.entries[ik].value.len > 256 ? 257 : req->headers.entries[ik].value.len);
-    if ((a->route->flags & (ROUTE_BODY_ANY | ROUTE_STREAM | ROUTE_PLATFORM)) && copy_headers(req, a) != 0)
+    if ((a->route->flags & (ROUTE_BODY_ANY | ROUTE_STREAM)) && copy_headers(req, a) != 0)
+        return -1;
+    if ((a->route->flags & ROUTE_PLATFORM) && copy_signed_headers(req, a) != 0)
         return -1;
     /* a platform signs the path as it sent it (before h2o's normalisation) and the raw body */
     if ((a->route->flags & ROUTE_PLATFORM) &&
@@ -585,7 +613,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     j->a = local;
     j->t0_us = t0;
-    if ((route->flags & ROUTE_BODY_JSON) && take_json_body(L, req, &j->a, t0) != 0) {
+    if (((route->flags & ROUTE_BODY_JSON) ||
+         ((route->flags & ROUTE_BODY_JSON_OPT) && req->entity.base != NULL && req->entity.len > 0)) &&
+        take_json_body(L, req, &j->a, t0) != 0) {
         job_free(j);
         return 0;
     }

@@ -22,24 +22,28 @@
 static const char REFUSED[] = "the request's signature, key, timestamp or nonce was refused";
 
 /* KEYS[1] the nonce, KEYS[2] the client's rate counter; ARGV: nonce seconds, window seconds,
- * the limit. {0} a nonce seen before; {2, ttl} over the rate (the nonce is given back);
- * {1} admitted. One atomic call: a counter never lives without its expiry. */
+ * the limit. {0} a nonce seen before; {2, ttl} over the rate (the nonce stays spent: a retry
+ * is signed afresh); {1} admitted. One atomic call: a counter never lives without its expiry. */
 static const char NONCE_RATE_LUA[] =
     "if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {0, 0} end "
     "local c = redis.call('INCR', KEYS[2]) "
     "if c == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end "
-    "if c > tonumber(ARGV[3]) then redis.call('DEL', KEYS[1]) "
+    "if c > tonumber(ARGV[3]) then "
     "local t = redis.call('TTL', KEYS[2]) if t < 1 then t = 1 end return {2, t} end "
     "return {1, 0}";
+
+/* What an unknown key's signature is computed with, so that it costs what a known one does. */
+static const char DUMMY_SECRET[] = "unknown-key-unknown-key-unknown-key-unknown";
 
 static int is_b64url(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+/* Printable ASCII but the space (a Base64 nonce too). */
 static int nonce_char(char c)
 {
-    return is_b64url(c) || c == '.' || c == '~';
+    return c >= 0x21 && c <= 0x7e;
 }
 
 static int is_b64(char c)
@@ -102,6 +106,24 @@ static int refuse(api_req_t *req, const char *app_key, const char *why)
     return -1;
 }
 
+/* 1 if a parameter name of the raw query comes twice (compared as sent, as api_query reads
+ * them): the canonical query would sign both values, a handler reads the first. */
+static int query_repeats(const char *q)
+{
+    for (const char *p = q; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, "&"), klen = strcspn(p, "=&");
+        const char *next = p[len] == '&' ? p + len + 1 : p + len;
+        for (const char *o = next; len > 0 && *o != '\0';) {
+            size_t olen = strcspn(o, "&"), oklen = strcspn(o, "=&");
+            if (olen > 0 && oklen == klen && memcmp(o, p, klen) == 0)
+                return 1;
+            o = o[olen] == '&' ? o + olen + 1 : o + olen;
+        }
+        p = next;
+    }
+    return 0;
+}
+
 /* 1 if sig is the signature of the request under secret ("" never matches). */
 static int signed_with(const api_req_t *req, const char *secret, const char *ts, const char *nonce, const char *sig)
 {
@@ -145,27 +167,40 @@ static int nonce_and_rate(worker_t *w, int64_t client, const char *nonce, int pe
 
 int platauth_check(api_req_t *req, worker_t *w)
 {
-    const char *key = api_header(req, "x-app-key"), *ts = api_header(req, "x-timestamp");
-    const char *nonce = api_header(req, "x-nonce"), *sig = api_header(req, "x-signature");
+    const char *key = req->signed_hdr[API_SIGNED_APP_KEY], *ts = req->signed_hdr[API_SIGNED_TIMESTAMP];
+    const char *nonce = req->signed_hdr[API_SIGNED_NONCE], *sig = req->signed_hdr[API_SIGNED_SIGNATURE];
     long long t = 0;
     int64_t market = 0;
     platform_client_t c;
+    if (req->signed_bad != NULL)
+        return refuse(req, key, req->signed_bad);
     if (key == NULL || ts == NULL || nonce == NULL || sig == NULL)
         return refuse(req, key, "a signed header is missing");
     if (!app_key_ok(key) || !timestamp_ok(ts, &t) || !nonce_ok(nonce) || !signature_ok(sig))
         return refuse(req, key, "a signed header is malformed");
+    if (query_repeats(req->query))
+        return refuse(req, key, "a query parameter is repeated");
     long long now = (long long)time(NULL);
     if (t < now - PLATAUTH_SKEW_S || t > now + PLATAUTH_SKEW_S)
         return refuse(req, key, "the timestamp is more than 300 s from the server's clock");
     int path_market = req->nparams > 0 && valid_path_id(req, 0, &market) == 0;
     sf_status_t rc = platform_lookup(&w->db, key, market, &c);
-    if (rc == SF_E_BAD_SIGNATURE)
+    if (rc == SF_E_BAD_SIGNATURE) {
+        (void)signed_with(req, DUMMY_SECRET, ts, nonce, sig); /* the work a known key costs */
         return refuse(req, key, "unknown app key");
+    }
     if (rc != SF_OK) {
         log_warn("platauth: %s: the client cannot be looked up: %s", req->request_id, w->db.err);
         api_reply_error(req, rc == SF_E_DB_GONE || rc == SF_E_DEADLOCK ? SF_E_UNAVAILABLE : SF_E_INTERNAL, NULL,
                         "signatures cannot be checked right now", NULL);
         return -1;
+    }
+    if (c.unopened) {
+        int64_t id = c.id;
+        platform_client_cleanse(&c);
+        log_error("platauth: %s (%s): client %lld's sealed secret does not open (another seal key, or a changed row)",
+                  key, req->request_id, (long long)id);
+        return refuse(req, key, "the client's secret does not open (an internal error, logged)");
     }
     int active = c.active, granted = c.granted;
     int ok = signed_with(req, c.secret, ts, nonce, sig) || signed_with(req, c.prev_secret, ts, nonce, sig);

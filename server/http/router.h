@@ -27,6 +27,7 @@ typedef void (*route_fn)(struct api_req *req, struct worker *w);
 enum {
     ROUTE_INLINE = 1 << 0,    /* runs on the loop thread: must not block (health, metrics) */
     ROUTE_BODY_JSON = 1 << 1, /* a JSON object body is required (415 / 400 / 422 otherwise) */
+    ROUTE_BODY_JSON_OPT = 1 << 5, /* a body is optional; when sent, as ROUTE_BODY_JSON (none: body NULL) */
     ROUTE_BODY_ANY = 1 << 2,  /* the body is passed raw, not parsed (form-encoded callbacks) */
     ROUTE_CACHED = 1 << 3,    /* a public read served from the loop thread's cache (see cache.h) */
     ROUTE_STREAM = 1 << 4,    /* a long-lived text/event-stream answer (sse.h): the handler only

@@ -2,10 +2,13 @@
  * End to end: supervision-platform clients and their signed requests, on the real server,
  * MariaDB and Redis. A client made by the market's operator (its secret shown once, never in
  * a list or a log), a signed GET of the market profile, and every refusal: each part of the
- * signature, the clock, the nonce, the headers, unknown and disabled keys (all one identical
- * 401), a market not granted (403), the rate (429 with Retry-After, on a server with a
- * limit of 5 a minute), rotation with and without a grace period, another market's operator
- * (404, nothing changed) and the operator's bad bodies.
+ * signature, the clock, the nonce (any printable ASCII, kept longer than the clock window),
+ * the headers (each exactly once, found behind any number of others), a repeated query
+ * parameter, unknown, disabled and wrongly cased keys and a secret that does not open (all
+ * one identical 401), a market not granted (403), the rate (429 with Retry-After, on a server
+ * with a limit of 5 a minute; the refused nonce stays spent), rotation with and without a
+ * grace period, refused within the grace unless it revokes the previous secret, another
+ * market's operator (404, nothing changed) and the operator's bad bodies.
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -86,7 +89,46 @@ typedef struct sreq {
     const char *key;      /* NULL: the client's */
     int drop;             /* 1..4: leave out X-App-Key, X-Timestamp, X-Nonce, X-Signature */
     const char *send_sig; /* NULL: the computed one */
+    int twice;            /* 1..4: send that signed header twice (the second time as `again`) */
+    const char *again;    /* NULL: the same value again */
+    int junk_before;      /* this many other headers before the signed ones */
 } sreq_t;
+
+/* Sends the request itself (not through t_platform_request) when it needs headers that one
+ * cannot send: a signed header twice, or other headers before the signed ones. */
+static long send_raw(const tserver_t *s, const char *pq, const char *body, const char *const vals[4], const sreq_t *q,
+                     tresp_t *r)
+{
+    static const char *const names[4] = {"X-App-Key", "X-Timestamp", "X-Nonce", "X-Signature"};
+    char url[2048], lines[80][300];
+    const char *h[82];
+    size_t nh = 0;
+    snprintf(url, sizeof(url), "%s%s", t_base(s, T_H2C), pq);
+    for (int i = 0; i < q->junk_before && i < 70; i++) {
+        snprintf(lines[nh], sizeof(lines[nh]), "X-Other-%02d: value %d", i, i);
+        h[nh] = lines[nh];
+        nh++;
+    }
+    for (int k = 0; k < 4; k++) {
+        if (vals[k] == NULL)
+            continue;
+        snprintf(lines[nh], sizeof(lines[nh]), "%s: %s", names[k], vals[k]);
+        h[nh] = lines[nh];
+        nh++;
+        if (q->twice == k + 1) {
+            snprintf(lines[nh], sizeof(lines[nh]), "%s: %s", names[k], q->again != NULL ? q->again : vals[k]);
+            h[nh] = lines[nh];
+            nh++;
+        }
+    }
+    if (body != NULL)
+        h[nh++] = "Content-Type: application/json";
+    h[nh] = NULL;
+    memset(r, 0, sizeof(*r));
+    if (t_request(T_H2C, "GET", url, h, body, body != NULL ? strlen(body) : 0, r) != 0)
+        return -1;
+    return r->status;
+}
 
 static long send_signed(const tserver_t *s, const t_platform_t *c, const sreq_t *q, tresp_t *r)
 {
@@ -104,15 +146,16 @@ static long send_signed(const tserver_t *s, const t_platform_t *c, const sreq_t 
     const char *sq = q->send_query != NULL ? q->send_query : q->query;
     snprintf(pq, sizeof(pq), "%s%s%s", sp, sq[0] != '\0' ? "?" : "", sq);
     const char *sb = q->send_body != NULL ? q->send_body : body;
-    return t_platform_request(s, "GET", pq, sb,
-                              q->drop == 1     ? NULL
-                              : q->key != NULL ? q->key
-                                               : c->app_key,
-                              q->drop == 2 ? NULL : ts, q->drop == 3 ? NULL : nonce,
-                              q->drop == 4          ? NULL
-                              : q->send_sig != NULL ? q->send_sig
-                                                    : sig,
-                              r);
+    const char *vals[4] = {q->drop == 1     ? NULL
+                           : q->key != NULL ? q->key
+                                            : c->app_key,
+                           q->drop == 2 ? NULL : ts, q->drop == 3 ? NULL : nonce,
+                           q->drop == 4          ? NULL
+                           : q->send_sig != NULL ? q->send_sig
+                                                 : sig};
+    if (q->twice != 0 || q->junk_before != 0)
+        return send_raw(s, pq, sb, vals, q, r);
+    return t_platform_request(s, "GET", pq, sb, vals[0], vals[1], vals[2], vals[3], r);
 }
 
 /* Sends q and expects status; for 401 the body must equal *first401 (set by the first one). */
@@ -283,7 +326,47 @@ START_TEST(test_every_refusal_is_the_same_401)
     expect(&srv, &c, &(sreq_t){.path = path, .query = "", .nonce = n64}, 200, &first, "64 characters");
     expect(&srv, &c, &(sreq_t){.path = path, .query = "", .nonce = n65}, 401, &first, "65 characters");
     expect(&srv, &c, &(sreq_t){.path = path, .query = "", .nonce = "abcd efgh"}, 401, &first, "a space");
-    expect(&srv, &c, &(sreq_t){.path = path, .query = "", .nonce = "abcd$efgh"}, 401, &first, "a dollar");
+    expect(&srv, &c,
+           &(sreq_t){.path = path,
+                     .query = "",
+                     .nonce = "abcd\xc3\xa9"
+                              "fgh"},
+           401, &first, "not ASCII");
+    /* any printable ASCII: a Base64 nonce, and the rest of the punctuation */
+    char b64n[40];
+    random_nonce(b64n);
+    memcpy(b64n, "+/=A", 4);
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "", .nonce = b64n}, 200, &first, "a Base64 nonce");
+    char punct[64];
+    random_nonce(b64n);
+    snprintf(punct, sizeof(punct), "!\"#$%%&'()*,:;<>?@[\\]^`{|}%.8s", b64n);
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "", .nonce = punct}, 200, &first, "punctuation");
+    /* a repeated query parameter name is ambiguous, whatever its values */
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "a=1&a=2"}, 401, &first, "a repeated parameter");
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "a=1&b=2&a=1"}, 401, &first, "a repeated equal parameter");
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "a&a="}, 401, &first, "a repeated bare name");
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "a=1&ab=2&&b=a"}, 200, &first, "no name repeated");
+    /* each signed header exactly once, and at most 256 bytes */
+    for (int h = 1; h <= 4; h++)
+        expect(&srv, &c, &(sreq_t){.path = path, .query = "", .twice = h}, 401, &first, "a header twice");
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "", .twice = 3, .again = "another-nonce"}, 401, &first,
+           "two nonces");
+    char big[300];
+    memset(big, 'A', 280);
+    big[280] = '\0';
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "", .send_sig = big}, 401, &first, "a 280-byte signature");
+    /* other headers first do not hide the signed ones */
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "", .junk_before = 40}, 200, &first, "40 other headers first");
+    /* the key is byte for byte: another letter case is an unknown key, the same 401 */
+    char other_case[64];
+    snprintf(other_case, sizeof(other_case), "%s", c.app_key);
+    for (size_t i = 3; other_case[i] != '\0'; i++)
+        if ((other_case[i] | 0x20) >= 'a' && (other_case[i] | 0x20) <= 'z') {
+            other_case[i] ^= 0x20;
+            break;
+        }
+    ck_assert_str_ne(other_case, c.app_key);
+    expect(&srv, &c, &(sreq_t){.path = path, .query = "", .key = other_case}, 401, &first, "the key in another case");
     /* headers */
     for (int h = 1; h <= 4; h++)
         expect(&srv, &c, &(sreq_t){.path = path, .query = "", .drop = h}, 401, &first, "a missing header");
@@ -357,6 +440,54 @@ START_TEST(test_rotation_keeps_the_old_secret_for_the_grace_period)
     json_decref(doc);
     ck_assert_int_eq(t_platform_get(&srv, &c, path, NULL), 200);
     ck_assert_int_eq(t_platform_get(&srv, &old, path, NULL), 200);
+    /* a second rotation within the grace would cut the deployed secret off: 409, nothing changed */
+    int64_t before = count_clients(w.m.market_id);
+    doc = call(op, "POST", p, NULL, &st);
+    const char *msg = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+    ck_assert_msg(msg != NULL && strstr(msg, "valid until 20") != NULL && strstr(msg, "revoke_previous") != NULL, "%s",
+                  msg != NULL ? msg : "(none)");
+    shop_expect_error(doc, &st, 409, "conflict");
+    shop_expect_error(call(op, "POST", p, "{}", &st), &st, 409, "conflict");
+    shop_expect_error(call(op, "POST", p, "{\"revoke_previous\": false}", &st), &st, 409, "conflict");
+    /* bad bodies: 422 naming the field, 400, 415; nothing changed */
+    static const struct {
+        const char *body, *field;
+    } bad[] = {{"{\"revoke_previous\": 1}", "revoke_previous"},
+               {"{\"revoke_previous\": \"true\"}", "revoke_previous"},
+               {"{\"revoke_previous\": null}", "revoke_previous"},
+               {"{\"revoke_previous\": true, \"grace_s\": 0}", "grace_s"},
+               {"{\"revoke\": true}", "revoke"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        doc = call(op, "POST", p, bad[i].body, &st);
+        const char *f = shop_error_field(doc);
+        ck_assert_msg(f != NULL && strcmp(f, bad[i].field) == 0, "%s: field %s", bad[i].body, f ? f : "(none)");
+        shop_expect_error(doc, &st, 422, "invalid");
+    }
+    shop_expect_error(call(op, "POST", p, "[true]", &st), &st, 422, "invalid");
+    shop_expect_error(call(op, "POST", p, "{\"revoke_previous\": tru", &st), &st, 400, "malformed_json");
+    ck_assert_int_eq(count_clients(w.m.market_id), before);
+    ck_assert_int_eq(t_platform_get(&srv, &c, path, NULL), 200);
+    ck_assert_int_eq(t_platform_get(&srv, &old, path, NULL), 200);
+    /* revoke_previous: a new secret, and neither earlier one signs any more */
+    doc = call(op, "POST", p, "{\"revoke_previous\": true}", &st);
+    ck_assert_int_eq(st, 200);
+    ck_assert(json_is_null(json_object_get(doc, "previous_valid_until")));
+    t_platform_t third = c;
+    snprintf(third.secret, sizeof(third.secret), "%s", json_string_value(json_object_get(doc, "secret")));
+    json_decref(doc);
+    ck_assert_str_ne(third.secret, c.secret);
+    ck_assert_int_eq(t_platform_get(&srv, &old, path, NULL), 401);
+    ck_assert_int_eq(t_platform_get(&srv, &c, path, NULL), 401);
+    ck_assert_int_eq(t_platform_get(&srv, &third, path, NULL), 200);
+    /* with no previous secret left, a rotation (here with {}) keeps the grace again */
+    doc = call(op, "POST", p, "{}", &st);
+    ck_assert_int_eq(st, 200);
+    ck_assert(json_is_string(json_object_get(doc, "previous_valid_until")));
+    old = third;
+    snprintf(c.secret, sizeof(c.secret), "%s", json_string_value(json_object_get(doc, "secret")));
+    json_decref(doc);
+    ck_assert_int_eq(t_platform_get(&srv, &c, path, NULL), 200);
+    ck_assert_int_eq(t_platform_get(&srv, &old, path, NULL), 200);
     /* the grace ends: only the new one */
     shop_sql(dbh(), "UPDATE platform_clients SET prev_valid_until = NOW(3) - INTERVAL 1 SECOND WHERE id = ?",
              (db_param_t[]){DB_I64(c.id)}, 1);
@@ -394,8 +525,9 @@ START_TEST(test_the_rate_and_a_rotation_without_grace)
     ck_assert_int_ge(atoi(ra), 1);
     ck_assert_int_le(atoi(ra), 60);
     t_resp_free(&r);
-    /* the refused request's nonce was given back: sent again, it is refused for the rate, not as a replay */
-    ck_assert_int_eq(send_signed(&tight, &c, &(sreq_t){.path = path, .query = "", .nonce = nonce}, &r), 429);
+    /* the refused request's nonce stays spent: sent again, it is a replay (a retry is signed afresh) */
+    ck_assert_int_eq(send_signed(&tight, &c, &(sreq_t){.path = path, .query = "", .nonce = nonce}, &r), 401);
+    ck_assert(t_is_error(&r, "invalid_signature"));
     t_resp_free(&r);
     /* the count is the client's: another client still gets in */
     t_platform_t c2;
@@ -572,6 +704,53 @@ START_TEST(test_redis_down_is_503)
 }
 END_TEST
 
+START_TEST(test_a_nonce_outlives_the_clock_window)
+{
+    t_platform_t c;
+    int64_t ids[] = {w.m.market_id};
+    t_platform_create(&srv, op, "district", ids, 1, &c);
+    char path[128], nonce[40], key[160];
+    profile_path(path, sizeof(path), w.m.market_id);
+    random_nonce(nonce);
+    tresp_t r = {0};
+    /* stamped 299 s ahead: accepted until 599 s from now, so its nonce must be kept longer */
+    ck_assert_int_eq(send_signed(&srv, &c, &(sreq_t){.path = path, .query = "", .nonce = nonce, .ts_off = 299}, &r),
+                     200);
+    t_resp_free(&r);
+    redis_t rd;
+    ck_assert_int_eq(redis_open(&rd, &w.cfg), 0);
+    snprintf(key, sizeof(key), "pn:%lld:%s", (long long)c.id, nonce);
+    redisReply *rep = redis_cmd(&rd, "PTTL %s", key);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+    ck_assert_msg(rep->integer > 600 * 1000 && rep->integer <= 602 * 1000, "the nonce is kept %lld ms",
+                  (long long)rep->integer);
+    freeReplyObject(rep);
+    redis_close(&rd);
+}
+END_TEST
+
+START_TEST(test_a_secret_that_does_not_open_is_the_same_401_and_logged)
+{
+    t_platform_t c, good;
+    int64_t ids[] = {w.m.market_id};
+    t_platform_create(&srv, op, "district", ids, 1, &c);
+    t_platform_create(&srv, op, "district", ids, 1, &good);
+    char path[128], *first = NULL;
+    profile_path(path, sizeof(path), w.m.market_id);
+    expect(&srv, &good, &(sreq_t){.path = path, .query = "", .secret = "wrong"}, 401, &first, "a wrong secret");
+    shop_sql(dbh(),
+             "UPDATE platform_clients SET secret_sealed = INSERT(secret_sealed, 20, 1,"
+             " IF(SUBSTRING(secret_sealed, 20, 1) = 'A', 'B', 'A')) WHERE id = ?",
+             (db_param_t[]){DB_I64(c.id)}, 1);
+    expect(&srv, &c, &(sreq_t){.path = path, .query = ""}, 401, &first, "a sealed secret that does not open");
+    free(first);
+    usleep(300 * 1000);
+    ck_assert(file_has(srv.log_path, "sealed secret does not open"));
+    ck_assert_int_eq(t_platform_get(&srv, &good, path, NULL), 200);
+}
+END_TEST
+
 static Suite *platform_auth_suite(void)
 {
     Suite *s = suite_create("platform_auth");
@@ -587,6 +766,8 @@ static Suite *platform_auth_suite(void)
     tcase_add_test(tc, test_the_list_pages_by_cursor);
     tcase_add_test(tc, test_bad_bodies_are_refused_and_write_nothing);
     tcase_add_test(tc, test_redis_down_is_503);
+    tcase_add_test(tc, test_a_nonce_outlives_the_clock_window);
+    tcase_add_test(tc, test_a_secret_that_does_not_open_is_the_same_401_and_logged);
     suite_add_tcase(s, tc);
     return s;
 }
