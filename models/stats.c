@@ -103,7 +103,7 @@ sf_status_t stats_feed_page(db_t *db, int64_t market_id, int64_t after_pos, size
         rc = SF_E_INTERNAL;
     if (rc == SF_OK && (*out = json_pack("{s:O, s:o, s:o}", "items", items, "next_cursor",
                                          more && cursor[0] != '\0' ? json_string(cursor) : json_null(), "resume_cursor",
-                                         cursor[0] != '\0' ? json_string(cursor) : json_null())) == NULL)
+                                         json_string(cursor))) == NULL)
         rc = SF_E_INTERNAL;
     json_decref(items);
     return rc;

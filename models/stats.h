@@ -27,7 +27,8 @@ sf_status_t stats_sale_recs(db_t *db, int64_t market_id, const char *from, const
 /* GET .../transactions: positions what was committed (salelog_sequence), then reads the page
  * of versions above after_pos (0: from the start), at most limit (1..SALELOG_FEED_MAX)
  * (salelog_feed). *out: {items, next_cursor (null unless the page was full), resume_cursor
- * (the position after the last item; when there is none, after_pos's cursor, null for 0)}. */
+ * (always a string: the position after the last item; when there is none, after_pos's cursor,
+ * "" for 0, the beginning of the log, as an empty ?cursor= reads)}. */
 sf_status_t stats_feed_page(db_t *db, int64_t market_id, int64_t after_pos, size_t limit, json_t **out);
 
 /* GET .../online-sales: {from, to, days: [{date, <kpis>}...] (every day of the range),

@@ -610,6 +610,32 @@ START_TEST(test_the_feeds_statistics_agree_with_the_market_centres)
 }
 END_TEST
 
+START_TEST(test_an_empty_markets_feed_resumes_from_the_beginning)
+{
+    /* a market that has sold nothing yet: no items, no next page, and a resume cursor that
+     * is still a string: "" (the beginning of the log, as an empty ?cursor= reads) */
+    t_market_t empty;
+    t_platform_t client;
+    char tok[128], p[256];
+    t_fixture_market(&empty);
+    ck_assert_int_eq(t_login(&srv, empty.op_user, empty.op_pass, tok, sizeof(tok)), 0);
+    t_platform_create(&srv, tok, "district", (int64_t[]){empty.market_id}, 1, &client);
+    static const char *const queries[] = {"", "?limit=5", "?cursor=&limit=1000", NULL};
+    for (int i = 0; queries[i] != NULL; i++) {
+        json_t *doc = NULL;
+        pathf(p, sizeof(p), "/v1/platform/markets/%lld/transactions%s", (long long)empty.market_id, queries[i]);
+        long st = t_platform_get(&srv, &client, p, &doc);
+        ck_assert_msg(st == 200, "%s: %ld", p, st);
+        ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 0);
+        ck_assert(json_is_array(json_object_get(doc, "items")));
+        ck_assert(json_is_null(json_object_get(doc, "next_cursor")));
+        ck_assert_msg(json_is_string(json_object_get(doc, "resume_cursor")), "%s: resume_cursor is not a string", p);
+        ck_assert_str_eq(json_string_value(json_object_get(doc, "resume_cursor")), "");
+        json_decref(doc);
+    }
+}
+END_TEST
+
 START_TEST(test_the_feed_refuses_markets_not_granted_and_unsigned_requests)
 {
     char p[256];
@@ -640,6 +666,7 @@ int main(void)
     tcase_add_test(tc, test_bad_date_ranges_are_422_naming_the_parameter);
     tcase_add_test(tc, test_the_feed_pages_a_markets_versions_by_cursor);
     tcase_add_test(tc, test_the_feeds_statistics_agree_with_the_market_centres);
+    tcase_add_test(tc, test_an_empty_markets_feed_resumes_from_the_beginning);
     tcase_add_test(tc, test_the_feed_refuses_markets_not_granted_and_unsigned_requests);
     suite_add_tcase(su, tc);
     int failed = t_run(su, 0);
