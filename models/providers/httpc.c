@@ -14,6 +14,8 @@
 #include <strings.h>
 #include "models/providers/httpc.h"
 
+#define HTTPC_H2_BUFFER 524288L /* CURL_MAX_READ_SIZE: see set_options */
+
 /* What the callbacks see. */
 typedef struct call {
     const httpc_req_t *req;
@@ -86,8 +88,9 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-/* The options every call shares, then this request's. */
-static void set_options(CURL *h, const httpc_req_t *req, struct curl_slist *list, call_t *c)
+/* The options every call shares, then this request's; h2_open: the handle's connection spoke
+ * HTTP/2 on its last call (it is reused if still open). */
+static void set_options(CURL *h, const httpc_req_t *req, struct curl_slist *list, call_t *c, int h2_open)
 {
     long connect_s = req->connect_timeout_s > 0             ? req->connect_timeout_s
                      : req->timeout_s < HTTPC_CONNECT_S_MAX ? req->timeout_s
@@ -114,12 +117,30 @@ static void set_options(CURL *h, const httpc_req_t *req, struct curl_slist *list
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-    if (req->http2)
-        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
+    /* HTTP/2 without the h2c Upgrade dance: prior knowledge over http (the peer must speak
+     * h2c), ALPN over https (HTTP/1.1 if the peer does not offer h2). */
+    /* HTTP/2 without the h2c Upgrade: prior knowledge over http (the peer must speak h2c),
+     * ALPN over https (HTTP/1.1 if the peer offers no h2). libcurl 7.88 (Debian 12) has two
+     * bugs here, worked around: a connection opened with prior knowledge fails when reused
+     * with prior knowledge again ("Error in the HTTP2 framing layer", curl issue #10634,
+     * fixed in 8.0), so a reused h2 connection is asked for plain HTTP/2 (it is h2 already:
+     * no Upgrade is sent on it); and an answer longer than the receive buffer (16 KiB by
+     * default) leaves its end unnoticed in the HTTP/2 layer until the next timer, 0.2 to 1 s
+     * per answer, so the buffer is libcurl's largest (an answer that fits is done at once). */
+    if (req->http2 > 0)
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTPC_H2_BUFFER);
+    if (req->http2 > 0)
+        curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+                         strncmp(req->url, "http://", 7) != 0 ? (long)CURL_HTTP_VERSION_2TLS
+                         : h2_open                            ? (long)CURL_HTTP_VERSION_2_0
+                                                              : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    else if (req->http2 < 0)
+        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 }
 
 struct httpc_conn {
     CURL *h;
+    int h2_open; /* the last call on h spoke HTTP/2 (see set_options) */
 };
 
 httpc_conn_t *httpc_conn_new(void)
@@ -140,7 +161,7 @@ void httpc_conn_free(httpc_conn_t *conn)
 }
 
 /* One call on handle h (NULL: out of memory), its options reset first; h is the caller's. */
-static sf_status_t call_on(CURL *h, const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen)
+static sf_status_t call_on(CURL *h, const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen, int *h2_open)
 {
     struct curl_slist *list = NULL;
     sf_status_t rc = SF_E_UNAVAILABLE;
@@ -159,7 +180,7 @@ static sf_status_t call_on(CURL *h, const httpc_req_t *req, httpc_resp_t *resp, 
         }
         list = l;
     }
-    set_options(h, req, list, &c);
+    set_options(h, req, list, &c, h2_open != NULL && *h2_open);
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         if (c.over)
@@ -169,6 +190,10 @@ static sf_status_t call_on(CURL *h, const httpc_req_t *req, httpc_resp_t *resp, 
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    long version = 0;
+    curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
+    if (h2_open != NULL)
+        *h2_open = version == CURL_HTTP_VERSION_2_0;
     rc = SF_OK;
 out:
     if (h != NULL) /* the header list goes: the handle must not point at it */
@@ -180,7 +205,7 @@ out:
 sf_status_t httpc_call(const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen)
 {
     CURL *h = curl_easy_init();
-    sf_status_t rc = call_on(h, req, resp, err, errlen);
+    sf_status_t rc = call_on(h, req, resp, err, errlen, NULL);
     curl_easy_cleanup(h);
     return rc;
 }
@@ -188,5 +213,8 @@ sf_status_t httpc_call(const httpc_req_t *req, httpc_resp_t *resp, char *err, si
 sf_status_t httpc_call_on(httpc_conn_t *conn, const httpc_req_t *req, httpc_resp_t *resp, char *err, size_t errlen)
 {
     curl_easy_reset(conn->h); /* the options go, the connection stays */
-    return call_on(conn->h, req, resp, err, errlen);
+    sf_status_t rc = call_on(conn->h, req, resp, err, errlen, &conn->h2_open);
+    if (rc != SF_OK)
+        conn->h2_open = 0;
+    return rc;
 }

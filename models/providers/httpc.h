@@ -35,8 +35,9 @@ typedef struct httpc_req {
     int truncate;                    /* 1: a longer answer keeps its first answer_max bytes;
                                         0: a longer answer is no answer (not the peer we expect) */
     const char *const *keep_headers; /* NULL-ended names of answer headers to keep (≤ HTTPC_KEEP_MAX), or NULL */
-    int http2;                       /* 1: HTTP/2 where the server speaks it (ALPN over https, an h2c
-                                        Upgrade over http), else HTTP/1.1; 0: libcurl's default */
+    int http2;                       /* 1: HTTP/2: over http with prior knowledge (h2c; the server
+                                        must speak it, no Upgrade), over https by ALPN h2 (else
+                                        HTTP/1.1); -1: HTTP/1.1 only; 0: libcurl's default */
 } httpc_req_t;
 
 typedef struct httpc_resp {
