@@ -43,19 +43,34 @@
 #define RETRY_AFTER_MAX 300        /* seconds: a longer Retry-After is capped */
 #define PROGRESS_EVERY  50         /* pages between progress lines when stderr is not a TTY */
 #define URL_MAX         2048
+#define VERIFY_ROUNDS   3 /* --verify: server figures then a pull, until the day stands still */
 
 typedef struct args {
     const char *app_key, *secret_file, *url, *since, *out, *verify;
     int64_t market;
     long limit;
+    int http1; /* --http1.1: no HTTP/2 (an HTTP/1.1-only proxy in between) */
 } args_t;
 
 typedef struct client {
     char base[URL_MAX]; /* "http://host:port", no trailing '/' */
     const char *app_key;
     char secret[SECRET_MAX + 2];
+    int http2; /* httpc_req_t.http2: 1, or -1 with --http1.1 */
     httpc_conn_t *conn;
 } client_t;
+
+/* A progress line is on the terminal without its newline yet (stderr is a TTY): any other
+ * message, and the end of the command, must end it first. */
+static int progress_open;
+
+/* Ends an open progress line, so that what follows starts on a line of its own. */
+static void progress_end(void)
+{
+    if (progress_open)
+        fputc('\n', stderr);
+    progress_open = 0;
+}
 
 /* ---- arguments ---------------------------------------------------------------------- */
 
@@ -92,6 +107,10 @@ static int parse(int argc, char **argv, args_t *a)
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t n;
+        if (strcmp(o, "--http1.1") == 0) { /* the one option without a value */
+            a->http1 = 1;
+            continue;
+        }
         if (v == NULL || strncmp(o, "--", 2) != 0)
             return cli_usage_error("platform", o);
         if (strcmp(o, "--app-key") == 0 && v[0] != '\0')
@@ -234,6 +253,7 @@ static void refused(const client_t *c, const char *what, const httpc_resp_t *r, 
 {
     char code[64], msg[256];
     error_of(r, code, sizeof(code), msg, sizeof(msg));
+    progress_end();
     if (r->status == 401)
         fprintf(stderr,
                 CMD ": %s: 401 %s: the server refused the signature: check --app-key %s and the secret file "
@@ -282,7 +302,7 @@ static int get_json(client_t *c, int64_t market, const char *path, const char *q
                            .timeout_s = TIMEOUT_S,
                            .answer_max = ANSWER_MAX,
                            .keep_headers = keep,
-                           .http2 = 1};
+                           .http2 = c->http2};
         httpc_resp_t r;
         sf_status_t st = httpc_call_on(c->conn, &req, &r, why, sizeof(why));
         if (st == SF_OK && r.status == 200) {
@@ -291,6 +311,7 @@ static int get_json(client_t *c, int64_t market, const char *path, const char *q
             httpc_resp_free(&r);
             if (*doc != NULL)
                 return 0;
+            progress_end();
             fprintf(stderr, CMD ": GET %s: the answer is not JSON: %s\n", path, je.text);
             return 1;
         }
@@ -301,6 +322,7 @@ static int get_json(client_t *c, int64_t market, const char *path, const char *q
                 after = 1;
             if (after > RETRY_AFTER_MAX)
                 after = RETRY_AFTER_MAX;
+            progress_end();
             fprintf(stderr, CMD ": rate limited (429): waiting %ld s as Retry-After says\n", after);
             httpc_resp_free(&r);
             sleep_s((double)after);
@@ -309,6 +331,7 @@ static int get_json(client_t *c, int64_t market, const char *path, const char *q
         int retry = st != SF_OK || r.status >= 500;
         if (retry && ++failures < RETRIES_MAX) {
             double wait = (double)(1 << (failures - 1)); /* 1, 2, 4, 8 s */
+            progress_end();
             if (st != SF_OK)
                 fprintf(stderr, CMD ": GET %s: no answer (%s): retrying in %.0f s\n", path, why, wait);
             else
@@ -319,6 +342,7 @@ static int get_json(client_t *c, int64_t market, const char *path, const char *q
         }
         char what[URL_MAX];
         snprintf(what, sizeof(what), "GET %s", path);
+        progress_end();
         if (st != SF_OK)
             fprintf(stderr, CMD ": %s: no answer from %s after %d attempts: %s\n", what, c->base, failures, why);
         else
@@ -347,14 +371,16 @@ static void sync_dir_of(const char *path)
     }
 }
 
-/* Replaces "<out>.cursor" with {"market", "cursor"}: a temporary file written and synced,
- * then renamed over it. 0, or 1 after a message. */
-static int save_cursor(const char *out, int64_t market, const char *cursor)
+/* Replaces "<out>.cursor" with {"url", "market", "app_key", "cursor"} (where the feed comes
+ * from, and where it stopped): a temporary file written and synced, then renamed over it. 0,
+ * or 1 after a message. */
+static int save_cursor(const client_t *c, const char *out, int64_t market, const char *cursor)
 {
     char path[URL_MAX], tmp[URL_MAX + 8];
     snprintf(path, sizeof(path), "%s.cursor", out);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    json_t *doc = json_pack("{s:I, s:s}", "market", (json_int_t)market, "cursor", cursor);
+    json_t *doc = json_pack("{s:s, s:I, s:s, s:s}", "url", c->base, "market", (json_int_t)market, "app_key", c->app_key,
+                            "cursor", cursor);
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     int fd = text != NULL ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
@@ -364,6 +390,7 @@ static int save_cursor(const char *out, int64_t market, const char *cursor)
         ok = 0;
     free(text);
     if (!ok || rename(tmp, path) != 0) {
+        progress_end();
         fprintf(stderr, CMD ": cannot save the cursor to %s: %s\n", path, strerror(errno));
         unlink(tmp);
         return 1;
@@ -372,30 +399,63 @@ static int save_cursor(const char *out, int64_t market, const char *cursor)
     return 0;
 }
 
-/* The cursor saved beside out, into buf ("" when there is none). 0, or 2 after a message
- * (unreadable, or another market's). */
-static int load_cursor(const char *out, int64_t market, char *buf, size_t len)
+/* What "<out>.cursor" says of the feed the out file holds. */
+typedef enum { CURSOR_NONE, CURSOR_SAME, CURSOR_OTHER_SOURCE, CURSOR_OTHER_MARKET } cursor_match_t;
+
+/* The cursor saved beside out, into buf ("" when there is none), if it was saved by a pull of
+ * this market from this base URL with this app key. Any of the three different (or a file
+ * that is not a cursor file): without --since a refusal (2, after a message: the out file
+ * must never mix two feeds, and a cursor of one server means nothing to another); with
+ * --since (given) *match says what differs, and buf is left "" for the caller to start over.
+ * 0, or 2 after a message. */
+static int load_cursor(const client_t *c, const char *out, int64_t market, int given, char *buf, size_t len,
+                       cursor_match_t *match)
 {
     char path[URL_MAX];
     json_error_t je;
     snprintf(path, sizeof(path), "%s.cursor", out);
     buf[0] = '\0';
+    *match = CURSOR_NONE;
     if (access(path, F_OK) != 0)
         return 0;
     json_t *doc = json_load_file(path, 0, &je);
-    json_int_t m = json_integer_value(json_object_get(doc, "market"));
-    const char *cur = json_string_value(json_object_get(doc, "cursor"));
+    json_t *m = json_object_get(doc, "market");
+    const char *url = json_string_value(json_object_get(doc, "url")),
+               *key = json_string_value(json_object_get(doc, "app_key")),
+               *cur = json_string_value(json_object_get(doc, "cursor"));
     int rc = 0;
-    if (doc == NULL || cur == NULL || strlen(cur) >= len) {
-        fprintf(stderr, CMD ": %s is not a cursor file of this command (%s): remove it, or pass --since\n", path,
-                doc == NULL ? je.text : "no cursor");
-        rc = 2;
-    } else if (m != market) {
-        fprintf(stderr, CMD ": %s holds the feed of market %lld, not %lld: use another --out for this market\n", out,
-                (long long)m, (long long)market);
-        rc = 2;
-    } else
+    if (doc == NULL || !json_is_integer(m) || url == NULL || key == NULL || cur == NULL || strlen(cur) >= len) {
+        *match = CURSOR_OTHER_MARKET; /* unknown: as careful as for another market */
+        if (!given) {
+            fprintf(stderr,
+                    CMD ": %s is not a cursor file of this command (%s; it names no url, market and app_key): "
+                        "remove it with %s, or pass --since to start over\n",
+                    path, doc == NULL ? je.text : "no cursor", out);
+            rc = 2;
+        }
+    } else if (json_integer_value(m) != market) {
+        *match = CURSOR_OTHER_MARKET;
+        if (!given) {
+            fprintf(stderr,
+                    CMD ": %s holds the feed of market %lld, not %lld (%s): refusing to mix two markets in one file; "
+                        "use another --out for market %lld, or pass --since to start %s over\n",
+                    out, (long long)json_integer_value(m), (long long)market, path, (long long)market, out);
+            rc = 2;
+        }
+    } else if (strcmp(url, c->base) != 0 || strcmp(key, c->app_key) != 0) {
+        *match = CURSOR_OTHER_SOURCE;
+        if (!given) {
+            int other_url = strcmp(url, c->base) != 0;
+            fprintf(stderr,
+                    CMD ": %s was pulled from %s with app key %s, not from %s with %s: its cursor is not one of this "
+                        "%s; pass --since to start over (--since '' from the beginning), or use another --out\n",
+                    out, url, key, c->base, c->app_key, other_url ? "server" : "client");
+            rc = 2;
+        }
+    } else {
+        *match = CURSOR_SAME;
         snprintf(buf, len, "%s", cur);
+    }
     json_decref(doc);
     return rc;
 }
@@ -469,16 +529,21 @@ static void progress_show(const progress_t *p, int last)
 {
     double secs = now_s() - p->start;
     double rate = secs > 0 ? (double)p->lines / secs : 0;
-    if (p->tty)
-        fprintf(stderr, "\r\033[Kpulled %lld pages, %lld lines, %.0f lines/s%s", p->pages, p->lines, rate,
-                last ? "\n" : "");
-    else if (last || p->pages % PROGRESS_EVERY == 0)
+    if (p->tty) {
+        fprintf(stderr, "\r\033[Kpulled %lld pages, %lld lines, %.0f lines/s", p->pages, p->lines, rate);
+        progress_open = 1;
+        if (last)
+            progress_end();
+    } else if (last || p->pages % PROGRESS_EVERY == 0)
         fprintf(stderr, "pulled %lld pages, %lld lines, %.0f lines/s%s\n", p->pages, p->lines, rate,
                 last ? " (done)" : "");
 }
 
-/* Writes the page's items as JSON lines; the count in *n. 0, or 1 after a message. */
-static int write_items(int fd, json_t *items, size_t *n)
+static int time_ms(json_t *v, int nullable, int64_t *ms);
+
+/* Writes the page's items as JSON lines; the count in *n, and in *on_day the count of those
+ * paid on day (a +08:00 day number, as kpi_day_of gives; -1: not counted). 0, or 1 after a message. */
+static int write_items(int fd, json_t *items, int32_t day, size_t *n, long long *on_day)
 {
     size_t cap = 1 << 16, len = 0, i;
     char *buf = malloc(cap);
@@ -505,11 +570,21 @@ static int write_items(int fd, json_t *items, size_t *n)
             len += l + 1;
         }
         free(line);
+        int64_t paid;
+        if (day >= 0 && time_ms(json_object_get(item, "paid_at"), 0, &paid) == 0 && kpi_day_of(paid) == day)
+            (*on_day)++;
+    }
+    int werr = 0;
+    if (rc == 0 && write_all(fd, buf, len) != 0) {
+        werr = errno;
+        rc = 2;
     }
     if (rc != 0)
+        progress_end();
+    if (rc == 1)
         fprintf(stderr, CMD ": out of memory\n");
-    else if (write_all(fd, buf, len) != 0) {
-        fprintf(stderr, CMD ": cannot write the lines: %s\n", strerror(errno));
+    else if (rc == 2) {
+        fprintf(stderr, CMD ": cannot write the lines: %s\n", strerror(werr));
         rc = 1;
     }
     free(buf);
@@ -517,8 +592,10 @@ static int write_items(int fd, json_t *items, size_t *n)
     return rc;
 }
 
-/* Pages through the market's transactions from cursor on, into fd. 0, or 1 after a message. */
-static int pull(client_t *c, const args_t *a, int fd, const char *cursor0)
+/* Pages through the market's transactions from cursor on (where it stopped: the last
+ * resume_cursor, written back into cursor, URL_MAX bytes), into fd; *on_day counts the
+ * versions it brought that were paid on day (-1: not counted). 0, or 1 after a message. */
+static int pull(client_t *c, const args_t *a, int fd, char *cursor0, int32_t day, long long *on_day)
 {
     char path[128], query[URL_MAX], cursor[URL_MAX];
     struct stat st;
@@ -530,6 +607,7 @@ static int pull(client_t *c, const args_t *a, int fd, const char *cursor0)
         char *esc = httpc_escape(cursor);
         json_t *doc = NULL;
         if (esc == NULL) {
+            progress_end();
             fprintf(stderr, CMD ": out of memory\n");
             return 1;
         }
@@ -542,20 +620,27 @@ static int pull(client_t *c, const args_t *a, int fd, const char *cursor0)
         size_t n = 0;
         if (!json_is_array(items) || (!json_is_null(next) && !json_is_string(next)) || resume == NULL ||
             strlen(resume) >= sizeof(cursor)) {
-            fprintf(stderr, CMD ": GET %s: the answer has no items, next_cursor and resume_cursor\n", path);
+            progress_end();
+            fprintf(stderr,
+                    CMD ": GET %s: the answer is not a feed page (items, next_cursor and a string resume_cursor)\n",
+                    path);
             json_decref(doc);
             return 1;
         }
-        int rc = write_items(fd, items, &n);
+        int rc = write_items(fd, items, day, &n, on_day);
         if (rc == 0 && durable && fsync(fd) != 0) {
-            fprintf(stderr, CMD ": cannot sync %s: %s\n", a->out, strerror(errno));
+            int err = errno;
+            progress_end();
+            fprintf(stderr, CMD ": cannot sync %s: %s\n", a->out, strerror(err));
             rc = 1;
         }
         if (rc == 0 && a->out != NULL) /* only once the page is on disk */
-            rc = save_cursor(a->out, a->market, resume);
+            rc = save_cursor(c, a->out, a->market, resume);
         /* the next page starts at next_cursor; a later run at resume_cursor (saved above) */
         int more = json_is_string(next) && n > 0 && strlen(json_string_value(next)) < sizeof(cursor);
         snprintf(cursor, sizeof(cursor), "%s", more ? json_string_value(next) : resume);
+        if (rc == 0)
+            snprintf(cursor0, URL_MAX, "%s", resume);
         json_decref(doc);
         if (rc != 0)
             return 1;
@@ -743,15 +828,35 @@ static int row(const char *field, json_t *pulled, json_t *server, const char *no
     return !same;
 }
 
-/* Compares the day's KPIs and reconcile figures recomputed from the out file with the
- * server's. 0 when every one agrees, 1 otherwise (or after a message). */
-static int verify(client_t *c, const args_t *a)
+/* The server's figures of the day: online-sales (*sales) and reconcile (*rec). 0, or 1 after a
+ * message. */
+static int server_figures(client_t *c, const args_t *a, json_t **sales, json_t **rec)
 {
     char path[160], query[64];
+    snprintf(path, sizeof(path), "/v1/platform/markets/%lld/online-sales", (long long)a->market);
+    snprintf(query, sizeof(query), "from=%s&to=%s", a->verify, a->verify);
+    if (get_json(c, a->market, path, query, sales) != 0)
+        return 1;
+    snprintf(path, sizeof(path), "/v1/platform/markets/%lld/reconcile", (long long)a->market);
+    snprintf(query, sizeof(query), "date=%s", a->verify);
+    return get_json(c, a->market, path, query, rec);
+}
+
+/* Compares the day's KPIs and reconcile figures recomputed from the out file with the
+ * server's. The server's figures are read first, then the feed is pulled again from cursor
+ * (where the pull before stopped): what the server counted was committed before that pull
+ * began, so the file holds it. If that pull brought versions of the day (the day is still
+ * changing), the server's figures may count some of them and not others: both are read again,
+ * VERIFY_ROUNDS times at most, and the table says when the day never stood still. 0 when
+ * every figure agrees, 1 otherwise (or after a message). */
+static int verify(client_t *c, const args_t *a, int fd, char *cursor)
+{
+    char path[160];
     json_t *profile = NULL, *sales = NULL, *rec = NULL, *mine = NULL;
     sale_rec_t *recs = NULL;
     size_t n = 0, lines = 0;
-    int rc = 1, diffs = 0, y, m, d;
+    int rc = 1, diffs = 0, y, m, d, round;
+    long long fresh = 0;
     sscanf(a->verify, "%d-%d-%d", &y, &m, &d);
     int32_t day = (int32_t)days_from_civil(y, (unsigned)m, (unsigned)d);
 
@@ -763,14 +868,16 @@ static int verify(client_t *c, const args_t *a)
         fprintf(stderr, CMD ": GET %s: the profile has no stall_count\n", path);
         goto out;
     }
-    snprintf(path, sizeof(path), "/v1/platform/markets/%lld/online-sales", (long long)a->market);
-    snprintf(query, sizeof(query), "from=%s&to=%s", a->verify, a->verify);
-    if (get_json(c, a->market, path, query, &sales) != 0)
-        goto out;
-    snprintf(path, sizeof(path), "/v1/platform/markets/%lld/reconcile", (long long)a->market);
-    snprintf(query, sizeof(query), "date=%s", a->verify);
-    if (get_json(c, a->market, path, query, &rec) != 0)
-        goto out;
+    for (round = 1; round <= VERIFY_ROUNDS; round++) {
+        json_decref(sales);
+        json_decref(rec);
+        sales = rec = NULL;
+        fresh = 0;
+        if (server_figures(c, a, &sales, &rec) != 0 || pull(c, a, fd, cursor, day, &fresh) != 0)
+            goto out;
+        if (fresh == 0)
+            break;
+    }
     json_t *days = json_object_get(sales, "days"), *server_day = NULL, *e;
     size_t i;
     json_array_foreach(days, i, e) if (json_is_string(json_object_get(e, "date")) &&
@@ -795,8 +902,18 @@ static int verify(client_t *c, const args_t *a)
         fprintf(stderr, CMD ": out of memory\n");
         goto out;
     }
-    printf("market %lld, %s (+08:00): %zu sale lines recomputed from the newest versions among the %zu lines of %s\n\n",
+    printf("market %lld, %s (+08:00): %zu sale lines recomputed from the newest versions among the %zu lines of %s\n",
            (long long)a->market, a->verify, n, lines, a->out);
+    if (fresh > 0)
+        printf("note: %s was still changing: after the server's figures were read for the last time (%d rounds), "
+               "the pull brought %lld new version%s of it, so a DIFF below may be only that; verify a closed day "
+               "(docs/platform-feed.md)\n",
+               a->verify, VERIFY_ROUNDS, fresh, fresh == 1 ? "" : "s");
+    else if (round > 1)
+        printf("(%s changed while verifying: the server's figures were read %d times, until the pull after them "
+               "brought nothing new of it)\n",
+               a->verify, round);
+    printf("\n");
     printf("%-36s %-20s %-20s %s\n", "field", "pulled", "server", "");
     const char *key;
     json_t *v;
@@ -829,6 +946,31 @@ out:
     return rc;
 }
 
+/* Where the pull into out starts, into cursor (URL_MAX): the saved cursor, if it is this
+ * feed's (load_cursor); with --since, that cursor, and the cursor file rewritten for this
+ * feed right away; if it held another market's feed, out is emptied first (it never mixes
+ * two markets). 0, or 1 or 2 after a message. */
+static int start_out(const client_t *c, const args_t *a, int fd, char *cursor)
+{
+    cursor_match_t match;
+    int rc = load_cursor(c, a->out, a->market, a->since != NULL, cursor, URL_MAX, &match);
+    if (rc != 0 || a->since == NULL)
+        return rc;
+    struct stat st;
+    if (match == CURSOR_OTHER_MARKET && fstat(fd, &st) == 0 && st.st_size > 0) {
+        fprintf(stderr, CMD ": %s held another market's feed (%s.cursor): --since starts it over for market %lld\n",
+                a->out, a->out, (long long)a->market);
+        if (ftruncate(fd, 0) != 0 || fsync(fd) != 0) {
+            fprintf(stderr, CMD ": cannot empty %s: %s\n", a->out, strerror(errno));
+            return 1;
+        }
+    } else if (match == CURSOR_OTHER_SOURCE)
+        fprintf(stderr, CMD ": %s.cursor was saved for another server or client: --since starts over from there\n",
+                a->out);
+    snprintf(cursor, URL_MAX, "%s", a->since);
+    return save_cursor(c, a->out, a->market, cursor);
+}
+
 static int run(const config_t *cfg, int argc, char **argv)
 {
     args_t a;
@@ -842,6 +984,7 @@ static int run(const config_t *cfg, int argc, char **argv)
     if ((rc = read_secret(a.secret_file, c.secret, sizeof(c.secret))) != 0)
         goto out;
     c.app_key = a.app_key;
+    c.http2 = a.http1 ? -1 : 1;
     rc = 1;
     if ((c.conn = httpc_conn_new()) == NULL) {
         fprintf(stderr, CMD ": out of memory\n");
@@ -849,16 +992,15 @@ static int run(const config_t *cfg, int argc, char **argv)
     }
     if (a.out != NULL && (fd = open_out(a.out)) < 0)
         goto out;
-    if (a.since != NULL)
-        snprintf(cursor, sizeof(cursor), "%s", a.since);
-    else if (a.out == NULL)
-        cursor[0] = '\0';
-    else if ((rc = load_cursor(a.out, a.market, cursor, sizeof(cursor))) != 0)
+    snprintf(cursor, sizeof(cursor), "%s", a.since != NULL ? a.since : "");
+    if (a.out != NULL && (rc = start_out(&c, &a, fd, cursor)) != 0)
         goto out;
-    rc = pull(&c, &a, fd >= 0 ? fd : STDOUT_FILENO, cursor);
+    long long unused = 0;
+    rc = pull(&c, &a, fd >= 0 ? fd : STDOUT_FILENO, cursor, -1, &unused);
     if (rc == 0 && a.verify != NULL)
-        rc = verify(&c, &a);
+        rc = verify(&c, &a, fd, cursor);
 out:
+    progress_end();
     if (fd >= 0)
         close(fd);
     httpc_conn_free(c.conn);
@@ -870,19 +1012,26 @@ const cli_command_t cli_platform = {
     .name = "platform",
     .summary = "pull a market's sales feed as a supervision platform does (reference client)",
     .usage = "  pull --app-key K --secret-file F --market M [--url BASE] [--since CURSOR] [--out FILE]\n"
-             "       [--limit N] [--verify YYYY-MM-DD]\n"
+             "       [--limit N] [--verify YYYY-MM-DD] [--http1.1]\n"
              "      pages through GET /v1/platform/markets/M/transactions, every request signed with the\n"
              "      client's secret (the first line of F, a file only its owner may read), and appends\n"
              "      every sale-line version as one JSON line to FILE (default stdout). After every page\n"
-             "      the resume cursor is saved durably to FILE.cursor; a rerun without --since resumes\n"
-             "      there (--since CURSOR starts elsewhere; \"\" from the beginning). --limit: lines per\n"
-             "      page, 1 to 1000 (default 1000). BASE: default http://<http.listen>. A 429 waits as\n"
-             "      Retry-After says; no answer or a 5xx is retried 4 times with back-off; 401, 403 and\n"
-             "      other refusals stop with exit 1.\n"
-             "      --verify DAY: after the pull, keeps the newest version of every line in FILE (every\n"
-             "      pull so far), recomputes DAY's online-sales KPIs and reconcile figures from the lines\n"
-             "      paid that day (+08:00) and compares them with the server's, field by field. Exits 0\n"
-             "      iff every figure agrees (complaint_count is not in the feed: the server's is used).\n"
-             "      Docs: docs/platform-feed.md.\n",
+             "      the resume cursor is saved durably to FILE.cursor with BASE, M and K; a rerun without\n"
+             "      --since resumes there, and refuses (exit 2) a FILE.cursor of another BASE, market or\n"
+             "      app key: FILE never mixes two feeds. --since CURSOR starts elsewhere (\"\" from the\n"
+             "      beginning) and rewrites FILE.cursor; if FILE held another market's feed, it is\n"
+             "      emptied first. --limit: lines per page, 1 to 1000 (default 1000). BASE: default\n"
+             "      http://<http.listen>. HTTP/2: h2c with prior knowledge over http, ALPN h2 over https;\n"
+             "      --http1.1 speaks HTTP/1.1 instead (a proxy in between that speaks no h2c). A 429\n"
+             "      waits as Retry-After says; no answer or a 5xx is retried 4 times with back-off; 401,\n"
+             "      403 and other refusals stop with exit 1.\n"
+             "      --verify DAY: after the pull, reads the server's online-sales and reconcile figures of\n"
+             "      DAY, then pulls again (what the server counted is then in FILE); if that pull brought\n"
+             "      new versions of DAY, both again (3 rounds at most; the output says when DAY was still\n"
+             "      changing). Then keeps the newest version of every line in FILE (every pull so far),\n"
+             "      recomputes DAY's KPIs and reconcile figures from the lines paid that day (+08:00) and\n"
+             "      compares them with the server's, field by field. Exits 0 iff every figure agrees\n"
+             "      (complaint_count is not in the feed: the server's is used). A closed day (yesterday,\n"
+             "      once its corrections are done) verifies exactly. Docs: docs/platform-feed.md.\n",
     .run = run,
 };

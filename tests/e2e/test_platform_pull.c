@@ -535,6 +535,44 @@ START_TEST(test_pull_resumes_gets_corrections_as_new_versions_and_verifies_the_d
 }
 END_TEST
 
+START_TEST(test_a_market_with_no_sales_yet_pulls_nothing_and_saves_the_beginning)
+{
+    /* a market that has sold nothing: the feed's resume cursor is "" (the beginning), and the
+     * pull takes it: exit 0, no line, the cursor file saved; a rerun resumes from there */
+    world_t w;
+    t_market_t empty;
+    platform_t pc;
+    char token[128], secret[700], text[128], cursor_path[700];
+    world_up(&w);
+    t_fixture_market(&empty);
+    ck_assert_int_eq(t_login(&shared, empty.op_user, empty.op_pass, token, sizeof(token)), 0);
+    make_client(token, empty.market_id, &pc);
+    snprintf(secret, sizeof(secret), "%s/empty.secret", w.dir);
+    snprintf(text, sizeof(text), "%s\n", pc.secret);
+    write_file(secret, text, 0600);
+    for (int run = 0; run < 2; run++) {
+        int rc = t_sh("%s platform pull --url %s --app-key %s --secret-file '%s' --market %lld --out '%s' >'%s' 2>&1",
+                      SF_BINARY, t_base(&shared, T_H2C), pc.app_key, secret, (long long)empty.market_id, w.out, w.log);
+        if (rc != 0)
+            t_sh("cat '%s' >&2", w.log);
+        ck_assert_int_eq(rc, 0);
+        ck_assert(log_has(&w, "pulled 1 pages, 0 lines"));
+        json_t *recs = records(&w);
+        ck_assert_int_eq(json_array_size(recs), 0);
+        json_decref(recs);
+        snprintf(cursor_path, sizeof(cursor_path), "%s.cursor", w.out);
+        json_t *c = json_load_file(cursor_path, 0, NULL);
+        ck_assert_msg(c != NULL, "no cursor file after run %d", run);
+        ck_assert_str_eq(json_string_value(json_object_get(c, "cursor")), "");
+        ck_assert_int_eq(json_integer_value(json_object_get(c, "market")), empty.market_id);
+        ck_assert_str_eq(json_string_value(json_object_get(c, "app_key")), pc.app_key);
+        ck_assert_str_eq(json_string_value(json_object_get(c, "url")), t_base(&shared, T_H2C));
+        json_decref(c);
+    }
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(test_a_wrong_secret_and_another_market_stop_with_the_servers_refusal)
 {
     world_t w;
@@ -593,6 +631,7 @@ static Suite *pull_suite(void)
     tcase_add_unchecked_fixture(tc, shared_up, shared_down);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pull_resumes_gets_corrections_as_new_versions_and_verifies_the_day);
+    tcase_add_test(tc, test_a_market_with_no_sales_yet_pulls_nothing_and_saves_the_beginning);
     tcase_add_test(tc, test_a_wrong_secret_and_another_market_stop_with_the_servers_refusal);
     tcase_add_test(tc, test_a_secret_others_can_read_and_bad_options_are_refused_before_any_request);
     suite_add_tcase(s, tc);

@@ -1,8 +1,8 @@
 /*
  * `stallfront platform pull` (the real binary) against a scripted feed in this process: a
- * loopback HTTP/1.1 server that checks every request's signature with models/base/platsig.h
- * and answers as the contract says (API.md "Supervision platforms"), including the refusals
- * the real server is hard to drive into on demand:
+ * loopback HTTP/1.1 server (the pull runs with --http1.1) that checks every request's signature with
+ * models/base/platsig.h and answers as the contract says (API.md "Supervision platforms"), including the refusals the
+ * real server is hard to drive into on demand:
  *   - 429 with Retry-After and a 503 on the way are waited out and retried, every attempt
  *     signed anew (no nonce is ever sent twice), and the pull still writes every line;
  *   - the resume cursor is saved beside the file; a rerun without --since continues there,
@@ -42,6 +42,9 @@ typedef struct fake {
     int throttle, unavailable; /* answers 429 / 503 to the next transactions requests */
     int always_503;
     int gmv_delta; /* added to the served gmv_fen */
+    int grow;      /* online-sales answers left that append a new version of the day after answering */
+    int grown;
+    int refuse_after; /* > 0: transactions pages served before every later one is refused (401) */
     int requests, bad_signatures;
     char nonces[NONCES][81];
     int nn, nonce_reused;
@@ -204,6 +207,12 @@ static void serve_one(int c)
         pthread_mutex_unlock(&fk.mu);
         return error_reply(c, 403, "market_not_granted", "");
     }
+    if (tx && fk.refuse_after > 0 && fk.refuse_after-- == 1)
+        fk.refuse_after = -1;
+    else if (tx && fk.refuse_after < 0) {
+        pthread_mutex_unlock(&fk.mu);
+        return error_reply(c, 401, "invalid_signature", "");
+    }
     if (tx && fk.throttle > 0) {
         fk.throttle--;
         pthread_mutex_unlock(&fk.mu);
@@ -249,7 +258,11 @@ static void serve_one(int c)
             json_decref(day);
         }
     }
+    int grow = fk.grow > 0 && strstr(path, "online-sales") != NULL;
+    fk.grow -= grow;
     pthread_mutex_unlock(&fk.mu);
+    if (grow) /* the day goes on: a sale committed right after the figures were read */
+        add_item(300 + fk.grown++, 1, "upsert", "O-late", 777, 0, DAY "T20:00:00.000+08:00");
     if (doc == NULL)
         return error_reply(c, 404, "not_found", "");
     reply(c, 200, "", doc);
@@ -309,9 +322,10 @@ static void fake_down(void)
 
 static int pull(const char *extra)
 {
-    return t_sh("%s platform pull --url http://127.0.0.1:%d --app-key %s --secret-file '%s' --market 1 --out '%s' %s "
-                ">'%s' 2>&1",
-                SF_BINARY, fk.port, APP_KEY, secret_file, out, extra, log_file);
+    return t_sh(
+        "%s platform pull --http1.1 --url http://127.0.0.1:%d --app-key %s --secret-file '%s' --market 1 --out '%s' %s "
+        ">'%s' 2>&1",
+        SF_BINARY, fk.port, APP_KEY, secret_file, out, extra, log_file);
 }
 
 static int log_has(const char *text)
@@ -387,6 +401,8 @@ START_TEST(test_throttled_and_unavailable_answers_are_waited_out_and_every_line_
     ck_assert_ptr_nonnull(c);
     ck_assert_str_eq(json_string_value(json_object_get(c, "cursor")), "23");
     ck_assert_int_eq(json_integer_value(json_object_get(c, "market")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "app_key")), APP_KEY);
+    ck_assert(json_is_string(json_object_get(c, "url")));
     json_decref(c);
     struct stat st;
     ck_assert_int_eq(stat(cur, &st), 0);
@@ -420,10 +436,11 @@ START_TEST(test_a_rerun_resumes_at_the_saved_cursor_and_a_half_written_line_is_c
     ck_assert_int_eq(lines_of(3, 1, &total), 2);
     ck_assert_int_eq(total, 50);
     /* another market's cursor file is not used for this one */
-    ck_assert_int_eq(t_sh("%s platform pull --url http://127.0.0.1:%d --app-key %s --secret-file '%s' --market 2 "
-                          "--out '%s' >'%s' 2>&1",
-                          SF_BINARY, fk.port, APP_KEY, secret_file, out, log_file),
-                     2);
+    ck_assert_int_eq(
+        t_sh("%s platform pull --http1.1 --url http://127.0.0.1:%d --app-key %s --secret-file '%s' --market 2 "
+             "--out '%s' >'%s' 2>&1",
+             SF_BINARY, fk.port, APP_KEY, secret_file, out, log_file),
+        2);
     ck_assert(log_has("holds the feed of market 1, not 2"));
     fake_down();
 }
@@ -466,20 +483,134 @@ START_TEST(test_verify_recomputes_from_the_newest_versions_of_the_day_and_report
 }
 END_TEST
 
+START_TEST(test_verify_reads_the_servers_figures_first_then_pulls_again_while_the_day_changes)
+{
+    fake_up();
+    fill_log();
+    ck_assert_int_eq(pull("--limit 7"), 0);
+    /* a sale of the day lands right after the server's figures are read, once: the pull after
+     * them brings it, so the figures are read again, and then everything agrees */
+    fk.grow = 1;
+    ck_assert_int_eq(pull("--limit 7 --verify " DAY), 0);
+    ck_assert(log_has("changed while verifying: the server") && log_has("figures were read 2 times"));
+    ck_assert(log_has("24 sale lines recomputed"));
+    ck_assert(log_has("verified: every figure of " DAY " agrees"));
+    ck_assert(log_lacks("still changing"));
+    /* a day that never stands still: 3 rounds, then the comparison says so */
+    fk.grow = 10;
+    ck_assert_int_eq(pull("--limit 7 --verify " DAY), 1);
+    ck_assert(log_has(DAY " was still changing: after the server"));
+    ck_assert(log_has("(3 rounds), the pull brought 1 new version of it"));
+    ck_assert(log_has("27 sale lines recomputed"));
+    ck_assert(log_has("DIFF"));
+    ck_assert_int_eq(fk.grow, 7);
+    fake_down();
+}
+END_TEST
+
+/* The cursor file's "url", "app_key" and "market". */
+static void cursor_is(const char *url, const char *key, int market)
+{
+    char cur[700];
+    snprintf(cur, sizeof(cur), "%s.cursor", out);
+    json_t *c = json_load_file(cur, 0, NULL);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "url")), url);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "app_key")), key);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "market")), market);
+    json_decref(c);
+}
+
+/* A pull into out with this URL host, app key and market, and extra args. */
+static int pull_as(const char *host, const char *key, int market, const char *extra)
+{
+    return t_sh("%s platform pull --http1.1 --url http://%s:%d --app-key %s --secret-file '%s' --market %d --out '%s' "
+                "%s >'%s' 2>&1",
+                SF_BINARY, host, fk.port, key, secret_file, market, out, extra, log_file);
+}
+
+START_TEST(test_the_cursor_file_names_its_feed_and_another_feed_is_refused_unless_since)
+{
+    char url[64], other[64];
+    fake_up();
+    fill_log();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", fk.port);
+    snprintf(other, sizeof(other), "http://localhost:%d", fk.port);
+    ck_assert_int_eq(pull_as("127.0.0.1", APP_KEY, 1, "--limit 10"), 0);
+    cursor_is(url, APP_KEY, 1);
+    int total, before = fk.requests;
+    /* another server, another client, another market: refused before any request */
+    ck_assert_int_eq(pull_as("localhost", APP_KEY, 1, ""), 2);
+    ck_assert(log_has("was pulled from http://127.0.0.1:"));
+    ck_assert(log_has("pass --since to start over"));
+    ck_assert_int_eq(pull_as("127.0.0.1", "pk_other", 1, ""), 2);
+    ck_assert(log_has("with app key " APP_KEY ", not from"));
+    ck_assert_int_eq(pull_as("127.0.0.1", APP_KEY, 2, ""), 2);
+    ck_assert(log_has("holds the feed of market 1, not 2"));
+    ck_assert(log_has("refusing to mix two markets"));
+    ck_assert_int_eq(fk.requests, before);
+    lines_of(0, 0, &total);
+    ck_assert_int_eq(total, 23);
+    cursor_is(url, APP_KEY, 1);
+    /* --since starts over: the same market from another URL keeps the lines (the same feed) */
+    ck_assert_int_eq(pull_as("localhost", APP_KEY, 1, "--since ''"), 0);
+    cursor_is(other, APP_KEY, 1);
+    lines_of(0, 0, &total);
+    ck_assert_int_eq(total, 46);
+    /* another market with --since: the file is emptied first, never mixed (market 2 is then
+     * refused by this server, after the cursor file was rewritten for it) */
+    ck_assert_int_eq(pull_as("localhost", APP_KEY, 2, "--since ''"), 1);
+    ck_assert(log_has("held another market"));
+    ck_assert(log_has("403 market_not_granted"));
+    lines_of(0, 0, &total);
+    ck_assert_int_eq(total, 0);
+    cursor_is(other, APP_KEY, 2);
+    ck_assert_int_eq(pull_as("localhost", APP_KEY, 1, ""), 2);
+    fake_down();
+}
+END_TEST
+
+START_TEST(test_on_a_tty_the_progress_line_is_ended_before_anything_else)
+{
+    char cmd[2048];
+    fake_up();
+    fill_log();
+    /* two pages, then a refusal: the 401 message starts a line of its own */
+    fk.refuse_after = 2;
+    snprintf(cmd, sizeof(cmd),
+             "%s platform pull --http1.1 --url http://127.0.0.1:%d --app-key %s --secret-file %s --market 1 "
+             "--out %s --limit 5",
+             SF_BINARY, fk.port, APP_KEY, secret_file, out);
+    ck_assert_int_eq(t_sh("script -qec \"%s\" /dev/null >'%s' 2>&1", cmd, log_file), 1);
+    ck_assert(log_has("pulled 2 pages, 10 lines"));
+    ck_assert(log_has("401 invalid_signature"));
+    ck_assert_msg(t_sh("grep -a 'lines/s.*platform pull' '%s'", log_file) != 0,
+                  "the refusal was written on the progress line");
+    /* a pull that ends well ends its progress line */
+    fk.refuse_after = 0;
+    ck_assert_int_eq(t_sh("script -qec \"%s\" /dev/null >'%s' 2>&1", cmd, log_file), 0);
+    ck_assert(log_has("lines/s"));
+    ck_assert_int_eq(t_sh("tail -c 1 '%s' | od -An -c | grep -q '\\\\n'", log_file), 0);
+    fake_down();
+}
+END_TEST
+
 START_TEST(test_a_wrong_key_stops_with_the_401_message_and_another_market_with_403)
 {
     fake_up();
     fill_log();
-    ck_assert_int_eq(t_sh("%s platform pull --url http://127.0.0.1:%d --app-key pk_other --secret-file '%s' --market 1 "
-                          ">'%s' 2>&1",
-                          SF_BINARY, fk.port, secret_file, log_file),
-                     1);
+    ck_assert_int_eq(
+        t_sh("%s platform pull --http1.1 --url http://127.0.0.1:%d --app-key pk_other --secret-file '%s' --market 1 "
+             ">'%s' 2>&1",
+             SF_BINARY, fk.port, secret_file, log_file),
+        1);
     ck_assert(log_has("401 invalid_signature: the server refused the signature"));
     ck_assert_int_eq(fk.requests, 1); /* a refusal is not retried */
-    ck_assert_int_eq(t_sh("%s platform pull --url http://127.0.0.1:%d --app-key %s --secret-file '%s' --market 2 "
-                          ">'%s' 2>&1",
-                          SF_BINARY, fk.port, APP_KEY, secret_file, log_file),
-                     1);
+    ck_assert_int_eq(
+        t_sh("%s platform pull --http1.1 --url http://127.0.0.1:%d --app-key %s --secret-file '%s' --market 2 "
+             ">'%s' 2>&1",
+             SF_BINARY, fk.port, APP_KEY, secret_file, log_file),
+        1);
     ck_assert(log_has("403 market_not_granted: market 2 is not granted"));
     fake_down();
 }
@@ -495,6 +626,9 @@ int main(void)
     tcase_add_test(tc, test_a_server_that_keeps_failing_ends_the_pull_with_exit_1);
     tcase_add_test(tc, test_verify_recomputes_from_the_newest_versions_of_the_day_and_reports_a_difference);
     tcase_add_test(tc, test_a_wrong_key_stops_with_the_401_message_and_another_market_with_403);
+    tcase_add_test(tc, test_verify_reads_the_servers_figures_first_then_pulls_again_while_the_day_changes);
+    tcase_add_test(tc, test_the_cursor_file_names_its_feed_and_another_feed_is_refused_unless_since);
+    tcase_add_test(tc, test_on_a_tty_the_progress_line_is_ended_before_anything_else);
     suite_add_tcase(s, tc);
     return t_run(s, 0) == 0 ? 0 : 1;
 }
