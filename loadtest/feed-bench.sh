@@ -24,8 +24,10 @@
 # Knobs: LINES (1000000), DAY_LINES (100000), DAYS (30), STALLFRONT_BIN (build/dev/stallfront).
 # Needs the mariadb client, curl, openssl, base64; MariaDB's Sequence engine (seq_1_to_N,
 # built into MariaDB) generates the rows set-based, in a few INSERT ... SELECT statements.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+# Every step that fails says which (set -e alone exits without a word).
+trap 'rc=$?; echo "feed-bench: line $LINENO failed (exit $rc): $BASH_COMMAND" >&2' ERR
 
 BIN=${STALLFRONT_BIN:-build/dev/stallfront}
 LINES=${LINES:-1000000}
@@ -156,6 +158,7 @@ printf 'feed-bench-operator-pass\n' >"$WORK/op.pass"
 TOKEN=$(curl -fsS -H 'Content-Type: application/json' \
     -d "{\"username\":\"feedbench$$\",\"password\":\"feed-bench-operator-pass\"}" "$BASE_URL/v1/auth/login" |
     sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+[[ -n $TOKEN ]] || { echo "the operator feedbench$$ could not sign in: $BASE_URL/v1/auth/login" >&2; exit 1; }
 CLIENT=$(curl -fsS -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
     -d "{\"name\":\"feed-bench\",\"scope\":\"district\",\"market_ids\":[$MARKET]}" "$BASE_URL/v1/admin/platform-clients")
 APP_KEY=$(sed -n 's/.*"app_key": *"\([^"]*\)".*/\1/p' <<<"$CLIENT")
@@ -172,10 +175,11 @@ signed_get() { # PATH QUERY
     empty=$(printf '' | openssl dgst -sha256 -r | cut -d' ' -f1)
     sig=$(printf '%s\n%s\n%s\n%s\n%s\n%s' GET "$1" "$2" "$empty" "$ts" "$nonce" |
         openssl dgst -sha256 -hmac "$SECRET" -binary | openssl base64 -A)
-    curl -sS --http2-prior-knowledge -o "$WORK/answer.json" -w '%{http_code} %{time_total}' \
+    # -w ends with a newline: `read` fails on a last line without one (set -e then exits)
+    curl -sS --http2-prior-knowledge -o "$WORK/answer.json" -w '%{http_code} %{time_total}\n' \
         -H "X-App-Key: $APP_KEY" -H "X-Timestamp: $ts" -H "X-Nonce: $nonce" -H "X-Signature: $sig" \
         "$BASE_URL$1${2:+?$2}" >"$WORK/status"
-    read -r code secs <"$WORK/status"
+    read -r code secs <"$WORK/status" || { echo "GET $1?$2: curl wrote no status line" >&2; exit 1; }
     [[ $code == 200 ]] || { echo "GET $1?$2: $code $(cat "$WORK/answer.json")" >&2; exit 1; }
     echo "$secs"
 }
