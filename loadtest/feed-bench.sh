@@ -239,7 +239,7 @@ req_secs() { # PATH QUERY: best of 3
 }
 row() { # LABEL REQUEST_S LIMIT_S LIMIT_LABEL
     printf '  %-34s %8.3f s   %-44s %8.3f s   ratio %6.1f\n' "$1" "$2" "$4" "$3" \
-        "$(awk -v a="$2" -v b="$3" 'BEGIN {print b > 0 ? a / b : 0}')"
+        "$(awk -v a="$2" -v b="$3" 'BEGIN {print (b > 0 ? a / b : 0)}')"
 }
 COLS="op, order_no, stall_no, consumer_ref, pricing_mode, qty, qty_actual, amount_fen, refunded_fen, paid_at, ready_at, delivered_at"
 W_DAY="market_id = $MARKET AND paid_date = '$DAY'"
