@@ -268,7 +268,17 @@ static void send_reply(loop_t *L, h2o_req_t *req, api_req_t *a, const char *allo
     req->res.reason = error_reason(a->status);
     if (a->content_type != NULL)
         add_header(req, H2O_TOKEN_CONTENT_TYPE, a->content_type, strlen(a->content_type));
-    add_header(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-store"));
+    /* a public catalogue answer (and its 304) may be kept a little by clients and CDNs, then
+     * revalidated with its ETag; anything else, private or an error, never */
+    if (a->route != NULL && (a->route->flags & ROUTE_CACHED) && (a->status == 200 || a->status == 304)) {
+        char cc[48];
+        int n = L->srv->cfg->http_public_max_age_s > 0
+                    ? snprintf(cc, sizeof(cc), "public, max-age=%d", L->srv->cfg->http_public_max_age_s)
+                    : snprintf(cc, sizeof(cc), "public, no-cache");
+        add_header(req, H2O_TOKEN_CACHE_CONTROL, cc, (size_t)n);
+    } else {
+        add_header(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-store"));
+    }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
                           h2o_strdup(&req->pool, a->request_id, SIZE_MAX).base, strlen(a->request_id));
     if (a->etag != NULL)

@@ -158,6 +158,56 @@ START_TEST(test_without_redis_reads_are_answered_but_not_cached)
 }
 END_TEST
 
+/* The Cache-Control of one GET (with If-None-Match inm, may be NULL) into cc; the status. */
+static long cache_control(const tserver_t *s, const char *path, const char *inm, char *cc, size_t len)
+{
+    char url[200], hdr[160];
+    snprintf(url, sizeof(url), "%s%s", s->base, path);
+    snprintf(hdr, sizeof(hdr), "If-None-Match: %s", inm != NULL ? inm : "");
+    const char *h[] = {hdr, NULL};
+    tresp_t r;
+    ck_assert_int_eq(t_request(T_H2C, "GET", url, inm != NULL ? h : NULL, NULL, 0, &r), 0);
+    if (t_header(&r, "cache-control", cc, len) == NULL)
+        cc[0] = '\0';
+    long status = r.status;
+    t_resp_free(&r);
+    return status;
+}
+
+START_TEST(test_public_answers_may_be_kept_a_little_and_everything_else_never)
+{
+    const char *env[] = {"STALLFRONT_TEST_ROUTES=1", NULL};
+    tserver_t s;
+    char cc[80], etag[80], path[96];
+    long status;
+    ck_assert_int_eq(tserver_start(&s, env), 0);
+    market_no = (int64_t)getpid() * 100 + 4;
+    snprintf(path, sizeof(path), "/_test/cached?market=%lld", (long long)market_no);
+    cached_get(&s, T_H2C, NULL, &status, etag, sizeof(etag));
+    ck_assert_int_eq(status, 200);
+    /* a public catalogue answer, and its 304: kept 10 s by default, then revalidated */
+    ck_assert_int_eq(cache_control(&s, path, NULL, cc, sizeof(cc)), 200);
+    ck_assert_str_eq(cc, "public, max-age=10");
+    ck_assert_int_eq(cache_control(&s, path, etag, cc, sizeof(cc)), 304);
+    ck_assert_str_eq(cc, "public, max-age=10");
+    /* an error of a public route, a private route, an unknown path: never kept */
+    ck_assert_int_eq(cache_control(&s, "/v1/markets/999999999", NULL, cc, sizeof(cc)), 404);
+    ck_assert_str_eq(cc, "no-store");
+    ck_assert_int_eq(cache_control(&s, "/v1/orders", NULL, cc, sizeof(cc)), 401);
+    ck_assert_str_eq(cc, "no-store");
+    ck_assert_int_eq(cache_control(&s, "/healthz", NULL, cc, sizeof(cc)), 200);
+    ck_assert_str_eq(cc, "no-store");
+    ck_assert_int_eq(tserver_stop(&s, SIGTERM), 0);
+
+    /* configured: 0 means revalidate every time */
+    const char *env0[] = {"STALLFRONT_TEST_ROUTES=1", "STALLFRONT_HTTP_PUBLIC_MAX_AGE_S=0", NULL};
+    ck_assert_int_eq(tserver_start(&s, env0), 0);
+    ck_assert_int_eq(cache_control(&s, path, NULL, cc, sizeof(cc)), 200);
+    ck_assert_str_eq(cc, "public, no-cache");
+    ck_assert_int_eq(tserver_stop(&s, SIGTERM), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("read_cache");
@@ -166,6 +216,7 @@ int main(void)
     tcase_add_test(tc, test_a_read_is_computed_once_then_served_from_the_cache_with_an_etag);
     tcase_add_test(tc, test_a_write_is_read_back_at_once_on_every_loop_thread);
     tcase_add_test(tc, test_without_redis_reads_are_answered_but_not_cached);
+    tcase_add_test(tc, test_public_answers_may_be_kept_a_little_and_everything_else_never);
     suite_add_tcase(su, tc);
     return t_run(su, 0) == 0 ? 0 : 1;
 }
