@@ -57,27 +57,14 @@ static sf_status_t priced_cart(const api_req_t *req, worker_t *w, int64_t market
     return cart_render(&w->db, market_id, lines, n, &fees, doc);
 }
 
-/* The product of path parameter 0, whatever its status. */
-static sf_status_t path_product(const api_req_t *req, worker_t *w, cart_product_t *p, status_detail_t *d)
+/* A cart change (PUT or DELETE of a line) made and the cart rendered, in one model call. */
+static sf_status_t change(const api_req_t *req, worker_t *w, cart_change_t *c, json_t **doc, status_detail_t *d)
 {
-    int64_t id;
-    sf_status_t rc = valid_path_id(req, 0, &id) == 0 ? cart_product_get(&w->db, id, p) : SF_E_NOT_FOUND;
-    return rc == SF_E_NOT_FOUND ? status_field(d, rc, NULL, "no such product") : rc;
-}
-
-/* Whether qty of the product may go in a cart of market_id (0: the product's). A quantity
- * of 0 (removal) is always allowed. */
-static sf_status_t may_buy(const cart_product_t *p, int64_t qty, int64_t market_id, status_detail_t *d)
-{
-    if (market_id != 0 && market_id != p->market_id)
-        return status_details(d, SF_E_WRONG_MARKET, json_pack("{s:I}", "market_id", (json_int_t)p->market_id));
-    if (qty == 0)
-        return SF_OK;
-    if (!p->on_sale || !p->vendor_active)
-        return SF_E_OFF_SALE;
-    if (qty > p->stock)
-        return status_details(d, SF_E_INSUFFICIENT_STOCK, json_pack("{s:I}", "available", (json_int_t)p->stock));
-    return SF_OK;
+    cart_fees_t fees = {.delivery_fee_fen = req->cfg->order_delivery_fee_fen,
+                        .free_delivery_from_fen = req->cfg->order_free_delivery_from_fen};
+    c->user_id = req->who.user_id;
+    sf_status_t rc = cart_change(&w->db, &w->redis, c, &fees, doc, d);
+    return rc == SF_E_UNAVAILABLE ? redis_failed(req, w) : rc;
 }
 
 /* ---------------------------------------------------------------- cart routes */
@@ -107,25 +94,15 @@ static sf_status_t parse_put(const api_req_t *req, int64_t *qty, int64_t *market
 static void put_item(api_req_t *req, worker_t *w)
 {
     status_detail_t d = {0};
-    cart_product_t p;
-    int64_t qty = 0, market_id = 0;
+    cart_change_t c = {.checked = 1};
     json_t *doc = NULL;
     sf_status_t rc = consumer(req, &d);
+    if (rc == SF_OK && valid_path_id(req, 0, &c.product_id) != 0)
+        rc = status_field(&d, SF_E_NOT_FOUND, NULL, "no such product");
     if (rc == SF_OK)
-        rc = path_product(req, w, &p, &d);
+        rc = parse_put(req, &c.qty, &c.market_id, &d);
     if (rc == SF_OK)
-        rc = parse_put(req, &qty, &market_id, &d);
-    if (rc == SF_OK)
-        rc = may_buy(&p, qty, market_id, &d);
-    if (rc == SF_OK) {
-        rc = cart_set(&w->redis, req->who.user_id, p.market_id, p.id, qty);
-        if (rc == SF_E_CART_FULL)
-            status_details(&d, rc, json_pack("{s:i}", "max_lines", CART_MAX_LINES));
-        else if (rc != SF_OK)
-            redis_failed(req, w);
-    }
-    if (rc == SF_OK)
-        rc = priced_cart(req, w, p.market_id, &doc);
+        rc = change(req, w, &c, &doc, &d);
     api_reply_result(req, w, rc, &d, 200, doc);
 }
 
@@ -134,20 +111,15 @@ static void put_item(api_req_t *req, worker_t *w)
 static void delete_item(api_req_t *req, worker_t *w)
 {
     status_detail_t d = {0};
-    cart_product_t p;
-    int64_t product_id = 0, market_id = 0;
+    cart_change_t c = {.checked = 0};
     json_t *doc = NULL;
     sf_status_t rc = consumer(req, &d);
-    if (rc == SF_OK && valid_path_id(req, 0, &product_id) != 0)
+    if (rc == SF_OK && valid_path_id(req, 0, &c.product_id) != 0)
         rc = status_field(&d, SF_E_NOT_FOUND, NULL, "no such product");
     if (rc == SF_OK)
-        rc = query_market(req, w, 0, &market_id, &d);
-    if (rc == SF_OK && market_id == 0 && (rc = path_product(req, w, &p, &d)) == SF_OK)
-        market_id = p.market_id;
-    if (rc == SF_OK && cart_remove(&w->redis, req->who.user_id, market_id, product_id) != 0)
-        rc = redis_failed(req, w);
+        rc = query_market(req, w, 0, &c.market_id, &d);
     if (rc == SF_OK)
-        rc = priced_cart(req, w, market_id, &doc);
+        rc = change(req, w, &c, &doc, &d);
     api_reply_result(req, w, rc, &d, 200, doc);
 }
 

@@ -2,33 +2,31 @@
  * Carts (see cart.h): the Redis hash of a consumer's lines in one market, and the view of
  * it priced from MariaDB.
  *
- * Why MULTI/EXEC for every change: HSET and EXPIRE queued in one transaction run together
- * or not at all (a connection lost before EXEC discards both), so no cart key ever lives
- * without its TTL, and the TTL restarts on every change as "7 days since its last change"
- * wants. A read does not touch the TTL: looking at a cart is not changing it.
- *
- * Why WATCH when a line is set: the cap (CART_MAX_LINES) is checked with HEXISTS and HLEN
- * before HSET; WATCH makes the EXEC fail if another request of the same consumer changed
- * the cart in between, and the check runs again (CART_SET_TRIES times at most). Lua would
- * do it in one round trip too, but a script is one more thing to load on every Redis the
- * server meets; two more round trips on a consumer's click are cheap.
+ * Why a Redis function for every change: sf_cart_set checks the cap (CART_MAX_LINES), sets or
+ * removes the line, restarts the TTL and returns the lines in one atomic call, so the cap
+ * holds under concurrent adds without WATCH rounds, no cart key ever lives without its TTL,
+ * the TTL restarts on every change as "7 days since its last change" wants, and the answer
+ * needs no second read: one round trip where WATCH/HEXISTS/HLEN/MULTI/HSET/EXPIRE/EXEC and an
+ * HGETALL took eight. The library is loaded when Redis says it does not have it (a Redis that
+ * restarted, or one this server never met), and the call made again once. A read does not
+ * touch the TTL: looking at a cart is not changing it.
  *
  * Why the IN list is padded: the product query has one `?` per line, and the db layer
  * caches a prepared statement per SQL text. Padding the list to the next of a few sizes
  * (repeating the last id, which changes nothing) keeps that to 8 statements per
- * connection, not 100. The SQL text is built from the count only, never from input.
+ * connection, not 101. The SQL text is built from the count only, never from input.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "models/cart.h"
 #include "models/product.h"
 #include "models/base/money.h"
+#include "models/base/log.h"
 
-#define CART_SET_TRIES 5  /* WATCH rounds before giving up with SF_E_BUSY */
-#define CART_RACED     1  /* exec(): a WATCHed key changed, nothing ran */
-#define KEY_MAX        64 /* "cart:<id>:<id>" */
-#define SQL_MAX        1024
+#define KEY_MAX 64 /* "cart:<id>:<id>" */
+#define SQL_MAX 1024
 
 /* ================================================================ validation */
 
@@ -117,19 +115,14 @@ static int by_product(const void *a, const void *b)
     return (x->product_id > y->product_id) - (x->product_id < y->product_id);
 }
 
-int cart_load(redis_t *r, int64_t user_id, int64_t market_id, cart_line_t *lines, size_t *n)
+/* The lines of an HGETALL reply, sorted, at most CART_MAX_LINES. 0, or -1 if out of memory. */
+static int lines_of(const redisReply *rep, cart_line_t *lines, size_t *n)
 {
-    char key[KEY_MAX];
-    int rc = -1;
     cart_line_t *all = NULL;
     size_t k = 0;
     *n = 0;
-    cart_key(key, user_id, market_id);
-    redisReply *rep = expect(r, redis_cmd(r, "HGETALL %s", key), REDIS_REPLY_ARRAY, "cart HGETALL");
-    if (rep == NULL)
-        goto out;
-    if (rep->elements > 0 && (all = calloc(rep->elements / 2, sizeof(*all))) == NULL)
-        goto out;
+    if (rep->elements > 0 && (all = calloc(rep->elements / 2 + 1, sizeof(*all))) == NULL)
+        return -1;
     for (size_t i = 0; i + 1 < rep->elements; i += 2) {
         redisReply *f = rep->element[i], *v = rep->element[i + 1];
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
@@ -140,14 +133,25 @@ int cart_load(redis_t *r, int64_t user_id, int64_t market_id, cart_line_t *lines
     }
     if (k > 0)
         qsort(all, k, sizeof(*all), by_product);
-    *n = k < CART_MAX_LINES ? k : CART_MAX_LINES; /* cart_set keeps it there; bounded anyway */
+    *n = k < CART_MAX_LINES ? k : CART_MAX_LINES; /* sf_cart_set keeps it there; bounded anyway */
     if (*n > 0)
         memcpy(lines, all, *n * sizeof(*all));
-    rc = 0;
-out:
     free(all);
-    if (rep != NULL)
-        freeReplyObject(rep);
+    return 0;
+}
+
+int cart_load(redis_t *r, int64_t user_id, int64_t market_id, cart_line_t *lines, size_t *n)
+{
+    char key[KEY_MAX];
+    *n = 0;
+    cart_key(key, user_id, market_id);
+    redisReply *rep = expect(r, redis_cmd(r, "HGETALL %s", key), REDIS_REPLY_ARRAY, "cart HGETALL");
+    if (rep == NULL)
+        return -1;
+    int rc = lines_of(rep, lines, n);
+    if (rc != 0)
+        snprintf(r->err, sizeof(r->err), "cart HGETALL: out of memory");
+    freeReplyObject(rep);
     return rc;
 }
 
@@ -162,123 +166,96 @@ int cart_clear(redis_t *r, int64_t user_id, int64_t market_id)
     return 0;
 }
 
-/* Runs a command whose reply must be of a type, and forgets the reply. 0 or -1. */
-static int run(redis_t *r, redisReply *rep, int type, const char *what)
-{
-    if ((rep = expect(r, rep, type, what)) == NULL)
-        return -1;
-    freeReplyObject(rep);
-    return 0;
-}
+/* The library of cart functions. sf_cart_set KEYS[1] = the cart, ARGV = product id, qty
+ * (decimal; "0" removes the line), the cap, the TTL in seconds. One function call, so atomic:
+ * the cap is checked and the line set with nothing in between, the TTL restarts with every
+ * change (EXPIRE of a key the HDEL emptied, and so deleted, does nothing), and the lines come
+ * back as they are after the change. Returns {1, lines} when changed, {0, lines} when the
+ * cart was full and nothing changed (the TTL untouched: refusing is not changing). Its own
+ * library, not queue's `stallfront`: each FUNCTION LOAD REPLACE then only ever replaces
+ * itself. */
+static const char set_lua[] =
+    "#!lua name=" CART_FUNCTION_LIB "\n"
+    "redis.register_function('sf_cart_set', function(keys, args)\n"
+    "  local key, id, qty = keys[1], args[1], args[2]\n"
+    "  if qty == '0' then\n"
+    "    redis.call('HDEL', key, id)\n"
+    "  elseif redis.call('HEXISTS', key, id) == 0 and redis.call('HLEN', key) >= tonumber(args[3]) then\n"
+    "    return {0, redis.call('HGETALL', key)}\n"
+    "  else\n"
+    "    redis.call('HSET', key, id, qty)\n"
+    "  end\n"
+    "  redis.call('EXPIRE', key, args[4])\n"
+    "  return {1, redis.call('HGETALL', key)}\n"
+    "end)\n";
 
-/* An integer reply into *v. 0 or -1. */
-static int run_int(redis_t *r, redisReply *rep, const char *what, long long *v)
+int cart_functions_load(redis_t *r)
 {
-    if ((rep = expect(r, rep, REDIS_REPLY_INTEGER, what)) == NULL)
-        return -1;
-    *v = rep->integer;
-    freeReplyObject(rep);
-    return 0;
-}
-
-/* EXEC of a MULTI whose queued commands must all have succeeded. 0; CART_RACED when a
- * WATCHed key changed (nil reply: nothing ran); -1 otherwise. */
-static int exec(redis_t *r)
-{
-    redisReply *rep = redis_cmd(r, "EXEC");
-    int rc = -1;
+    redisReply *rep =
+        expect(r, redis_cmd(r, "FUNCTION LOAD REPLACE %s", set_lua), REDIS_REPLY_STRING, "cart FUNCTION LOAD");
     if (rep == NULL)
         return -1;
-    if (rep->type == REDIS_REPLY_NIL) {
-        rc = CART_RACED;
-    } else if (rep->type == REDIS_REPLY_ARRAY) {
-        rc = 0;
-        for (size_t i = 0; i < rep->elements; i++)
-            if (rep->element[i]->type == REDIS_REPLY_ERROR) {
-                snprintf(r->err, sizeof(r->err), "cart EXEC: %s", rep->element[i]->str);
-                rc = -1;
-            }
-    } else {
-        snprintf(r->err, sizeof(r->err), "cart EXEC: %s",
-                 rep->type == REDIS_REPLY_ERROR && rep->str != NULL ? rep->str : "unexpected reply");
+    freeReplyObject(rep);
+    return 0;
+}
+
+static redisReply *fcall_set(redis_t *r, const char *key, int64_t product_id, int64_t qty)
+{
+    return redis_cmd(r, "FCALL sf_cart_set 1 %s %lld %lld %d %d", key, (long long)product_id, (long long)qty,
+                     CART_MAX_LINES, CART_TTL_S);
+}
+
+/* Whether Redis answered that it does not know the function (it restarted without its data,
+ * or the library was never loaded there). */
+static int not_loaded(const redisReply *rep)
+{
+    return rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->str != NULL &&
+           (strstr(rep->str, "Function not found") != NULL || strstr(rep->str, "NOSCRIPT") != NULL);
+}
+
+/* The change in one round trip (two, plus the load, the first time a Redis meets it): SF_OK
+ * or SF_E_CART_FULL with the lines as they are into lines/n; SF_E_UNAVAILABLE (r->err). */
+static sf_status_t change_lines(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id, int64_t qty,
+                                cart_line_t *lines, size_t *n)
+{
+    char key[KEY_MAX];
+    *n = 0;
+    if (qty < 0 || qty > CART_QTY_MAX || product_id <= 0 || product_id > (INT64_C(1) << 53)) {
+        snprintf(r->err, sizeof(r->err), "cart: quantity %lld or product %lld out of range", (long long)qty,
+                 (long long)product_id);
+        return SF_E_INVALID;
     }
+    cart_key(key, user_id, market_id);
+    redisReply *rep = fcall_set(r, key, product_id, qty);
+    if (not_loaded(rep)) {
+        freeReplyObject(rep);
+        log_info("cart: Redis does not have the %s functions; loading them", CART_FUNCTION_LIB);
+        rep = cart_functions_load(r) == 0 ? fcall_set(r, key, product_id, qty) : NULL;
+    }
+    if ((rep = expect(r, rep, REDIS_REPLY_ARRAY, "cart FCALL sf_cart_set")) == NULL)
+        return SF_E_UNAVAILABLE;
+    sf_status_t rc = SF_E_UNAVAILABLE;
+    if (rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_INTEGER ||
+        rep->element[1]->type != REDIS_REPLY_ARRAY)
+        snprintf(r->err, sizeof(r->err), "cart FCALL sf_cart_set: unexpected reply");
+    else if (lines_of(rep->element[1], lines, n) != 0)
+        snprintf(r->err, sizeof(r->err), "cart FCALL sf_cart_set: out of memory");
+    else
+        rc = rep->element[0]->integer == 1 ? SF_OK : SF_E_CART_FULL;
     freeReplyObject(rep);
     return rc;
 }
 
-/* Sends a command whose answer does not matter (UNWATCH, DISCARD): on a dropped connection
- * the server forgot the WATCH or the MULTI anyway. */
-static void quietly(redis_t *r, const char *cmd)
-{
-    redisReply *rep = redis_cmd(r, "%s", cmd);
-    if (rep != NULL)
-        freeReplyObject(rep);
-}
-
-/* Ends a MULTI whose change was queued (queued 1) with the EXPIRE that keeps the key from
- * outliving its TTL, and runs both; DISCARDs instead if anything failed to queue. */
-static int commit(redis_t *r, const char *key, int queued)
-{
-    if (!queued || run(r, redis_cmd(r, "EXPIRE %s %d", key, CART_TTL_S), REDIS_REPLY_STATUS, "cart EXPIRE") != 0) {
-        quietly(r, "DISCARD");
-        return -1;
-    }
-    return exec(r);
-}
-
-/* One round of cart_set: WATCH, check the cap, MULTI/HSET/EXPIRE/EXEC. */
-static sf_status_t set_once(redis_t *r, const char *key, int64_t product_id, int64_t qty)
-{
-    long long exists = 0, len = 0;
-    if (run(r, redis_cmd(r, "WATCH %s", key), REDIS_REPLY_STATUS, "cart WATCH") != 0)
-        return SF_E_UNAVAILABLE;
-    if (run_int(r, redis_cmd(r, "HEXISTS %s %lld", key, (long long)product_id), "cart HEXISTS", &exists) != 0 ||
-        run_int(r, redis_cmd(r, "HLEN %s", key), "cart HLEN", &len) != 0) {
-        quietly(r, "UNWATCH");
-        return SF_E_UNAVAILABLE;
-    }
-    if (!exists && len >= CART_MAX_LINES) {
-        quietly(r, "UNWATCH");
-        return SF_E_CART_FULL;
-    }
-    if (run(r, redis_cmd(r, "MULTI"), REDIS_REPLY_STATUS, "cart MULTI") != 0) {
-        quietly(r, "UNWATCH");
-        return SF_E_UNAVAILABLE;
-    }
-    int queued = run(r, redis_cmd(r, "HSET %s %lld %lld", key, (long long)product_id, (long long)qty),
-                     REDIS_REPLY_STATUS, "cart HSET") == 0;
-    int rc = commit(r, key, queued); /* EXEC and DISCARD both end the WATCH */
-    return rc == 0 ? SF_OK : rc == CART_RACED ? SF_E_BUSY : SF_E_UNAVAILABLE;
-}
-
 sf_status_t cart_set(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id, int64_t qty)
 {
-    char key[KEY_MAX];
-    if (qty == 0)
-        return cart_remove(r, user_id, market_id, product_id) == 0 ? SF_OK : SF_E_UNAVAILABLE;
-    if (qty < 0 || qty > CART_QTY_MAX || product_id <= 0) {
-        snprintf(r->err, sizeof(r->err), "cart_set: quantity %lld out of range", (long long)qty);
-        return SF_E_INVALID;
-    }
-    cart_key(key, user_id, market_id);
-    for (int i = 0; i < CART_SET_TRIES; i++) {
-        sf_status_t rc = set_once(r, key, product_id, qty);
-        if (rc != SF_E_BUSY)
-            return rc;
-    }
-    snprintf(r->err, sizeof(r->err), "cart_set: the cart kept changing");
-    return SF_E_BUSY;
+    cart_line_t lines[CART_MAX_LINES];
+    size_t n;
+    return change_lines(r, user_id, market_id, product_id, qty, lines, &n);
 }
 
 int cart_remove(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id)
 {
-    char key[KEY_MAX];
-    cart_key(key, user_id, market_id);
-    if (run(r, redis_cmd(r, "MULTI"), REDIS_REPLY_STATUS, "cart MULTI") != 0)
-        return -1;
-    /* EXPIRE on a key HDEL just emptied (and so deleted) is a no-op: fine. */
-    int queued = run(r, redis_cmd(r, "HDEL %s %lld", key, (long long)product_id), REDIS_REPLY_STATUS, "cart HDEL") == 0;
-    return commit(r, key, queued) == 0 ? 0 : -1;
+    return cart_set(r, user_id, market_id, product_id, 0) == SF_OK ? 0 : -1;
 }
 
 /* ================================================================ MariaDB */
@@ -301,35 +278,37 @@ int cart_product_get(db_t *db, int64_t product_id, cart_product_t *out)
 }
 
 /* Columns of the view query, in this order. */
-enum { C_ID, C_NAME, C_STALL, C_MODE, C_PRICE, C_PER_G, C_UNIT, C_STOCK, C_ON_SALE, C_VENDOR_ACTIVE };
+enum { C_ID, C_NAME, C_STALL, C_MODE, C_PRICE, C_PER_G, C_UNIT, C_STOCK, C_ON_SALE, C_VENDOR_ACTIVE, C_MARKET };
 
 #define VIEW_SQL                                                                                                       \
     "SELECT p.id, p.name, p.stall_id, p.pricing_mode, p.price_fen, p.per_g, p.unit, p.stock,"                          \
-    " p.status = 'on_sale', v.status = 'active'"                                                                       \
-    " FROM products p JOIN vendors v ON v.id = p.vendor_id WHERE p.market_id = ? AND p.id IN ("
+    " p.status = 'on_sale', v.status = 'active', p.market_id"                                                          \
+    " FROM products p JOIN vendors v ON v.id = p.vendor_id WHERE p.id IN ("
 
-/* The IN list's length for n ids: the next of 1, 2, 4, ... 64, then CART_MAX_LINES. */
+#define IDS_MAX (CART_MAX_LINES + 1) /* a cart's lines and the product being added */
+
+/* The IN list's length for n ids: the next of 1, 2, 4, ... 64, then IDS_MAX. */
 static size_t padded(size_t n)
 {
     size_t k = 1;
     while (k < n && k < 64)
         k *= 2;
-    return n > k ? CART_MAX_LINES : k;
+    return n > k ? IDS_MAX : k;
 }
 
-/* Reads the products of the lines (sorted, 1..CART_MAX_LINES of them) in one query. */
-static int read_products(db_t *db, int64_t market_id, const cart_line_t *lines, size_t n, db_rows_t **rows)
+/* Reads the products of 1..IDS_MAX ids (sorted) in one query, ordered by id, whatever their
+ * market (the rows say it: a line of a product of another market is shown as gone). */
+static int read_products(db_t *db, const int64_t *ids, size_t n, db_rows_t **rows)
 {
     char sql[SQL_MAX];
-    db_param_t p[CART_MAX_LINES + 1];
+    db_param_t p[IDS_MAX];
     size_t k = padded(n), off = (size_t)snprintf(sql, sizeof(sql), "%s", VIEW_SQL);
-    p[0] = DB_I64(market_id);
     for (size_t i = 0; i < k; i++) {
-        p[i + 1] = DB_I64(lines[i < n ? i : n - 1].product_id);
+        p[i] = DB_I64(ids[i < n ? i : n - 1]);
         off += (size_t)snprintf(sql + off, sizeof(sql) - off, i == 0 ? "?" : ",?");
     }
     snprintf(sql + off, sizeof(sql) - off, ") ORDER BY p.id");
-    return db_query(db, sql, p, k + 1, rows);
+    return db_query(db, sql, p, k, rows);
 }
 
 /* The amount of a line at the product's current price. MONEY_OK or a money status. */
@@ -377,52 +356,224 @@ static json_t *line_json(const db_rows_t *r, const cart_line_t *l, int64_t *item
     return line;
 }
 
-/* The lines in order, merged with the product rows (both by product id). */
-static int lines_json(db_rows_t *rows, const cart_line_t *lines, size_t n, json_t *items, int64_t *items_fen)
+/* The lines in order, merged with the product rows (both by product id; rows of products
+ * that are not lines are passed over, a product of another market is not found). */
+static int lines_json(db_rows_t *rows, int64_t market_id, const cart_line_t *lines, size_t n, json_t *items,
+                      int64_t *items_fen)
 {
+    if (rows != NULL)
+        db_rows_rewind(rows);
     int have = rows != NULL && db_rows_next(rows);
     for (size_t i = 0; i < n; i++) {
         while (have && db_rows_i64(rows, C_ID) < lines[i].product_id)
             have = db_rows_next(rows);
-        int found = have && db_rows_i64(rows, C_ID) == lines[i].product_id;
+        int found = have && db_rows_i64(rows, C_ID) == lines[i].product_id && db_rows_i64(rows, C_MARKET) == market_id;
         if (json_array_append_new(items, line_json(found ? rows : NULL, &lines[i], items_fen)) != 0)
             return -1;
     }
     return 0;
 }
 
-int cart_render(db_t *db, int64_t market_id, const cart_line_t *lines, size_t n, const cart_fees_t *fees, json_t **out)
+/* The answer of lines (sorted, at most CART_MAX_LINES) from rows holding at least every
+ * product of them that exists (NULL when there are no lines). DB_OK or DB_ERR (db->err). */
+static int render_rows(db_t *db, int64_t market_id, const cart_line_t *lines, size_t n, db_rows_t *rows,
+                       const cart_fees_t *fees, json_t **out)
 {
-    cart_line_t sorted[CART_MAX_LINES];
-    db_rows_t *rows = NULL;
     json_t *items = json_array();
     int64_t items_fen = 0, fee, payable;
-    int rc = DB_ERR;
     *out = NULL;
-    if (n > CART_MAX_LINES || items == NULL) {
-        snprintf(db->err, sizeof(db->err), "cart_render: %zu lines", n);
-        goto out;
-    }
-    if (n > 0) {
-        memcpy(sorted, lines, n * sizeof(*lines));
-        qsort(sorted, n, sizeof(*sorted), by_product);
-        if ((rc = read_products(db, market_id, sorted, n, &rows)) != DB_OK)
-            goto out;
-    }
-    rc = DB_ERR;
-    if (lines_json(rows, sorted, n, items, &items_fen) != 0) {
+    if (items == NULL || lines_json(rows, market_id, lines, n, items, &items_fen) != 0) {
         snprintf(db->err, sizeof(db->err), "cart_render: out of memory or an amount overflowed");
-        goto out;
+        json_decref(items);
+        return DB_ERR;
     }
     /* Nothing to buy, nothing to deliver: the fee only applies to goods that can be bought. */
     fee = items_fen == 0 ? 0 : money_delivery_fee(items_fen, fees->delivery_fee_fen, fees->free_delivery_from_fen);
-    if (money_add(items_fen, fee, &payable) != MONEY_OK)
-        goto out;
-    *out = json_pack("{s:I, s:O, s:I, s:I, s:I}", "market_id", (json_int_t)market_id, "items", items, "items_fen",
-                     (json_int_t)items_fen, "delivery_fee_fen", (json_int_t)fee, "payable_fen", (json_int_t)payable);
-    rc = *out != NULL ? DB_OK : DB_ERR;
-out:
+    if (money_add(items_fen, fee, &payable) == MONEY_OK)
+        *out =
+            json_pack("{s:I, s:O, s:I, s:I, s:I}", "market_id", (json_int_t)market_id, "items", items, "items_fen",
+                      (json_int_t)items_fen, "delivery_fee_fen", (json_int_t)fee, "payable_fen", (json_int_t)payable);
     json_decref(items);
+    if (*out == NULL)
+        snprintf(db->err, sizeof(db->err), "cart_render: out of memory or an amount overflowed");
+    return *out != NULL ? DB_OK : DB_ERR;
+}
+
+/* Reads the products of lines (sorted) and renders them. */
+static int read_and_render(db_t *db, int64_t market_id, const cart_line_t *lines, size_t n, const cart_fees_t *fees,
+                           json_t **out)
+{
+    int64_t ids[CART_MAX_LINES];
+    db_rows_t *rows = NULL;
+    int rc;
+    *out = NULL;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = lines[i].product_id;
+    if (n > 0 && (rc = read_products(db, ids, n, &rows)) != DB_OK)
+        return rc;
+    rc = render_rows(db, market_id, lines, n, rows, fees, out);
+    db_rows_free(rows);
+    return rc;
+}
+
+int cart_render(db_t *db, int64_t market_id, const cart_line_t *lines, size_t n, const cart_fees_t *fees, json_t **out)
+{
+    cart_line_t sorted[CART_MAX_LINES];
+    *out = NULL;
+    if (n > CART_MAX_LINES) {
+        snprintf(db->err, sizeof(db->err), "cart_render: %zu lines", n);
+        return DB_ERR;
+    }
+    if (n > 0)
+        memcpy(sorted, lines, n * sizeof(*lines));
+    qsort(sorted, n, sizeof(*sorted), by_product);
+    return read_and_render(db, market_id, sorted, n, fees, out);
+}
+
+/* ================================================================ a change as the API makes it */
+
+/* The ids of the lines each consumer's cart held after their last change in this process,
+ * so that a change can read them with the changed product, before Redis says what the lines
+ * are: a hint that saves a statement, never trusted for an answer. A slot per user id hash;
+ * another user in the slot, or lines that changed elsewhere, only cost the statement back. */
+#define HINT_SLOTS 1024
+
+typedef struct cart_hint {
+    int64_t user_id;
+    size_t n;
+    int64_t ids[CART_MAX_LINES];
+} cart_hint_t;
+
+static cart_hint_t hints[HINT_SLOTS];
+static pthread_mutex_t hints_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static cart_hint_t *hint_slot(int64_t user_id)
+{
+    return &hints[((uint64_t)user_id * UINT64_C(0x9E3779B97F4A7C15)) >> 54]; /* 64 - log2(HINT_SLOTS) */
+}
+
+/* The user's hinted ids into ids (room for CART_MAX_LINES); how many. */
+static size_t hint_get(int64_t user_id, int64_t *ids)
+{
+    cart_hint_t *h = hint_slot(user_id);
+    size_t n = 0;
+    pthread_mutex_lock(&hints_lock);
+    if (h->user_id == user_id) {
+        n = h->n;
+        memcpy(ids, h->ids, n * sizeof(*ids));
+    }
+    pthread_mutex_unlock(&hints_lock);
+    return n;
+}
+
+static void hint_put(int64_t user_id, const cart_line_t *lines, size_t n)
+{
+    cart_hint_t *h = hint_slot(user_id);
+    pthread_mutex_lock(&hints_lock);
+    h->user_id = user_id;
+    h->n = n;
+    for (size_t i = 0; i < n; i++)
+        h->ids[i] = lines[i].product_id;
+    pthread_mutex_unlock(&hints_lock);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts ids and drops repeats; the new count. */
+static size_t sort_unique(int64_t *ids, size_t n)
+{
+    size_t k = 0;
+    qsort(ids, n, sizeof(*ids), by_id);
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || ids[k - 1] != ids[i])
+            ids[k++] = ids[i];
+    return k;
+}
+
+/* Whether every line's product was among the ids read (sorted). */
+static int covered(const int64_t *ids, size_t nids, const cart_line_t *lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (bsearch(&lines[i].product_id, ids, nids, sizeof(*ids), by_id) == NULL)
+            return 0;
+    return 1;
+}
+
+/* Puts rows on the product's row: 1, or 0 when it is not there. */
+static int find_row(db_rows_t *rows, int64_t product_id)
+{
+    db_rows_rewind(rows);
+    while (db_rows_next(rows))
+        if (db_rows_i64(rows, C_ID) == product_id)
+            return 1;
+    return 0;
+}
+
+/* The checks of a PUT on the product's row (as the handler made them before: the market
+ * first, then a removal is always allowed, then sale and stock). */
+static sf_status_t may_buy(const db_rows_t *p, const cart_change_t *c, status_detail_t *d)
+{
+    int64_t market = db_rows_i64(p, C_MARKET), stock = db_rows_i64(p, C_STOCK);
+    if (c->market_id != 0 && c->market_id != market)
+        return status_details(d, SF_E_WRONG_MARKET, json_pack("{s:I}", "market_id", (json_int_t)market));
+    if (c->qty == 0)
+        return SF_OK;
+    if (db_rows_i64(p, C_ON_SALE) != 1 || db_rows_i64(p, C_VENDOR_ACTIVE) != 1)
+        return SF_E_OFF_SALE;
+    if (c->qty > stock)
+        return status_details(d, SF_E_INSUFFICIENT_STOCK, json_pack("{s:I}", "available", (json_int_t)stock));
+    return SF_OK;
+}
+
+/*
+ * The product has to be read before Redis is written (its market names the cart, and a PUT
+ * is refused before anything changes), and the answer needs the products of the lines Redis
+ * returns. So the one statement reads the product together with the ids the consumer's cart
+ * held after their last change here (the hint): when the lines Redis returns are all among
+ * them, as they are unless the cart changed elsewhere, the answer is rendered from those
+ * rows; otherwise one more statement reads the lines. A DELETE that names its market reads
+ * nothing before Redis, and its lines after.
+ */
+sf_status_t cart_change(db_t *db, redis_t *r, const cart_change_t *c, const cart_fees_t *fees, json_t **out,
+                        status_detail_t *d)
+{
+    int64_t ids[IDS_MAX];
+    size_t nids = 0, n = 0;
+    cart_line_t lines[CART_MAX_LINES];
+    db_rows_t *rows = NULL;
+    int64_t market = c->market_id;
+    sf_status_t rc = SF_OK;
+    *out = NULL;
+    if (c->qty < 0 || c->qty > CART_QTY_MAX)
+        return status_field(d, SF_E_INVALID, "qty", "out of range");
+    if (c->checked || market == 0) {
+        ids[0] = c->product_id;
+        nids = sort_unique(ids, 1 + hint_get(c->user_id, ids + 1));
+        if ((rc = read_products(db, ids, nids, &rows)) != DB_OK)
+            goto out;
+        if (!find_row(rows, c->product_id)) {
+            rc = status_field(d, SF_E_NOT_FOUND, NULL, "no such product");
+            goto out;
+        }
+        if (c->checked && (rc = may_buy(rows, c, d)) != SF_OK)
+            goto out;
+        market = db_rows_i64(rows, C_MARKET);
+    }
+    rc = change_lines(r, c->user_id, market, c->product_id, c->qty, lines, &n);
+    if (rc == SF_E_CART_FULL)
+        status_details(d, rc, json_pack("{s:i}", "max_lines", CART_MAX_LINES));
+    if (rc != SF_OK)
+        goto out;
+    hint_put(c->user_id, lines, n);
+    if (rows != NULL && covered(ids, nids, lines, n))
+        rc = render_rows(db, market, lines, n, n > 0 ? rows : NULL, fees, out);
+    else
+        rc = read_and_render(db, market, lines, n, fees, out);
+out:
     db_rows_free(rows);
     return rc;
 }

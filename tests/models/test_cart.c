@@ -4,7 +4,10 @@
  * ordered by product id, the cap of CART_MAX_LINES, carts per consumer and market, values
  * that are not ours skipped); and the priced view against a scratch database of its own
  * (sf_tcart_<pid>_<tag>, swept by main): weight and count amounts, every reason a line is
- * unavailable, the delivery fee and its free threshold, one query for 1 to 100 lines.
+ * unavailable, the delivery fee and its free threshold, one query for 1 to 100 lines; and a
+ * change as the API makes it (cart_change): one FCALL and one statement (counted, pinned),
+ * refusals that change nothing, the TTL included, lines changed elsewhere, the function
+ * library loaded again when Redis lost it.
  *
  * The Redis is shared with other test runs: the consumers here have ids far above any
  * database's (4e9 + pid * 1000 + n), so no two runs touch the same cart key.
@@ -653,6 +656,195 @@ START_TEST(test_a_product_is_looked_up_whatever_its_status)
 }
 END_TEST
 
+/* ================================================================ what a change costs */
+
+/* Statements this session executed (prepared executions), as MariaDB counts them. */
+static int64_t executed(world_t *w)
+{
+    db_rows_t *rows = NULL;
+    ck_assert_int_eq(db_query_row(&w->db,
+                                  "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
+                                  " WHERE VARIABLE_NAME = 'COM_STMT_EXECUTE'",
+                                  NULL, 0, &rows),
+                     DB_OK);
+    int64_t v = db_rows_i64(rows, 0);
+    db_rows_free(rows);
+    return v;
+}
+
+/* Calls of a command on the Redis server (INFO commandstats), 0 if never called. */
+static long long redis_calls(redis_t *r, const char *cmd)
+{
+    redisReply *rep = redis_cmd(r, "INFO commandstats");
+    ck_assert_msg(rep != NULL && rep->type == REDIS_REPLY_STRING, "INFO: %s", r->err);
+    char needle[64];
+    long long calls = 0;
+    snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+    const char *at = strstr(rep->str, needle);
+    if (at != NULL)
+        calls = atoll(at + strlen(needle));
+    freeReplyObject(rep);
+    return calls;
+}
+
+/* Commands clients sent (INFO stats total_commands_processed, the INFO itself included). */
+static long long redis_total(redis_t *r)
+{
+    redisReply *rep = redis_cmd(r, "INFO stats");
+    ck_assert_ptr_nonnull(rep);
+    const char *at = strstr(rep->str, "total_commands_processed:");
+    ck_assert_ptr_nonnull(at);
+    long long v = atoll(at + strlen("total_commands_processed:"));
+    freeReplyObject(rep);
+    return v;
+}
+
+/* A consumer's cart in the world's market, changed through cart_change as the API does. */
+static sf_status_t change(world_t *w, rworld_t *rw, int64_t product, int64_t qty, int checked, json_t **doc,
+                          status_detail_t *d)
+{
+    cart_change_t c = {.user_id = rw->user, .product_id = product, .qty = qty, .checked = checked};
+    memset(d, 0, sizeof(*d));
+    return cart_change(&w->db, &rw->r, &c, &fees, doc, d);
+}
+
+static void rworld_in(rworld_t *rw, int64_t market)
+{
+    rworld_open(rw);
+    rw->market = market;
+    snprintf(rw->key, sizeof(rw->key), "cart:%lld:%lld", (long long)rw->user, (long long)market);
+}
+
+START_TEST(test_a_change_is_one_redis_call_and_one_statement)
+{
+    world_t w;
+    rworld_t rw;
+    status_detail_t d;
+    world_open(&w, "cnt");
+    rworld_in(&rw, w.market);
+    ck_assert_int_eq(cart_functions_load(&rw.r), 0); /* as a server that met this Redis before */
+    const int64_t products[] = {w.spinach, w.eggs, w.scarce};
+    const int64_t qty[] = {500, 2, 100};
+    for (int i = 0; i < 4; i++) {
+        int64_t product = i < 3 ? products[i] : w.eggs, q = i < 3 ? qty[i] : 0; /* 3 PUTs, then a removal */
+        long long f0 = redis_calls(&rw.r, "fcall"), t0 = redis_total(&rw.r), t1 = redis_total(&rw.r);
+        int64_t s0 = executed(&w), s1 = executed(&w);
+        json_t *doc = NULL;
+        ck_assert_msg(change(&w, &rw, product, q, 1, &doc, &d) == SF_OK, "%s %s", w.db.err, rw.r.err);
+        int64_t s2 = executed(&w);
+        long long t2 = redis_total(&rw.r), f1 = redis_calls(&rw.r, "fcall");
+        /* one prepared statement: the product's checks and every line's product together */
+        ck_assert_int_eq(s2 - s1 - (s1 - s0), 1);
+        /* one round trip: one FCALL; Redis counts the commands the function ran too (HEXISTS,
+         * HLEN, HSET, EXPIRE, HGETALL for a line set; HDEL, EXPIRE, HGETALL for one removed) */
+        ck_assert_int_eq(f1 - f0, 1);
+        ck_assert_int_eq(t2 - t1 - (t1 - t0), q > 0 ? 6 : 4);
+        ck_assert_uint_eq(json_array_size(json_object_get(doc, "items")), i < 3 ? (size_t)i + 1 : 2);
+        json_decref(doc);
+    }
+    rworld_close(&rw);
+    world_close(&w);
+}
+END_TEST
+
+/* The cart hash as text, to compare before and after a refusal. */
+static void snapshot(rworld_t *rw, char *out, size_t len)
+{
+    cart_line_t lines[CART_MAX_LINES];
+    size_t n, off = 0;
+    load(rw, lines, &n);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)snprintf(out + off, len - off, "%lld=%lld;", (long long)lines[i].product_id,
+                                (long long)lines[i].qty);
+}
+
+START_TEST(test_a_refused_change_changes_nothing_not_even_the_ttl)
+{
+    world_t w;
+    rworld_t rw;
+    status_detail_t d;
+    json_t *doc = NULL;
+    char before[4096], after[4096];
+    world_open(&w, "refuse");
+    rworld_in(&rw, w.market);
+    ck_assert_int_eq(change(&w, &rw, w.spinach, 500, 1, &doc, &d), SF_OK);
+    json_decref(doc);
+    snapshot(&rw, before, sizeof(before));
+    ck_assert_int_eq(redis_int(&rw, "PERSIST", rw.key), 1);
+
+    ck_assert_int_eq(change(&w, &rw, w.offsale, 500, 1, &doc, &d), SF_E_OFF_SALE);
+    ck_assert_ptr_null(doc);
+    ck_assert_int_eq(change(&w, &rw, w.suspended, 500, 1, &doc, &d), SF_E_OFF_SALE);
+    ck_assert_int_eq(change(&w, &rw, w.scarce, 101, 1, &doc, &d), SF_E_INSUFFICIENT_STOCK);
+    ck_assert_int_eq(json_integer_value(json_object_get(d.details, "available")), 100);
+    json_decref(d.details);
+    ck_assert_int_eq(change(&w, &rw, w.elsewhere + 1000, 1, 1, &doc, &d), SF_E_NOT_FOUND);
+    cart_change_t c = {.user_id = rw.user, .product_id = w.eggs, .qty = 1, .market_id = w.other_market, .checked = 1};
+    memset(&d, 0, sizeof(d));
+    ck_assert_int_eq(cart_change(&w.db, &rw.r, &c, &fees, &doc, &d), SF_E_WRONG_MARKET);
+    ck_assert_int_eq(json_integer_value(json_object_get(d.details, "market_id")), w.market);
+    json_decref(d.details);
+    ck_assert_ptr_null(doc);
+
+    snapshot(&rw, after, sizeof(after));
+    ck_assert_str_eq(before, after);
+    ck_assert_int_eq(redis_int(&rw, "TTL", rw.key), -1); /* untouched: nothing changed */
+    /* an unchecked removal (DELETE) of a product off sale still works, and restarts the TTL */
+    ck_assert_int_eq(cart_set(&rw.r, rw.user, rw.market, w.offsale, 3), SF_OK);
+    ck_assert_int_eq(change(&w, &rw, w.offsale, 0, 0, &doc, &d), SF_OK);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "items")), 1);
+    json_decref(doc);
+    assert_fresh_ttl(&rw);
+    rworld_close(&rw);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_lines_changed_elsewhere_cost_one_more_statement_not_a_wrong_answer)
+{
+    world_t w;
+    rworld_t rw;
+    status_detail_t d;
+    json_t *doc = NULL;
+    world_open(&w, "hint");
+    rworld_in(&rw, w.market);
+    ck_assert_int_eq(change(&w, &rw, w.spinach, 500, 1, &doc, &d), SF_OK);
+    json_decref(doc);
+    /* another server process (no hint of it here) adds a line */
+    ck_assert_int_eq(cart_set(&rw.r, rw.user, rw.market, w.offsale, 250), SF_OK);
+    int64_t s0 = executed(&w), s1 = executed(&w);
+    ck_assert_int_eq(change(&w, &rw, w.eggs, 2, 1, &doc, &d), SF_OK);
+    ck_assert_int_eq(executed(&w) - s1 - (s1 - s0), 2);
+    json_t *items = json_object_get(doc, "items");
+    ck_assert_uint_eq(json_array_size(items), 3);
+    json_t *off = json_array_get(items, 2); /* ordered by product id: spinach, eggs, offsale */
+    ck_assert_int_eq(num(off, "product_id"), w.offsale);
+    ck_assert_str_eq(json_string_value(json_object_get(off, "reason")), "off_sale");
+    ck_assert_int_eq(num(off, "amount_fen"), 200);
+    ck_assert_int_eq(num(doc, "items_fen"), 600 + 700);
+    json_decref(doc);
+    rworld_close(&rw);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_a_redis_without_the_functions_gets_them_on_the_first_change)
+{
+    rworld_t w;
+    rworld_open(&w);
+    redisReply *rep = redis_cmd(&w.r, "FUNCTION DELETE %s", CART_FUNCTION_LIB);
+    ck_assert_ptr_nonnull(rep);
+    freeReplyObject(rep);
+    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 3, 4), SF_OK);
+    assert_fresh_ttl(&w);
+    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 3, 5), SF_OK);
+    ck_assert_int_eq(cart_remove(&w.r, w.user, w.market, 3), 0);
+    ck_assert_int_eq(redis_int(&w, "EXISTS", w.key), 0);
+    rworld_close(&w);
+}
+END_TEST
+
 static Suite *cart_suite(void)
 {
     Suite *s = suite_create("cart");
@@ -670,6 +862,10 @@ static Suite *cart_suite(void)
     tcase_add_test(tc, test_lines_that_cannot_be_bought_are_shown_with_their_reason_not_dropped);
     tcase_add_test(tc, test_one_query_prices_any_number_of_lines_up_to_the_cap);
     tcase_add_test(tc, test_a_product_is_looked_up_whatever_its_status);
+    tcase_add_test(tc, test_a_change_is_one_redis_call_and_one_statement);
+    tcase_add_test(tc, test_a_refused_change_changes_nothing_not_even_the_ttl);
+    tcase_add_test(tc, test_lines_changed_elsewhere_cost_one_more_statement_not_a_wrong_answer);
+    tcase_add_test(tc, test_a_redis_without_the_functions_gets_them_on_the_first_change);
     suite_add_tcase(s, tc);
     return s;
 }
