@@ -76,26 +76,33 @@ static sf_status_t render(worker_t *w, int64_t consumer_id, int64_t id, json_t *
 /* ---------------------------------------------------------------- checkout */
 
 /* The checkout itself: the cart, the model's transaction, then the cart emptied and the
- * catalogue bumped; *doc the order. *committed tells whether an order now exists. */
-static sf_status_t run_checkout(api_req_t *req, worker_t *w, order_checkout_t *in, json_t **doc, int *committed,
-                                status_detail_t *d)
+ * catalogue bumped; *doc the order as the transaction wrote it (no read after it). With an
+ * Idempotency-Key the transaction also kept the answer's bytes for the key: k replies with
+ * them. *committed tells whether an order now exists. */
+static sf_status_t run_checkout(api_req_t *req, worker_t *w, order_checkout_t *in, idemkey_t *k, json_t **doc,
+                                int *committed, status_detail_t *d)
 {
     cart_line_t lines[CART_MAX_LINES];
     int64_t order_id = 0;
+    char *text = NULL;
+    size_t len = 0;
+    order_idem_t idem = {.scope = k->scope, .key = k->claimed ? k->key : NULL, .dump = api_json_text};
     if (cart_load(&w->redis, in->user_id, in->market_id, lines, &in->nlines) != 0) {
         log_warn("checkout: cart of user %lld not read: %s", (long long)in->user_id, w->redis.err);
         return status_field(d, SF_E_UNAVAILABLE, NULL, "the cart cannot be read now");
     }
     in->lines = lines;
-    sf_status_t rc = order_checkout(&w->db, in, &order_id, d);
+    sf_status_t rc = order_checkout_answer(&w->db, in, &idem, &order_id, doc, &text, &len, d);
     if (rc != SF_OK)
         return rc;
     *committed = 1;
+    if (text != NULL)
+        idemkey_kept(k, 201, text, len);
     if (cart_clear(&w->redis, in->user_id, in->market_id) != 0)
         log_warn("order %lld placed but the cart of user %lld not emptied: %s", (long long)order_id,
                  (long long)in->user_id, w->redis.err);
     bump(req, w, in->market_id);
-    return render(w, in->user_id, order_id, doc, d);
+    return SF_OK;
 }
 
 static void checkout(api_req_t *req, worker_t *w)
@@ -114,8 +121,10 @@ static void checkout(api_req_t *req, worker_t *w)
     if (rc == SF_OK)
         rc = idemkey_begin(req, w, &k, "checkout", req->body, &d);
     if (rc == SF_OK && !idemkey_replays(&k))
-        rc = run_checkout(req, w, &in, &doc, &committed, &d);
-    if (!idemkey_reply(req, &k))
+        rc = run_checkout(req, w, &in, &k, &doc, &committed, &d);
+    if (idemkey_reply(req, &k))
+        json_decref(doc); /* a first answer, or the one this checkout kept */
+    else
         api_reply_result(req, w, rc, &d, 201, doc);
     idemkey_settle(req, w, &k, committed);
 }

@@ -47,17 +47,37 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Forgets a first answer older than the TTL (it counts as absent), and a claim left
- * unanswered far longer than any request runs (its server died in the middle). */
-static int drop_expired(db_t *db, int64_t user_id, const char *scope, const char *key)
+/* The claim, in one statement: a new row; or, over a row that counts as absent (a first
+ * answer older than the TTL, or a claim left unanswered far longer than any request runs:
+ * its server died in the middle), a fresh claim in its place. Either changes a row (affected
+ * 1 or 2); a live row is left as it is (0: someone else's, look at it). Every assignment is
+ * conditioned on the same test, which the earlier assignments cannot turn (status becomes
+ * NULL only when the test already holds); created_at, which it reads, is set last. */
+#define CLAIM_FRESH                                                                                                    \
+    "(created_at < NOW(3) - INTERVAL ? SECOND OR (status IS NULL AND created_at < NOW(3) - INTERVAL ? SECOND))"
+static int claim(db_t *db, int64_t user_id, const char *scope, const char *key, const char *hash, int *won)
 {
-    db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key), DB_I64(IDEMPOTENCY_TTL_S),
+    uint64_t n = 0;
+    db_param_t p[] = {DB_I64(user_id),
+                      DB_STR(scope),
+                      DB_STR(key),
+                      DB_STR(hash),
+                      DB_I64(IDEMPOTENCY_TTL_S),
+                      DB_I64(IDEMPOTENCY_STALE_S),
+                      DB_I64(IDEMPOTENCY_TTL_S),
+                      DB_I64(IDEMPOTENCY_STALE_S),
+                      DB_I64(IDEMPOTENCY_TTL_S),
+                      DB_I64(IDEMPOTENCY_STALE_S),
+                      DB_I64(IDEMPOTENCY_TTL_S),
                       DB_I64(IDEMPOTENCY_STALE_S)};
-    return db_exec(db,
-                   "DELETE FROM idempotency_keys WHERE user_id = ? AND scope = ? AND idem_key = ?"
-                   " AND (created_at < NOW(3) - INTERVAL ? SECOND"
-                   " OR (status IS NULL AND created_at < NOW(3) - INTERVAL ? SECOND))",
-                   p, 5, NULL, NULL);
+    int rc = db_exec(db,
+                     "INSERT INTO idempotency_keys (user_id, scope, idem_key, request_hash) VALUES (?, ?, ?, ?)"
+                     " ON DUPLICATE KEY UPDATE request_hash = IF(" CLAIM_FRESH ", VALUES(request_hash), request_hash),"
+                     " response = IF(" CLAIM_FRESH ", NULL, response), status = IF(" CLAIM_FRESH ", NULL, status),"
+                     " created_at = IF(" CLAIM_FRESH ", NOW(3), created_at)",
+                     p, 12, &n, NULL);
+    *won = rc == DB_OK && n > 0;
+    return rc;
 }
 
 /* Looks at the row of someone else's claim: the answer (ans->claim IDEMPOTENCY_REPLAY), a
@@ -102,15 +122,14 @@ sf_status_t idempotency_begin(db_t *db, int64_t user_id, const char *scope, cons
     ans->claim = IDEMPOTENCY_RUN;
     if (!idempotency_key_valid(key))
         return status_field(d, SF_E_IDEMPOTENCY_KEY, "Idempotency-Key", NULL);
-    sf_status_t rc = drop_expired(db, user_id, scope, key);
+    sf_status_t rc = DB_OK;
     for (long waited = 0; rc == DB_OK; waited += IDEMPOTENCY_POLL_MS) {
-        db_param_t p[] = {DB_I64(user_id), DB_STR(scope), DB_STR(key), DB_STR(hash)};
-        rc = db_exec(db, "INSERT INTO idempotency_keys (user_id, scope, idem_key, request_hash) VALUES (?, ?, ?, ?)", p,
-                     4, NULL, NULL);
-        if (rc == DB_OK)
-            return DB_OK; /* claimed: IDEMPOTENCY_RUN */
-        if (rc != DB_DUP)
+        int won = 0;
+        rc = claim(db, user_id, scope, key, hash, &won);
+        if (rc != DB_OK)
             return rc;
+        if (won)
+            return DB_OK; /* claimed: IDEMPOTENCY_RUN */
         rc = look(db, user_id, scope, key, hash, ans);
         if (rc != DB_OK || ans->claim == IDEMPOTENCY_REPLAY)
             return rc;

@@ -21,6 +21,7 @@
 #include "models/base/geo.h"
 #include "models/base/money.h"
 #include "models/base/sqltime.h"
+#include "models/idempotency.h"
 #include "models/order.h"
 #include "models/outbox.h"
 #include "models/product.h"
@@ -222,343 +223,16 @@ out:
     return rc;
 }
 
-/* ================================================================ checkout */
-
-/* One cart line as the locked product row says it stands. */
-typedef struct co_line {
-    int64_t product_id, qty;
-    int found, on_sale, vendor_active, weight;
-    int64_t market_id, stall_id, vendor_id, price_fen, per_g, stock;
-    int64_t amount_fen;
-    int64_t vendor_order_id;
-    char name[PRODUCT_NAME_MAX * 4 + 1];
-} co_line_t;
-
-/* The work of one checkout: the sorted lines and what the transaction found out. */
-typedef struct co_work {
-    const order_checkout_t *in;
-    co_line_t *lines;
-    size_t n;
-    int64_t items_fen, delivery_fee_fen, payable_fen;
-    int64_t order_id;
-    char order_no[ORDER_NO_MAX];
-    json_t *details; /* the refused lines, for SF_E_LINES_UNAVAILABLE / SF_E_OUT_OF_STOCK */
-} co_work_t;
-
-/* The market exists, the address is the consumer's, usable in this market and in range. */
-static sf_status_t check_address(db_t *db, const order_checkout_t *in, status_detail_t *d)
-{
-    db_rows_t *rows = NULL;
-    address_t a;
-    db_param_t p[] = {DB_I64(in->market_id)};
-    sf_status_t rc = db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?", p, 1, &rows);
-    if (rc == DB_NOROW)
-        rc = status_field(d, SF_E_NO_MARKET, "market_id", NULL);
-    if (rc != DB_OK)
-        goto out;
-    rc = address_get_for_order(db, in->user_id, in->address_id, &a);
-    if (rc == DB_NOROW)
-        rc = SF_E_UNKNOWN_ADDRESS;
-    if (rc != DB_OK)
-        goto out;
-    if (a.market_id != 0 && a.market_id != in->market_id) {
-        rc = SF_E_ADDRESS_WRONG_MARKET;
-        goto out;
-    }
-    int64_t m = geo_distance_m(strtod(db_rows_str(rows, 0, NULL), NULL), strtod(db_rows_str(rows, 1, NULL), NULL),
-                               a.lat, a.lng);
-    if (m > in->radius_m)
-        rc = SF_E_ADDRESS_OUT_OF_RANGE;
-out:
-    db_rows_free(rows);
-    return rc;
-}
-
-static int by_product(const void *a, const void *b)
-{
-    const co_line_t *x = a, *y = b;
-    return x->product_id < y->product_id ? -1 : x->product_id > y->product_id;
-}
-
-/* Locks one product (FOR UPDATE) and reads what the checkout needs of it and its vendor. */
-static int lock_line(db_t *db, co_line_t *l)
-{
-    db_rows_t *rows = NULL;
-    db_param_t p[] = {DB_I64(l->product_id)};
-    int rc = db_query_row(db,
-                          "SELECT market_id, stall_id, vendor_id, name, pricing_mode, price_fen, per_g, stock, status"
-                          " FROM products WHERE id = ? FOR UPDATE",
-                          p, 1, &rows);
-    l->found = rc == DB_OK;
-    if (rc != DB_OK)
-        goto out;
-    l->market_id = db_rows_i64(rows, 0);
-    l->stall_id = db_rows_i64(rows, 1);
-    l->vendor_id = db_rows_i64(rows, 2);
-    snprintf(l->name, sizeof(l->name), "%s", db_rows_str(rows, 3, NULL));
-    l->weight = strcmp(db_rows_str(rows, 4, NULL), "weight") == 0;
-    l->price_fen = db_rows_i64(rows, 5);
-    l->per_g = db_rows_i64(rows, 6);
-    l->stock = db_rows_i64(rows, 7);
-    l->on_sale = strcmp(db_rows_str(rows, 8, NULL), "on_sale") == 0;
-    db_rows_free(rows);
-    rows = NULL;
-    /* a plain read: vendor rows are shared by every checkout of their stalls, never locked */
-    db_param_t v[] = {DB_I64(l->vendor_id)};
-    rc = db_query_row(db, "SELECT status = 'active' FROM vendors WHERE id = ?", v, 1, &rows);
-    l->vendor_active = rc == DB_OK && db_rows_i64(rows, 0) == 1;
-out:
-    db_rows_free(rows);
-    return rc == DB_NOROW ? DB_OK : rc;
-}
-
-/* Why a locked line cannot be sold now, or NULL; computes its amount when it can. */
-static const char *line_refusal(const order_checkout_t *in, co_line_t *l)
-{
-    if (!l->found)
-        return "gone";
-    if (l->market_id != in->market_id)
-        return "another_market";
-    if (!l->on_sale)
-        return "off_sale";
-    if (!l->vendor_active)
-        return "vendor_inactive";
-    if (l->qty <= 0 || l->qty > CART_QTY_MAX)
-        return "bad_qty";
-    int rc = l->weight ? money_line_weight(l->price_fen, l->per_g, l->qty, &l->amount_fen)
-                       : money_line_count(l->price_fen, l->qty, &l->amount_fen);
-    return rc == MONEY_OK ? NULL : "bad_qty";
-}
-
-/* Appends {"product_id", "name", "qty", more...} to w->details.lines. */
-static int add_detail(co_work_t *w, const co_line_t *l, json_t *more)
-{
-    if (w->details == NULL)
-        w->details = json_pack("{s:[]}", "lines");
-    json_t *d = json_pack("{s:I, s:s?, s:I}", "product_id", (json_int_t)l->product_id, "name",
-                          l->found ? l->name : NULL, "qty", (json_int_t)l->qty);
-    if (w->details == NULL || d == NULL || more == NULL || json_object_update(d, more) != 0 ||
-        json_array_append_new(json_object_get(w->details, "lines"), d) != 0) {
-        json_decref(d);
-        json_decref(more);
-        return DB_ERR;
-    }
-    json_decref(more);
-    return DB_OK;
-}
-
-/* Locks every product in id order and refuses the lines that cannot be sold. */
-static int lock_lines(db_t *db, co_work_t *w)
-{
-    int rc = DB_OK;
-    for (size_t i = 0; i < w->n && rc == DB_OK; i++)
-        rc = lock_line(db, &w->lines[i]);
-    for (size_t i = 0; i < w->n && rc == DB_OK; i++) {
-        const char *why = line_refusal(w->in, &w->lines[i]);
-        if (why != NULL)
-            rc = add_detail(w, &w->lines[i], json_pack("{s:s}", "reason", why));
-    }
-    return rc == DB_OK && w->details != NULL ? SF_E_LINES_UNAVAILABLE : rc;
-}
-
-/* Takes every line's quantity from stock (models/stock.c, in the lock order); a line short
- * of stock is named with what is available, and then nothing is kept (db_tx rolls back). */
-static sf_status_t take_stock(db_t *db, co_work_t *w)
-{
-    stock_move_t moves[CART_MAX_LINES];
-    int short_[CART_MAX_LINES];
-    for (size_t i = 0; i < w->n; i++)
-        moves[i] = (stock_move_t){.product_id = w->lines[i].product_id, .qty = w->lines[i].qty};
-    sf_status_t rc = stock_take(db, moves, w->n, short_);
-    for (size_t i = 0; i < w->n && rc == DB_OK; i++)
-        if (short_[i])
-            rc = add_detail(w, &w->lines[i], json_pack("{s:I}", "available", (json_int_t)w->lines[i].stock));
-    return rc == DB_OK && w->details != NULL ? SF_E_OUT_OF_STOCK : rc;
-}
-
-/* Sums the lines, and the delivery fee on top. */
-static int compute_totals(co_work_t *w)
-{
-    w->items_fen = 0;
-    for (size_t i = 0; i < w->n; i++)
-        if (money_add(w->items_fen, w->lines[i].amount_fen, &w->items_fen) != MONEY_OK)
-            return DB_ERR;
-    w->delivery_fee_fen = money_delivery_fee(w->items_fen, w->in->delivery_fee_fen, w->in->free_delivery_from_fen);
-    return money_add(w->items_fen, w->delivery_fee_fen, &w->payable_fen) == MONEY_OK ? DB_OK : DB_ERR;
-}
-
-/* "SF" + the +08:00 date + 10 random digits. */
-static int make_order_no(char *out, size_t len)
-{
-    uint64_t r;
-    struct tm tm;
-    char date[16];
-    time_t t = time(NULL) + 8 * 3600;
-    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1 || gmtime_r(&t, &tm) == NULL ||
-        strftime(date, sizeof(date), "%Y%m%d", &tm) != 8)
-        return -1;
-    snprintf(out, len, "SF%.8s%010llu", date, (unsigned long long)(r % 10000000000ULL));
-    return 0;
-}
-
-/* The order row, with the address copied as it is now; retries a duplicate order number. */
-static int insert_order(db_t *db, co_work_t *w)
-{
-    const order_checkout_t *in = w->in;
-    int rc = DB_DUP;
-    for (int i = 0; i < ORDER_NO_TRIES && rc == DB_DUP; i++) {
-        uint64_t id = 0, n = 0;
-        if (make_order_no(w->order_no, sizeof(w->order_no)) != 0)
-            return DB_ERR;
-        db_param_t p[] = {DB_STR(w->order_no),   DB_I64(in->market_id),        DB_I64(in->user_id),
-                          DB_I64(w->items_fen),  DB_I64(w->delivery_fee_fen),  DB_I64(w->payable_fen),
-                          str_or_null(in->note), DB_I64(in->unpaid_timeout_s), DB_I64(in->address_id),
-                          DB_I64(in->user_id)};
-        rc = db_exec(db,
-                     "INSERT INTO orders (order_no, market_id, consumer_id, status, items_fen, delivery_fee_fen,"
-                     " payable_fen, address_id, addr_name, addr_phone, addr_text, addr_lat, addr_lng, note,"
-                     " expires_at) SELECT ?, ?, ?, 'pending_payment', ?, ?, ?, a.id, a.name, a.phone, a.text, a.lat,"
-                     " a.lng, ?, NOW(3) + INTERVAL ? SECOND FROM addresses a WHERE a.id = ? AND a.user_id = ?",
-                     p, 10, &n, &id);
-        if (rc == DB_OK && n == 0)
-            return SF_E_UNKNOWN_ADDRESS; /* deleted since it was checked */
-        w->order_id = (int64_t)id;
-    }
-    return rc;
-}
-
-static int insert_event(db_t *db, const co_work_t *w, int64_t vendor_order_id, const char *actor)
-{
-    db_param_t p[] = {DB_I64(w->in->market_id), DB_I64(w->order_id),
-                      vendor_order_id != 0 ? DB_I64(vendor_order_id) : DB_NULL, DB_STR(actor)};
-    return db_exec(db,
-                   "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor)"
-                   " VALUES (?, ?, ?, NULL, 'pending_payment', ?)",
-                   p, 4, NULL, NULL);
-}
-
-/* One vendor order per stall (and its vendor), in the order the stalls first appear. */
-static int insert_vendor_orders(db_t *db, co_work_t *w, const char *actor)
-{
-    int rc = DB_OK;
-    for (size_t i = 0; i < w->n && rc == DB_OK; i++) {
-        co_line_t *l = &w->lines[i];
-        if (l->vendor_order_id != 0)
-            continue;
-        int64_t items = 0;
-        for (size_t j = i; j < w->n; j++)
-            if (w->lines[j].stall_id == l->stall_id && w->lines[j].vendor_id == l->vendor_id &&
-                money_add(items, w->lines[j].amount_fen, &items) != MONEY_OK)
-                return DB_ERR;
-        uint64_t id = 0;
-        db_param_t p[] = {DB_I64(w->order_id), DB_I64(w->in->market_id), DB_I64(l->stall_id), DB_I64(l->vendor_id),
-                          DB_I64(items)};
-        rc = db_exec(db,
-                     "INSERT INTO vendor_orders (order_id, market_id, stall_id, vendor_id, status, items_fen)"
-                     " VALUES (?, ?, ?, ?, 'pending_payment', ?)",
-                     p, 5, NULL, &id);
-        for (size_t j = i; j < w->n && rc == DB_OK; j++)
-            if (w->lines[j].stall_id == l->stall_id && w->lines[j].vendor_id == l->vendor_id)
-                w->lines[j].vendor_order_id = (int64_t)id;
-        if (rc == DB_OK)
-            rc = insert_event(db, w, (int64_t)id, actor);
-    }
-    return rc;
-}
-
-/* The lines, snapshotting the product from its locked row (what was read is what is kept). */
-static int insert_lines(db_t *db, const co_work_t *w)
-{
-    int rc = DB_OK;
-    for (size_t i = 0; i < w->n && rc == DB_OK; i++) {
-        const co_line_t *l = &w->lines[i];
-        db_param_t p[] = {DB_I64(w->order_id), DB_I64(l->vendor_order_id), DB_I64(l->qty), DB_I64(l->amount_fen),
-                          DB_I64(l->product_id)};
-        rc = db_exec(db,
-                     "INSERT INTO order_lines (order_id, vendor_order_id, market_id, product_id, name, category,"
-                     " commodity_code, pricing_mode, price_fen, per_g, unit, qty, amount_fen, origin, trace_code)"
-                     " SELECT ?, ?, market_id, id, name, category, commodity_code, pricing_mode, price_fen, per_g,"
-                     " unit, ?, ?, origin, trace_code FROM products WHERE id = ?",
-                     p, 5, NULL, NULL);
-    }
-    return rc;
-}
-
-static int outbox_created(db_t *db, const co_work_t *w)
-{
-    db_rows_t *rows = NULL;
-    db_param_t p[] = {DB_I64(w->order_id)};
-    int rc = db_query_row(
-        db, "SELECT CAST(ROUND(UNIX_TIMESTAMP(expires_at) * 1000) AS SIGNED) FROM orders WHERE id = ?", p, 1, &rows);
-    if (rc != DB_OK)
-        goto out;
-    json_t *payload =
-        json_pack("{s:I, s:s, s:I, s:I}", "order_id", (json_int_t)w->order_id, "order_no", w->order_no, "market_id",
-                  (json_int_t)w->in->market_id, "expires_at_ms", (json_int_t)db_rows_i64(rows, 0));
-    rc = payload != NULL ? outbox_add(db, w->in->market_id, "order.created", payload, NULL) : DB_ERR;
-    json_decref(payload);
-out:
-    db_rows_free(rows);
-    return rc;
-}
-
-/* The checkout's one transaction (a db_tx body: it may run again from nothing, so it
- * resets what an earlier run left in w first). */
-static sf_status_t checkout_tx(db_t *db, void *ctx)
-{
-    co_work_t *w = ctx;
-    char actor[ACTOR_MAX];
-    sf_status_t rc;
-    snprintf(actor, sizeof(actor), "consumer:%lld", (long long)w->in->user_id);
-    for (size_t i = 0; i < w->n; i++)
-        w->lines[i].vendor_order_id = 0;
-    json_decref(w->details);
-    w->details = NULL;
-    if ((rc = lock_lines(db, w)) != DB_OK || (rc = take_stock(db, w)) != DB_OK || (rc = compute_totals(w)) != DB_OK ||
-        (rc = insert_order(db, w)) != DB_OK || (rc = insert_event(db, w, 0, actor)) != DB_OK ||
-        (rc = insert_vendor_orders(db, w, actor)) != DB_OK || (rc = insert_lines(db, w)) != DB_OK)
-        return rc;
-    return outbox_created(db, w);
-}
-
-sf_status_t order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, status_detail_t *d)
-{
-    co_work_t w = {.in = in};
-    if (in->nlines == 0)
-        return SF_E_EMPTY_CART;
-    if (in->nlines > CART_MAX_LINES)
-        return DB_ERR;
-    sf_status_t rc = check_address(db, in, d);
-    if (rc != DB_OK)
-        return rc;
-    w.lines = calloc(in->nlines, sizeof(*w.lines));
-    if (w.lines == NULL)
-        return DB_ERR;
-    w.n = in->nlines;
-    for (size_t i = 0; i < w.n; i++) {
-        w.lines[i].product_id = in->lines[i].product_id;
-        w.lines[i].qty = in->lines[i].qty;
-    }
-    qsort(w.lines, w.n, sizeof(*w.lines), by_product); /* the lock order */
-    rc = db_tx(db, checkout_tx, &w);
-    if (rc == DB_OK)
-        *order_id = w.order_id;
-    if (rc == SF_E_LINES_UNAVAILABLE || rc == SF_E_OUT_OF_STOCK)
-        status_details(d, rc, w.details);
-    else
-        json_decref(w.details);
-    free(w.lines);
-    return rc;
-}
-
 /* ================================================================ rendering */
 
-#define ORDER_COLS                                                                                                     \
-    "o.id, o.order_no, o.market_id, o.status, o.items_fen, o.delivery_fee_fen, o.payable_fen, o.paid_fen,"             \
-    " o.refunded_fen, " SQL_AT_0800("o.created_at") ", " SQL_AT_0800("o.expires_at") ", " SQL_AT_0800(                 \
-        "o.paid_at") ", o.note,"                                                                                       \
-                     " o.addr_name, o.addr_phone, o.addr_text, o.addr_lat, o.addr_lng, " SQL_AT_0800(                  \
-                         "o.cancelled_at") ", o.cancel_reason"
+/* The order's columns as order_json() reads them, from orders aliased o (ORDER_COLS_OF("")
+ * names them unqualified, for the checkout's RETURNING). */
+#define ORDER_COLS_OF(o)                                                                                               \
+    o "id, " o "order_no, " o "market_id, " o "status, " o "items_fen, " o "delivery_fee_fen, " o "payable_fen, " o    \
+      "paid_fen, " o "refunded_fen, " SQL_AT_0800(o "created_at") ", " SQL_AT_0800(o "expires_at") ", " SQL_AT_0800(   \
+          o "paid_at") ", " o "note, " o "addr_name, " o "addr_phone, " o "addr_text, " o "addr_lat, " o               \
+                       "addr_lng, " SQL_AT_0800(o "cancelled_at") ", " o "cancel_reason"
+#define ORDER_COLS ORDER_COLS_OF("o.")
 
 /* Which orders a render covers: ids lo..hi of one consumer (0: any) with one status (NULL:
  * any). A page is exactly the matching orders between its last and first id. */
@@ -825,6 +499,499 @@ sf_status_t order_list(db_t *db, int64_t consumer_id, const char *status, size_t
         json_decref(*items);
         *items = NULL;
     }
+    return rc;
+}
+
+/* ================================================================ checkout */
+
+/* One cart line as the locked product row says it stands. */
+typedef struct co_line {
+    int64_t product_id, qty;
+    int found, on_sale, vendor_active, weight;
+    int64_t market_id, stall_id, vendor_id, price_fen, per_g, stock;
+    int64_t amount_fen;
+    int64_t vendor_order_id;
+    char name[PRODUCT_NAME_MAX * 4 + 1];
+} co_line_t;
+
+/* The work of one checkout: the sorted lines and what the transaction found out and wrote. */
+typedef struct co_work {
+    const order_checkout_t *in;
+    const order_idem_t *idem;
+    co_line_t *lines;
+    size_t n;
+    int64_t items_fen, delivery_fee_fen, payable_fen;
+    int64_t order_id, expires_at_ms;
+    char order_no[ORDER_NO_MAX];
+    json_t *details; /* the refused lines, for SF_E_LINES_UNAVAILABLE / SF_E_OUT_OF_STOCK */
+    json_t *doc;     /* the answer, built from the rows the INSERTs returned */
+    char *text;      /* with an idempotency key: the answer as kept and sent */
+    size_t len;
+} co_work_t;
+
+/* The market exists, the address is the consumer's, usable in this market and in range. */
+static sf_status_t check_address(db_t *db, const order_checkout_t *in, status_detail_t *d)
+{
+    db_rows_t *rows = NULL;
+    address_t a;
+    db_param_t p[] = {DB_I64(in->market_id)};
+    sf_status_t rc = db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?", p, 1, &rows);
+    if (rc == DB_NOROW)
+        rc = status_field(d, SF_E_NO_MARKET, "market_id", NULL);
+    if (rc != DB_OK)
+        goto out;
+    rc = address_get_for_order(db, in->user_id, in->address_id, &a);
+    if (rc == DB_NOROW)
+        rc = SF_E_UNKNOWN_ADDRESS;
+    if (rc != DB_OK)
+        goto out;
+    if (a.market_id != 0 && a.market_id != in->market_id) {
+        rc = SF_E_ADDRESS_WRONG_MARKET;
+        goto out;
+    }
+    int64_t m = geo_distance_m(strtod(db_rows_str(rows, 0, NULL), NULL), strtod(db_rows_str(rows, 1, NULL), NULL),
+                               a.lat, a.lng);
+    if (m > in->radius_m)
+        rc = SF_E_ADDRESS_OUT_OF_RANGE;
+out:
+    db_rows_free(rows);
+    return rc;
+}
+
+static int by_product(const void *a, const void *b)
+{
+    const co_line_t *x = a, *y = b;
+    return x->product_id < y->product_id ? -1 : x->product_id > y->product_id;
+}
+
+/* Serialises a JSON array built by the caller (a statement's JSON_TABLE parameter) and
+ * frees it; NULL if out of memory (db->err says so). */
+static char *json_param(db_t *db, json_t *a)
+{
+    char *text = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    if (text == NULL)
+        snprintf(db->err, sizeof(db->err), "checkout: out of memory");
+    return text;
+}
+
+/* The JSON_TABLE of a statement's first parameter, rows in document order. Joined to a table
+ * by primary key with STRAIGHT_JOIN, so that the table is read (and locked) row by row in
+ * that order, never scanned. */
+#define IDS_TABLE "JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) j"
+
+/* Copies one locked product row (the columns of lock_lines) into its line. */
+static void read_line(const db_rows_t *r, co_line_t *l)
+{
+    l->found = 1;
+    l->market_id = db_rows_i64(r, 1);
+    l->stall_id = db_rows_i64(r, 2);
+    l->vendor_id = db_rows_i64(r, 3);
+    snprintf(l->name, sizeof(l->name), "%s", db_rows_str(r, 4, NULL));
+    l->weight = strcmp(db_rows_str(r, 5, NULL), "weight") == 0;
+    l->price_fen = db_rows_i64(r, 6);
+    l->per_g = db_rows_i64(r, 7);
+    l->stock = db_rows_i64(r, 8);
+    l->on_sale = strcmp(db_rows_str(r, 9, NULL), "on_sale") == 0;
+    l->vendor_active = db_rows_i64(r, 10) == 1;
+}
+
+/* Why a locked line cannot be sold now, or NULL; computes its amount when it can. */
+static const char *line_refusal(const order_checkout_t *in, co_line_t *l)
+{
+    if (!l->found)
+        return "gone";
+    if (l->market_id != in->market_id)
+        return "another_market";
+    if (!l->on_sale)
+        return "off_sale";
+    if (!l->vendor_active)
+        return "vendor_inactive";
+    if (l->qty <= 0 || l->qty > CART_QTY_MAX)
+        return "bad_qty";
+    int rc = l->weight ? money_line_weight(l->price_fen, l->per_g, l->qty, &l->amount_fen)
+                       : money_line_count(l->price_fen, l->qty, &l->amount_fen);
+    return rc == MONEY_OK ? NULL : "bad_qty";
+}
+
+/* Appends {"product_id", "name", "qty", more...} to w->details.lines. */
+static int add_detail(co_work_t *w, const co_line_t *l, json_t *more)
+{
+    if (w->details == NULL)
+        w->details = json_pack("{s:[]}", "lines");
+    json_t *d = json_pack("{s:I, s:s?, s:I}", "product_id", (json_int_t)l->product_id, "name",
+                          l->found ? l->name : NULL, "qty", (json_int_t)l->qty);
+    if (w->details == NULL || d == NULL || more == NULL || json_object_update(d, more) != 0 ||
+        json_array_append_new(json_object_get(w->details, "lines"), d) != 0) {
+        json_decref(d);
+        json_decref(more);
+        return DB_ERR;
+    }
+    json_decref(more);
+    return DB_OK;
+}
+
+/* Locks and reads every product in id order, with its vendor's standing, in ONE statement,
+ * and refuses the lines that cannot be sold. The vendor is a scalar subquery: a plain read
+ * (vendor rows are shared by every checkout of their stalls, never locked; FOR UPDATE does
+ * not reach into it). */
+static int lock_lines(db_t *db, co_work_t *w)
+{
+    db_rows_t *rows = NULL;
+    json_t *ids = json_array();
+    for (size_t i = 0; ids != NULL && i < w->n; i++)
+        if (json_array_append_new(ids, json_integer(w->lines[i].product_id)) != 0)
+            break;
+    char *text = json_param(db, ids);
+    if (text == NULL)
+        return DB_ERR;
+    int rc = db_query(db,
+                      "SELECT p.id, p.market_id, p.stall_id, p.vendor_id, p.name, p.pricing_mode, p.price_fen, p.per_g,"
+                      " p.stock, p.status, (SELECT v.status = 'active' FROM vendors v WHERE v.id = p.vendor_id)"
+                      " FROM " IDS_TABLE " STRAIGHT_JOIN products p ON p.id = j.id ORDER BY p.id FOR UPDATE",
+                      (db_param_t[]){DB_STR(text)}, 1, &rows);
+    free(text);
+    /* both in product-id order: walk them together (a product on two lines is read for both) */
+    size_t i = 0;
+    while (rc == DB_OK && db_rows_next(rows)) {
+        int64_t id = db_rows_i64(rows, 0);
+        while (i < w->n && w->lines[i].product_id < id)
+            i++;
+        for (; i < w->n && w->lines[i].product_id == id; i++)
+            read_line(rows, &w->lines[i]);
+    }
+    db_rows_free(rows);
+    for (size_t k = 0; k < w->n && rc == DB_OK; k++) {
+        const char *why = line_refusal(w->in, &w->lines[k]);
+        if (why != NULL)
+            rc = add_detail(w, &w->lines[k], json_pack("{s:s}", "reason", why));
+    }
+    return rc == DB_OK && w->details != NULL ? SF_E_LINES_UNAVAILABLE : rc;
+}
+
+/* Takes every line's quantity from stock (models/stock.c: decided from the locked rows, then
+ * one statement); a line short of stock is named with what is available, and then nothing is
+ * written. */
+static sf_status_t take_stock(db_t *db, co_work_t *w)
+{
+    stock_move_t moves[CART_MAX_LINES];
+    int64_t stock[CART_MAX_LINES];
+    int short_[CART_MAX_LINES];
+    for (size_t i = 0; i < w->n; i++) {
+        moves[i] = (stock_move_t){.product_id = w->lines[i].product_id, .qty = w->lines[i].qty};
+        stock[i] = w->lines[i].stock;
+    }
+    sf_status_t rc = stock_take(db, moves, stock, w->n, short_);
+    for (size_t i = 0; i < w->n && rc == DB_OK; i++)
+        if (short_[i])
+            rc = add_detail(w, &w->lines[i], json_pack("{s:I}", "available", (json_int_t)w->lines[i].stock));
+    return rc == DB_OK && w->details != NULL ? SF_E_OUT_OF_STOCK : rc;
+}
+
+/* Sums the lines, and the delivery fee on top. */
+static int compute_totals(co_work_t *w)
+{
+    w->items_fen = 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (money_add(w->items_fen, w->lines[i].amount_fen, &w->items_fen) != MONEY_OK)
+            return DB_ERR;
+    w->delivery_fee_fen = money_delivery_fee(w->items_fen, w->in->delivery_fee_fen, w->in->free_delivery_from_fen);
+    return money_add(w->items_fen, w->delivery_fee_fen, &w->payable_fen) == MONEY_OK ? DB_OK : DB_ERR;
+}
+
+/* "SF" + the +08:00 date + 10 random digits. */
+static int make_order_no(char *out, size_t len)
+{
+    uint64_t r;
+    struct tm tm;
+    char date[16];
+    time_t t = time(NULL) + 8 * 3600;
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1 || gmtime_r(&t, &tm) == NULL ||
+        strftime(date, sizeof(date), "%Y%m%d", &tm) != 8)
+        return -1;
+    snprintf(out, len, "SF%.8s%010llu", date, (unsigned long long)(r % 10000000000ULL));
+    return 0;
+}
+
+/* The order row, with the address copied as it is now; retries a duplicate order number.
+ * RETURNING gives the row as order_render() reads it (ORDER_COLS), plus expires_at in ms for
+ * the outbox: w->doc is started from it. */
+static int insert_order(db_t *db, co_work_t *w)
+{
+    const order_checkout_t *in = w->in;
+    int rc = DB_DUP;
+    for (int i = 0; i < ORDER_NO_TRIES && rc == DB_DUP; i++) {
+        db_rows_t *rows = NULL;
+        if (make_order_no(w->order_no, sizeof(w->order_no)) != 0)
+            return DB_ERR;
+        db_param_t p[] = {DB_STR(w->order_no),   DB_I64(in->market_id),        DB_I64(in->user_id),
+                          DB_I64(w->items_fen),  DB_I64(w->delivery_fee_fen),  DB_I64(w->payable_fen),
+                          str_or_null(in->note), DB_I64(in->unpaid_timeout_s), DB_I64(in->address_id),
+                          DB_I64(in->user_id)};
+        rc = db_query(db,
+                      "INSERT INTO orders (order_no, market_id, consumer_id, status, items_fen, delivery_fee_fen,"
+                      " payable_fen, address_id, addr_name, addr_phone, addr_text, addr_lat, addr_lng, note,"
+                      " expires_at) SELECT ?, ?, ?, 'pending_payment', ?, ?, ?, a.id, a.name, a.phone, a.text, a.lat,"
+                      " a.lng, ?, NOW(3) + INTERVAL ? SECOND FROM addresses a WHERE a.id = ? AND a.user_id = ?"
+                      " RETURNING " ORDER_COLS_OF("") ", CAST(ROUND(UNIX_TIMESTAMP(expires_at) * 1000) AS SIGNED)",
+                      p, 10, &rows);
+        if (rc == DB_OK && !db_rows_next(rows))
+            rc = SF_E_UNKNOWN_ADDRESS; /* deleted since it was checked */
+        if (rc == DB_OK) {
+            w->order_id = db_rows_i64(rows, 0);
+            w->expires_at_ms = db_rows_i64(rows, 20);
+            if ((w->doc = order_json(rows)) == NULL)
+                rc = DB_ERR;
+        }
+        db_rows_free(rows);
+    }
+    return rc;
+}
+
+/* The events of a new order: the order's, then one per vendor order (vos: their ids, in
+ * insertion order), in one statement. */
+static int insert_events(db_t *db, const co_work_t *w, const int64_t *vos, size_t nvos, const char *actor)
+{
+    json_t *ids = json_pack("[I]", (json_int_t)0); /* 0: the order's own */
+    for (size_t i = 0; ids != NULL && i < nvos; i++)
+        if (json_array_append_new(ids, json_integer(vos[i])) != 0)
+            break;
+    char *text = json_param(db, ids);
+    if (text == NULL)
+        return DB_ERR;
+    db_param_t p[] = {DB_STR(text), DB_I64(w->in->market_id), DB_I64(w->order_id), DB_STR(actor)};
+    int rc =
+        db_exec(db,
+                "INSERT INTO order_events (market_id, order_id, vendor_order_id, from_status, to_status, actor)"
+                " SELECT m.market_id, m.order_id, NULLIF(j.id, 0), NULL, 'pending_payment', m.actor FROM " IDS_TABLE
+                " JOIN (SELECT ? AS market_id, ? AS order_id, ? AS actor) m",
+                p, 4, NULL, NULL);
+    free(text);
+    return rc;
+}
+
+/* One vendor order per stall (and its vendor), in the order the stalls first appear, in one
+ * statement; RETURNING gives their ids (filed on their lines) and their JSON; then their
+ * events. */
+static int insert_vendor_orders(db_t *db, co_work_t *w, const char *actor)
+{
+    db_rows_t *rows = NULL;
+    json_t *vos = json_array();
+    for (size_t i = 0; vos != NULL && i < w->n; i++) {
+        const co_line_t *l = &w->lines[i];
+        int first = 1;
+        for (size_t j = 0; j < i && first; j++)
+            first = !(w->lines[j].stall_id == l->stall_id && w->lines[j].vendor_id == l->vendor_id);
+        if (!first)
+            continue;
+        int64_t items = 0;
+        for (size_t j = i; j < w->n; j++)
+            if (w->lines[j].stall_id == l->stall_id && w->lines[j].vendor_id == l->vendor_id &&
+                money_add(items, w->lines[j].amount_fen, &items) != MONEY_OK) {
+                json_decref(vos);
+                return DB_ERR;
+            }
+        if (json_array_append_new(
+                vos, json_pack("[I, I, I]", (json_int_t)l->stall_id, (json_int_t)l->vendor_id, (json_int_t)items)) != 0)
+            break;
+    }
+    char *text = json_param(db, vos);
+    if (text == NULL)
+        return DB_ERR;
+    db_param_t p[] = {DB_I64(w->order_id), DB_I64(w->in->market_id), DB_STR(text)};
+    int rc =
+        db_query(db,
+                 "INSERT INTO vendor_orders (order_id, market_id, stall_id, vendor_id, status, items_fen)"
+                 " SELECT ?, ?, j.stall_id, j.vendor_id, 'pending_payment', j.items FROM JSON_TABLE(?, '$[*]'"
+                 " COLUMNS (stall_id BIGINT PATH '$[0]', vendor_id BIGINT PATH '$[1]', items BIGINT PATH '$[2]')) j"
+                 " RETURNING id, order_id, stall_id, vendor_id, status, items_fen",
+                 p, 3, &rows);
+    free(text);
+    int64_t ids[CART_MAX_LINES];
+    size_t nids = 0;
+    while (rc == DB_OK && db_rows_next(rows) && nids < CART_MAX_LINES) {
+        int64_t id = db_rows_i64(rows, 0), stall = db_rows_i64(rows, 2), vendor = db_rows_i64(rows, 3);
+        json_t *vo = vendor_order_json(rows);
+        if (vo == NULL || json_array_append_new(json_object_get(w->doc, "vendor_orders"), vo) != 0)
+            rc = DB_ERR;
+        for (size_t j = 0; j < w->n; j++)
+            if (w->lines[j].stall_id == stall && w->lines[j].vendor_id == vendor)
+                w->lines[j].vendor_order_id = id;
+        ids[nids++] = id;
+    }
+    db_rows_free(rows);
+    for (size_t j = 0; j < w->n && rc == DB_OK; j++)
+        if (w->lines[j].vendor_order_id == 0) {
+            snprintf(db->err, sizeof(db->err), "checkout: a line without its vendor order");
+            rc = DB_ERR;
+        }
+    return rc == DB_OK ? insert_events(db, w, ids, nids, actor) : rc;
+}
+
+/* The vendor order object of w->doc with this id, or NULL. */
+static json_t *doc_vendor_order(const co_work_t *w, int64_t id)
+{
+    size_t i;
+    json_t *vo;
+    json_array_foreach(json_object_get(w->doc, "vendor_orders"), i, vo)
+    {
+        if (json_integer_value(json_object_get(vo, "id")) == id)
+            return vo;
+    }
+    return NULL;
+}
+
+/* The lines, in one statement, snapshotting each product from its locked row (what was read
+ * is what is kept); RETURNING gives them as order_render() reads them, filed under their
+ * vendor orders in w->doc. */
+static int insert_lines(db_t *db, co_work_t *w)
+{
+    db_rows_t *rows = NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < w->n; i++) {
+        const co_line_t *l = &w->lines[i];
+        if (json_array_append_new(a,
+                                  json_pack("[I, I, I, I]", (json_int_t)l->product_id, (json_int_t)l->vendor_order_id,
+                                            (json_int_t)l->qty, (json_int_t)l->amount_fen)) != 0)
+            break;
+    }
+    char *text = json_param(db, a);
+    if (text == NULL)
+        return DB_ERR;
+    db_param_t p[] = {DB_I64(w->order_id), DB_STR(text)};
+    int rc = db_query(
+        db,
+        "INSERT INTO order_lines (order_id, vendor_order_id, market_id, product_id, name, category,"
+        " commodity_code, pricing_mode, price_fen, per_g, unit, qty, amount_fen, origin, trace_code)"
+        " SELECT ?, j.vo, p.market_id, p.id, p.name, p.category, p.commodity_code, p.pricing_mode, p.price_fen,"
+        " p.per_g, p.unit, j.qty, j.amount, p.origin, p.trace_code FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH"
+        " '$[0]', vo BIGINT PATH '$[1]', qty BIGINT PATH '$[2]', amount BIGINT PATH '$[3]')) j"
+        " STRAIGHT_JOIN products p ON p.id = j.id RETURNING vendor_order_id, " ORDER_LINE_COLS_OF(""),
+        p, 2, &rows);
+    free(text);
+    size_t n = 0;
+    while (rc == DB_OK && db_rows_next(rows)) {
+        json_t *vo = doc_vendor_order(w, db_rows_i64(rows, 0));
+        json_t *line = order_line_json(rows, 1);
+        if (vo == NULL)
+            json_decref(line);
+        if (vo == NULL || line == NULL || json_array_append_new(json_object_get(vo, "lines"), line) != 0)
+            rc = DB_ERR;
+        n++;
+    }
+    db_rows_free(rows);
+    if (rc == DB_OK && n != w->n) {
+        snprintf(db->err, sizeof(db->err), "checkout: %zu of %zu lines written", n, w->n);
+        rc = DB_ERR;
+    }
+    return rc;
+}
+
+static int outbox_created(db_t *db, const co_work_t *w)
+{
+    json_t *payload =
+        json_pack("{s:I, s:s, s:I, s:I}", "order_id", (json_int_t)w->order_id, "order_no", w->order_no, "market_id",
+                  (json_int_t)w->in->market_id, "expires_at_ms", (json_int_t)w->expires_at_ms);
+    int rc = payload != NULL ? outbox_add(db, w->in->market_id, "order.created", payload, NULL) : DB_ERR;
+    json_decref(payload);
+    return rc;
+}
+
+/* With an idempotency key: the answer as it will be sent, kept for the key in this
+ * transaction (the claim's row, made before by the caller). */
+static int keep_answer(db_t *db, co_work_t *w)
+{
+    const order_idem_t *k = w->idem;
+    if (k == NULL || k->key == NULL)
+        return DB_OK;
+    if (k->dump == NULL || (w->text = k->dump(w->doc, &w->len)) == NULL) {
+        snprintf(db->err, sizeof(db->err), "checkout: the answer not serialised");
+        return DB_ERR;
+    }
+    return idempotency_finish(db, w->in->user_id, k->scope, k->key, 201, w->text, w->len);
+}
+
+/* Forgets what an earlier run of the transaction left in w. */
+static void co_reset(co_work_t *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        w->lines[i].vendor_order_id = 0;
+        w->lines[i].found = 0;
+    }
+    json_decref(w->details);
+    json_decref(w->doc);
+    free(w->text);
+    w->details = w->doc = NULL;
+    w->text = NULL;
+    w->len = 0;
+}
+
+/* The checkout's one transaction (a db_tx body: it may run again from nothing, so it
+ * resets what an earlier run left in w first). */
+static sf_status_t checkout_tx(db_t *db, void *ctx)
+{
+    co_work_t *w = ctx;
+    char actor[ACTOR_MAX];
+    sf_status_t rc;
+    snprintf(actor, sizeof(actor), "consumer:%lld", (long long)w->in->user_id);
+    co_reset(w);
+    if ((rc = lock_lines(db, w)) != DB_OK || (rc = take_stock(db, w)) != DB_OK || (rc = compute_totals(w)) != DB_OK ||
+        (rc = insert_order(db, w)) != DB_OK || (rc = insert_vendor_orders(db, w, actor)) != DB_OK ||
+        (rc = insert_lines(db, w)) != DB_OK || (rc = outbox_created(db, w)) != DB_OK)
+        return rc;
+    return keep_answer(db, w);
+}
+
+sf_status_t order_checkout_answer(db_t *db, const order_checkout_t *in, const order_idem_t *idem, int64_t *order_id,
+                                  json_t **doc, char **text, size_t *len, status_detail_t *d)
+{
+    co_work_t w = {.in = in, .idem = idem};
+    *doc = NULL;
+    if (text != NULL)
+        *text = NULL;
+    if (len != NULL)
+        *len = 0;
+    if (in->nlines == 0)
+        return SF_E_EMPTY_CART;
+    if (in->nlines > CART_MAX_LINES)
+        return DB_ERR;
+    sf_status_t rc = check_address(db, in, d);
+    if (rc != DB_OK)
+        return rc;
+    w.lines = calloc(in->nlines, sizeof(*w.lines));
+    if (w.lines == NULL)
+        return DB_ERR;
+    w.n = in->nlines;
+    for (size_t i = 0; i < w.n; i++) {
+        w.lines[i].product_id = in->lines[i].product_id;
+        w.lines[i].qty = in->lines[i].qty;
+    }
+    qsort(w.lines, w.n, sizeof(*w.lines), by_product); /* the lock order */
+    rc = db_tx(db, checkout_tx, &w);
+    if (rc == DB_OK) {
+        *order_id = w.order_id;
+        *doc = w.doc;
+        w.doc = NULL;
+        if (text != NULL && len != NULL) {
+            *text = w.text;
+            *len = w.len;
+            w.text = NULL;
+        }
+    }
+    if (rc == SF_E_LINES_UNAVAILABLE || rc == SF_E_OUT_OF_STOCK) {
+        status_details(d, rc, w.details);
+        w.details = NULL;
+    }
+    co_reset(&w);
+    free(w.lines);
+    return rc;
+}
+
+sf_status_t order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, status_detail_t *d)
+{
+    json_t *doc = NULL;
+    sf_status_t rc = order_checkout_answer(db, in, NULL, order_id, &doc, NULL, NULL, d);
+    json_decref(doc);
     return rc;
 }
 

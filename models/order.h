@@ -85,10 +85,13 @@ sf_status_t order_cancel_unpaid_tx(db_t *db, int64_t order_id, const char *actor
 
 /* ---- an order line as the order's JSON shows it (the consumer's and the vendor's views) ---- */
 
-/* The columns order_line_json() reads, from order_lines aliased l, in this order. */
-#define ORDER_LINE_COLS                                                                                                \
-    "l.id, l.product_id, l.name, l.commodity_code, l.pricing_mode, l.price_fen, l.per_g, l.unit, l.qty,"               \
-    " l.qty_actual, l.amount_fen, l.amount_actual_fen, l.origin, l.trace_code, l.category"
+/* The columns order_line_json() reads, from order_lines aliased l, in this order
+ * (ORDER_LINE_COLS_OF("") names them unqualified, for an INSERT's RETURNING). */
+#define ORDER_LINE_COLS_OF(l)                                                                                          \
+    l "id, " l "product_id, " l "name, " l "commodity_code, " l "pricing_mode, " l "price_fen, " l "per_g, " l         \
+      "unit, " l "qty, " l "qty_actual, " l "amount_fen, " l "amount_actual_fen, " l "origin, " l "trace_code, " l     \
+      "category"
+#define ORDER_LINE_COLS ORDER_LINE_COLS_OF("l.")
 
 /* {id, product_id, name, category, commodity_code, pricing, qty, qty_actual, amount_fen,
  * amount_actual_fen, origin, trace_code} from ORDER_LINE_COLS starting at column at. NULL if
@@ -125,14 +128,31 @@ sf_status_t order_sync_status_tx(db_t *db, int64_t order_id, const char *actor, 
 
 /* ---- checkout and the consumer's own orders ---- */
 
-/* Checks out: address checks, then one transaction (db_tx) that locks the products in id
- * order, takes their stock (models/stock.c) and writes the order, its vendor orders, lines,
- * events and the 'order.created' outbox row. DB_OK with *order_id; SF_E_EMPTY_CART,
+/* Checks out: address checks, then one transaction (db_tx) that locks and reads the products
+ * in id order (one statement), takes their stock (models/stock.c, one statement) and writes the
+ * order, its vendor orders, lines and events (a multi-row INSERT ... RETURNING each) and the
+ * 'order.created' outbox row. DB_OK with *order_id; SF_E_EMPTY_CART,
  * SF_E_NO_MARKET (d names the field market_id), SF_E_UNKNOWN_ADDRESS,
  * SF_E_ADDRESS_WRONG_MARKET, SF_E_ADDRESS_OUT_OF_RANGE; SF_E_LINES_UNAVAILABLE or
  * SF_E_OUT_OF_STOCK with d->details {"lines": [...]}; or a db status. d may be NULL.
  * Nothing is written unless DB_OK. */
 sf_status_t order_checkout(db_t *db, const order_checkout_t *in, int64_t *order_id, status_detail_t *d);
+
+/* The Idempotency-Key a checkout settles in its own transaction (the claim is the caller's,
+ * made before: models/idempotency.h). dump serialises the answer exactly as it will be sent
+ * (malloc'd bytes, *len set; NULL if out of memory). */
+typedef struct order_idem {
+    const char *scope, *key; /* key NULL: the request has none, nothing is kept */
+    char *(*dump)(const json_t *doc, size_t *len);
+} order_idem_t;
+
+/* order_checkout() answering from what its transaction wrote, with no read after it: *doc
+ * gets the order as order_render() shows it (a new order has no delivery and no refunds);
+ * with idem->key, the same transaction also keeps *text (len bytes, malloc'd: what dump
+ * made of *doc) as the key's 201 answer, so the order and its kept answer commit together.
+ * On anything but DB_OK *doc and *text are NULL and nothing is written. idem may be NULL. */
+sf_status_t order_checkout_answer(db_t *db, const order_checkout_t *in, const order_idem_t *idem, int64_t *order_id,
+                                  json_t **doc, char **text, size_t *len, status_detail_t *d);
 
 /* One order as API.md shows it, read with four queries (order, vendor orders, lines, refunds). consumer_id 0: any
  * consumer's (for workers and tests). DB_OK, DB_NOROW (none, or another consumer's), or a db status. */

@@ -1,23 +1,72 @@
 /*
- * Stock moves (see stock.h). A take is one conditional UPDATE per line, each on a row the
- * checkout already locked (FOR UPDATE, product-id order), so a statement per line costs no
- * lock and keeps the "which line was short" answer exact (issue 11 folds the checkout into
- * fewer statements). A return is one statement for the whole order. Nothing here keeps state
+ * Stock moves (see stock.h). A take is one conditional UPDATE for every product of a checkout,
+ * on rows the checkout already locked (FOR UPDATE, product-id order): what it read then still
+ * holds, so "which line was short" is decided from that read, before anything is written. A
+ * return is one statement for the whole order. Nothing here keeps state
  * between calls.
  */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "models/stock.h"
 
-sf_status_t stock_take(db_t *db, const stock_move_t *moves, size_t n, int *short_)
+/* The moves as [[product_id, qty], ...], one entry per product (summed). */
+static char *take_json(const stock_move_t *moves, size_t n, size_t *nproducts)
 {
-    sf_status_t rc = DB_OK;
-    for (size_t i = 0; i < n && rc == DB_OK; i++) {
-        uint64_t changed = 0;
-        db_param_t p[] = {DB_I64(moves[i].qty), DB_I64(moves[i].qty), DB_I64(moves[i].product_id),
-                          DB_I64(moves[i].qty)};
-        rc = db_exec(db, "UPDATE products SET stock = stock - ?, sales_qty = sales_qty + ? WHERE id = ? AND stock >= ?",
-                     p, 4, &changed, NULL);
-        short_[i] = rc == DB_OK && changed == 0;
+    json_t *a = json_array();
+    json_t *last = NULL;
+    *nproducts = 0;
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        if (last != NULL && i > 0 && moves[i].product_id == moves[i - 1].product_id) {
+            json_t *q = json_array_get(last, 1);
+            json_integer_set(q, json_integer_value(q) + moves[i].qty);
+            continue;
+        }
+        last = json_pack("[I, I]", (json_int_t)moves[i].product_id, (json_int_t)moves[i].qty);
+        if (last == NULL || json_array_append_new(a, last) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+        (*nproducts)++;
+    }
+    char *text = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}
+
+sf_status_t stock_take(db_t *db, const stock_move_t *moves, const int64_t *stock, size_t n, int *short_)
+{
+    int any = 0;
+    int64_t taken = 0; /* of the current product, by the moves before this one */
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || moves[i].product_id != moves[i - 1].product_id)
+            taken = 0;
+        short_[i] = stock[i] - taken < moves[i].qty;
+        if (short_[i])
+            any = 1;
+        else
+            taken += moves[i].qty;
+    }
+    if (any || n == 0)
+        return DB_OK;
+    size_t products = 0;
+    uint64_t changed = 0;
+    char *text = take_json(moves, n, &products);
+    if (text == NULL) {
+        snprintf(db->err, sizeof(db->err), "stock_take: out of memory");
+        return DB_ERR;
+    }
+    /* JSON_TABLE first (STRAIGHT_JOIN): each product by its primary key, in the lock order */
+    sf_status_t rc = db_exec(db,
+                             "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$[0]', qty BIGINT PATH '$[1]')) j"
+                             " STRAIGHT_JOIN products p ON p.id = j.id"
+                             " SET p.stock = p.stock - j.qty, p.sales_qty = p.sales_qty + j.qty WHERE p.stock >= j.qty",
+                             (db_param_t[]){DB_STR(text)}, 1, &changed, NULL);
+    free(text);
+    if (rc == DB_OK && changed != products) {
+        snprintf(db->err, sizeof(db->err), "stock_take: %llu of %zu locked products taken", (unsigned long long)changed,
+                 products);
+        rc = DB_ERR;
     }
     return rc;
 }

@@ -22,11 +22,15 @@ typedef struct stock_move {
     int64_t qty;
 } stock_move_t;
 
-/* Takes every move's qty from its product with a conditional UPDATE (stock never goes below
- * zero), in the order given. short_[i] is set to 1 for a move whose product had less than
- * qty (nothing taken of it), 0 otherwise; the caller rolls back when any is short. DB_OK
- * (even with shortages: see short_), or a db status. */
-sf_status_t stock_take(db_t *db, const stock_move_t *moves, size_t n, int *short_);
+/* Takes every move's qty from its product, whose row the caller locked (FOR UPDATE) and read:
+ * stock[i] is what move i's product held then. moves come in product-id order (the lock
+ * order; a product on several moves is taken once for their sum). short_[i] is set to 1 for a
+ * move whose product had less than it (counting the moves of that product before it), 0
+ * otherwise; when any is short nothing is written (the caller rolls back), else every
+ * product is taken in ONE conditional UPDATE (stock never below zero: a row that changed
+ * under the lock is an internal error). DB_OK (even with shortages: see short_), or a db
+ * status. */
+sf_status_t stock_take(db_t *db, const stock_move_t *moves, const int64_t *stock, size_t n, int *short_);
 
 /* Gives back what an order took: the quantity of each of its lines whose vendor order is in
  * vo_status (NULL: every line), summed per product, in one statement (sales_qty lowered,

@@ -45,11 +45,19 @@ static void set_fallback(api_req_t *req)
     req->content_type = "application/json";
 }
 
-void api_reply_json(api_req_t *req, int status, json_t *doc)
+char *api_json_text(const json_t *doc, size_t *len)
 {
-    begin_reply(req);
     /* 15 digits: a DECIMAL like 34.7477 comes out as written, not as 34.747700000000002 */
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    *len = text != NULL ? strlen(text) : 0;
+    return text;
+}
+
+void api_reply_json(api_req_t *req, int status, json_t *doc)
+{
+    size_t len = 0;
+    begin_reply(req);
+    char *text = api_json_text(doc, &len);
     json_decref(doc);
     if (text == NULL) {
         set_fallback(req);
@@ -57,7 +65,7 @@ void api_reply_json(api_req_t *req, int status, json_t *doc)
     }
     req->status = status;
     req->out = text;
-    req->out_len = strlen(text);
+    req->out_len = len;
     req->content_type = "application/json";
 }
 

@@ -104,6 +104,11 @@ typedef struct api_req {
 /* Replies with a JSON document (stolen). On failure to render, replies 500. */
 void api_reply_json(api_req_t *req, int status, json_t *doc);
 
+/* The bytes api_reply_json() sends for doc (malloc'd, *len set), for a model that keeps an
+ * answer before it is sent (an Idempotency-Key's, in the work's own transaction). NULL if
+ * out of memory. */
+char *api_json_text(const json_t *doc, size_t *len);
+
 /* Replies with the error shape. code NULL = the error's own code; message NULL = its default;
  * details (stolen, may be NULL) goes into "details". */
 void api_reply_error(api_req_t *req, sf_status_t err, const char *code, const char *message, json_t *details);

@@ -20,6 +20,13 @@ sf_status_t idemkey_begin(const api_req_t *req, worker_t *w, idemkey_t *k, const
     return rc;
 }
 
+void idemkey_kept(idemkey_t *k, int status, char *text, size_t len)
+{
+    free(k->ans.text);
+    k->ans = (idempotency_answer_t){.claim = IDEMPOTENCY_REPLAY, .status = status, .text = text, .len = len};
+    k->claimed = 0;
+}
+
 int idemkey_replays(const idemkey_t *k)
 {
     return k->ans.claim == IDEMPOTENCY_REPLAY;

@@ -31,6 +31,11 @@ typedef struct idemkey {
 sf_status_t idemkey_begin(const api_req_t *req, worker_t *w, idemkey_t *k, const char *scope, const json_t *request,
                           status_detail_t *d);
 
+/* The work kept its own answer for the key, in its own transaction (text malloc'd, len
+ * bytes, taken): idemkey_reply() sends exactly those bytes with status, and there is nothing
+ * left to settle. */
+void idemkey_kept(idemkey_t *k, int status, char *text, size_t len);
+
 /* 1 when the key holds a first answer: the work must not run again. */
 int idemkey_replays(const idemkey_t *k);
 

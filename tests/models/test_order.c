@@ -6,7 +6,8 @@
  * concurrent checkouts that never oversell and never deadlock into an error, whatever order
  * the lines come in; the state machines as a table (every legal move once, never twice, no
  * illegal move touching the database); the unpaid cancel that gives stock back exactly once;
- * the consumer's cancel; rendering and paging; and idempotency keys.
+ * the consumer's cancel; rendering and paging; idempotency keys; and what a checkout costs
+ * (statements counted, the answer built from what was written, kept for its key).
  */
 #include <check.h>
 #include <pthread.h>
@@ -911,6 +912,118 @@ START_TEST(test_a_second_request_waits_for_the_first_and_then_gives_up)
 }
 END_TEST
 
+/* ================================================================ what a checkout costs */
+
+static int64_t session_count(world_t *w, const char *name)
+{
+    db_param_t p[] = {DB_STR(name)};
+    return t_db_i64(&w->db, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = ?", p,
+                    1);
+}
+
+static char *dump_answer(const json_t *doc, size_t *len)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    *len = text != NULL ? strlen(text) : 0;
+    return text;
+}
+
+/* The statements of POST /v1/orders with an Idempotency-Key, 3 lines from 2 stalls: the
+ * claim (1), the address checks (2), then BEGIN, the lock-and-read (1), the stock (1), the
+ * order, vendor orders, lines and events (4, RETURNING what the answer needs), the outbox
+ * row (1), the kept answer (1), COMMIT. Issue 11 measured 28 executions before. The answer
+ * is what a read afterwards renders, byte for byte, and it is what the key replays. */
+START_TEST(test_a_checkout_of_three_lines_from_two_stalls_is_eleven_statements_and_answers_what_it_wrote)
+{
+    world_t w;
+    const char *hash = "1111111111111111111111111111111111111111111111111111111111111111";
+    world_open(&w, "count");
+    int64_t a = add_product(&w, 0, "西红柿", 1299, 500, 5000), b = add_product(&w, 0, "土鸡蛋", 350, 0, 50);
+    int64_t x = add_product(&w, 1, "白菜", 200, 500, 5000);
+    cart_line_t lines[] = {{x, 500}, {a, 500}, {b, 2}};
+    order_checkout_t in = co(&w, lines, 3);
+    order_idem_t idem = {.scope = "checkout", .key = "count-1", .dump = dump_answer};
+    int status = 0;
+    char *resp = NULL, *text = NULL;
+    size_t len = 0, rlen = 0;
+    int64_t id = 0;
+    json_t *doc = NULL;
+    status_detail_t d = {0};
+    int64_t e0 = session_count(&w, "COM_STMT_EXECUTE");
+    int64_t probe = session_count(&w, "COM_STMT_EXECUTE") - e0; /* reading the counter itself */
+    int64_t b0 = session_count(&w, "COM_BEGIN"), c0 = session_count(&w, "COM_COMMIT");
+    e0 = session_count(&w, "COM_STMT_EXECUTE");
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "count-1", hash, &status, &resp, &len), IDEMPOTENCY_RUN);
+    ck_assert_int_eq(order_checkout_answer(&w.db, &in, &idem, &id, &doc, &text, &len, &d), DB_OK);
+    int64_t executed = session_count(&w, "COM_STMT_EXECUTE") - e0 - probe;
+    ck_assert_int_eq(executed, 11);
+    ck_assert_int_eq(session_count(&w, "COM_BEGIN") - b0, 1);
+    ck_assert_int_eq(session_count(&w, "COM_COMMIT") - c0, 1);
+    /* the answer is the order as a read renders it */
+    json_t *read = render(&w, id);
+    char *again = dump_answer(read, &rlen);
+    ck_assert_str_eq(text, again);
+    ck_assert_int_eq(len, rlen);
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "vendor_orders")), 2);
+    ck_assert_int_eq(jint(doc, "id"), id);
+    /* the key replays exactly those bytes, and refuses another body */
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "count-1", hash, &status, &resp, &rlen), IDEMPOTENCY_REPLAY);
+    ck_assert_int_eq(status, 201);
+    ck_assert_int_eq(rlen, len);
+    ck_assert_mem_eq(resp, text, len);
+    free(resp);
+    resp = NULL;
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "count-1",
+                           "2222222222222222222222222222222222222222222222222222222222222222", &status, &resp, &rlen),
+                     -SF_E_IDEMPOTENCY_REUSED);
+    /* one outbox row and three events, in the same transaction */
+    ck_assert_int_eq(rows_in(&w, "outbox"), 1);
+    ck_assert_int_eq(rows_in(&w, "order_events"), 3);
+    ck_assert_int_eq(stock_of(&w, b), 48);
+    free(again);
+    free(text);
+    json_decref(read);
+    json_decref(doc);
+    world_close(&w);
+}
+END_TEST
+
+/* A refused checkout keeps nothing for the key either: the claim stays unanswered (the
+ * caller settles it with the refusal). */
+START_TEST(test_a_refused_checkout_keeps_no_answer_and_reserves_nothing)
+{
+    world_t w;
+    world_open(&w, "refkey");
+    int64_t a = add_product(&w, 0, "西红柿", 1299, 500, 5000), b = add_product(&w, 1, "土鸡蛋", 350, 0, 1);
+    cart_line_t lines[] = {{a, 500}, {b, 2}};
+    order_checkout_t in = co(&w, lines, 2);
+    order_idem_t idem = {.scope = "checkout", .key = "ref-1", .dump = dump_answer};
+    int status = 0;
+    char *resp = NULL, *text = NULL;
+    size_t len = 0;
+    int64_t id = 0;
+    json_t *doc = NULL;
+    status_detail_t d = {0};
+    ck_assert_int_eq(begin(&w.db, w.user, "checkout", "ref-1",
+                           "1111111111111111111111111111111111111111111111111111111111111111", &status, &resp, &len),
+                     IDEMPOTENCY_RUN);
+    ck_assert_int_eq(order_checkout_answer(&w.db, &in, &idem, &id, &doc, &text, &len, &d), SF_E_OUT_OF_STOCK);
+    ck_assert_ptr_null(doc);
+    ck_assert_ptr_null(text);
+    json_t *l = json_array_get(json_object_get(d.details, "lines"), 0);
+    ck_assert_int_eq(jint(l, "product_id"), b);
+    ck_assert_int_eq(jint(l, "available"), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(d.details, "lines")), 1);
+    status_detail_clear(&d);
+    ck_assert_int_eq(q1(&w.db, "SELECT COUNT(*) FROM idempotency_keys WHERE status IS NULL AND user_id = ?", w.user),
+                     1);
+    ck_assert_int_eq(stock_of(&w, a), 5000);
+    ck_assert_int_eq(stock_of(&w, b), 1);
+    assert_no_order(&w);
+    world_close(&w);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the derived status */
 
 static const char *derive(const char *cur, int64_t total, int64_t fresh, int64_t ready, int64_t handed,
@@ -1090,6 +1203,8 @@ static Suite *order_suite(void)
     tcase_add_test(tc, test_idempotency_keys_are_bounded_printable_ascii);
     tcase_add_test(tc, test_an_idempotency_key_replays_refuses_another_body_and_expires);
     tcase_add_test(tc, test_a_second_request_waits_for_the_first_and_then_gives_up);
+    tcase_add_test(tc, test_a_checkout_of_three_lines_from_two_stalls_is_eleven_statements_and_answers_what_it_wrote);
+    tcase_add_test(tc, test_a_refused_checkout_keeps_no_answer_and_reserves_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
