@@ -869,18 +869,16 @@ static void on_done(xfer_t *x, CURLcode cc)
     if (g_measuring)
         stat_add(x->op, st, t - x->t0);
     actor_t *a = x->a;
-    int cont = 0;
     if (a != NULL && a->kind < 0)
         a->busy = 0;
     else if (a != NULL) {
         a->busy = 0;
         if (a->kind == CONSUMER)
-            cont = consumer_done(a, x, st);
+            consumer_done(a, x, st);
         else if (a->kind == VENDOR)
             vendor_done(a, x, st);
         else
             courier_done(a, x, st);
-        (void)cont;
     }
     release(x);
 }
