@@ -934,19 +934,40 @@ sf_status_t delivery_unlock(db_t *db, int64_t market_id, int64_t delivery_id, js
 /* ================================================================ the watchdog */
 
 /* Raises kind, once, for every delivery `from_where` finds (FROM ... WHERE over deliveries d
- * not yet flagged with it), in one INSERT ... SELECT; *raised grows by the new ones. */
+ * not yet flagged with it); *raised grows by the new ones. Two statements: a plain read
+ * (a consistent read: it locks nothing and waits for nothing), then one INSERT IGNORE of the
+ * rows it found. Never an INSERT ... SELECT over the deliveries: under REPEATABLE READ that
+ * takes a shared lock on every row it reads, so the watchdog held hundreds of deliveries
+ * while it waited for one a courier held, and the couriers' pickups and deliveries queued
+ * behind it past the request deadline (504 after 10 s under the load driver). */
 static sf_status_t flag_all(db_t *db, const char *kind, const char *note, const char *from_where, int64_t seconds,
                             size_t *raised)
 {
     char sql[768];
     uint64_t n = 0;
-    snprintf(sql, sizeof(sql),
-             "INSERT IGNORE INTO fulfilment_alerts (market_id, kind, subject_id, order_id, note)"
-             " SELECT DISTINCT d.market_id, ?, d.id, d.order_id, ? %s LIMIT 500",
-             from_where);
-    db_param_t p[] = {DB_STR(kind), DB_STR(note), DB_STR(kind), DB_I64(seconds)};
-    sf_status_t rc = db_exec(db, sql, p, 4, &n, NULL);
+    db_rows_t *rows = NULL;
+    json_t *found = json_array();
+    char *text = NULL;
+    snprintf(sql, sizeof(sql), "SELECT DISTINCT d.market_id, d.id, d.order_id %s LIMIT 500", from_where);
+    sf_status_t rc =
+        found != NULL ? db_query(db, sql, (db_param_t[]){DB_STR(kind), DB_I64(seconds)}, 2, &rows) : DB_ERR;
+    while (rc == DB_OK && db_rows_next(rows))
+        if (json_array_append_new(found,
+                                  json_pack("[III]", (json_int_t)db_rows_i64(rows, 0), (json_int_t)db_rows_i64(rows, 1),
+                                            (json_int_t)db_rows_i64(rows, 2))) != 0)
+            rc = DB_ERR;
+    if (rc == DB_OK && json_array_size(found) > 0 && (text = json_dumps(found, JSON_COMPACT)) == NULL)
+        rc = DB_ERR;
+    if (rc == DB_OK && text != NULL)
+        rc = db_exec(db,
+                     "INSERT IGNORE INTO fulfilment_alerts (market_id, kind, subject_id, order_id, note)"
+                     " SELECT j.market_id, ?, j.id, j.order_id, ? FROM JSON_TABLE(?, '$[*]' COLUMNS ("
+                     " market_id BIGINT PATH '$[0]', id BIGINT PATH '$[1]', order_id BIGINT PATH '$[2]')) j",
+                     (db_param_t[]){DB_STR(kind), DB_STR(note), DB_STR(text)}, 3, &n, NULL);
     *raised += (size_t)n;
+    free(text);
+    json_decref(found);
+    db_rows_free(rows);
     return rc;
 }
 
