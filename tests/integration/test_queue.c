@@ -247,6 +247,54 @@ START_TEST(test_relay_publishes_in_id_order_and_marks_rows_published)
 }
 END_TEST
 
+/* A session counter of MariaDB (information_schema.SESSION_STATUS, upper-case name). */
+static int64_t session_count(qt_t *t, const char *name)
+{
+    db_rows_t *rows = NULL;
+    ck_assert_int_eq(db_query_row(&t->db,
+                                  "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
+                                  " WHERE VARIABLE_NAME = ?",
+                                  (db_param_t[]){DB_STR(name)}, 1, &rows),
+                     DB_OK);
+    int64_t v = db_rows_i64(rows, 0);
+    db_rows_free(rows);
+    return v;
+}
+
+/* A batch is read in one statement and marked in one (no transaction around it), whatever
+ * its size; a row added after the read is not marked. */
+START_TEST(test_relay_marks_a_batch_in_one_statement)
+{
+    qt_t t;
+    size_t n = 0;
+    qt_open(&t, "order");
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), 0); /* whatever was left before */
+    for (int i = 0; i < 5; i++)                                /* 5: the IN list is padded to 8 */
+        add_row(&t, t.topic, 7, i);
+    int64_t b0 = session_count(&t, "COM_BEGIN"), c0 = session_count(&t, "COM_COMMIT");
+    int64_t e0 = session_count(&t, "COM_STMT_EXECUTE"), e1 = session_count(&t, "COM_STMT_EXECUTE");
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), 0);
+    int64_t e2 = session_count(&t, "COM_STMT_EXECUTE");
+    ck_assert_uint_eq(n, 5);
+    ck_assert_int_eq(e2 - e1 - (e1 - e0), 2); /* the SELECT and the UPDATE */
+    ck_assert_int_eq(session_count(&t, "COM_BEGIN") - b0, 0);
+    ck_assert_int_eq(session_count(&t, "COM_COMMIT") - c0, 0);
+    ck_assert_int_eq(t_db_i64(&t.db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", NULL, 0), 0);
+
+    /* marking is by id: a row that is not among the ids stays unpublished */
+    int64_t late = add_row(&t, t.topic, 7, 9);
+    int64_t early = add_row(&t, t.topic, 7, 10);
+    ck_assert_int_eq(outbox_mark_published(&t.db, &early, 1), DB_OK);
+    ck_assert_int_eq(t_db_i64(&t.db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND id = ?",
+                              (db_param_t[]){DB_I64(late)}, 1),
+                     1);
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(t_db_i64(&t.db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", NULL, 0), 0);
+    qt_close(&t);
+}
+END_TEST
+
 START_TEST(test_relay_killed_between_xadd_and_update_republishes_and_the_consumer_skips_the_copy)
 {
     qt_t t;
@@ -579,6 +627,7 @@ static Suite *queue_suite(void)
     TCase *tc = tcase_create("queue");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_relay_publishes_in_id_order_and_marks_rows_published);
+    tcase_add_test(tc, test_relay_marks_a_batch_in_one_statement);
     tcase_add_test(tc, test_relay_killed_between_xadd_and_update_republishes_and_the_consumer_skips_the_copy);
     tcase_add_test(tc, test_relay_with_redis_down_loses_nothing_and_publishes_once_it_is_back);
     tcase_add_test(tc, test_only_one_session_holds_the_relay_lock_until_it_goes_away);
