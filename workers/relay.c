@@ -8,46 +8,75 @@
 #include "models/outbox.h"
 #include "workers/relay.h"
 
-/* XADD of one outbox row. 0, or -1 when Redis failed or refused. */
-static int publish_row(redis_t *r, const db_rows_t *rows)
+#define XADD_ARGS 9 /* XADD <key> * event_id <id> market_id <market> payload <payload> */
+
+/* One row's XADD, its arguments pointing into rows (valid until rows is freed) and key. 0, or
+ * -1 when a column is missing or the topic too long. */
+static int xadd_of(const db_rows_t *rows, char *key, const char **argv, size_t *lens)
 {
-    char key[QUEUE_KEY_MAX];
     size_t idlen, mlen, tlen, plen;
     const char *id = db_rows_str(rows, 0, &idlen), *market = db_rows_str(rows, 1, &mlen);
     const char *topic = db_rows_str(rows, 2, &tlen), *payload = db_rows_str(rows, 3, &plen);
-    if (id == NULL || market == NULL || topic == NULL || payload == NULL ||
-        snprintf(key, sizeof(key), "stream:%.*s", (int)tlen, topic) >= (int)sizeof(key))
+    int klen = topic != NULL ? snprintf(key, QUEUE_KEY_MAX, "stream:%.*s", (int)tlen, topic) : -1;
+    if (id == NULL || market == NULL || payload == NULL || klen < 0 || klen >= QUEUE_KEY_MAX)
         return -1;
-    redisReply *rep =
-        redis_cmd(r, "XADD %s * event_id %b market_id %b payload %b", key, id, idlen, market, mlen, payload, plen);
-    int ok = rep != NULL && rep->type == REDIS_REPLY_STRING;
-    if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
-        snprintf(r->err, sizeof(r->err), "XADD %.64s: %.80s", key, rep->str);
-    if (rep != NULL)
-        freeReplyObject(rep);
-    return ok ? 0 : -1;
+    const char *a[XADD_ARGS] = {"XADD", key, "*", "event_id", id, "market_id", market, "payload", payload};
+    const size_t l[XADD_ARGS] = {4, (size_t)klen, 1, 8, idlen, 9, mlen, 7, plen};
+    memcpy(argv, a, sizeof(a));
+    memcpy(lens, l, sizeof(l));
+    return 0;
 }
 
+/*
+ * The batch's XADDs go in one pipeline (one round trip, not one per row); each row is marked
+ * when its own XADD was answered with an entry id. A row whose XADD failed (or could not be
+ * formed) stays unpublished and goes out with the next batch, possibly after rows of its
+ * topic that came later: the same as a relay that died half-way, which consumers already
+ * take (they skip copies; order between retries is not promised).
+ */
 int relay_publish_batch(db_t *db, redis_t *r, size_t *published)
 {
-    int64_t ids[OUTBOX_BATCH_MAX];
-    size_t n = 0;
-    db_rows_t *rows = NULL;
+    char keys[OUTBOX_BATCH_MAX][QUEUE_KEY_MAX];
+    const char *argv[OUTBOX_BATCH_MAX][XADD_ARGS];
+    size_t lens[OUTBOX_BATCH_MAX][XADD_ARGS];
+    redis_argv_t cmds[OUTBOX_BATCH_MAX];
+    redisReply *replies[OUTBOX_BATCH_MAX];
+    int64_t row_ids[OUTBOX_BATCH_MAX], ids[OUTBOX_BATCH_MAX];
+    size_t n = 0, ncmds = 0, nmarked = 0;
     int rc = 0;
+    db_rows_t *rows = NULL;
     *published = 0;
     if (outbox_unpublished(db, OUTBOX_BATCH_MAX, &rows) != DB_OK)
         return -2;
-    while (n < OUTBOX_BATCH_MAX && db_rows_next(rows)) {
-        if (publish_row(r, rows) != 0) {
+    for (; n < OUTBOX_BATCH_MAX && db_rows_next(rows); n++) {
+        if (xadd_of(rows, keys[ncmds], argv[ncmds], lens[ncmds]) != 0) {
             rc = -1;
-            break;
+            snprintf(r->err, sizeof(r->err), "outbox row %lld: topic too long or a column missing",
+                     (long long)db_rows_i64(rows, 0));
+            continue;
         }
-        ids[n++] = db_rows_i64(rows, 0);
+        row_ids[ncmds] = db_rows_i64(rows, 0);
+        cmds[ncmds] = (redis_argv_t){XADD_ARGS, argv[ncmds], lens[ncmds]};
+        ncmds++;
+    }
+    if (ncmds > 0 && redis_pipeline(r, ncmds, cmds, replies) != 0) {
+        db_rows_free(rows);
+        return -1; /* nothing known to be published: all of it goes again */
+    }
+    for (size_t i = 0; i < ncmds; i++) {
+        if (replies[i]->type == REDIS_REPLY_STRING)
+            ids[nmarked++] = row_ids[i];
+        else {
+            rc = -1;
+            if (replies[i]->type == REDIS_REPLY_ERROR)
+                snprintf(r->err, sizeof(r->err), "XADD %.64s: %.80s", keys[i], replies[i]->str);
+        }
+        freeReplyObject(replies[i]);
     }
     db_rows_free(rows);
-    if (n > 0 && outbox_mark_published(db, ids, n) != DB_OK)
+    if (nmarked > 0 && outbox_mark_published(db, ids, nmarked) != DB_OK)
         return -2; /* published, not marked: they go out again, and consumers skip them */
-    *published = n;
+    *published = nmarked;
     return rc;
 }
 

@@ -2,7 +2,8 @@
  * The Redis commands of one checkout cycle (issue 11): 3 cart PUTs of lines from 2 stalls,
  * then POST /v1/orders with an Idempotency-Key, against a real `stallfront serve` and
  * `stallfront work` (relay and the order.created consumer), counted with MONITOR on the
- * test's Redis from before the first PUT until the worker has scheduled the unpaid timeout.
+ * test's Redis from before the first PUT until the worker has scheduled the unpaid timeout
+ * (its processed row committed, the message acknowledged).
  * Counts, never times. The worker's idle polling (its blocking reads, the reaper's claims,
  * the mover's calls) is not the cycle's and is not counted; the read that delivers the
  * order.created message is (one XREADGROUP).
@@ -22,6 +23,7 @@
 #include "models/base/config.h"
 #include "models/store/db.h"
 #include "models/store/redis.h"
+#include "tests/support/dbtest.h"
 #include "tests/support/fixture.h"
 #include "tests/support/shop.h"
 #include "tests/support/testutil.h"
@@ -174,18 +176,24 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Whether the order's unpaid timeout is scheduled (the order.created consumer is done). */
+/* Whether the order.created consumer is done with the order: its processed row committed
+ * (the unpaid timeout was scheduled in that transaction) and nothing left pending. */
 static int scheduled(shop_world_t *w, int64_t order_id)
 {
-    char needle[48];
-    snprintf(needle, sizeof(needle), "\"event_id\":%lld,", (long long)order_id);
-    redisReply *rep = redis_cmd(&w->redis, "ZRANGE delayed:order.timeout 0 -1");
-    int found = 0;
-    for (size_t i = 0; rep != NULL && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
-        found |= strstr(rep->element[i]->str, needle) != NULL;
+    int64_t event = shop_i64(&w->db,
+                             "SELECT COALESCE(MAX(id), 0) FROM outbox WHERE topic = 'order.created'"
+                             " AND JSON_VALUE(payload, '$.order_id') = ?",
+                             order_id);
+    if (event == 0 ||
+        t_db_i64(&w->db, "SELECT COUNT(*) FROM processed WHERE consumer = 'timeout-scheduler' AND event_id = ?",
+                 (db_param_t[]){DB_I64(event)}, 1) == 0)
+        return 0;
+    redisReply *rep = redis_cmd(&w->redis, "XPENDING stream:order.created timeout-scheduler");
+    int idle = rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+               rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer == 0;
     if (rep != NULL)
         freeReplyObject(rep);
-    return found;
+    return idle;
 }
 
 /* One cycle as consumer c: 3 PUTs (2 stalls), the checkout with a key; the order's id. */

@@ -295,6 +295,45 @@ START_TEST(test_relay_marks_a_batch_in_one_statement)
 }
 END_TEST
 
+/* The batch goes in one pipeline: a row Redis refuses (its stream key holds a string) stays
+ * unpublished, the rows around it are published and marked, and it goes out once Redis takes it. */
+START_TEST(test_a_row_redis_refuses_stays_unpublished_and_the_others_are_marked)
+{
+    qt_t t;
+    char bad[80], key[QUEUE_KEY_MAX];
+    size_t n = 9;
+    qt_open(&t, "part");
+    snprintf(bad, sizeof bad, "%s.bad", t.topic);
+    queue_stream_key(key, sizeof key, bad);
+    redisReply *rep = redis_cmd(&t.r, "SET %s not-a-stream", key);
+    ck_assert_ptr_nonnull(rep);
+    freeReplyObject(rep);
+    int64_t a = add_row(&t, t.topic, 7, 1);
+    int64_t b = add_row(&t, bad, 7, 2);
+    int64_t c = add_row(&t, t.topic, 7, 3);
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), -1);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_msg(strstr(t.r.err, "WRONGTYPE") != NULL, "%s", t.r.err);
+    const char *unpublished = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND id = ?";
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, (db_param_t[]){DB_I64(a)}, 1), 0);
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, (db_param_t[]){DB_I64(b)}, 1), 1);
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, (db_param_t[]){DB_I64(c)}, 1), 0);
+    queue_stream_key(key, sizeof key, t.topic);
+    ck_assert_int_eq(stream_len(&t, key), 2);
+
+    queue_stream_key(key, sizeof key, bad);
+    rep = redis_cmd(&t.r, "DEL %s", key);
+    freeReplyObject(rep);
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(stream_len(&t, key), 1);
+    ck_assert_int_eq(t_db_i64(&t.db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", NULL, 0), 0);
+    rep = redis_cmd(&t.r, "DEL %s", key);
+    freeReplyObject(rep);
+    qt_close(&t);
+}
+END_TEST
+
 START_TEST(test_relay_killed_between_xadd_and_update_republishes_and_the_consumer_skips_the_copy)
 {
     qt_t t;
@@ -375,6 +414,42 @@ START_TEST(test_only_one_session_holds_the_relay_lock_until_it_goes_away)
 END_TEST
 
 /* ---------------------------------------------------------------- consumers */
+
+/* Calls of a command on the Redis server (INFO commandstats), 0 if never called. */
+static long long command_calls(qt_t *t, const char *cmd)
+{
+    char needle[64];
+    redisReply *rep = redis_cmd(&t->r, "INFO commandstats");
+    ck_assert_ptr_nonnull(rep);
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", cmd);
+    const char *at = strstr(rep->str, needle);
+    long long calls = at != NULL ? atoll(at + strlen(needle)) : 0;
+    freeReplyObject(rep);
+    return calls;
+}
+
+/* The messages of one read are acknowledged in one XACK, after their transactions; one the
+ * handler asked to retry is not acknowledged and stays pending. */
+START_TEST(test_a_read_is_acknowledged_in_one_xack)
+{
+    qt_t t;
+    qt_open(&t, "acks");
+    t.probe.first = QUEUE_RETRY;
+    t.probe.times = 1;
+    xadd(&t, "51", "{\"n\":1}");
+    xadd(&t, "52", "{\"n\":2}");
+    xadd(&t, "53", "{\"n\":3}");
+    xadd(&t, "54", "{\"n\":4}");
+    ck_assert_int_eq(queue_group_ensure(&t.r, t.topic, t.group), 0);
+    long long x0 = command_calls(&t, "xack");
+    consume(&t, 4);
+    ck_assert_int_eq(command_calls(&t, "xack") - x0, 1);
+    ck_assert_int_eq(t.probe.calls, 4);
+    ck_assert_int_eq(effects(&t), 3); /* the retried one rolled back */
+    ck_assert_int_eq(pending(&t), 1);
+    qt_close(&t);
+}
+END_TEST
 
 START_TEST(test_a_message_processed_twice_changes_nothing_the_second_time)
 {
@@ -628,10 +703,12 @@ static Suite *queue_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_relay_publishes_in_id_order_and_marks_rows_published);
     tcase_add_test(tc, test_relay_marks_a_batch_in_one_statement);
+    tcase_add_test(tc, test_a_row_redis_refuses_stays_unpublished_and_the_others_are_marked);
     tcase_add_test(tc, test_relay_killed_between_xadd_and_update_republishes_and_the_consumer_skips_the_copy);
     tcase_add_test(tc, test_relay_with_redis_down_loses_nothing_and_publishes_once_it_is_back);
     tcase_add_test(tc, test_only_one_session_holds_the_relay_lock_until_it_goes_away);
     tcase_add_test(tc, test_a_message_processed_twice_changes_nothing_the_second_time);
+    tcase_add_test(tc, test_a_read_is_acknowledged_in_one_xack);
     tcase_add_test(tc, test_retry_rolls_back_and_the_reaper_delivers_again_after_the_lease);
     tcase_add_test(tc, test_after_max_deliveries_the_message_is_a_dead_letter_and_acknowledged);
     tcase_add_test(tc, test_poison_goes_straight_to_the_dead_letters);
