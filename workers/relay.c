@@ -34,7 +34,10 @@ static int xadd_of(const db_rows_t *rows, char *key, const char **argv, size_t *
  * topic that came later: the same as a relay that died half-way, which consumers already
  * take (they skip copies; order between retries is not promised).
  */
-int relay_publish_batch(db_t *db, redis_t *r, size_t *published)
+/* relay_publish_batch; with session not NULL, only on the session *session names (the one
+ * the caller took the lock on): when the read had to rebuild the connection (db.c retries a
+ * statement on a fresh one), nothing is published and 1 is returned. */
+static int publish(db_t *db, redis_t *r, size_t *published, const uint64_t *session)
 {
     char keys[OUTBOX_BATCH_MAX][QUEUE_KEY_MAX];
     const char *argv[OUTBOX_BATCH_MAX][XADD_ARGS];
@@ -48,6 +51,10 @@ int relay_publish_batch(db_t *db, redis_t *r, size_t *published)
     *published = 0;
     if (outbox_unpublished(db, OUTBOX_BATCH_MAX, &rows) != DB_OK)
         return -2;
+    if (session != NULL && db->reconnects != *session) {
+        db_rows_free(rows);
+        return 1;
+    }
     for (; n < OUTBOX_BATCH_MAX && db_rows_next(rows); n++) {
         if (xadd_of(rows, keys[ncmds], argv[ncmds], lens[ncmds]) != 0) {
             rc = -1;
@@ -80,10 +87,24 @@ int relay_publish_batch(db_t *db, redis_t *r, size_t *published)
     return rc;
 }
 
+int relay_publish_batch(db_t *db, redis_t *r, size_t *published)
+{
+    return publish(db, r, published, NULL);
+}
+
+/*
+ * The lock is a session's (GET_LOCK): it is held for as long as the session that took it
+ * lives, and this relay never releases it. So once taken it is not asked for again while the
+ * connection is the same one (db.reconnects unchanged, still connected): the poll is one
+ * statement, not two. A connection that was lost and rebuilt is a new session, which may not
+ * hold it: then it is asked for again before anything is published, whether the loss shows
+ * before the step or during its read (publish() checks the session after it).
+ */
 int relay_step(queue_env_t *env, void *arg)
 {
     size_t n = 0;
-    int held = outbox_relay_lock(&env->db);
+    int same = env->state == 1 && env->db.mysql != NULL && env->db.reconnects == env->state_since;
+    int held = same ? 1 : outbox_relay_lock(&env->db);
     if (held < 0) {
         env->state = 0;
         return queue_step_failed(env, -2);
@@ -92,9 +113,14 @@ int relay_step(queue_env_t *env, void *arg)
         log_info("work: relay: %s",
                  held ? "holds the relay lock; publishing the outbox" : "another relay holds the lock; standing by");
     env->state = held ? 1 : 2;
+    env->state_since = env->db.reconnects;
     if (!held)
         return RELAY_STANDBY_MS;
-    int rc = relay_publish_batch(&env->db, &env->redis, &n);
+    int rc = publish(&env->db, &env->redis, &n, &env->state_since);
+    if (rc == 1) { /* a new session: it asks for the lock before publishing */
+        env->state = 0;
+        return 0;
+    }
     if (rc != 0)
         return queue_step_failed(env, rc);
     if (n > 0)

@@ -451,6 +451,78 @@ START_TEST(test_a_read_is_acknowledged_in_one_xack)
 }
 END_TEST
 
+/* A counter of db's own session (information_schema.SESSION_STATUS), the query's own
+ * execution included. */
+static int64_t own_count(db_t *db, const char *name)
+{
+    db_rows_t *rows = NULL;
+    ck_assert_int_eq(
+        db_query_row(db, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = ?",
+                     (db_param_t[]){DB_STR(name)}, 1, &rows),
+        DB_OK);
+    int64_t v = db_rows_i64(rows, 0);
+    db_rows_free(rows);
+    return v;
+}
+
+/* The relay asks for its lock once per session: a poll that holds it is one statement (plus
+ * the marking when it published); a session lost and rebuilt (here killed, and the lock taken
+ * by another relay meanwhile) publishes nothing until it holds the lock again. */
+START_TEST(test_the_relay_asks_for_the_lock_once_per_session)
+{
+    qt_t t;
+    db_t other;
+    queue_env_t env;
+    atomic_int stop = 0;
+    qt_open(&t, "relaylock");
+    memset(&env, 0, sizeof(env));
+    env.cfg = &t.cfg;
+    env.stop = &stop;
+    snprintf(env.name, sizeof env.name, "relay");
+    ck_assert_int_eq(db_open(&env.db, &t.cfg), DB_OK);
+    ck_assert_int_eq(redis_open(&env.redis, &t.cfg), 0);
+    ck_assert_int_eq(db_open(&other, &t.cfg), DB_OK);
+    const char *unpublished = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL";
+
+    add_row(&t, t.topic, 7, 1);
+    ck_assert_int_ge(relay_step(&env, NULL), 0); /* takes the lock, publishes */
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, NULL, 0), 0);
+    add_row(&t, t.topic, 7, 2);
+    int64_t e0 = own_count(&env.db, "COM_STMT_EXECUTE"), e1 = own_count(&env.db, "COM_STMT_EXECUTE");
+    ck_assert_int_ge(relay_step(&env, NULL), 0);
+    int64_t e2 = own_count(&env.db, "COM_STMT_EXECUTE");
+    ck_assert_int_eq(e2 - e1 - (e1 - e0), 2); /* the read and the marking, no lock statement */
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, NULL, 0), 0);
+    ck_assert_int_eq(relay_step(&env, NULL), RELAY_IDLE_MS);
+    int64_t e3 = own_count(&env.db, "COM_STMT_EXECUTE");
+    ck_assert_int_eq(e3 - e2 - (e1 - e0), 1); /* an empty poll: the read alone */
+
+    /* the session is killed; another relay takes the lock; a row comes */
+    int64_t conn = t_db_i64(&env.db, "SELECT CONNECTION_ID()", NULL, 0);
+    char kill[64];
+    snprintf(kill, sizeof kill, "KILL CONNECTION %lld", (long long)conn);
+    t_db_script(&t.db, kill);
+    int held = 0;
+    for (int i = 0; i < 50 && held != 1; i++, sleep_ms(50))
+        held = outbox_relay_lock(&other);
+    ck_assert_int_eq(held, 1);
+    add_row(&t, t.topic, 7, 3);
+    for (int i = 0; i < 3; i++)
+        relay_step(&env, NULL);
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, NULL, 0), 1); /* not this relay's to publish */
+    ck_assert_int_eq(env.state, 2);
+
+    db_close(&other); /* the other relay goes: the lock with it */
+    for (int i = 0; i < 50 && t_db_i64(&t.db, unpublished, NULL, 0) > 0; i++, sleep_ms(50))
+        relay_step(&env, NULL);
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, NULL, 0), 0);
+    ck_assert_int_eq(env.state, 1);
+    redis_close(&env.redis);
+    db_close(&env.db);
+    qt_close(&t);
+}
+END_TEST
+
 START_TEST(test_a_message_processed_twice_changes_nothing_the_second_time)
 {
     qt_t t;
@@ -709,6 +781,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_only_one_session_holds_the_relay_lock_until_it_goes_away);
     tcase_add_test(tc, test_a_message_processed_twice_changes_nothing_the_second_time);
     tcase_add_test(tc, test_a_read_is_acknowledged_in_one_xack);
+    tcase_add_test(tc, test_the_relay_asks_for_the_lock_once_per_session);
     tcase_add_test(tc, test_retry_rolls_back_and_the_reaper_delivers_again_after_the_lease);
     tcase_add_test(tc, test_after_max_deliveries_the_message_is_a_dead_letter_and_acknowledged);
     tcase_add_test(tc, test_poison_goes_straight_to_the_dead_letters);
