@@ -5,8 +5,9 @@
  * another consumer's order is simply not found (404). Worker threads.
  *
  * After a checkout or a cancel commits, the market's catalogue version is bumped (product
- * stock is part of the cached catalogue answers) and, after a checkout, the cart emptied;
- * either failing then leaves the order standing and is only logged.
+ * stock is part of the cached catalogue answers) and, after a checkout, the cart emptied (both
+ * in one Redis call, cart_checked_out); failing then leaves the order standing and is only
+ * logged.
  *
  * Each route reads its inputs with the validation kit, calls the models, and replies once
  * at the end; a refusal is the model's outcome, rendered by api_reply_status().
@@ -98,10 +99,12 @@ static sf_status_t run_checkout(api_req_t *req, worker_t *w, order_checkout_t *i
     *committed = 1;
     if (text != NULL)
         idemkey_kept(k, 201, text, len);
-    if (cart_clear(&w->redis, in->user_id, in->market_id) != 0)
-        log_warn("order %lld placed but the cart of user %lld not emptied: %s", (long long)order_id,
-                 (long long)in->user_id, w->redis.err);
-    bump(req, w, in->market_id);
+    uint64_t version;
+    if (cart_checked_out(&w->redis, in->user_id, in->market_id, &version) != 0)
+        log_warn("order %lld placed but the cart of user %lld not emptied nor the catalogue of market %lld bumped: %s",
+                 (long long)order_id, (long long)in->user_id, (long long)in->market_id, w->redis.err);
+    else
+        api_cache_bumped(req, in->market_id, version);
     return SF_OK;
 }
 

@@ -7,6 +7,11 @@
 #include <stdlib.h>
 #include "models/cachever.h"
 
+void cachever_key(char *buf, size_t len, int64_t market_id)
+{
+    snprintf(buf, len, "cat:ver:%lld", (long long)market_id);
+}
+
 int cachever_get(redis_t *r, int64_t market_id, uint64_t *ver)
 {
     redisReply *rep = redis_cmd(r, "GET cat:ver:%lld", (long long)market_id);

@@ -10,10 +10,14 @@
 #ifndef SF_CACHEVER_H
 #define SF_CACHEVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "models/store/redis.h"
 
 #define CACHEVER_CHANNEL "stallfront:catalogue"
+
+/* The Redis key of the market's version, "cat:ver:<market>", into buf (len >= 32). */
+void cachever_key(char *buf, size_t len, int64_t market_id);
 
 /* The market's current version into *ver (0 if never bumped). 0, or -1 if Redis failed. */
 int cachever_get(redis_t *r, int64_t market_id, uint64_t *ver);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "models/cart.h"
+#include "models/cachever.h"
 #include "models/product.h"
 #include "models/base/money.h"
 #include "models/base/log.h"
@@ -173,7 +174,10 @@ int cart_clear(redis_t *r, int64_t user_id, int64_t market_id)
  * back as they are after the change. Returns {1, lines} when changed, {0, lines} when the
  * cart was full and nothing changed (the TTL untouched: refusing is not changing). Its own
  * library, not queue's `stallfront`: each FUNCTION LOAD REPLACE then only ever replaces
- * itself. */
+ * itself. sf_cart_done KEYS[1] = the cart, KEYS[2] = the market's catalogue version (cachever.h),
+ * ARGV = the channel, the market id: after a checkout, the cart deleted and the version
+ * bumped and published ("<market>:<version>", as cachever_bump does) in one call; returns the
+ * version. */
 static const char set_lua[] =
     "#!lua name=" CART_FUNCTION_LIB "\n"
     "redis.register_function('sf_cart_set', function(keys, args)\n"
@@ -187,6 +191,12 @@ static const char set_lua[] =
     "  end\n"
     "  redis.call('EXPIRE', key, args[4])\n"
     "  return {1, redis.call('HGETALL', key)}\n"
+    "end)\n"
+    "redis.register_function('sf_cart_done', function(keys, args)\n"
+    "  redis.call('DEL', keys[1])\n"
+    "  local ver = redis.call('INCR', keys[2])\n"
+    "  redis.call('PUBLISH', args[1], args[2] .. ':' .. ver)\n"
+    "  return ver\n"
     "end)\n";
 
 int cart_functions_load(redis_t *r)
@@ -211,6 +221,30 @@ static int not_loaded(const redisReply *rep)
 {
     return rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->str != NULL &&
            (strstr(rep->str, "Function not found") != NULL || strstr(rep->str, "NOSCRIPT") != NULL);
+}
+
+static redisReply *fcall_done(redis_t *r, const char *key, const char *ver_key, int64_t market_id)
+{
+    return redis_cmd(r, "FCALL sf_cart_done 2 %s %s %s %lld", key, ver_key, CACHEVER_CHANNEL, (long long)market_id);
+}
+
+int cart_checked_out(redis_t *r, int64_t user_id, int64_t market_id, uint64_t *version)
+{
+    char key[KEY_MAX], ver_key[KEY_MAX];
+    cart_key(key, user_id, market_id);
+    cachever_key(ver_key, sizeof(ver_key), market_id);
+    redisReply *rep = fcall_done(r, key, ver_key, market_id);
+    if (not_loaded(rep)) {
+        freeReplyObject(rep);
+        log_info("cart: Redis does not have the %s functions; loading them", CART_FUNCTION_LIB);
+        rep = cart_functions_load(r) == 0 ? fcall_done(r, key, ver_key, market_id) : NULL;
+    }
+    if ((rep = expect(r, rep, REDIS_REPLY_INTEGER, "cart FCALL sf_cart_done")) == NULL)
+        return -1;
+    if (version != NULL)
+        *version = (uint64_t)rep->integer;
+    freeReplyObject(rep);
+    return 0;
 }
 
 /* The change in one round trip (two, plus the load, the first time a Redis meets it): SF_OK

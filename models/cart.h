@@ -21,7 +21,7 @@
 #include "models/store/redis.h"
 
 #define CART_MAX_LINES    100
-#define CART_FUNCTION_LIB "stallfront_cart" /* the Redis function library of sf_cart_set */
+#define CART_FUNCTION_LIB "stallfront_cart" /* the Redis function library of sf_cart_set, sf_cart_done */
 #define CART_TTL_S        (7 * 24 * 3600)
 #define CART_QTY_MAX      1000000000 /* = PRODUCT_STOCK_MAX: no line can ask for more than any stock */
 
@@ -67,6 +67,12 @@ int cart_load(redis_t *r, int64_t user_id, int64_t market_id, cart_line_t *lines
 /* Empties a cart. 0, or -1 if Redis failed. */
 int cart_clear(redis_t *r, int64_t user_id, int64_t market_id);
 
+/* After a checkout committed: empties the cart and bumps and publishes the market's catalogue
+ * version (cachever.h; the order took stock, which the cached catalogue shows) in one round
+ * trip (FCALL sf_cart_done, loaded as sf_cart_set is). *version gets the new version, for
+ * api_cache_bumped(). 0, or -1 if Redis failed (r->err): then neither may have happened. */
+int cart_checked_out(redis_t *r, int64_t user_id, int64_t market_id, uint64_t *version);
+
 /* Sets a line to qty (1..CART_QTY_MAX; 0 removes it) and restarts the cart's TTL, in one
  * round trip (FCALL sf_cart_set; the library is loaded and the call made again once if Redis
  * does not have it). SF_OK; SF_E_CART_FULL when adding a line to a cart holding
@@ -77,7 +83,8 @@ sf_status_t cart_set(redis_t *r, int64_t user_id, int64_t market_id, int64_t pro
 /* Removes a line (a line not in the cart is no error). 0, or -1 if Redis failed. */
 int cart_remove(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_id);
 
-/* FUNCTION LOAD REPLACE of the stallfront_cart library (sf_cart_set). 0, or -1 (r->err). */
+/* FUNCTION LOAD REPLACE of the stallfront_cart library (sf_cart_set, sf_cart_done). 0, or -1
+ * (r->err). */
 int cart_functions_load(redis_t *r);
 
 /* ---- MariaDB ---- */

@@ -38,29 +38,35 @@ int outbox_unpublished(db_t *db, size_t limit, db_rows_t **rows)
                     p, 1, rows);
 }
 
-/* The rows to mark, for mark_tx. */
-typedef struct marks {
-    const int64_t *ids;
-    size_t n;
-} marks_t;
-
-/* The body of outbox_mark_published (a db_tx body: marking again is harmless). */
-static sf_status_t mark_tx(db_t *db, void *ctx)
+/* The IN list's length for n ids: the next of 1, 2, 4, ... 64, then OUTBOX_BATCH_MAX, so the
+ * db layer keeps a handful of prepared texts, not one per count (the last id repeated in
+ * the padding changes nothing). */
+static size_t padded(size_t n)
 {
-    const marks_t *m = ctx;
-    sf_status_t rc = DB_OK;
-    for (size_t i = 0; i < m->n && rc == DB_OK; i++) {
-        db_param_t p[] = {DB_I64(m->ids[i])};
-        rc = db_exec(db, "UPDATE outbox SET published_at = NOW(3) WHERE id = ? AND published_at IS NULL", p, 1, NULL,
-                     NULL);
-    }
-    return rc;
+    size_t k = 1;
+    while (k < n && k < 64)
+        k *= 2;
+    return n > k ? OUTBOX_BATCH_MAX : k;
 }
 
 int outbox_mark_published(db_t *db, const int64_t *ids, size_t n)
 {
-    marks_t m = {.ids = ids, .n = n};
-    return db_tx(db, mark_tx, &m);
+    static const char head[] = "UPDATE outbox SET published_at = NOW(3) WHERE published_at IS NULL AND id IN (";
+    char sql[sizeof(head) + 2 * OUTBOX_BATCH_MAX + 8];
+    db_param_t p[OUTBOX_BATCH_MAX];
+    if (n == 0)
+        return DB_OK;
+    if (n > OUTBOX_BATCH_MAX) {
+        snprintf(db->err, sizeof(db->err), "outbox_mark_published: %zu ids", n);
+        return DB_ERR;
+    }
+    size_t k = padded(n), off = (size_t)snprintf(sql, sizeof(sql), "%s", head);
+    for (size_t i = 0; i < k; i++) {
+        p[i] = DB_I64(ids[i < n ? i : n - 1]);
+        off += (size_t)snprintf(sql + off, sizeof(sql) - off, i == 0 ? "?" : ",?");
+    }
+    snprintf(sql + off, sizeof(sql) - off, ")");
+    return db_exec(db, sql, p, k, NULL, NULL);
 }
 
 int outbox_relay_lock(db_t *db)

@@ -31,9 +31,10 @@ int outbox_unpublished(db_t *db, size_t limit, db_rows_t **rows);
  * none). DB_OK or a db status. */
 int outbox_backlog(db_t *db, int64_t *count, int64_t *oldest_age_ms);
 
-/* Marks the rows published (published_at = NOW(3)), in one transaction of its own, one
- * UPDATE ... WHERE id=? each: never a range, since a row with an id inside the range may
- * have committed after the read and is not published yet. DB_OK or a db status. */
+/* Marks the rows published (published_at = NOW(3)) in one statement, UPDATE ... WHERE id IN
+ * (the ids): never a range, since a row with an id inside the range may have committed after
+ * the read and is not published yet. One statement is atomic on its own (no BEGIN/COMMIT).
+ * At most OUTBOX_BATCH_MAX ids. DB_OK or a db status. */
 int outbox_mark_published(db_t *db, const int64_t *ids, size_t n);
 
 /* Takes (or confirms) the relay's named lock on this connection: GET_LOCK of

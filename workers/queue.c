@@ -254,9 +254,36 @@ queue_result_t queue_apply(db_t *db, redis_t *r, const queue_kind_t *k, int64_t 
     return apply(db, r, k, event_id, market_id, payload, &dbfail);
 }
 
-/* Handles one delivered entry and acknowledges per the outcome. 0, -1 (Redis) or -2 (MariaDB). */
+/* Acknowledgements kept for one XACK of a whole read: ids borrowed from its reply. */
+typedef struct acks {
+    const char *ids[QUEUE_BATCH];
+    size_t n;
+} acks_t;
+
+/* One XACK of every kept id (nothing when none). 0, or -1 (Redis). */
+static int ack_all(redis_t *r, const char *stream, const queue_kind_t *k, acks_t *a)
+{
+    const char *argv[3 + QUEUE_BATCH];
+    size_t lens[3 + QUEUE_BATCH];
+    if (a->n == 0)
+        return 0;
+    argv[0] = "XACK";
+    argv[1] = stream;
+    argv[2] = k->group;
+    for (size_t i = 0; i < a->n; i++)
+        argv[3 + i] = a->ids[i];
+    for (size_t i = 0; i < 3 + a->n; i++)
+        lens[i] = strlen(argv[i]);
+    int rc = reply_ok(redis_cmdargv(r, (int)(3 + a->n), argv, lens));
+    a->n = 0;
+    return rc;
+}
+
+/* Handles one delivered entry and acknowledges per the outcome: at once, or, with a (not
+ * NULL), by keeping its id (the entry's own, so valid while e is) for ack_all. 0, -1 (Redis)
+ * or -2 (MariaDB). */
 static int handle_entry(db_t *db, redis_t *r, const queue_kind_t *k, const char *stream, const redisReply *e,
-                        long long deliveries)
+                        long long deliveries, acks_t *a)
 {
     msg_t m;
     int rc = 0, dbfail = 0;
@@ -267,7 +294,12 @@ static int handle_entry(db_t *db, redis_t *r, const queue_kind_t *k, const char 
     }
     switch (apply(db, r, k, m.event_id, m.market_id, m.payload, &dbfail)) {
     case QUEUE_DONE:
-    case QUEUE_REQUEUED: rc = ack(r, stream, k, m.id); break;
+    case QUEUE_REQUEUED:
+        if (a != NULL && a->n < QUEUE_BATCH)
+            a->ids[a->n++] = e->element[0]->str;
+        else
+            rc = ack(r, stream, k, m.id);
+        break;
     case QUEUE_POISON: rc = dead_letter(r, k, stream, m.id, m.fields, "poison", deliveries); break;
     case QUEUE_RETRY: rc = dbfail ? -2 : 0; break;
     }
@@ -300,12 +332,19 @@ int queue_consume_once(db_t *db, redis_t *r, const queue_kind_t *k, const char *
     /* nil on timeout; else [[key, [entry, ...]]] */
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || rep->element[0]->elements != 2)
         goto out;
+    /* The done entries of the read are acknowledged together, in one XACK after the last one
+     * (or the first failure): each was acknowledged only after its transaction committed,
+     * as before; a crash before the XACK leaves them pending, the reaper delivers them
+     * again, and their processed rows make that a no-op. */
     const redisReply *entries = rep->element[0]->element[1];
+    acks_t acks = {.n = 0};
     for (size_t i = 0; i < entries->elements && rc == 0; i++) {
-        rc = handle_entry(db, r, k, key, entries->element[i], 1);
+        rc = handle_entry(db, r, k, key, entries->element[i], 1, &acks);
         if (handled != NULL)
             (*handled)++;
     }
+    if (ack_all(r, key, k, &acks) != 0 && rc == 0)
+        rc = -1;
 out:
     freeReplyObject(rep);
     return rc;
@@ -339,7 +378,7 @@ static int reap_entry(db_t *db, redis_t *r, const queue_kind_t *k, const char *s
         return -1;
     if (n > max_deliveries)
         return dead_letter(r, k, stream, e->element[0]->str, e->element[1], "max_deliveries", n);
-    return handle_entry(db, r, k, stream, e, n);
+    return handle_entry(db, r, k, stream, e, n, NULL);
 }
 
 int queue_reap_once(db_t *db, redis_t *r, const queue_kind_t *k, const char *consumer, int lease_ms, int max_deliveries,

@@ -77,6 +77,7 @@ typedef struct queue_env {
     char consumer[QUEUE_NAME_MAX]; /* the consumer name in groups: host-pid-name */
     char failed[320];              /* set by a failing step: which store and why */
     int state;                     /* the step's own, starts at 0 (e.g. the relay's lock state) */
+    uint64_t state_since;          /* the step's own too (the relay: db.reconnects when it took the lock) */
 } queue_env_t;
 
 /* One step of a periodic job: >= 0 is how many ms to wait before the next step (0: at

@@ -24,8 +24,9 @@
 #define RELAY_STANDBY_MS 1000 /* how often a relay without the lock tries again */
 
 /* Publishes one batch (up to OUTBOX_BATCH_MAX rows) without taking the lock (the caller
- * holds it, or a test). *published gets how many were published and marked. 0; -1 when Redis
- * failed (what was published before is marked); -2 when MariaDB failed. */
+ * holds it, or a test): their XADDs in one pipeline, then one UPDATE marking each row whose
+ * XADD succeeded. *published gets how many were published and marked. 0; -1 when Redis
+ * failed for some or all rows (those it took are marked); -2 when MariaDB failed. */
 int relay_publish_batch(db_t *db, redis_t *r, size_t *published);
 
 /* queue_loop step (arg unused): takes or confirms the lock, publishes a batch; at once again

@@ -247,6 +247,93 @@ START_TEST(test_relay_publishes_in_id_order_and_marks_rows_published)
 }
 END_TEST
 
+/* A session counter of MariaDB (information_schema.SESSION_STATUS, upper-case name). */
+static int64_t session_count(qt_t *t, const char *name)
+{
+    db_rows_t *rows = NULL;
+    ck_assert_int_eq(db_query_row(&t->db,
+                                  "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
+                                  " WHERE VARIABLE_NAME = ?",
+                                  (db_param_t[]){DB_STR(name)}, 1, &rows),
+                     DB_OK);
+    int64_t v = db_rows_i64(rows, 0);
+    db_rows_free(rows);
+    return v;
+}
+
+/* A batch is read in one statement and marked in one (no transaction around it), whatever
+ * its size; a row added after the read is not marked. */
+START_TEST(test_relay_marks_a_batch_in_one_statement)
+{
+    qt_t t;
+    size_t n = 0;
+    qt_open(&t, "order");
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), 0); /* whatever was left before */
+    for (int i = 0; i < 5; i++)                                /* 5: the IN list is padded to 8 */
+        add_row(&t, t.topic, 7, i);
+    int64_t b0 = session_count(&t, "COM_BEGIN"), c0 = session_count(&t, "COM_COMMIT");
+    int64_t e0 = session_count(&t, "COM_STMT_EXECUTE"), e1 = session_count(&t, "COM_STMT_EXECUTE");
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), 0);
+    int64_t e2 = session_count(&t, "COM_STMT_EXECUTE");
+    ck_assert_uint_eq(n, 5);
+    ck_assert_int_eq(e2 - e1 - (e1 - e0), 2); /* the SELECT and the UPDATE */
+    ck_assert_int_eq(session_count(&t, "COM_BEGIN") - b0, 0);
+    ck_assert_int_eq(session_count(&t, "COM_COMMIT") - c0, 0);
+    ck_assert_int_eq(t_db_i64(&t.db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", NULL, 0), 0);
+
+    /* marking is by id: a row that is not among the ids stays unpublished */
+    int64_t late = add_row(&t, t.topic, 7, 9);
+    int64_t early = add_row(&t, t.topic, 7, 10);
+    ck_assert_int_eq(outbox_mark_published(&t.db, &early, 1), DB_OK);
+    ck_assert_int_eq(t_db_i64(&t.db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND id = ?",
+                              (db_param_t[]){DB_I64(late)}, 1),
+                     1);
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(t_db_i64(&t.db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", NULL, 0), 0);
+    qt_close(&t);
+}
+END_TEST
+
+/* The batch goes in one pipeline: a row Redis refuses (its stream key holds a string) stays
+ * unpublished, the rows around it are published and marked, and it goes out once Redis takes it. */
+START_TEST(test_a_row_redis_refuses_stays_unpublished_and_the_others_are_marked)
+{
+    qt_t t;
+    char bad[80], key[QUEUE_KEY_MAX];
+    size_t n = 9;
+    qt_open(&t, "part");
+    snprintf(bad, sizeof bad, "%s.bad", t.topic);
+    queue_stream_key(key, sizeof key, bad);
+    redisReply *rep = redis_cmd(&t.r, "SET %s not-a-stream", key);
+    ck_assert_ptr_nonnull(rep);
+    freeReplyObject(rep);
+    int64_t a = add_row(&t, t.topic, 7, 1);
+    int64_t b = add_row(&t, bad, 7, 2);
+    int64_t c = add_row(&t, t.topic, 7, 3);
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), -1);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_msg(strstr(t.r.err, "WRONGTYPE") != NULL, "%s", t.r.err);
+    const char *unpublished = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND id = ?";
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, (db_param_t[]){DB_I64(a)}, 1), 0);
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, (db_param_t[]){DB_I64(b)}, 1), 1);
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, (db_param_t[]){DB_I64(c)}, 1), 0);
+    queue_stream_key(key, sizeof key, t.topic);
+    ck_assert_int_eq(stream_len(&t, key), 2);
+
+    queue_stream_key(key, sizeof key, bad);
+    rep = redis_cmd(&t.r, "DEL %s", key);
+    freeReplyObject(rep);
+    ck_assert_int_eq(relay_publish_batch(&t.db, &t.r, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(stream_len(&t, key), 1);
+    ck_assert_int_eq(t_db_i64(&t.db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", NULL, 0), 0);
+    rep = redis_cmd(&t.r, "DEL %s", key);
+    freeReplyObject(rep);
+    qt_close(&t);
+}
+END_TEST
+
 START_TEST(test_relay_killed_between_xadd_and_update_republishes_and_the_consumer_skips_the_copy)
 {
     qt_t t;
@@ -327,6 +414,114 @@ START_TEST(test_only_one_session_holds_the_relay_lock_until_it_goes_away)
 END_TEST
 
 /* ---------------------------------------------------------------- consumers */
+
+/* Calls of a command on the Redis server (INFO commandstats), 0 if never called. */
+static long long command_calls(qt_t *t, const char *cmd)
+{
+    char needle[64];
+    redisReply *rep = redis_cmd(&t->r, "INFO commandstats");
+    ck_assert_ptr_nonnull(rep);
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", cmd);
+    const char *at = strstr(rep->str, needle);
+    long long calls = at != NULL ? atoll(at + strlen(needle)) : 0;
+    freeReplyObject(rep);
+    return calls;
+}
+
+/* The messages of one read are acknowledged in one XACK, after their transactions; one the
+ * handler asked to retry is not acknowledged and stays pending. */
+START_TEST(test_a_read_is_acknowledged_in_one_xack)
+{
+    qt_t t;
+    qt_open(&t, "acks");
+    t.probe.first = QUEUE_RETRY;
+    t.probe.times = 1;
+    xadd(&t, "51", "{\"n\":1}");
+    xadd(&t, "52", "{\"n\":2}");
+    xadd(&t, "53", "{\"n\":3}");
+    xadd(&t, "54", "{\"n\":4}");
+    ck_assert_int_eq(queue_group_ensure(&t.r, t.topic, t.group), 0);
+    long long x0 = command_calls(&t, "xack");
+    consume(&t, 4);
+    ck_assert_int_eq(command_calls(&t, "xack") - x0, 1);
+    ck_assert_int_eq(t.probe.calls, 4);
+    ck_assert_int_eq(effects(&t), 3); /* the retried one rolled back */
+    ck_assert_int_eq(pending(&t), 1);
+    qt_close(&t);
+}
+END_TEST
+
+/* A counter of db's own session (information_schema.SESSION_STATUS), the query's own
+ * execution included. */
+static int64_t own_count(db_t *db, const char *name)
+{
+    db_rows_t *rows = NULL;
+    ck_assert_int_eq(
+        db_query_row(db, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = ?",
+                     (db_param_t[]){DB_STR(name)}, 1, &rows),
+        DB_OK);
+    int64_t v = db_rows_i64(rows, 0);
+    db_rows_free(rows);
+    return v;
+}
+
+/* The relay asks for its lock once per session: a poll that holds it is one statement (plus
+ * the marking when it published); a session lost and rebuilt (here killed, and the lock taken
+ * by another relay meanwhile) publishes nothing until it holds the lock again. */
+START_TEST(test_the_relay_asks_for_the_lock_once_per_session)
+{
+    qt_t t;
+    db_t other;
+    queue_env_t env;
+    atomic_int stop = 0;
+    qt_open(&t, "relaylock");
+    memset(&env, 0, sizeof(env));
+    env.cfg = &t.cfg;
+    env.stop = &stop;
+    snprintf(env.name, sizeof env.name, "relay");
+    ck_assert_int_eq(db_open(&env.db, &t.cfg), DB_OK);
+    ck_assert_int_eq(redis_open(&env.redis, &t.cfg), 0);
+    ck_assert_int_eq(db_open(&other, &t.cfg), DB_OK);
+    const char *unpublished = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL";
+
+    add_row(&t, t.topic, 7, 1);
+    ck_assert_int_ge(relay_step(&env, NULL), 0); /* takes the lock, publishes */
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, NULL, 0), 0);
+    add_row(&t, t.topic, 7, 2);
+    int64_t e0 = own_count(&env.db, "COM_STMT_EXECUTE"), e1 = own_count(&env.db, "COM_STMT_EXECUTE");
+    ck_assert_int_ge(relay_step(&env, NULL), 0);
+    int64_t e2 = own_count(&env.db, "COM_STMT_EXECUTE");
+    ck_assert_int_eq(e2 - e1 - (e1 - e0), 2); /* the read and the marking, no lock statement */
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, NULL, 0), 0);
+    ck_assert_int_eq(relay_step(&env, NULL), RELAY_IDLE_MS);
+    int64_t e3 = own_count(&env.db, "COM_STMT_EXECUTE");
+    ck_assert_int_eq(e3 - e2 - (e1 - e0), 1); /* an empty poll: the read alone */
+
+    /* the session is killed; another relay takes the lock; a row comes */
+    int64_t conn = t_db_i64(&env.db, "SELECT CONNECTION_ID()", NULL, 0);
+    char kill[64];
+    snprintf(kill, sizeof kill, "KILL CONNECTION %lld", (long long)conn);
+    t_db_script(&t.db, kill);
+    int held = 0;
+    for (int i = 0; i < 50 && held != 1; i++, sleep_ms(50))
+        held = outbox_relay_lock(&other);
+    ck_assert_int_eq(held, 1);
+    add_row(&t, t.topic, 7, 3);
+    for (int i = 0; i < 3; i++)
+        relay_step(&env, NULL);
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, NULL, 0), 1); /* not this relay's to publish */
+    ck_assert_int_eq(env.state, 2);
+
+    db_close(&other); /* the other relay goes: the lock with it */
+    for (int i = 0; i < 50 && t_db_i64(&t.db, unpublished, NULL, 0) > 0; i++, sleep_ms(50))
+        relay_step(&env, NULL);
+    ck_assert_int_eq(t_db_i64(&t.db, unpublished, NULL, 0), 0);
+    ck_assert_int_eq(env.state, 1);
+    redis_close(&env.redis);
+    db_close(&env.db);
+    qt_close(&t);
+}
+END_TEST
 
 START_TEST(test_a_message_processed_twice_changes_nothing_the_second_time)
 {
@@ -579,10 +774,14 @@ static Suite *queue_suite(void)
     TCase *tc = tcase_create("queue");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_relay_publishes_in_id_order_and_marks_rows_published);
+    tcase_add_test(tc, test_relay_marks_a_batch_in_one_statement);
+    tcase_add_test(tc, test_a_row_redis_refuses_stays_unpublished_and_the_others_are_marked);
     tcase_add_test(tc, test_relay_killed_between_xadd_and_update_republishes_and_the_consumer_skips_the_copy);
     tcase_add_test(tc, test_relay_with_redis_down_loses_nothing_and_publishes_once_it_is_back);
     tcase_add_test(tc, test_only_one_session_holds_the_relay_lock_until_it_goes_away);
     tcase_add_test(tc, test_a_message_processed_twice_changes_nothing_the_second_time);
+    tcase_add_test(tc, test_a_read_is_acknowledged_in_one_xack);
+    tcase_add_test(tc, test_the_relay_asks_for_the_lock_once_per_session);
     tcase_add_test(tc, test_retry_rolls_back_and_the_reaper_delivers_again_after_the_lease);
     tcase_add_test(tc, test_after_max_deliveries_the_message_is_a_dead_letter_and_acknowledged);
     tcase_add_test(tc, test_poison_goes_straight_to_the_dead_letters);

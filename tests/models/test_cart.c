@@ -23,6 +23,7 @@
 #include "models/store/db.h"
 #include "tests/support/dbtest.h"
 #include "models/store/migrate.h"
+#include "models/cachever.h"
 #include "models/cart.h"
 #include "models/store/redis.h"
 #include "tests/support/testutil.h"
@@ -845,6 +846,59 @@ START_TEST(test_a_redis_without_the_functions_gets_them_on_the_first_change)
 }
 END_TEST
 
+/* After a checkout: one call empties the cart, bumps the market's catalogue version and
+ * publishes it as cachever_bump does; another market's version and another cart untouched;
+ * a Redis without the library gets it. */
+START_TEST(test_a_checked_out_cart_is_emptied_and_the_catalogue_bumped_in_one_call)
+{
+    rworld_t w;
+    uint64_t v0 = 0, v1 = 0, v2 = 0, other0 = 0, other1 = 0;
+    rworld_open(&w);
+    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 3, 4), SF_OK);
+    ck_assert_int_eq(cart_set(&w.r, w.user + 1, w.market, 3, 4), SF_OK);
+    ck_assert_int_eq(cachever_get(&w.r, w.market, &v0), 0);
+    ck_assert_int_eq(cachever_get(&w.r, w.market + 1, &other0), 0);
+    redisContext *sub = redisConnect(w.cfg.redis_host, w.cfg.redis_port);
+    ck_assert_msg(sub != NULL && sub->err == 0, "subscriber");
+    redisReply *rep = redisCommand(sub, "SUBSCRIBE %s", CACHEVER_CHANNEL);
+    ck_assert_ptr_nonnull(rep);
+    freeReplyObject(rep);
+
+    long long f0 = redis_calls(&w.r, "fcall"), t0 = redis_total(&w.r), t1 = redis_total(&w.r);
+    ck_assert_int_eq(cart_checked_out(&w.r, w.user, w.market, &v1), 0);
+    long long t2 = redis_total(&w.r), f1 = redis_calls(&w.r, "fcall");
+    /* one round trip: one FCALL; Redis counts the DEL, INCR and PUBLISH it ran too */
+    ck_assert_int_eq(f1 - f0, 1);
+    ck_assert_int_eq(t2 - t1 - (t1 - t0), 4);
+    ck_assert_uint_eq(v1, v0 + 1);
+    ck_assert_int_eq(redis_int(&w, "EXISTS", w.key), 0);
+    ck_assert_int_eq(cachever_get(&w.r, w.market + 1, &other1), 0);
+    ck_assert_uint_eq(other1, other0);
+    cart_line_t lines[CART_MAX_LINES];
+    size_t n = 0;
+    ck_assert_int_eq(cart_load(&w.r, w.user + 1, w.market, lines, &n), 0);
+    ck_assert_uint_eq(n, 1); /* another consumer's cart stays */
+
+    char want[64];
+    snprintf(want, sizeof(want), "%lld:%llu", (long long)w.market, (unsigned long long)v1);
+    ck_assert_int_eq(redisGetReply(sub, (void **)&rep), REDIS_OK);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+    ck_assert_int_eq(rep->elements, 3);
+    ck_assert_str_eq(rep->element[0]->str, "message");
+    ck_assert_str_eq(rep->element[2]->str, want);
+    freeReplyObject(rep);
+    redisFree(sub);
+
+    rep = redis_cmd(&w.r, "FUNCTION DELETE %s", CART_FUNCTION_LIB);
+    ck_assert_ptr_nonnull(rep);
+    freeReplyObject(rep);
+    ck_assert_int_eq(cart_checked_out(&w.r, w.user, w.market, &v2), 0);
+    ck_assert_uint_eq(v2, v1 + 1);
+    ck_assert_int_eq(cart_clear(&w.r, w.user + 1, w.market), 0);
+    rworld_close(&w);
+}
+END_TEST
+
 static Suite *cart_suite(void)
 {
     Suite *s = suite_create("cart");
@@ -866,6 +920,7 @@ static Suite *cart_suite(void)
     tcase_add_test(tc, test_a_refused_change_changes_nothing_not_even_the_ttl);
     tcase_add_test(tc, test_lines_changed_elsewhere_cost_one_more_statement_not_a_wrong_answer);
     tcase_add_test(tc, test_a_redis_without_the_functions_gets_them_on_the_first_change);
+    tcase_add_test(tc, test_a_checked_out_cart_is_emptied_and_the_catalogue_bumped_in_one_call);
     suite_add_tcase(s, tc);
     return s;
 }
