@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,7 +130,7 @@ static int count_cycle(const monitor_t *m, const char *self, tally_t *t, size_t 
     int total = 0, reads = 0;
     *nt = 0;
     for (size_t i = 0; i < m->n; i++) {
-        char cmd[32], arg[64], name[64];
+        char cmd[32], arg[64], name[100];
         command_of(m->line[i], cmd, sizeof(cmd), arg, sizeof(arg));
         if (cmd[0] == '\0' || not_cycle(cmd, arg, m->line[i], self))
             continue;
@@ -214,6 +215,41 @@ static int64_t cycle(shop_world_t *w, const tserver_t *s, const shop_consumer_t 
     return id;
 }
 
+/* A Redis of this test's own (the suite's is shared by the tests running beside this one, and
+ * MONITOR would count their commands too): redis-server on a free port, without persistence;
+ * STALLFRONT_REDIS_PORT points the world, serve and work at it. Its pid. */
+static pid_t private_redis(void)
+{
+    char port[16];
+    int p = t_free_port();
+    snprintf(port, sizeof(port), "%d", p);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+               "no", "--loglevel", "warning", "--logfile", "/dev/null", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        redisContext *c = redisConnect("127.0.0.1", p);
+        redisReply *r = c != NULL && c->err == 0 ? redisCommand(c, "PING") : NULL;
+        int up = r != NULL && r->type == REDIS_REPLY_STATUS;
+        if (r != NULL)
+            freeReplyObject(r);
+        if (c != NULL)
+            redisFree(c);
+        if (up) {
+            setenv("STALLFRONT_REDIS_PORT", port, 1);
+            return pid;
+        }
+        sleep_ms(25);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_abort_msg("redis-server did not start on port %d", p);
+    return -1;
+}
+
 static const char *const serve_env[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                                         "STALLFRONT_ORDER_DELIVERY_RADIUS_M=5000", NULL};
 
@@ -230,6 +266,7 @@ START_TEST(one_cycle_redis_commands)
     char self[64];
     int print = getenv("STALLFRONT_TEST_CYCLE_PRINT") != NULL;
     const char *const work_args[] = {"--only", "relay,timeout-scheduler,mover,order-timeout,reaper", NULL};
+    pid_t redis = private_redis();
     shop_world_up(&w);
     int64_t p[3] = {shop_product(&w, 0, "青菜", 300, 500, 50000), shop_product(&w, 0, "土豆", 200, 0, 100),
                     shop_product(&w, 1, "鸡蛋", 100, 0, 100)};
@@ -262,17 +299,21 @@ START_TEST(one_cycle_redis_commands)
     ck_assert_int_eq(tally_of(t, nt, "DEL"), 0);
     ck_assert_int_eq(tally_of(t, nt, "INCR"), 0);
     ck_assert_int_eq(tally_of(t, nt, "PUBLISH"), 0);
-    /* work: the relay's XADD, the delivering read, the timeout's ZADD, the XACK */
+    /* work: the relay's XADD, the delivering read, the timeout's ZADD, the XACK (a late
+     * acknowledgement of the warm-up cycle's read can fall inside the window: at least one
+     * each, and the total below bounds them all) */
     ck_assert_int_eq(tally_of(t, nt, "XADD"), 1);
-    ck_assert_int_eq(tally_of(t, nt, "XREADGROUP"), 1);
+    ck_assert_int_ge(tally_of(t, nt, "XREADGROUP"), 1);
     ck_assert_int_eq(tally_of(t, nt, "ZADD"), 1);
-    ck_assert_int_eq(tally_of(t, nt, "XACK"), 1);
+    ck_assert_int_ge(tally_of(t, nt, "XACK"), 1);
     ck_assert_int_le(total, 14);
     monitor_free(&m);
 
     ck_assert_int_eq(t_work_stop(&wk, SIGTERM), 0);
     ck_assert_int_eq(tserver_stop(&s, SIGTERM), 0);
     shop_world_down(&w);
+    kill(redis, SIGTERM);
+    waitpid(redis, NULL, 0);
 }
 END_TEST
 
