@@ -130,13 +130,13 @@ static int count_cycle(const monitor_t *m, const char *self, tally_t *t, size_t 
     int total = 0, reads = 0;
     *nt = 0;
     for (size_t i = 0; i < m->n; i++) {
-        char cmd[32], arg[64], name[100];
+        char cmd[32], arg[64], name[64];
         command_of(m->line[i], cmd, sizeof(cmd), arg, sizeof(arg));
         if (cmd[0] == '\0' || not_cycle(cmd, arg, m->line[i], self))
             continue;
         if (strcmp(cmd, "XREADGROUP") == 0 && reads++ > 0)
             continue; /* the read that delivered; the next one blocks idle */
-        snprintf(name, sizeof(name), "%s%s%s", cmd, strcmp(cmd, "FCALL") == 0 ? " " : "",
+        snprintf(name, sizeof(name), "%.31s%s%.31s", cmd, strcmp(cmd, "FCALL") == 0 ? " " : "",
                  strcmp(cmd, "FCALL") == 0 ? arg : "");
         size_t j = 0;
         while (j < *nt && strcmp(t[j].name, name) != 0)
@@ -267,6 +267,15 @@ START_TEST(one_cycle_redis_commands)
     int print = getenv("STALLFRONT_TEST_CYCLE_PRINT") != NULL;
     const char *const work_args[] = {"--only", "relay,timeout-scheduler,mover,order-timeout,reaper", NULL};
     pid_t redis = private_redis();
+    /* and a database of its own: any `work` another test runs beside this one relays every
+     * market's outbox rows of the shared database, this cycle's among them */
+    db_t scratch;
+    config_t scfg;
+    char tag[32];
+    snprintf(tag, sizeof(tag), "%d", (int)getpid());
+    t_db_scratch_open(&scratch, &scfg, "sf_cycle", tag);
+    setenv("STALLFRONT_DB_NAME", scfg.db_name, 1);
+    t_migrate();
     shop_world_up(&w);
     int64_t p[3] = {shop_product(&w, 0, "青菜", 300, 500, 50000), shop_product(&w, 0, "土豆", 200, 0, 100),
                     shop_product(&w, 1, "鸡蛋", 100, 0, 100)};
@@ -312,6 +321,7 @@ START_TEST(one_cycle_redis_commands)
     ck_assert_int_eq(t_work_stop(&wk, SIGTERM), 0);
     ck_assert_int_eq(tserver_stop(&s, SIGTERM), 0);
     shop_world_down(&w);
+    t_db_scratch_close(&scratch, &scfg);
     kill(redis, SIGTERM);
     waitpid(redis, NULL, 0);
 }
