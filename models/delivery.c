@@ -204,7 +204,7 @@ static sf_status_t make_offer(db_t *db, delivery_step_t *st, const char *from, i
         db, "SELECT " SQL_AT_0800("expires_at") " FROM delivery_offers WHERE delivery_id = ? AND courier_id = ?",
         (db_param_t[]){DB_I64(st->delivery_id), DB_I64(c->id)}, 2, &rows);
     if (rc == DB_OK)
-        snprintf(st->expires_at, sizeof(st->expires_at), "%s", db_rows_str(rows, 0, NULL));
+        db_rows_copy(rows, 0, st->expires_at, sizeof(st->expires_at));
     db_rows_free(rows);
     st->result = DRIVE_OFFERED;
     st->courier_id = c->id;
@@ -231,7 +231,7 @@ sf_status_t delivery_drive_tx(db_t *db, redis_t *r, int64_t delivery_id, deliver
         return rc;
     st->market_id = db_rows_i64(rows, 0);
     st->order_id = db_rows_i64(rows, 1);
-    snprintf(status, sizeof(status), "%s", db_rows_str(rows, 2, NULL));
+    db_rows_copy(rows, 2, status, sizeof(status));
     st->version = db_rows_i64(rows, 3);
     int64_t round = db_rows_i64(rows, 4), grab = db_rows_i64(rows, 5), tries = db_rows_i64(rows, 6);
     int64_t retry_in = db_rows_i64(rows, 7);
@@ -284,7 +284,7 @@ sf_status_t delivery_fail_tx(db_t *db, int64_t order_id, const char *reason, del
     st->delivery_id = db_rows_i64(rows, 0);
     st->market_id = db_rows_i64(rows, 1);
     st->order_id = order_id;
-    snprintf(status, sizeof(status), "%s", db_rows_str(rows, 2, NULL));
+    db_rows_copy(rows, 2, status, sizeof(status));
     st->version = db_rows_i64(rows, 3);
     st->courier_id = db_rows_i64(rows, 4);
     db_rows_free(rows);
@@ -791,11 +791,11 @@ static sf_status_t lock_own(db_t *db, answer_t *a, char *status, int64_t *versio
         return SF_E_NOT_FOUND;
     if (rc != DB_OK)
         return rc;
-    snprintf(status, 16, "%s", db_rows_str(rows, 0, NULL));
+    db_rows_copy(rows, 0, status, 16);
     *version = db_rows_i64(rows, 1);
     a->order_id = db_rows_i64(rows, 2);
     *locked = db_rows_i64(rows, 3);
-    snprintf(code, 5, "%s", db_rows_str(rows, 4, NULL));
+    db_rows_copy(rows, 4, code, 5);
     *failures = db_rows_i64(rows, 5);
     db_rows_free(rows);
     return DB_OK;

@@ -120,13 +120,6 @@ typedef struct order_view {
     char delivery_status[ORDER_STATUS_NAME_MAX];
 } order_view_t;
 
-static void copy_str(const db_rows_t *rows, size_t col, char *buf, size_t len)
-{
-    size_t n = 0;
-    const char *s = db_rows_str(rows, col, &n);
-    snprintf(buf, len, "%.*s", s != NULL ? (int)n : 0, s != NULL ? s : "");
-}
-
 static int order_view(db_t *db, int64_t order_id, order_view_t *v)
 {
     db_rows_t *rows = NULL;
@@ -140,17 +133,17 @@ static int order_view(db_t *db, int64_t order_id, order_view_t *v)
     memset(v, 0, sizeof(*v));
     v->id = order_id;
     while (rc == DB_OK && db_rows_next(rows)) {
-        copy_str(rows, 0, v->status, sizeof(v->status));
+        db_rows_copy(rows, 0, v->status, sizeof(v->status));
         v->consumer_id = db_rows_i64(rows, 1);
         v->paid = db_rows_i64(rows, 2) != 0;
         if (!db_rows_isnull(rows, 3)) {
             v->vo[v->nvo].id = db_rows_i64(rows, 3);
             v->vo[v->nvo].vendor_id = db_rows_i64(rows, 4);
-            copy_str(rows, 5, v->vo[v->nvo].status, sizeof(v->vo[v->nvo].status));
+            db_rows_copy(rows, 5, v->vo[v->nvo].status, sizeof(v->vo[v->nvo].status));
             v->nvo++;
         }
         v->delivery_id = db_rows_i64(rows, 6);
-        copy_str(rows, 7, v->delivery_status, sizeof(v->delivery_status));
+        db_rows_copy(rows, 7, v->delivery_status, sizeof(v->delivery_status));
         v->courier_id = db_rows_i64(rows, 8);
     }
     if (rc == DB_OK && rows->nrows == 0)

@@ -67,8 +67,8 @@ static sf_status_t rate_check(rate_ctx_t *k, db_rows_t *rows)
         return SF_E_ALREADY_RATED;
     k->market_id = db_rows_i64(rows, 0);
     k->courier_id = db_rows_i64(rows, 2);
-    snprintf(k->now, sizeof(k->now), "%s", db_rows_str(rows, 6, NULL));
-    snprintf(k->when, sizeof(k->when), "%s", db_rows_str(rows, 7, NULL));
+    db_rows_copy(rows, 6, k->now, sizeof(k->now));
+    db_rows_copy(rows, 7, k->when, sizeof(k->when));
     if (k->in->courier_score != 0 && k->courier_id == 0)
         return status_field(k->d, SF_E_INVALID, "courier_score", "no courier delivered this order");
     for (size_t i = 0; i < k->in->nstalls; i++)

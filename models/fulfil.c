@@ -245,7 +245,7 @@ static sf_status_t find_and_lock(db_t *db, move_t *m)
     rc = db_query_row(db, "SELECT status FROM orders WHERE id = ? FOR UPDATE", (db_param_t[]){DB_I64(m->res.order_id)},
                       1, &rows);
     if (rc == DB_OK)
-        snprintf(m->order_before, sizeof(m->order_before), "%s", db_rows_str(rows, 0, NULL));
+        db_rows_copy(rows, 0, m->order_before, sizeof(m->order_before));
 out:
     db_rows_free(rows);
     return rc;

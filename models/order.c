@@ -587,7 +587,7 @@ static void read_line(const db_rows_t *r, co_line_t *l)
     l->market_id = db_rows_i64(r, 1);
     l->stall_id = db_rows_i64(r, 2);
     l->vendor_id = db_rows_i64(r, 3);
-    snprintf(l->name, sizeof(l->name), "%s", db_rows_str(r, 4, NULL));
+    db_rows_copy(r, 4, l->name, sizeof(l->name));
     l->weight = strcmp(db_rows_str(r, 5, NULL), "weight") == 0;
     l->price_fen = db_rows_i64(r, 6);
     l->per_g = db_rows_i64(r, 7);
@@ -1044,10 +1044,10 @@ sf_status_t order_sync_status_tx(db_t *db, int64_t order_id, const char *actor, 
         (db_param_t[]){DB_I64(order_id)}, 1, &rows);
     if (rc != DB_OK)
         goto out;
-    snprintf(cur, sizeof(cur), "%s", db_rows_str(rows, 0, NULL));
+    db_rows_copy(rows, 0, cur, sizeof(cur));
     market_id = db_rows_i64(rows, 1);
     if (!db_rows_isnull(rows, 2)) {
-        snprintf(dstatus, sizeof(dstatus), "%s", db_rows_str(rows, 2, NULL));
+        db_rows_copy(rows, 2, dstatus, sizeof(dstatus));
         parts.delivery = dstatus;
     }
     parts.total = db_rows_i64(rows, 3);

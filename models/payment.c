@@ -55,12 +55,6 @@ pay_provider_t payment_provider_parse(const char *name)
 
 /* ================================================================ helpers */
 
-static void copy_col(const db_rows_t *r, size_t col, char *buf, size_t len)
-{
-    const char *s = db_rows_str(r, col, NULL);
-    snprintf(buf, len, "%s", s != NULL ? s : "");
-}
-
 /* Fills an attempt from a row of ATTEMPT_COLS. */
 static void attempt_from_row(const db_rows_t *r, pay_attempt_t *a)
 {
@@ -70,10 +64,10 @@ static void attempt_from_row(const db_rows_t *r, pay_attempt_t *a)
     a->market_id = db_rows_i64(r, 2);
     a->amount_fen = db_rows_i64(r, 3);
     a->provider = payment_provider_parse(db_rows_str(r, 4, NULL));
-    copy_col(r, 5, a->out_trade_no, sizeof(a->out_trade_no));
-    copy_col(r, 6, a->status, sizeof(a->status));
-    copy_col(r, 7, a->transaction_id, sizeof(a->transaction_id));
-    copy_col(r, 8, a->prepay_id, sizeof(a->prepay_id));
+    db_rows_copy(r, 5, a->out_trade_no, sizeof(a->out_trade_no));
+    db_rows_copy(r, 6, a->status, sizeof(a->status));
+    db_rows_copy(r, 7, a->transaction_id, sizeof(a->transaction_id));
+    db_rows_copy(r, 8, a->prepay_id, sizeof(a->prepay_id));
 }
 
 /* A new number: the letter, then 20 random letters and digits. */
@@ -129,7 +123,7 @@ static int read_openid(db_t *db, int64_t consumer_id, pay_attempt_t *a)
     int rc =
         db_query_row(db, "SELECT wechat_openid FROM users WHERE id = ?", (db_param_t[]){DB_I64(consumer_id)}, 1, &rows);
     if (rc == DB_OK)
-        copy_col(rows, 0, a->openid, sizeof(a->openid));
+        db_rows_copy(rows, 0, a->openid, sizeof(a->openid));
     db_rows_free(rows);
     return rc == DB_NOROW ? DB_OK : rc;
 }
@@ -186,7 +180,7 @@ static sf_status_t create_tx(db_t *db, void *ctx)
     }
     int64_t payable = db_rows_i64(rows, 1), market_id = db_rows_i64(rows, 2);
     char order_no[PAY_NO_MAX];
-    copy_col(rows, 3, order_no, sizeof(order_no));
+    db_rows_copy(rows, 3, order_no, sizeof(order_no));
     db_rows_free(rows);
     rows = NULL;
     db_param_t q[] = {DB_I64(order_id), DB_STR(payment_provider_name(provider))};
@@ -270,7 +264,7 @@ static int lock_attempt(db_t *db, int64_t payment_id, char *status, size_t len, 
     int rc = db_query_row(db, "SELECT status, amount_fen FROM payments WHERE id = ? FOR UPDATE",
                           (db_param_t[]){DB_I64(payment_id)}, 1, &rows);
     if (rc == DB_OK) {
-        copy_col(rows, 0, status, len);
+        db_rows_copy(rows, 0, status, len);
         *amount = db_rows_i64(rows, 1);
     }
     db_rows_free(rows);
@@ -304,7 +298,7 @@ static int record_locked(db_t *db, const pay_attempt_t *a, const pay_paid_t *pai
     int dup = 0;
     int rc = lock_order(db, a->order_id, &rows);
     if (rc == DB_OK) {
-        copy_col(rows, 0, ostatus, sizeof(ostatus));
+        db_rows_copy(rows, 0, ostatus, sizeof(ostatus));
         consumer_id = db_rows_i64(rows, 4);
     }
     db_rows_free(rows);
@@ -575,11 +569,11 @@ sf_status_t payment_refund_get(db_t *db, int64_t refund_id, pay_refund_t *out)
         out->amount_fen = db_rows_i64(rows, 4);
         out->payment_amount_fen = db_rows_i64(rows, 5);
         out->provider = payment_provider_parse(db_rows_str(rows, 6, NULL));
-        copy_col(rows, 7, out->status, sizeof(out->status));
-        copy_col(rows, 8, out->reason, sizeof(out->reason));
-        copy_col(rows, 9, out->out_refund_no, sizeof(out->out_refund_no));
-        copy_col(rows, 10, out->out_trade_no, sizeof(out->out_trade_no));
-        copy_col(rows, 11, out->transaction_id, sizeof(out->transaction_id));
+        db_rows_copy(rows, 7, out->status, sizeof(out->status));
+        db_rows_copy(rows, 8, out->reason, sizeof(out->reason));
+        db_rows_copy(rows, 9, out->out_refund_no, sizeof(out->out_refund_no));
+        db_rows_copy(rows, 10, out->out_trade_no, sizeof(out->out_trade_no));
+        db_rows_copy(rows, 11, out->transaction_id, sizeof(out->transaction_id));
     }
     db_rows_free(rows);
     return rc;
@@ -612,7 +606,7 @@ sf_status_t payment_order_due(db_t *db, int64_t order_id, char *status, size_t l
     int rc = db_query_row(db, "SELECT status, expires_at <= NOW(3) FROM orders WHERE id = ?",
                           (db_param_t[]){DB_I64(order_id)}, 1, &rows);
     if (rc == DB_OK) {
-        copy_col(rows, 0, status, len);
+        db_rows_copy(rows, 0, status, len);
         *due = db_rows_i64(rows, 1) == 1;
     }
     db_rows_free(rows);

@@ -964,7 +964,7 @@ int seed_market_find(db_t *db, seed_t *s)
     if (rc != DB_OK)
         return rc;
     s->market_id = db_rows_i64(rows, 0);
-    snprintf(s->market_name, sizeof(s->market_name), "%s", db_rows_str(rows, 1, NULL));
+    db_rows_copy(rows, 1, s->market_name, sizeof(s->market_name));
     db_rows_free(rows);
     return DB_OK;
 }
@@ -1099,7 +1099,7 @@ static int load_login(db_t *db, seed_t *s, const char *username, int *rc)
     memset(l, 0, sizeof(*l));
     snprintf(l->username, sizeof(l->username), "%s", username);
     l->user_id = db_rows_i64(rows, 0);
-    snprintf(l->role, sizeof(l->role), "%s", db_rows_str(rows, 1, NULL));
+    db_rows_copy(rows, 1, l->role, sizeof(l->role));
     l->vendor_id = db_rows_i64(rows, 2);
     l->courier_id = db_rows_i64(rows, 3);
     db_rows_free(rows);

@@ -137,7 +137,7 @@ static int load_products(world_t *w)
         p->weight = (int)db_rows_i64(rows, 3);
         p->price_fen = db_rows_i64(rows, 4);
         p->per_g = db_rows_i64(rows, 5);
-        snprintf(p->category, sizeof(p->category), "%s", db_rows_str(rows, 6, NULL));
+        db_rows_copy(rows, 6, p->category, sizeof(p->category));
         if (w->nstalls == 0 || w->stalls[w->nstalls - 1].id != p->stall_id) {
             if (w->nstalls == MAX_STALLS)
                 break;
@@ -342,7 +342,7 @@ static int settle_refunds(world_t *w, int64_t order_id, int64_t at_ms)
         db_query(w->db, "SELECT out_refund_no FROM refunds WHERE order_id = ? AND status = 'pending' ORDER BY id",
                  (db_param_t[]){DB_I64(order_id)}, 1, &rows);
     while (rc == DB_OK && db_rows_next(rows) && n < NELEM(nos))
-        snprintf(nos[n++], sizeof(nos[0]), "%s", db_rows_str(rows, 0, NULL));
+        db_rows_copy(rows, 0, nos[n++], sizeof(nos[0]));
     db_rows_free(rows);
     if (rc != DB_OK)
         return failed(w, rc, "reading refunds", order_id);
@@ -417,7 +417,7 @@ static int deliver(world_t *w, rng_t *g, int64_t order_id, int64_t ready_ms, int
     char code[8] = "";
     rc = db_query_row(w->db, "SELECT code FROM deliveries WHERE id = ?", (db_param_t[]){DB_I64(delivery_id)}, 1, &rows);
     if (rc == DB_OK)
-        snprintf(code, sizeof(code), "%s", db_rows_str(rows, 0, NULL));
+        db_rows_copy(rows, 0, code, sizeof(code));
     db_rows_free(rows);
     *delivered_ms = ready_ms + between(g, 15, 60) * 60000 + between(g, 0, 59) * 1000;
     if (*delivered_ms < pickup + 5 * 60000)

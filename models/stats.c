@@ -20,19 +20,6 @@
 #define DAYS_0800(col)                                                                                                 \
     col " >= CAST(? AS DATETIME) - INTERVAL 8 HOUR AND " col " < CAST(? AS DATETIME) + INTERVAL 16 HOUR"
 
-/* A text column into a fixed buffer (truncated to fit: every column fits by its SQL type). */
-static void copy_col(const db_rows_t *r, size_t col, char *buf, size_t len)
-{
-    size_t n = 0;
-    const char *s = db_rows_str(r, col, &n);
-    if (s == NULL)
-        n = 0;
-    if (n >= len)
-        n = len - 1;
-    memcpy(buf, s != NULL ? s : "", n);
-    buf[n] = '\0';
-}
-
 /* A nullable integer column, KPI_NO_TIME for NULL. */
 static int64_t opt_i64(const db_rows_t *r, size_t col)
 {
@@ -52,9 +39,9 @@ static void rec_of(const db_rows_t *rows, sale_rec_t *r)
     r->version = db_rows_i64(rows, 1);
     r->is_void = db_rows_i64(rows, 2) != 0;
     r->is_weight = db_rows_i64(rows, 3) != 0;
-    copy_col(rows, 4, r->order_no, sizeof(r->order_no));
-    copy_col(rows, 5, r->stall_no, sizeof(r->stall_no));
-    copy_col(rows, 6, r->consumer_ref, sizeof(r->consumer_ref));
+    db_rows_copy(rows, 4, r->order_no, sizeof(r->order_no));
+    db_rows_copy(rows, 5, r->stall_no, sizeof(r->stall_no));
+    db_rows_copy(rows, 6, r->consumer_ref, sizeof(r->consumer_ref));
     r->qty = db_rows_i64(rows, 7);
     r->qty_actual = opt_i64(rows, 8);
     r->amount_fen = db_rows_i64(rows, 9);
@@ -151,7 +138,7 @@ static sf_status_t fold_range(db_t *db, int64_t market_id, const char *from, con
         for (; got < batch && db_rows_next(rows); got++) {
             rec_of(rows, &recs[got]);
             after_event = recs[got].event_id;
-            copy_col(rows, REC_NCOLUMNS, after_date, sizeof(after_date));
+            db_rows_copy(rows, REC_NCOLUMNS, after_date, sizeof(after_date));
         }
         db_rows_free(rows);
         if (kpi_acc_add(acc, recs, got) != 0)

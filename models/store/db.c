@@ -704,6 +704,21 @@ json_t *db_rows_json_str(const db_rows_t *rows, size_t col)
     return s != NULL ? json_stringn(s, len) : json_null();
 }
 
+void db_rows_copy(const db_rows_t *rows, size_t col, char *buf, size_t len)
+{
+    size_t n = 0;
+    const char *s = db_rows_str(rows, col, &n);
+    if (s == NULL)
+        n = 0;
+    if (n >= len) { /* cut to fit, never inside a UTF-8 character */
+        n = len - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(buf, s != NULL ? s : "", n);
+    buf[n] = '\0';
+}
+
 json_t *db_rows_json_int(const db_rows_t *rows, size_t col)
 {
     return db_rows_isnull(rows, col) ? json_null() : json_integer(db_rows_i64(rows, col));

@@ -87,6 +87,29 @@ START_TEST(test_round_trip_keeps_ints_strings_nulls_and_chinese)
     ck_assert(!db_rows_next(rows));
     ck_assert(!db_rows_next(rows));
     ck_assert_ptr_null(db_rows_str(rows, 0, NULL)); /* past the end */
+
+    /* copies into fixed buffers and JSON values: NULL is "" (and JSON null), a long text is cut */
+    char buf[8];
+    json_t *v;
+    db_rows_rewind(rows);
+    ck_assert(db_rows_next(rows));
+    db_rows_copy(rows, 2, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "西红"); /* 9 bytes in 7: cut before the character that does not fit */
+    db_rows_copy(rows, 2, buf, 4);
+    ck_assert_str_eq(buf, "西");
+    v = db_rows_json_str(rows, 2);
+    ck_assert_str_eq(json_string_value(v), "西红柿");
+    json_decref(v);
+    ck_assert(db_rows_next(rows) && db_rows_next(rows));
+    strcpy(buf, "x");
+    db_rows_copy(rows, 2, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "");
+    v = db_rows_json_str(rows, 2);
+    ck_assert(json_is_null(v));
+    json_decref(v);
+    v = db_rows_json_int(rows, 1);
+    ck_assert(json_is_null(v));
+    json_decref(v);
     db_rows_free(rows);
 
     /* a parameter travels as utf8mb4: three characters, and a four-byte one survives */
