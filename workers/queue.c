@@ -232,6 +232,12 @@ static queue_result_t apply(db_t *db, redis_t *r, const queue_kind_t *k, int64_t
 {
     effect_t e = {r, k, event_id, market_id, payload, QUEUE_RETRY};
     *dbfail = 0;
+    if (k->redis_only) {
+        e.res = k->handle(db, r, event_id, market_id, payload, k->ctx);
+        if (e.res == QUEUE_DONE && k->after_commit != NULL)
+            k->after_commit(db, r, event_id, market_id, payload, k->ctx);
+        return e.res;
+    }
     sf_status_t st = outbox_consume(db, k->group, event_id, run_effect, &e);
     if (st == DB_DUP)
         return QUEUE_DONE;

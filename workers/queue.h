@@ -65,6 +65,11 @@ typedef struct queue_kind {
     queue_handler_fn handle;
     queue_after_fn after_commit;
     void *ctx; /* handed to both; shared read-only if the kind runs on several threads */
+    /* 1: the handler writes nothing to MariaDB and its effect in Redis is idempotent (the
+     * same member at the same score of a sorted set), so it runs without a transaction or a
+     * processed row (db is passed but not used): a redelivery repeats it and changes nothing.
+     * Saves three statements a message (BEGIN, the processed row, COMMIT). */
+    int redis_only;
 } queue_kind_t;
 
 /* The connections and identity of one worker thread (see queue_loop). */

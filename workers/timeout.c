@@ -149,7 +149,7 @@ static void after_commit(db_t *db, redis_t *r, int64_t event_id, int64_t market_
 }
 
 static const queue_kind_t scheduler_kind = {
-    .group = TIMEOUT_SCHEDULER_GROUP, .topic = TIMEOUT_CREATED_TOPIC, .handle = schedule};
+    .group = TIMEOUT_SCHEDULER_GROUP, .topic = TIMEOUT_CREATED_TOPIC, .handle = schedule, .redis_only = 1};
 static const queue_kind_t consumer_kind = {
     .group = TIMEOUT_GROUP, .topic = TIMEOUT_TOPIC, .handle = cancel, .after_commit = after_commit};
 
