@@ -529,28 +529,31 @@ typedef struct co_work {
     size_t len;
 } co_work_t;
 
-/* The market exists, the address is the consumer's, usable in this market and in range. */
+/* The market exists, the address is the consumer's, usable in this market and in range: one
+ * statement reads both (the market's row, the address joined when it is the consumer's). */
 static sf_status_t check_address(db_t *db, const order_checkout_t *in, status_detail_t *d)
 {
     db_rows_t *rows = NULL;
-    address_t a;
-    db_param_t p[] = {DB_I64(in->market_id)};
-    sf_status_t rc = db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?", p, 1, &rows);
+    db_param_t p[] = {DB_I64(in->address_id), DB_I64(in->user_id), DB_I64(in->market_id)};
+    sf_status_t rc = db_query_row(db,
+                                  "SELECT m.lat, m.lng, a.id IS NOT NULL, COALESCE(a.market_id, 0), a.lat, a.lng"
+                                  " FROM markets m LEFT JOIN addresses a ON a.id = ? AND a.user_id = ? WHERE m.id = ?",
+                                  p, 3, &rows);
     if (rc == DB_NOROW)
         rc = status_field(d, SF_E_NO_MARKET, "market_id", NULL);
     if (rc != DB_OK)
         goto out;
-    rc = address_get_for_order(db, in->user_id, in->address_id, &a);
-    if (rc == DB_NOROW)
+    if (db_rows_i64(rows, 2) == 0) {
         rc = SF_E_UNKNOWN_ADDRESS;
-    if (rc != DB_OK)
         goto out;
-    if (a.market_id != 0 && a.market_id != in->market_id) {
+    }
+    int64_t market = db_rows_i64(rows, 3);
+    if (market != 0 && market != in->market_id) {
         rc = SF_E_ADDRESS_WRONG_MARKET;
         goto out;
     }
     int64_t m = geo_distance_m(strtod(db_rows_str(rows, 0, NULL), NULL), strtod(db_rows_str(rows, 1, NULL), NULL),
-                               a.lat, a.lng);
+                               strtod(db_rows_str(rows, 4, NULL), NULL), strtod(db_rows_str(rows, 5, NULL), NULL));
     if (m > in->radius_m)
         rc = SF_E_ADDRESS_OUT_OF_RANGE;
 out:
