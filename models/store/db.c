@@ -191,6 +191,19 @@ static stmt_entry_t *cache_find(db_stmt_cache_t *c, const char *sql, uint64_t ha
     return NULL;
 }
 
+/* Closes and forgets one cached statement (a statement whose result ended in an error is
+ * not run again: see collect()). */
+static void forget_stmt(db_stmt_cache_t *c, MYSQL_STMT *st)
+{
+    for (stmt_entry_t *e = c->head; e != NULL; e = e->next) {
+        if (e->stmt == st) {
+            unlink_entry(c, e);
+            free_entry(e);
+            return;
+        }
+    }
+}
+
 /* Prepares sql on the live connection, or returns the cached statement. NULL with the
  * failure recorded (*rc) otherwise. */
 static MYSQL_STMT *get_stmt(db_t *db, const char *sql, int *rc)
@@ -561,8 +574,15 @@ static int collect(db_t *db, MYSQL_STMT *st, outcome_t *o)
     }
     mysql_stmt_free_result(st);
     mysql_free_result(meta);
+    if (rc == DB_OK)
+        return DB_OK;
+    /* An error in the middle of the rows (a lock wait timeout or a deadlock met at the second
+     * row of a FOR UPDATE read): Connector/C leaves that statement expecting the rest of a
+     * result the server will never send, and its next execution waited for the read timeout
+     * (10 s) and lost the connection. It is closed and prepared again on its next use. */
+    forget_stmt(db->stmts, st);
     /* Classified only now: a lost connection closes st, and the metadata must go first. */
-    return rc == DB_OK ? DB_OK : classify(db, db->last_errno);
+    return classify(db, db->last_errno);
 }
 
 /* One attempt on the current connection (connecting first if there is none). */

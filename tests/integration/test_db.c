@@ -335,6 +335,51 @@ START_TEST(test_lock_wait_timeout_ends_the_transaction)
 }
 END_TEST
 
+/* A row lock that times out in the middle of a SELECT ... FOR UPDATE's rows (the server has
+ * sent the metadata and the first row, then an error instead of the next): the statement is
+ * refused as a lock wait, and the same cached statement then runs again on the same
+ * connection at once. (Found under load: a pickup's FOR UPDATE read waited for an answer the
+ * server never owed it, until the read timeout.) */
+START_TEST(test_lock_wait_inside_the_rows_leaves_the_statement_reusable)
+{
+    config_t cfg;
+    db_t db, holder;
+    db_rows_t *rows = NULL;
+    const char *sel = "SELECT id FROM acct WHERE id >= ? ORDER BY id FOR UPDATE";
+    t_db_scratch_open(&db, &cfg, run_prefix, "lockrows");
+    ck_assert_int_eq(db_open(&holder, &cfg), DB_OK);
+    t_db_script(&db, "CREATE TABLE acct (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB;"
+                     " INSERT INTO acct VALUES (1, 0), (2, 0), (3, 0)");
+    ck_assert_int_eq(db_exec(&db, "SET SESSION innodb_lock_wait_timeout = 1", NULL, 0, NULL, NULL), DB_OK);
+    int64_t conn = t_db_i64(&db, "SELECT CONNECTION_ID()", NULL, 0);
+    for (int round = 0; round < 3; round++) {
+        ck_assert_int_eq(db_begin(&holder), DB_OK);
+        ck_assert_int_eq(db_exec(&holder, "UPDATE acct SET v = v + 1 WHERE id = 2", NULL, 0, NULL, NULL), DB_OK);
+        ck_assert_int_eq(db_begin(&db), DB_OK);
+        ck_assert_int_eq(db_query(&db, sel, (db_param_t[]){DB_I64(1)}, 1, &rows), DB_DEADLOCK);
+        ck_assert_uint_eq(db.last_errno, 1205);
+        ck_assert_int_eq(db.in_tx, 0);
+        db_rows_free(rows);
+        rows = NULL;
+        db_rollback(&holder);
+        /* the same statement, the same connection: answered now, not after a read timeout */
+        time_t t0 = time(NULL);
+        ck_assert_int_eq(db_begin(&db), DB_OK);
+        int qrc = db_query(&db, sel, (db_param_t[]){DB_I64(1)}, 1, &rows);
+        ck_assert_msg(qrc == DB_OK, "rc %d errno %u %s after %ld s", qrc, db.last_errno, db.err,
+                      (long)(time(NULL) - t0));
+        ck_assert_uint_eq(rows->nrows, 3);
+        db_rows_free(rows);
+        rows = NULL;
+        ck_assert_int_eq(db_commit(&db), DB_OK);
+        ck_assert_int_le(time(NULL) - t0, 2);
+        ck_assert_int_eq(t_db_i64(&db, "SELECT CONNECTION_ID()", NULL, 0), conn); /* never rebuilt */
+    }
+    db_close(&holder);
+    t_db_scratch_close(&db, &cfg);
+}
+END_TEST
+
 /* Server-wide count of prepared statements (all sessions). */
 static int64_t prepared_count(db_t *db)
 {
@@ -478,6 +523,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, test_killed_connection_inside_a_transaction_is_db_gone_and_writes_nothing);
     tcase_add_test(tc, test_ping_rebuilds_a_killed_connection);
     tcase_add_test(tc, test_lock_wait_timeout_ends_the_transaction);
+    tcase_add_test(tc, test_lock_wait_inside_the_rows_leaves_the_statement_reusable);
     tcase_add_test(tc, test_statement_cache_survives_many_distinct_statements);
     tcase_add_test(tc, test_bad_sql_is_db_err_with_a_message);
     tcase_add_test(tc, test_script_runs_every_statement_and_reports_the_first_error);
