@@ -40,10 +40,14 @@
 #define COL_BUF_MIN 64
 
 /* Strict mode: a bad value is an error, never a silent truncation or a zero date. Only
- * modes both MariaDB 10.11 and MySQL 8 know. */
-static const char session_sql[] =
+ * modes both MariaDB 10.11 and MySQL 8 know. A row lock is waited for at most half the read
+ * timeout (%d): a statement that waits too long then fails as a lock wait, which ends the
+ * transaction and is retried, instead of the client giving up on the read, dropping the
+ * connection, and leaving the server's session waiting (and holding the transaction's
+ * locks) for InnoDB's default 50 s. */
+static const char session_fmt[] =
     "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
-    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', innodb_lock_wait_timeout = %d";
 
 /* The flag type of MYSQL_BIND.is_null/error: my_bool in MariaDB, bool in MySQL 8. */
 typedef __typeof__(*((MYSQL_BIND *)0)->is_null) flag_t;
@@ -254,6 +258,9 @@ static int connect_db(db_t *db)
     unsigned int ct = (unsigned int)cfg->db_connect_timeout_s;
     unsigned int rw = (unsigned int)cfg->db_rw_timeout_s;
 
+    char session_sql[sizeof(session_fmt) + 16];
+    int session_len = snprintf(session_sql, sizeof(session_sql), session_fmt, rw > 1 ? (int)rw / 2 : 1);
+
     MYSQL *m = mysql_init(NULL);
     if (m == NULL) {
         set_err(db, CR_OUT_OF_MEMORY, "mysql_init failed: out of memory");
@@ -265,7 +272,7 @@ static int connect_db(db_t *db)
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     if (mysql_real_connect(m, cfg->db_host, cfg->db_user, cfg->db_password, cfg->db_name, (unsigned int)cfg->db_port,
                            NULL, 0) == NULL ||
-        mysql_real_query(m, session_sql, sizeof session_sql - 1) != 0) {
+        mysql_real_query(m, session_sql, (unsigned long)session_len) != 0) {
         /* unreachable is DB_GONE; refused (a wrong password, no such database) DB_ERR */
         set_err(db, mysql_errno(m), mysql_error(m));
         mysql_close(m);
