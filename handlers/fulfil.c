@@ -67,10 +67,10 @@ static void after(api_req_t *req, worker_t *w, const fulfil_result_t *res)
         log_warn("order %lld: live update not emitted: %s", (long long)res->order_id, w->redis.err);
     if (!res->stock_moved)
         return;
-    if (cachever_bump(&w->redis, res->market_id, &version) != 0)
+    if (cachever_bump_stock(&w->redis, res->market_id, &version) != 0)
         log_warn("catalogue version of market %lld not bumped: %s", (long long)res->market_id, w->redis.err);
     else
-        api_cache_bumped(req, res->market_id, version);
+        api_cache_stock_bumped(req, res->market_id, version, NULL, 0);
 }
 
 /* Reads {"reason"}. */

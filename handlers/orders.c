@@ -39,15 +39,24 @@ static sf_status_t order_outcome(sf_status_t rc, status_detail_t *d)
     return rc;
 }
 
-/* Bumps the catalogue version after stock changed; a failure only delays the public caches
- * (never beyond their max age), so the write still succeeded. */
-static void bump(api_req_t *req, worker_t *w, int64_t market_id)
+/* Bumps the catalogue version after the stock of the lines of order doc (may be NULL) came
+ * back (a stock bump: models/cachever.h); a failure only delays the public caches (never
+ * beyond their max age), so the write still succeeded. */
+static void bump(api_req_t *req, worker_t *w, int64_t market_id, const json_t *doc)
 {
+    int64_t ids[CART_MAX_LINES];
+    size_t n = 0;
+    json_t *vos = json_object_get(doc, "vendor_orders");
+    for (size_t i = 0; i < json_array_size(vos); i++) {
+        json_t *lines = json_object_get(json_array_get(vos, i), "lines");
+        for (size_t j = 0; j < json_array_size(lines) && n < CART_MAX_LINES; j++)
+            ids[n++] = json_integer_value(json_object_get(json_array_get(lines, j), "product_id"));
+    }
     uint64_t version;
-    if (cachever_bump(&w->redis, market_id, &version) != 0)
+    if (cachever_bump_stock(&w->redis, market_id, &version) != 0)
         log_warn("catalogue version of market %lld not bumped: %s", (long long)market_id, w->redis.err);
     else
-        api_cache_bumped(req, market_id, version);
+        api_cache_stock_bumped(req, market_id, version, ids, n);
 }
 
 /* Reads {"market_id", "address_id", "note"?} into in. SF_OK, or SF_E_INVALID with d. */
@@ -100,11 +109,14 @@ static sf_status_t run_checkout(api_req_t *req, worker_t *w, order_checkout_t *i
     if (text != NULL)
         idemkey_kept(k, 201, text, len);
     uint64_t version;
+    int64_t ids[CART_MAX_LINES];
+    for (size_t i = 0; i < in->nlines; i++)
+        ids[i] = lines[i].product_id;
     if (cart_checked_out(&w->redis, in->user_id, in->market_id, &version) != 0)
         log_warn("order %lld placed but the cart of user %lld not emptied nor the catalogue of market %lld bumped: %s",
                  (long long)order_id, (long long)in->user_id, (long long)in->market_id, w->redis.err);
     else
-        api_cache_bumped(req, in->market_id, version);
+        api_cache_stock_bumped(req, in->market_id, version, ids, in->nlines);
     return SF_OK;
 }
 
@@ -172,11 +184,11 @@ static void cancel(api_req_t *req, worker_t *w)
     if (valid_path_id(req, 0, &id) == 0)
         rc = order_outcome(payment_cancel_by_consumer(&w->db, req->who.user_id, id, &market_id), &d);
     if (rc == SF_OK) {
-        bump(req, w, market_id); /* the stock came back */
         if (events_order_changed(&w->db, &w->redis, req->cfg->events_keep, id) != 0)
             log_warn("cancel %s: order %lld cancelled, events not emitted: %s", req->request_id, (long long)id,
                      w->redis.err);
         rc = render(w, req->who.user_id, id, &doc, &d);
+        bump(req, w, market_id, doc); /* the stock of its lines came back */
     }
     api_reply_result(req, w, rc, &d, 200, doc);
 }

@@ -81,6 +81,7 @@ static void get_product(api_req_t *req, worker_t *w)
     sf_status_t rc = valid_path_id(req, 0, &id) == 0 ? product_market_of(&w->db, id, &market_id) : SF_E_NOT_FOUND;
     if (rc == SF_OK) {
         req->cache_market = cachever_tag(&w->redis, market_id, &req->cache_version);
+        req->cache_product = id; /* its buyer reads its stock back at once (api_cache_stock_bumped) */
         rc = product_get(&w->db, id, 0, 0, &doc);
     }
     if (rc == SF_E_NOT_FOUND)

@@ -3,7 +3,11 @@
  * catalogue shows (markets, stalls, vendors' public records, categories, products, guide
  * prices, notices) bumps its market's version after it commits; the bump is published on
  * the CACHEVER_CHANNEL channel, and each server's loop threads drop their cached answers
- * for that market (server/cache.c). A cached read records the version it read *before*
+ * for that market (server/cache.c). A bump is of one of two kinds (server/http/cache.h):
+ * hard (cachever_bump: "<market>:<version>"), older answers stale at once; or stock
+ * (cachever_bump_stock: "<market>:<version>:s"), only the stock of the order flow moved
+ * (checkout, cancel, expiry, reject, pick), older answers served a little longer
+ * (cache.stock_stale_ms). One counter for both. A cached read records the version it read *before*
  * querying, so an answer computed while a write races it is already stale when stored.
  * Worker threads only (they own the redis_t).
  */
@@ -31,5 +35,14 @@ int64_t cachever_tag(redis_t *r, int64_t market_id, uint64_t *ver);
  * before it replies. 0, or -1 if Redis failed: then cached answers may stay stale for up to
  * CACHE_MAX_AGE_S (server/cache.h), never longer. */
 int cachever_bump(redis_t *r, int64_t market_id, uint64_t *version);
+
+/* The same for a stock bump (published "<market>:<version>:s"); the handler passes the new
+ * version on with api_cache_stock_bumped(). */
+int cachever_bump_stock(redis_t *r, int64_t market_id, uint64_t *version);
+
+/* A CACHEVER_CHANNEL message: "<market>:<version>" (hard), "<market>:<version>:s" (stock),
+ * "<market>:<version>:h" (hard). 0 with the fields filled, *stock 1 for a stock bump; -1 if
+ * it is none of these (or the market is not positive). */
+int cachever_parse(const char *msg, size_t len, int64_t *market_id, uint64_t *version, int *stock);
 
 #endif

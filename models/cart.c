@@ -176,8 +176,9 @@ int cart_clear(redis_t *r, int64_t user_id, int64_t market_id)
  * library, not queue's `stallfront`: each FUNCTION LOAD REPLACE then only ever replaces
  * itself. sf_cart_done KEYS[1] = the cart, KEYS[2] = the market's catalogue version (cachever.h),
  * ARGV = the channel, the market id: after a checkout, the cart deleted and the version
- * bumped and published ("<market>:<version>", as cachever_bump does) in one call; returns the
- * version. */
+ * bumped and published as a stock bump ("<market>:<version>:s", as cachever_bump_stock does)
+ * in one call; returns {version} (the library before stock bumps returned the bare version
+ * and published a hard bump: a Redis still holding it gets this one loaded). */
 static const char set_lua[] =
     "#!lua name=" CART_FUNCTION_LIB "\n"
     "redis.register_function('sf_cart_set', function(keys, args)\n"
@@ -195,8 +196,8 @@ static const char set_lua[] =
     "redis.register_function('sf_cart_done', function(keys, args)\n"
     "  redis.call('DEL', keys[1])\n"
     "  local ver = redis.call('INCR', keys[2])\n"
-    "  redis.call('PUBLISH', args[1], args[2] .. ':' .. ver)\n"
-    "  return ver\n"
+    "  redis.call('PUBLISH', args[1], args[2] .. ':' .. ver .. ':s')\n"
+    "  return {ver}\n"
     "end)\n";
 
 int cart_functions_load(redis_t *r)
@@ -239,10 +240,24 @@ int cart_checked_out(redis_t *r, int64_t user_id, int64_t market_id, uint64_t *v
         log_info("cart: Redis does not have the %s functions; loading them", CART_FUNCTION_LIB);
         rep = cart_functions_load(r) == 0 ? fcall_done(r, key, ver_key, market_id) : NULL;
     }
-    if ((rep = expect(r, rep, REDIS_REPLY_INTEGER, "cart FCALL sf_cart_done")) == NULL)
+    if (rep != NULL && rep->type == REDIS_REPLY_INTEGER) { /* the old library: done, as a hard bump */
+        if (version != NULL)
+            *version = (uint64_t)rep->integer;
+        freeReplyObject(rep);
+        log_info("cart: Redis has an older %s library; loading this one", CART_FUNCTION_LIB);
+        if (cart_functions_load(r) != 0)
+            log_warn("cart: %s not loaded: %s", CART_FUNCTION_LIB, r->err);
+        return 0;
+    }
+    if ((rep = expect(r, rep, REDIS_REPLY_ARRAY, "cart FCALL sf_cart_done")) == NULL)
         return -1;
+    if (rep->elements != 1 || rep->element[0]->type != REDIS_REPLY_INTEGER) {
+        snprintf(r->err, sizeof(r->err), "cart FCALL sf_cart_done: unexpected reply");
+        freeReplyObject(rep);
+        return -1;
+    }
     if (version != NULL)
-        *version = (uint64_t)rep->integer;
+        *version = (uint64_t)rep->element[0]->integer;
     freeReplyObject(rep);
     return 0;
 }

@@ -69,8 +69,8 @@ int cart_clear(redis_t *r, int64_t user_id, int64_t market_id);
 
 /* After a checkout committed: empties the cart and bumps and publishes the market's catalogue
  * version (cachever.h; the order took stock, which the cached catalogue shows) in one round
- * trip (FCALL sf_cart_done, loaded as sf_cart_set is). *version gets the new version, for
- * api_cache_bumped(). 0, or -1 if Redis failed (r->err): then neither may have happened. */
+ * trip (FCALL sf_cart_done, loaded as sf_cart_set is), a stock bump. *version gets the new version, for
+ * api_cache_stock_bumped(). 0, or -1 if Redis failed (r->err): then neither may have happened. */
 int cart_checked_out(redis_t *r, int64_t user_id, int64_t market_id, uint64_t *version);
 
 /* Sets a line to qty (1..CART_QTY_MAX; 0 removes it) and restarts the cart's TTL, in one

@@ -23,7 +23,7 @@ static void after_reject(db_t *db, redis_t *r, const config_t *cfg, int64_t vo_i
              vo_id, res->order_id, res->refund_fen, res->order_status);
     if (events_order_changed(db, r, cfg->events_keep, res->order_id) != 0)
         log_warn("work: acceptance: order %" PRId64 ": live update not emitted: %s", res->order_id, r->err);
-    if (cachever_bump(r, res->market_id, NULL) != 0)
+    if (cachever_bump_stock(r, res->market_id, NULL) != 0)
         log_warn("work: acceptance: catalogue version of market %" PRId64 " not bumped", res->market_id);
 }
 

@@ -142,7 +142,7 @@ static void after_commit(db_t *db, redis_t *r, int64_t event_id, int64_t market_
     if (!changed)
         return;
     changed = 0;
-    if (cachever_bump(r, market_id, NULL) != 0)
+    if (cachever_bump_stock(r, market_id, NULL) != 0)
         log_warn("work: order %" PRId64 ": catalogue version of market %" PRId64 " not bumped", event_id, market_id);
     if (events_order_changed(db, r, db->cfg->events_keep, event_id) != 0)
         log_warn("work: order %" PRId64 ": events not emitted: %s", event_id, r->err);

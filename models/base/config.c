@@ -30,6 +30,9 @@ const config_key_t config_keys[] = {
     {"http.public_max_age_s", "10",
      "how long a client or CDN may reuse a public catalogue answer without asking (Cache-Control max-age; the ETag "
      "revalidates it after), seconds; 0: no-cache"},
+    {"cache.stock_stale_ms", "1000",
+     "how long a cached catalogue answer may still be served after only the stock of the order flow changed (checkout, "
+     "cancel, expiry, reject, pick), ms; 0: at once stale, as after any other change"},
     {"http.idle_timeout_s", "30", "idle connections are closed after this many seconds"},
     {"pool.workers", "16", "worker threads, each owning one MariaDB and one Redis connection"},
     {"pool.queue", "1024", "jobs that may wait for a worker; when full the server answers 503"},
@@ -151,6 +154,7 @@ static const slot_t slots[] = {
     I("http.conn_rps", http_conn_rps, 1, 1000000),
     I("http.conn_inflight", http_conn_inflight, 1, 100000),
     I("http.public_max_age_s", http_public_max_age_s, 0, 3600),
+    I("cache.stock_stale_ms", cache_stock_stale_ms, 0, 10000),
     I("http.idle_timeout_s", http_idle_timeout_s, 1, 3600),
     I("pool.workers", pool_workers, 1, 1024),
     I("pool.queue", pool_queue, 1, 1000000),

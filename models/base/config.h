@@ -28,6 +28,7 @@ typedef struct config {
     int http_conn_rps;      /* requests a connection may start per second before 429 */
     int http_conn_inflight; /* pool jobs one connection may have outstanding before 429 */
     int http_public_max_age_s; /* Cache-Control max-age of public catalogue answers */
+    int cache_stock_stale_ms;  /* a cached answer older than a stock-only bump is served this long */
     int http_idle_timeout_s;
     /* worker pool */
     int pool_workers; /* threads, each with one MariaDB and one Redis connection */

@@ -234,6 +234,23 @@ void api_cache_bumped(api_req_t *req, int64_t market_id, uint64_t version)
 {
     req->bumped_market = market_id;
     req->bumped_version = version;
+    req->bumped_stock = 0;
+}
+
+void api_cache_stock_bumped(api_req_t *req, int64_t market_id, uint64_t version, const int64_t *products, size_t n)
+{
+    req->bumped_market = market_id;
+    req->bumped_version = version;
+    req->bumped_stock = 1;
+    free(req->bumped_products);
+    req->bumped_products = NULL;
+    req->nbumped_products = 0;
+    if (n > 0 && (req->bumped_products = malloc(n * sizeof(*products))) != NULL) {
+        memcpy(req->bumped_products, products, n * sizeof(*products));
+        req->nbumped_products = n;
+    } else if (n > 0) {
+        req->bumped_stock = 0; /* out of memory: a hard bump keeps the writer's read right */
+    }
 }
 
 const char *api_header(const api_req_t *req, const char *name)
@@ -265,5 +282,6 @@ void api_req_free(api_req_t *req)
         free(req->signed_hdr[i]);
     clear_reply(req);
     free(req->etag);
+    free(req->bumped_products);
     free(req);
 }

@@ -77,13 +77,19 @@ typedef struct api_req {
      * kept (repeated, oversize), NULL when none was refused. */
     char *signed_hdr[API_SIGNED_N];
     const char *signed_bad;
-    principal_t who;         /* set before the handler runs on routes that admit roles */
-    int64_t cache_market;    /* ROUTE_CACHED: the market the answer belongs to (0: none) */
-    uint64_t cache_version;  /* ROUTE_CACHED: that market's catalogue version, read before the
-                                data (cachever_get), so a write racing the read leaves the entry
-                                stale, never wrong */
-    int64_t bumped_market;   /* a write that bumped this market's catalogue version ... */
-    uint64_t bumped_version; /* ... to this: see api_cache_bumped() */
+    principal_t who;          /* set before the handler runs on routes that admit roles */
+    int64_t cache_market;     /* ROUTE_CACHED: the market the answer belongs to (0: none) */
+    uint64_t cache_version;   /* ROUTE_CACHED: that market's catalogue version, read before the
+                                 data (cachever_get), so a write racing the read leaves the entry
+                                 stale, never wrong */
+    int64_t bumped_market;    /* a write that bumped this market's catalogue version ... */
+    uint64_t bumped_version;  /* ... to this: see api_cache_bumped() */
+    int bumped_stock;         /* ... by a stock bump: see api_cache_stock_bumped() */
+    int64_t *bumped_products; /* ... of these products (malloc'd), nbumped_products of them */
+    size_t nbumped_products;
+    int64_t cache_product;  /* ROUTE_CACHED: the one product the answer is about, else 0 */
+    uint64_t cache_born_ms; /* ROUTE_CACHED: monotonic ms when the worker took the job, before
+                               the version and the data were read (server/http/cache.h) */
     char request_id[72];
     char peer[64]; /* client address, for logs and throttling */
     /* the reply */
@@ -164,6 +170,14 @@ const char *api_header(const api_req_t *req, const char *name);
  * before the reply goes out, every loop thread of this server stops serving older answers,
  * so whoever got the reply reads its own write here (other servers learn it by pub/sub). */
 void api_cache_bumped(api_req_t *req, int64_t market_id, uint64_t version);
+
+/* The same for a stock bump (cachever_bump_stock: only the stock of the order flow moved) of
+ * the products listed (n of them, may be 0): this server's loops learn the version before
+ * the reply, and stop serving older answers about one of these products (GET
+ * /v1/products/{id}), so whoever got the reply sees the stock of what they bought or gave
+ * back; other answers (lists) stay servable within cache.stock_stale_ms, as on every other
+ * server. */
+void api_cache_stock_bumped(api_req_t *req, int64_t market_id, uint64_t version, const int64_t *products, size_t n);
 
 /* Forgets a reply already set, so that the HTTP layer may replace it (a limit or a
  * deadline overtaking the handler). Handlers never call it: they reply once. */

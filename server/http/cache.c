@@ -1,6 +1,7 @@
 /*
  * One loop thread's read cache (see cache.h): a chained hash table of entries on an LRU
- * list, and a small table of the newest catalogue version known per market. Stale entries
+ * list, and a small table of the newest catalogue version and the newest hard version known
+ * per market. Stale entries
  * are not hunted down when a version moves: they fail the check on their next lookup and
  * are dropped then, or age out of the LRU.
  */
@@ -22,12 +23,14 @@ typedef struct entry {
     char *etag;
     int64_t market;
     uint64_t version;
-    uint64_t stored_ms;
+    uint64_t born_ms; /* at or before its data was read */
+    int64_t product;
 } entry_t;
 
 typedef struct market_ver {
     int64_t market;
-    uint64_t version;
+    uint64_t version; /* the newest, of either kind */
+    uint64_t hard;    /* the newest hard one: nothing older is ever served */
 } market_ver_t;
 
 struct cache {
@@ -36,6 +39,7 @@ struct cache {
     size_t n, bytes;
     market_ver_t *markets;
     size_t nmarkets, capmarkets;
+    uint64_t stock_stale_ms;
 };
 
 /* FNV-1a: keys are short paths; collisions only cost a string compare. */
@@ -119,21 +123,46 @@ static market_ver_t *market_slot(cache_t *c, int64_t market, int create)
         c->markets = nm;
         c->capmarkets = ncap;
     }
-    c->markets[c->nmarkets] = (market_ver_t){market, 0};
+    c->markets[c->nmarkets] = (market_ver_t){market, 0, 0};
     return &c->markets[c->nmarkets++];
 }
 
-static uint64_t known_version(cache_t *c, int64_t market)
+void cache_set_stock_stale_ms(cache_t *c, uint64_t ms)
 {
-    market_ver_t *m = market_slot(c, market, 0);
-    return m != NULL ? m->version : 0;
+    c->stock_stale_ms = ms;
+}
+
+static void raise_version(cache_t *c, int64_t market, uint64_t version, int hard)
+{
+    market_ver_t *m = market_slot(c, market, 1);
+    if (m == NULL)
+        return;
+    if (version > m->version)
+        m->version = version;
+    if (hard && version > m->hard)
+        m->hard = version;
 }
 
 void cache_set_version(cache_t *c, int64_t market, uint64_t version)
 {
-    market_ver_t *m = market_slot(c, market, 1);
-    if (m != NULL && version > m->version)
-        m->version = version;
+    raise_version(c, market, version, 1);
+}
+
+void cache_set_stock_version(cache_t *c, int64_t market, uint64_t version)
+{
+    raise_version(c, market, version, c->stock_stale_ms == 0);
+}
+
+/* Whether an answer of `market` at `version`, born at born_ms, may be served at now_ms. */
+static int servable(cache_t *c, int64_t market, uint64_t version, uint64_t born_ms, uint64_t now_ms)
+{
+    uint64_t age = now_ms > born_ms ? now_ms - born_ms : 0;
+    if (age > CACHE_MAX_AGE_S * 1000u)
+        return 0;
+    market_ver_t *m = market_slot(c, market, 0);
+    if (m == NULL || version >= m->version)
+        return 1;
+    return version >= m->hard && age < c->stock_stale_ms;
 }
 
 int cache_get(cache_t *c, const char *key, size_t keylen, uint64_t now_ms, cache_hit_t *hit)
@@ -141,24 +170,35 @@ int cache_get(cache_t *c, const char *key, size_t keylen, uint64_t now_ms, cache
     entry_t *e = find(c, key, keylen, hash_key(key, keylen));
     if (e == NULL)
         return 0;
-    if (e->version < known_version(c, e->market) || now_ms - e->stored_ms > CACHE_MAX_AGE_S * 1000u) {
+    if (!servable(c, e->market, e->version, e->born_ms, now_ms)) {
         entry_remove(c, e);
         return 0;
     }
     lru_unlink(c, e);
     lru_push_front(c, e);
-    *hit = (cache_hit_t){e->body, e->len, e->etag, e->market, e->version};
+    market_ver_t *m = market_slot(c, e->market, 0);
+    *hit = (cache_hit_t){
+        e->body, e->len, e->etag, e->market, e->version, e->product, m != NULL && e->version < m->version};
     return 1;
 }
 
 void cache_put(cache_t *c, const char *key, size_t keylen, const char *body, size_t len, const char *etag,
-               int64_t market, uint64_t version, uint64_t now_ms)
+               int64_t market, uint64_t version, uint64_t born_ms)
 {
-    if (len > CACHE_MAX_ENTRY || version < known_version(c, market))
+    cache_put_product(c, key, keylen, body, len, etag, market, version, born_ms, 0);
+}
+
+void cache_put_product(cache_t *c, const char *key, size_t keylen, const char *body, size_t len, const char *etag,
+                       int64_t market, uint64_t version, uint64_t born_ms, int64_t product)
+{
+    /* judged as if just born: whether it is still young enough is checked when it is read */
+    if (len > CACHE_MAX_ENTRY || !servable(c, market, version, born_ms, born_ms))
         return;
-    cache_set_version(c, market, version);
     uint64_t h = hash_key(key, keylen);
     entry_t *old = find(c, key, keylen, h);
+    if (old != NULL && (old->version > version || (old->version == version && old->born_ms > born_ms)))
+        return; /* a newer answer came back first: keep it */
+    raise_version(c, market, version, 0);
     if (old != NULL)
         entry_remove(c, old);
     entry_t *e = calloc(1, sizeof(*e));
@@ -184,7 +224,8 @@ void cache_put(cache_t *c, const char *key, size_t keylen, const char *body, siz
                    .etag = e->etag,
                    .market = market,
                    .version = version,
-                   .stored_ms = now_ms};
+                   .born_ms = born_ms,
+                   .product = product};
     while (c->tail != NULL && (c->n >= CACHE_MAX_ENTRIES || c->bytes + entry_bytes(e) > CACHE_MAX_BYTES))
         entry_remove(c, c->tail);
     e->hnext = c->buckets[h & (NBUCKETS - 1)];

@@ -48,11 +48,13 @@
 /* h2o buffers a whole body before the handler runs and answers bodies above its own limit
  * with a bare 413 (HTTP/1.1) or REFUSED_STREAM (HTTP/2). It is set to this multiple of
  * http.max_body, so that bodies just over the limit get the API's error shape from us. */
-#define HARD_BODY_FACTOR   2
-#define TICK_MS            100  /* access-log flush and shutdown checks */
-#define SHUTDOWN_GOAWAY_MS 1500 /* time for GOAWAY to reach HTTP/2 clients before exit */
-#define MAX_THREADS        64
-#define WRITTEN_SLOTS      1024 /* markets whose writes this server tracks; past that, pub/sub only */
+#define HARD_BODY_FACTOR    2
+#define TICK_MS             100  /* access-log flush and shutdown checks */
+#define SHUTDOWN_GOAWAY_MS  1500 /* time for GOAWAY to reach HTTP/2 clients before exit */
+#define MAX_THREADS         64
+#define WRITTEN_SLOTS       1024 /* markets whose writes this server tracks; past that, pub/sub only */
+#define STOCK_WRITTEN_BITS  16   /* slots of products whose stock this server changed: 2^16, 512 KiB */
+#define STOCK_WRITTEN_SLOTS (1u << STOCK_WRITTEN_BITS)
 
 typedef struct written {
     int64_t market;   /* atomic; 0: a free slot */
@@ -101,6 +103,7 @@ typedef struct version_msg {
     h2o_multithread_message_t super;
     int64_t market;
     uint64_t version;
+    int stock; /* a stock bump (models/cachever.h), else a hard one */
 } version_msg_t;
 
 struct loop {
@@ -151,6 +154,11 @@ struct api_server {
      * it serves from its cache, so a client reads its own writes here at once. Open
      * addressing, slots claimed with a compare-and-swap, never freed. */
     written_t written[WRITTEN_SLOTS];
+    /* The same for the stock of single products (api_cache_stock_bumped): the newest version
+     * at which a write answered here changed the stock of a product hashing to the slot.
+     * Lossy on purpose: products sharing a slot share the newest version, which only costs a
+     * miss, never serves a stale answer. */
+    uint64_t stock_written[STOCK_WRITTEN_SLOTS];
     pthread_mutex_t ready_mu; /* loop threads report their context built */
     pthread_cond_t ready_cv;
     size_t ready;
@@ -191,6 +199,19 @@ static uint64_t written_version(api_server_t *S, int64_t market)
 {
     written_t *slot = written_slot(S, market, 0);
     return slot != NULL ? __atomic_load_n(&slot->version, __ATOMIC_ACQUIRE) : 0;
+}
+
+static uint64_t *stock_written_slot(api_server_t *S, int64_t product)
+{
+    return &S->stock_written[((uint64_t)product * 0x9E3779B97F4A7C15ULL) >> (64 - STOCK_WRITTEN_BITS)];
+}
+
+static void stock_written_raise(api_server_t *S, int64_t product, uint64_t version)
+{
+    uint64_t *slot = stock_written_slot(S, product);
+    uint64_t cur = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    while (cur < version && !__atomic_compare_exchange_n(slot, &cur, version, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        ;
 }
 
 static uint64_t now_us(void)
@@ -513,7 +534,7 @@ static int answer_from_cache(loop_t *L, h2o_req_t *req, api_req_t *a, uint64_t t
 {
     cache_hit_t hit;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
-        !cache_get(L->cache, req->path.base, req->path.len, h2o_now(L->ctx.loop), &hit)) {
+        !cache_get(L->cache, req->path.base, req->path.len, t0 / 1000, &hit)) {
         metrics_event(L->srv->metrics, L->id, METRICS_CACHE_MISS);
         return 0;
     }
@@ -523,7 +544,14 @@ static int answer_from_cache(loop_t *L, h2o_req_t *req, api_req_t *a, uint64_t t
         metrics_event(L->srv->metrics, L->id, METRICS_CACHE_MISS);
         return 0;
     }
+    if (hit.product > 0 && hit.version < __atomic_load_n(stock_written_slot(L->srv, hit.product), __ATOMIC_ACQUIRE)) {
+        /* a checkout or cancel answered here changed this product's stock: its buyer sees it */
+        metrics_event(L->srv->metrics, L->id, METRICS_CACHE_MISS);
+        return 0;
+    }
     metrics_event(L->srv->metrics, L->id, METRICS_CACHE_HIT);
+    if (hit.stock_stale)
+        metrics_event(L->srv->metrics, L->id, METRICS_CACHE_STALE);
     const h2o_iovec_t *inm = if_none_match(req);
     a->status = inm != NULL && cache_etag_matches(inm->base, inm->len, hit.etag) ? 304 : 200;
     a->out = (char *)hit.body; /* h2o_send_inline copies it before the cache is touched again */
@@ -671,7 +699,9 @@ static void run_job(pool_job_t *job, worker_t *w)
     api_req_t *a = (api_req_t *)job;
     int roles = a->route->flags & ROUTE_ROLES;
     if (roles == ROUTE_PLATFORM ? platauth_check(a, w) != 0 : roles != 0 && auth_check(a, w, roles) != 0)
-        return; /* it replied 401, 403, 429 or 503 */
+        return;                         /* it replied 401, 403, 429 or 503 */
+    if (a->route->flags & ROUTE_CACHED) /* before the handler reads the version and the data */
+        a->cache_born_ms = now_us() / 1000;
     a->route->fn(a, w);
     if ((a->route->flags & ROUTE_CACHED) && a->status == 200 && a->etag == NULL)
         a->etag = etag_of(a->out, a->out_len);
@@ -721,13 +751,19 @@ static void on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
         if (j->cs != NULL)
             j->cs->inflight--;
         conn_release(j->cs);
-        if (j->a.bumped_market > 0) { /* before the reply: the writer must read its write */
+        if (j->a.bumped_market > 0 && j->a.bumped_stock && L->srv->cfg->cache_stock_stale_ms > 0) {
+            /* only stock moved: this loop knows the version, older answers stay a little,
+             * except those about the products whose stock the writer changed */
+            for (size_t i = 0; i < j->a.nbumped_products; i++)
+                stock_written_raise(L->srv, j->a.bumped_products[i], j->a.bumped_version);
+            cache_set_stock_version(L->cache, j->a.bumped_market, j->a.bumped_version);
+        } else if (j->a.bumped_market > 0) { /* before the reply: the writer must read its write */
             written_raise(L->srv, j->a.bumped_market, j->a.bumped_version);
             cache_set_version(L->cache, j->a.bumped_market, j->a.bumped_version);
         }
         if (j->cache_key != NULL && j->a.status == 200 && j->a.cache_market > 0)
-            cache_put(L->cache, j->cache_key, strlen(j->cache_key), j->a.out, j->a.out_len, j->a.etag,
-                      j->a.cache_market, j->a.cache_version, h2o_now(L->ctx.loop));
+            cache_put_product(L->cache, j->cache_key, strlen(j->cache_key), j->a.out, j->a.out_len, j->a.etag,
+                              j->a.cache_market, j->a.cache_version, j->a.cache_born_ms, j->a.cache_product);
         guard_t *g = j->guard;
         if (g != NULL) {
             g->job = NULL;
@@ -915,6 +951,8 @@ static void on_version(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
         h2o_linklist_unlink(&m->super.link);
         if (m->market == 0)
             cache_clear(L->cache);
+        else if (m->stock)
+            cache_set_stock_version(L->cache, m->market, m->version);
         else
             cache_set_version(L->cache, m->market, m->version);
         free(m);
@@ -922,7 +960,7 @@ static void on_version(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
 }
 
 /* The subscriber's callbacks, on its thread: a copy of the news for every loop. */
-static void broadcast_version(void *ctx, int64_t market, uint64_t version)
+static void broadcast_version(void *ctx, int64_t market, uint64_t version, int stock)
 {
     api_server_t *S = ctx;
     for (size_t i = 0; i < S->nloops; i++) {
@@ -931,24 +969,26 @@ static void broadcast_version(void *ctx, int64_t market, uint64_t version)
             continue; /* that loop's entries age out within CACHE_MAX_AGE_S */
         m->market = market;
         m->version = version;
+        m->stock = stock;
         h2o_multithread_send_message(&S->loops[i]->ver_rx, &m->super);
     }
 }
 
-/* CACHEVER_CHANNEL: "<market>:<version>"; anything else is ignored. */
+/* CACHEVER_CHANNEL: "<market>:<version>" or "<market>:<version>:h" (hard),
+ * "<market>:<version>:s" (stock); anything else is ignored. */
 static void on_version_msg(void *ctx, const char *msg, size_t len)
 {
-    long long market;
-    unsigned long long version;
-    char tail;
-    if (sscanf(msg, "%lld:%llu%c", &market, &version, &tail) == 2 && market > 0)
-        broadcast_version(ctx, (int64_t)market, (uint64_t)version);
+    int64_t market;
+    uint64_t version;
+    int stock;
+    if (cachever_parse(msg, len, &market, &version, &stock) == 0)
+        broadcast_version(ctx, market, version, stock);
 }
 
 /* Reconnected: invalidations may have been missed, so every loop forgets everything. */
 static void on_version_connect(void *ctx)
 {
-    broadcast_version(ctx, 0, 0);
+    broadcast_version(ctx, 0, 0, 0);
 }
 
 /* EVENTS_CHANNEL: each loop's streams of the party get it. */
@@ -997,6 +1037,8 @@ static void loop_init(loop_t *L)
     h2o_multithread_register_receiver(L->ctx.queue, &L->ctl_rx, on_ctl);
     h2o_multithread_register_receiver(L->ctx.queue, &L->ver_rx, on_version);
     L->cache = cache_new();
+    if (L->cache != NULL)
+        cache_set_stock_stale_ms(L->cache, (uint64_t)S->cfg->cache_stock_stale_ms);
     sse_env_t env = {S->cfg, &L->ctx, S->pool, S->metrics, L->id, &L->log, &S->streams_total};
     if ((L->sse = sse_loop_new(&env)) == NULL)
         log_error("loop %zu: out of memory for event streams: GET /v1/events answers 503 on it", L->id);

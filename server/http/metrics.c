@@ -26,6 +26,8 @@ static const char *const event_names[METRICS_EVENT__COUNT][2] = {
     [METRICS_CLIENT_GONE] = {"stallfront_http_client_gone_total", "requests whose client went away before the answer"},
     [METRICS_CACHE_HIT] = {"stallfront_cache_hits_total", "catalogue reads answered from the loop threads' cache"},
     [METRICS_CACHE_MISS] = {"stallfront_cache_misses_total", "cacheable catalogue reads that went to the worker pool"},
+    [METRICS_CACHE_STALE] = {"stallfront_cache_stock_stale_hits_total",
+                             "cache hits older than a stock-only bump, served within cache.stock_stale_ms"},
     [METRICS_SSE_EVENTS] = {"stallfront_events_sent_total", "events queued on open GET /v1/events streams"},
     [METRICS_SSE_SLOW] = {"stallfront_events_slow_readers_dropped_total",
                           "event streams dropped because their reader fell events.buffer_bytes behind"},

@@ -21,6 +21,7 @@ typedef enum metrics_event {
     METRICS_CLIENT_GONE,  /* the client left before its answer */
     METRICS_CACHE_HIT,    /* a catalogue read answered from the loop thread's cache */
     METRICS_CACHE_MISS,   /* a cacheable read that went to the pool */
+    METRICS_CACHE_STALE,  /* a hit older than a stock bump, within cache.stock_stale_ms */
     METRICS_SSE_EVENTS,   /* an event queued on an open GET /v1/events stream */
     METRICS_SSE_SLOW,     /* an event stream dropped: its reader fell events.buffer_bytes behind */
     METRICS_EVENT__COUNT

@@ -847,7 +847,7 @@ START_TEST(test_a_redis_without_the_functions_gets_them_on_the_first_change)
 END_TEST
 
 /* After a checkout: one call empties the cart, bumps the market's catalogue version and
- * publishes it as cachever_bump does; another market's version and another cart untouched;
+ * publishes it as cachever_bump_stock does; another market's version and another cart untouched;
  * a Redis without the library gets it. */
 START_TEST(test_a_checked_out_cart_is_emptied_and_the_catalogue_bumped_in_one_call)
 {
@@ -880,7 +880,7 @@ START_TEST(test_a_checked_out_cart_is_emptied_and_the_catalogue_bumped_in_one_ca
     ck_assert_uint_eq(n, 1); /* another consumer's cart stays */
 
     char want[64];
-    snprintf(want, sizeof(want), "%lld:%llu", (long long)w.market, (unsigned long long)v1);
+    snprintf(want, sizeof(want), "%lld:%llu:s", (long long)w.market, (unsigned long long)v1); /* a stock bump */
     ck_assert_int_eq(redisGetReply(sub, (void **)&rep), REDIS_OK);
     ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
     ck_assert_int_eq(rep->elements, 3);
@@ -895,6 +895,56 @@ START_TEST(test_a_checked_out_cart_is_emptied_and_the_catalogue_bumped_in_one_ca
     ck_assert_int_eq(cart_checked_out(&w.r, w.user, w.market, &v2), 0);
     ck_assert_uint_eq(v2, v1 + 1);
     ck_assert_int_eq(cart_clear(&w.r, w.user + 1, w.market), 0);
+    rworld_close(&w);
+}
+END_TEST
+
+/* A Redis still holding the library from before stock bumps (sf_cart_done returning the bare
+ * version and publishing a hard bump): the checkout still counts (the cart emptied, the
+ * version bumped and given), and the library is replaced, so the next one is a stock bump. */
+START_TEST(test_an_older_cart_library_is_replaced_after_one_hard_bump)
+{
+    static const char old_lua[] = "#!lua name=" CART_FUNCTION_LIB "\n"
+                                  "redis.register_function('sf_cart_done', function(keys, args)\n"
+                                  "  redis.call('DEL', keys[1])\n"
+                                  "  local ver = redis.call('INCR', keys[2])\n"
+                                  "  redis.call('PUBLISH', args[1], args[2] .. ':' .. ver)\n"
+                                  "  return ver\n"
+                                  "end)\n";
+    rworld_t w;
+    uint64_t v0 = 0, v1 = 0, v2 = 0;
+    rworld_open(&w);
+    redisReply *rep = redis_cmd(&w.r, "FUNCTION LOAD REPLACE %s", old_lua);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_STRING);
+    freeReplyObject(rep);
+    ck_assert_int_eq(cachever_get(&w.r, w.market, &v0), 0);
+    rep = redis_cmd(&w.r, "HSET %s 3 4", w.key);
+    ck_assert_ptr_nonnull(rep);
+    freeReplyObject(rep);
+    redisContext *sub = redisConnect(w.cfg.redis_host, w.cfg.redis_port);
+    ck_assert_msg(sub != NULL && sub->err == 0, "subscriber");
+    rep = redisCommand(sub, "SUBSCRIBE %s", CACHEVER_CHANNEL);
+    ck_assert_ptr_nonnull(rep);
+    freeReplyObject(rep);
+
+    ck_assert_int_eq(cart_checked_out(&w.r, w.user, w.market, &v1), 0);
+    ck_assert_uint_eq(v1, v0 + 1);
+    ck_assert_int_eq(redis_int(&w, "EXISTS", w.key), 0);
+    ck_assert_int_eq(cart_checked_out(&w.r, w.user, w.market, &v2), 0);
+    ck_assert_uint_eq(v2, v1 + 1);
+    char want[2][64];
+    snprintf(want[0], sizeof(want[0]), "%lld:%llu", (long long)w.market, (unsigned long long)v1);
+    snprintf(want[1], sizeof(want[1]), "%lld:%llu:s", (long long)w.market, (unsigned long long)v2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(redisGetReply(sub, (void **)&rep), REDIS_OK);
+        ck_assert_int_eq(rep->elements, 3);
+        ck_assert_str_eq(rep->element[2]->str, want[i]);
+        freeReplyObject(rep);
+    }
+    redisFree(sub);
+    ck_assert_int_eq(cart_set(&w.r, w.user, w.market, 3, 4), SF_OK); /* the whole library is back */
+    ck_assert_int_eq(cart_clear(&w.r, w.user, w.market), 0);
     rworld_close(&w);
 }
 END_TEST
@@ -921,6 +971,7 @@ static Suite *cart_suite(void)
     tcase_add_test(tc, test_lines_changed_elsewhere_cost_one_more_statement_not_a_wrong_answer);
     tcase_add_test(tc, test_a_redis_without_the_functions_gets_them_on_the_first_change);
     tcase_add_test(tc, test_a_checked_out_cart_is_emptied_and_the_catalogue_bumped_in_one_call);
+    tcase_add_test(tc, test_an_older_cart_library_is_replaced_after_one_hard_bump);
     suite_add_tcase(s, tc);
     return s;
 }
