@@ -22,13 +22,26 @@
  *   --cleanup    deletes what --checkout wrote (orders SR..., their lines, vendor orders,
  *                events, the idempotency rows of scope sqlref) and gives the stock back.
  *
+ *   --idle-h2 N --port P [--hold S]: no database; opens N TCP connections to 127.0.0.1:P
+ *                (non-blocking, 500 connecting at a time), sends each the HTTP/2 client
+ *                preface and an empty SETTINGS frame, prints `idle-h2: N open` and holds
+ *                them S seconds (600) or until killed (the bench reads serve's RSS then).
+ *                Raises its open-file limit to the hard limit.
+ *
  * Options: --config FILE (the server's: db.*; STALLFRONT_* as the server reads them)
  *   --market ID (required)  --threads N (50)  --duration S (10)
  *
  * Consumers: the newest N consumer addresses usable in the market (the load driver's signed-in consumers
  * have made them); products: on sale, of an active vendor, with stock to spare.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -500,10 +513,83 @@ static sf_status_t cleanup_tx(db_t *db, void *ctx)
     return db_exec(db, "DELETE FROM idempotency_keys WHERE scope = 'sqlref'", NULL, 0, NULL, NULL);
 }
 
+/* ---- idle HTTP/2 connections ---- */
+
+static int idle_h2(int n, int port, double hold)
+{
+    static const char hello[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                                "\x00\x00\x00\x04\x00\x00\x00\x00\x00"; /* preface + SETTINGS, empty */
+    const size_t hello_len = sizeof(hello) - 1;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct pollfd *fds = calloc((size_t)n, sizeof(*fds));
+    if (fds == NULL)
+        die("out of memory");
+    int open_ = 0;
+    for (int base = 0; base < n; base += 500) {
+        int k = n - base < 500 ? n - base : 500;
+        for (int i = 0; i < k; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            if (fd < 0)
+                die("socket (%d open): %s", open_, strerror(errno));
+            if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS)
+                die("connect (%d open): %s", open_, strerror(errno));
+            fds[base + i] = (struct pollfd){.fd = fd, .events = POLLOUT};
+        }
+        int left = k;
+        double give_up = now_s() + 10;
+        while (left > 0 && now_s() < give_up) {
+            if (poll(fds + base, (nfds_t)k, 100) < 0 && errno != EINTR)
+                die("poll: %s", strerror(errno));
+            for (int i = 0; i < k; i++) {
+                struct pollfd *f = &fds[base + i];
+                if (f->events == 0 || f->revents == 0)
+                    continue;
+                int soerr = 0;
+                socklen_t sl = sizeof(soerr);
+                getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+                if (soerr != 0 || (f->revents & (POLLERR | POLLHUP)))
+                    die("connection %d: %s", base + i, strerror(soerr ? soerr : ECONNRESET));
+                if (write(f->fd, hello, hello_len) != (ssize_t)hello_len)
+                    die("connection %d: the preface not written", base + i);
+                f->events = 0;
+                left--;
+                open_++;
+            }
+        }
+        if (left > 0)
+            die("%d connections not established in 10 s", left);
+    }
+    printf("idle-h2: %d open\n", open_);
+    fflush(stdout);
+    /* hold them; drain what the server sends (its SETTINGS) so nothing backs up */
+    char buf[4096];
+    double end = now_s() + hold;
+    while (now_s() < end) {
+        for (int i = 0; i < n; i++)
+            fds[i].events = POLLIN;
+        int r = poll(fds, (nfds_t)n, 1000);
+        for (int i = 0; r > 0 && i < n; i++)
+            if (fds[i].revents & POLLIN)
+                while (read(fds[i].fd, buf, sizeof(buf)) > 0)
+                    ;
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i].fd);
+    free(fds);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
-    int threads = 50, cleanup = 0, mode = 0;
+    int threads = 50, cleanup = 0, mode = 0, idle = 0, port = 0;
+    double hold = 600;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--checkout") == 0)
@@ -520,10 +606,18 @@ int main(int argc, char **argv)
             threads = atoi(v), i++;
         else if (v != NULL && strcmp(a, "--duration") == 0)
             g_duration = atof(v), i++;
+        else if (v != NULL && strcmp(a, "--idle-h2") == 0)
+            idle = atoi(v), i++;
+        else if (v != NULL && strcmp(a, "--port") == 0)
+            port = atoi(v), i++;
+        else if (v != NULL && strcmp(a, "--hold") == 0)
+            hold = atof(v), i++;
         else
             die("usage: sf-sqlref (--checkout | --pk | --cleanup) --market ID [--config FILE] [--threads N]"
                 " [--duration S]");
     }
+    if (idle > 0 && port > 0)
+        return idle_h2(idle, port, hold);
     if (g_market <= 0 || (mode == 0 && !cleanup) || threads < 1 || threads > MAX_THREADS || g_duration <= 0)
         die("usage: sf-sqlref (--checkout | --pk | --cleanup) --market ID [--config FILE] [--threads N]"
             " [--duration S]");
