@@ -613,13 +613,15 @@ int main(int argc, char **argv)
         else if (v != NULL && strcmp(a, "--hold") == 0)
             hold = atof(v), i++;
         else
-            die("usage: sf-sqlref (--checkout | --pk | --cleanup) --market ID [--config FILE] [--threads N]"
+            die("usage: sf-sqlref (--checkout | --pk | --cleanup) --market ID [--config FILE] [--threads N] | "
+                "--idle-h2 N --port P"
                 " [--duration S]");
     }
     if (idle > 0 && port > 0)
         return idle_h2(idle, port, hold);
     if (g_market <= 0 || (mode == 0 && !cleanup) || threads < 1 || threads > MAX_THREADS || g_duration <= 0)
-        die("usage: sf-sqlref (--checkout | --pk | --cleanup) --market ID [--config FILE] [--threads N]"
+        die("usage: sf-sqlref (--checkout | --pk | --cleanup) --market ID [--config FILE] [--threads N] | --idle-h2 N "
+            "--port P"
             " [--duration S]");
     g_mode_pk = mode == 2;
     char err[512];
