@@ -33,6 +33,13 @@
  *   --credentials FILE (var/demo-credentials.json)  --config FILE (for the sandbox keys:
  *   payments.sandbox_dir; also $STALLFRONT_CONFIG and STALLFRONT_* as the server reads them)
  *   --fulfil  --seed N (the mix's random sequence; default from RAND_bytes)
+ *   --checkout-cycle --fulfil: whole orders; each consumer pays its last order (sandbox
+ *                       WeChat Pay, as the mix's paid step) before its next cycle, vendors
+ *                       and couriers take them to delivered; --orders N stops placing orders
+ *                       at N and ends the run once N are delivered (--duration still bounds it)
+ *   --at-start CMD, --at-end CMD: run by system() right before the measured window starts
+ *                       (everyone signed in) and right after its last answer arrived, before
+ *                       the report (loadtest/bench samples CPU and statement counters there)
  *
  * A progress line each second on stderr; at the end on stdout: throughput, errors by status,
  * p50/p90/p99/p99.9/max per operation (every latency kept, sorted at the end), checkout's
@@ -255,6 +262,7 @@ static int g_inflight;
 static actor_t *g_actors;
 static size_t g_nactors, g_nconsumers;
 static int g_cycle, g_fulfil, g_open;
+static uint64_t g_orders_max;   /* --orders: with --checkout-cycle --fulfil, stop at this many delivered */
 static actor_t **g_order_owner; /* order id -> consumer (for the courier's code) */
 static size_t g_order_owner_n;
 
@@ -455,7 +463,21 @@ static void consumer_next(actor_t *c, double t0)
         start(c, OP_CART_CLEAR, "DELETE", path, NULL, NULL, t0);
         return;
     }
-    if (g_cycle) { /* 3 PUTs: two lines of one stall, one of another; then checkout */
+    if (g_cycle) {                            /* 3 PUTs: two lines of one stall, one of another; then checkout */
+        if (g_fulfil && c->cycle_step == 0) { /* whole orders: pay the last one first */
+            int i = unpaid_order(c);
+            if (i >= 0) {
+                snprintf(path, sizeof(path), "/v1/orders/%" PRId64 "/payments", c->orders[i].id);
+                c->paying = c->orders[i].id;
+                snprintf(c->pay_no, sizeof(c->pay_no), "%s", c->orders[i].no);
+                start(c, OP_PAY, "POST", path, json_pack("{ss}", "provider", "wechat"), NULL, t0);
+                return;
+            }
+            if (g_orders_max > 0 && g_co_201 >= g_orders_max) { /* placed enough: wait for them */
+                c->wake_at = t0 + POLL_IDLE_S;
+                return;
+            }
+        }
         if (c->cycle_step == 0) {
             const stall_t *s1 = NULL, *s2 = NULL;
             for (int tries = 0; tries < 10000 && s2 == NULL; tries++) {
@@ -1007,6 +1029,7 @@ static void usage(void)
     fprintf(stderr, "usage: sf-loadtest [--closed N | --open RATE [--consumers N] | --checkout-cycle [--closed N]]\n"
                     "                   [--fulfil] [--duration S] [--url BASE] [--market ID]\n"
                     "                   [--credentials FILE] [--config FILE] [--seed N]\n"
+                    "                   [--orders N (with --checkout-cycle --fulfil)] [--at-start CMD] [--at-end CMD]\n"
                     "(see the comment at the top of loadtest/driver.c)\n");
     exit(2);
 }
@@ -1063,7 +1086,7 @@ int main(int argc, char **argv)
 {
     int closed = 50, consumers = 0;
     double rate = 0, duration = 15;
-    const char *creds_path = "var/demo-credentials.json", *config_path = NULL;
+    const char *creds_path = "var/demo-credentials.json", *config_path = NULL, *at_start = NULL, *at_end = NULL;
     long seed = -1;
     g_url = "http://127.0.0.1:8080";
     for (int i = 1; i < argc; i++) {
@@ -1092,11 +1115,17 @@ int main(int argc, char **argv)
             config_path = v, i++;
         else if (strcmp(a, "--seed") == 0)
             seed = atol(v), i++;
+        else if (strcmp(a, "--orders") == 0)
+            g_orders_max = strtoull(v, NULL, 10), i++;
+        else if (strcmp(a, "--at-start") == 0)
+            at_start = v, i++;
+        else if (strcmp(a, "--at-end") == 0)
+            at_end = v, i++;
         else
             usage();
     }
     g_open = rate > 0;
-    if (closed < 1 || duration <= 0 || rate < 0 || (g_open && g_cycle))
+    if (closed < 1 || duration <= 0 || rate < 0 || (g_open && g_cycle) || (g_orders_max > 0 && !(g_cycle && g_fulfil)))
         usage();
     g_nconsumers = g_open ? (size_t)(consumers > 0 ? consumers : 200) : (size_t)closed;
     if (seed < 0 && RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1)
@@ -1166,6 +1195,8 @@ int main(int argc, char **argv)
             : g_open ? "open loop"
                      : "closed loop");
 
+    if (at_start != NULL && system(at_start) != 0)
+        die("--at-start %s failed", at_start);
     g_t_start = now_s();
     g_t_end = g_t_start + duration;
     double next_tick = g_t_start + 1;
@@ -1173,7 +1204,7 @@ int main(int argc, char **argv)
     size_t rr = 0;
     while (!g_stop) {
         double t = now_s();
-        if (t >= g_t_end)
+        if (t >= g_t_end || (g_orders_max > 0 && g_delivered >= g_orders_max))
             break;
         if (g_open) { /* every request due by now, each at its intended time */
             uint64_t due = (uint64_t)((t - g_t_start) * rate);
@@ -1239,6 +1270,8 @@ int main(int argc, char **argv)
             g_actors[i].wake_at = 1e18;
         pump(20);
     }
+    if (at_end != NULL && system(at_end) != 0)
+        die("--at-end %s failed", at_end);
     report(secs);
     if (g_fulfil)
         for (size_t i = g_nconsumers + nv; i < g_nactors; i++) {

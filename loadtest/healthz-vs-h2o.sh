@@ -37,45 +37,11 @@ if ! command -v h2load >/dev/null || ! command -v h2o >/dev/null; then
     exit 1
 fi
 
-free_port() {
-    local p
-    for _ in $(seq 50); do
-        p=$(shuf -i 20000-60000 -n 1)
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    echo "no free port found" >&2
-    exit 1
-}
+# free_port, wait_port, h2load_rps, start_h2o
+source loadtest/lib.sh
 
-wait_port() { # PORT
-    for _ in $(seq 100); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$1/healthz" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing answered on port $1 (logs in $WORK; KEEP=1 keeps them)" >&2
-    exit 1
-}
-
-# Requests/s from h2load's "finished in" line; exits if any answer was missing or not 2xx.
-rps() { # URL
-    local out ok
-    out=$(h2load -c50 -m10 -t1 -n "$REQUESTS" "$1" 2>&1)
-    ok=$(awk '/status codes:/ {print $3}' <<<"$out")
-    [[ $ok == "$REQUESTS" ]] || { echo "only $ok of $REQUESTS answered 2xx at $1" >&2; echo "$out" >&2; exit 1; }
-    awk '/^finished in/ {print $4}' <<<"$out"
-}
-
-# Debian's h2o serving the 15 bytes of /healthz as a file, access log to LOG; sets PORT.
-start_h2o() { # NAME LOG
-    local port
-    port=$(free_port)
-    PORT=$port
-    printf 'listen:\n  host: 127.0.0.1\n  port: %s\nnum-threads: %s\nhosts:\n  default:\n    paths:\n' \
-        "$port" "$THREADS" >"$WORK/$1.conf"
-    printf '      /:\n        file.dir: %s\naccess-log: %s\n' "$WORK/docroot" "$2" >>"$WORK/$1.conf"
-    h2o -c "$WORK/$1.conf" >"$WORK/$1.log" 2>&1 &
-    PIDS+=($!)
-}
+# Requests/s of REQUESTS GETs of URL; exits if any answer was missing or not 2xx.
+rps() { h2load_rps "$REQUESTS" 50 10 "$1"; }
 
 # stallfront with its access log to LOG (a path, or off); sets PORT.
 start_sf() { # NAME LOG
@@ -112,9 +78,9 @@ start_sf sf-quiet off
 SF_QUIET=$PORT
 start_sf sf-logged "$WORK/sf-access.log"
 SF_LOGGED=$PORT
-start_h2o h2o-quiet /dev/null
+start_h2o h2o-quiet "$WORK/docroot" /dev/null "$THREADS"
 H2O_QUIET=$PORT
-start_h2o h2o-logged "$WORK/h2o-access.log"
+start_h2o h2o-logged "$WORK/docroot" "$WORK/h2o-access.log" "$THREADS"
 H2O_LOGGED=$PORT
 for p in "$SF_QUIET" "$SF_LOGGED" "$H2O_QUIET" "$H2O_LOGGED"; do wait_port "$p"; done
 
