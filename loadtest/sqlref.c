@@ -7,8 +7,9 @@
  * Modes:
  *   --checkout   one checkout cycle per iteration, as the server issues it for the cycle of
  *                issue 11 (3 cart PUTs of lines from 2 stalls, then POST /v1/orders):
- *                  3 x (the product read of a cart PUT + the re-read of the cart's products),
- *                  the market, the address, the idempotency claim, then in one transaction
+ *                  3 x the read of a cart PUT (the product and the cart's others, one
+ *                  statement), the market and the address (one statement), the
+ *                  idempotency claim, then in one transaction
  *                  (db_tx, BEGIN ... COMMIT): the products locked and read in one statement,
  *                  the stock taken, INSERT orders ... RETURNING, INSERT vendor_orders ...
  *                  RETURNING, INSERT order_events, INSERT order_lines ... RETURNING, the
@@ -132,18 +133,13 @@ typedef struct cycle {
     int short_;
 } cycle_t;
 
-/* A cart PUT's reads: the product, then the cart's products (n ids, the IN list padded as
- * models/cart.c pads it: 1, 2, 4). */
+/* A cart PUT's read: the product and the cart's other products in one statement (n ids, the
+ * IN list padded as models/cart.c pads it: 1, 2, 4), as models/cart.c's cart_change() reads
+ * them when it knows the cart's lines (its per-process hint). */
 static int cart_put_reads(db_t *db, cycle_t *c, size_t n)
 {
     db_rows_t *rows = NULL;
-    int rc = db_query_row(db,
-                          "SELECT p.id, p.market_id, p.stock, p.status = 'on_sale', v.status = 'active'"
-                          " FROM products p JOIN vendors v ON v.id = p.vendor_id WHERE p.id = ?",
-                          (db_param_t[]){DB_I64(c->p[n - 1]->id)}, 1, &rows);
-    db_rows_free(rows);
-    if (rc != DB_OK)
-        return rc;
+    int rc;
     static const char *const view[] = {
         NULL,
         "SELECT p.id, p.name, p.stall_id, p.pricing_mode, p.price_fen, p.per_g, p.unit, p.stock,"
@@ -369,13 +365,10 @@ static int one_cycle(db_t *db, worker_t *w)
             return -1;
 
     db_rows_t *rows = NULL;
-    int rc = db_query_row(db, "SELECT lat, lng FROM markets WHERE id = ?", (db_param_t[]){DB_I64(g_market)}, 1, &rows);
-    db_rows_free(rows);
-    if (rc == DB_OK)
-        rc = db_query_row(db,
-                          "SELECT id, user_id, market_id, name, phone, text, lat, lng FROM addresses"
-                          " WHERE id = ? AND user_id = ?",
-                          (db_param_t[]){DB_I64(c.a->id), DB_I64(c.a->user_id)}, 2, &rows);
+    int rc = db_query_row(db,
+                          "SELECT m.lat, m.lng, a.id IS NOT NULL, COALESCE(a.market_id, 0), a.lat, a.lng"
+                          " FROM markets m LEFT JOIN addresses a ON a.id = ? AND a.user_id = ? WHERE m.id = ?",
+                          (db_param_t[]){DB_I64(c.a->id), DB_I64(c.a->user_id), DB_I64(g_market)}, 3, &rows);
     db_rows_free(rows);
     if (rc != DB_OK)
         return -1;
