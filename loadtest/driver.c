@@ -13,7 +13,8 @@
  *              line sometimes comes out up to 10% lighter), ready;
  *   couriers   (--fulfil) the demo couriers: shift on, location heartbeat every 3 s next to
  *              the market, take offers, pick up (retried until every stall is ready),
- *              deliver with the consumer's code (read from the consumer's order).
+ *              deliver with the consumer's code (read from the consumer's order);
+ *              deliveries an earlier run left assigned or picked up are finished first.
  *
  * Modes:
  *   --closed N          N consumers, each waits for its answer before its next request
@@ -99,6 +100,7 @@ enum {
     OP_V_PICK,
     OP_V_READY,
     OP_C_SHIFT,
+    OP_C_MINE,
     OP_C_LOCATION,
     OP_C_OFFERS,
     OP_C_ACCEPT,
@@ -108,9 +110,9 @@ enum {
     OP_N
 };
 static const char *op_name[OP_N] = {
-    "market",     "stalls",     "category",   "search",   "product",  "cart_put", "orders",   "order",  "checkout",
-    "pay_create", "pay_notify", "cart_clear", "signin",   "address",  "v_list",   "v_accept", "v_pick", "v_ready",
-    "c_shift",    "c_location", "c_offers",   "c_accept", "c_pickup", "c_code",   "c_deliver"};
+    "market",     "stalls",     "category",   "search",   "product",  "cart_put", "orders",   "order",    "checkout",
+    "pay_create", "pay_notify", "cart_clear", "signin",   "address",  "v_list",   "v_accept", "v_pick",   "v_ready",
+    "c_shift",    "c_mine",     "c_location", "c_offers", "c_accept", "c_pickup", "c_code",   "c_deliver"};
 
 typedef struct stat {
     uint32_t *lat_us; /* every latency, µs */
@@ -240,7 +242,8 @@ typedef struct actor {
     double next_beat;
     int64_t delivery, order_id;
     char code[16];
-    int phase; /* 0 offers, 1 pickup, 2 code, 3 deliver */
+    int phase;  /* 0 offers, 1 pickup, 2 code, 3 deliver */
+    int resume; /* at the start: 0 look for an assigned delivery, 1 for a picked-up one */
     const char *user, *pass;
 } actor_t;
 
@@ -787,15 +790,27 @@ static void courier_next(actor_t *k)
         return;
     }
     switch (k->phase) {
-    case 0: start(k, OP_C_OFFERS, "GET", "/v1/courier/offers", NULL, NULL, t); return;
+    case 0:
+        /* deliveries an earlier run left with this courier are finished first: a courier
+         * carrying them is offered nothing more */
+        if (k->resume < 2) {
+            start(k, OP_C_MINE, "GET",
+                  k->resume == 0 ? "/v1/courier/deliveries?status=assigned&limit=1"
+                                 : "/v1/courier/deliveries?status=picked_up&limit=1",
+                  NULL, NULL, t);
+            return;
+        }
+        start(k, OP_C_OFFERS, "GET", "/v1/courier/offers", NULL, NULL, t);
+        return;
     case 1:
         snprintf(path, sizeof(path), "/v1/courier/deliveries/%" PRId64 "/pickup", k->delivery);
         start(k, OP_C_PICKUP, "POST", path, NULL, NULL, t);
         return;
     case 2: { /* the consumer reads the code off the order and tells it */
         actor_t *c = k->order_id > 0 && (size_t)k->order_id < g_order_owner_n ? g_order_owner[k->order_id] : NULL;
-        if (c == NULL) { /* not one of ours: no code to be had */
+        if (c == NULL) { /* not one of ours: no code to be had (and no more resuming) */
             k->phase = 0;
+            k->resume = 2;
             sleep_for(k, POLL_IDLE_S);
             return;
         }
@@ -827,6 +842,20 @@ static void courier_done(actor_t *k, xfer_t *x, long st)
         start(k, OP_C_SHIFT, "POST", "/v1/courier/shift", json_pack("{sb}", "on", 1), NULL, now_s());
         return;
     case OP_C_SHIFT: k->ready = 1; return;
+    case OP_C_MINE: {
+        json_t *o = st == 200 && (j = answer_json(x)) != NULL ? json_array_get(json_object_get(j, "items"), 0) : NULL;
+        if (o != NULL) {
+            k->delivery = json_integer_value(json_object_get(o, "id"));
+            k->order_id = json_integer_value(json_object_get(o, "order_id"));
+            k->phase = k->resume == 0 ? 1 : 2;
+        } else if (st == 200) {
+            k->resume++; /* none left in this status: the next, then offers */
+        } else {
+            k->resume = 2;
+        }
+        json_decref(j);
+        return;
+    }
     case OP_C_OFFERS:
         if (st == 200 && (j = answer_json(x)) != NULL) {
             json_t *o = json_array_get(json_object_get(j, "items"), 0);
@@ -847,10 +876,10 @@ static void courier_done(actor_t *k, xfer_t *x, long st)
     case OP_C_PICKUP:
         if (st == 200)
             k->phase = 2;
-        else if (st == 409)
+        else if (st == 409 && k->resume >= 2)
             sleep_for(k, POLL_IDLE_S); /* a stall is not ready yet */
-        else
-            k->phase = 0;
+        else /* an earlier run's delivery its stalls never readied: left, on to the picked-up ones */
+            k->phase = 0, k->resume = k->resume == 0 ? 1 : 2;
         return;
     case OP_C_CODE:
         if (st == 200 && (j = answer_json(x)) != NULL) {
