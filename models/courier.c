@@ -341,12 +341,16 @@ static int by_merit(const void *a, const void *b)
 }
 
 /* The MariaDB half: keeps those on shift, active, of the market (and never offered this
- * delivery), with their load and last offer; in the fixed-size IN list unused slots are 0. */
+ * delivery), with their load and last offer; in the fixed-size IN list unused slots are 0.
+ * Each figure is index dives, whatever a courier's history: the load two equality lookups of
+ * ix_deliveries_courier (an IN list there read all of the courier's deliveries), the last
+ * offer the last entry of ix_offers_courier_time (sql/0008; a MAX() in a correlated
+ * subquery read them all). */
 #define CAND_SQL                                                                                                       \
-    "SELECT c.id, (SELECT COUNT(*) FROM deliveries d WHERE d.courier_id = c.id"                                        \
-    " AND d.status IN ('assigned', 'picked_up')),"                                                                     \
-    " COALESCE((SELECT FLOOR(UNIX_TIMESTAMP(MAX(o.offered_at)) * 1000) FROM delivery_offers o"                         \
-    " WHERE o.courier_id = c.id), 0)"                                                                                  \
+    "SELECT c.id, (SELECT COUNT(*) FROM deliveries d WHERE d.courier_id = c.id AND d.status = 'assigned')"             \
+    " + (SELECT COUNT(*) FROM deliveries d WHERE d.courier_id = c.id AND d.status = 'picked_up'),"                     \
+    " COALESCE(FLOOR(UNIX_TIMESTAMP((SELECT o.offered_at FROM delivery_offers o WHERE o.courier_id = c.id"             \
+    " ORDER BY o.offered_at DESC LIMIT 1)) * 1000), 0)"                                                                \
     " FROM couriers c WHERE c.market_id = ? AND c.on_shift = 1 AND c.status = 'active'"                                \
     " AND (? = 0 OR NOT EXISTS (SELECT 1 FROM delivery_offers x WHERE x.delivery_id = ? AND x.courier_id = c.id))"     \
     " AND c.id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
