@@ -455,6 +455,20 @@ static int unpaid_order(actor_t *c)
     return -1;
 }
 
+/* Starts paying the consumer's newest unpaid order: 1, or 0 when it has none. */
+static int pay_unpaid(actor_t *c, double t0)
+{
+    char path[96];
+    int i = unpaid_order(c);
+    if (i < 0)
+        return 0;
+    snprintf(path, sizeof(path), "/v1/orders/%" PRId64 "/payments", c->orders[i].id);
+    c->paying = c->orders[i].id;
+    snprintf(c->pay_no, sizeof(c->pay_no), "%s", c->orders[i].no);
+    start(c, OP_PAY, "POST", path, json_pack("{ss}", "provider", "wechat"), NULL, t0);
+    return 1;
+}
+
 static void browse(actor_t *c, double r, double t0);
 
 /* The consumer's next request of the mix (or of the cycle). */
@@ -468,14 +482,8 @@ static void consumer_next(actor_t *c, double t0)
     }
     if (g_cycle) {                            /* 3 PUTs: two lines of one stall, one of another; then checkout */
         if (g_fulfil && c->cycle_step == 0) { /* whole orders: pay the last one first */
-            int i = unpaid_order(c);
-            if (i >= 0) {
-                snprintf(path, sizeof(path), "/v1/orders/%" PRId64 "/payments", c->orders[i].id);
-                c->paying = c->orders[i].id;
-                snprintf(c->pay_no, sizeof(c->pay_no), "%s", c->orders[i].no);
-                start(c, OP_PAY, "POST", path, json_pack("{ss}", "provider", "wechat"), NULL, t0);
+            if (pay_unpaid(c, t0))
                 return;
-            }
             if (g_orders_max > 0 && g_co_201 >= g_orders_max) { /* placed enough: wait for them */
                 c->wake_at = t0 + POLL_IDLE_S;
                 return;
@@ -527,14 +535,8 @@ static void consumer_next(actor_t *c, double t0)
         return;
     }
     if (r >= 99) {
-        int i = unpaid_order(c);
-        if (i >= 0) {
-            snprintf(path, sizeof(path), "/v1/orders/%" PRId64 "/payments", c->orders[i].id);
-            c->paying = c->orders[i].id;
-            snprintf(c->pay_no, sizeof(c->pay_no), "%s", c->orders[i].no);
-            start(c, OP_PAY, "POST", path, json_pack("{ss}", "provider", "wechat"), NULL, t0);
+        if (pay_unpaid(c, t0))
             return;
-        }
         r = rnd() * 85; /* nothing to pay: browse */
     }
     browse(c, r, t0);
@@ -599,17 +601,26 @@ static int consumer_done(actor_t *c, xfer_t *x, long st)
         if (st == 200 && (j = answer_json(x)) != NULL) {
             snprintf(c->token, sizeof(c->token), "%s", json_string_value(json_object_get(j, "token")));
             json_decref(j);
-            start(c, OP_ADDRESS, "POST", "/v1/addresses",
-                  json_pack("{sssssssfsf}", "name", "压测", "phone", "13800000000", "text", "市场东门外 100 米", "lat",
-                            g_lat + 0.001, "lng", g_lng + 0.001),
-                  NULL, now_s());
+            /* an address of an earlier run if it has one (a consumer may keep 50), else a new one */
+            char path[64];
+            snprintf(path, sizeof(path), "/v1/addresses?market_id=%" PRId64, g_market);
+            start(c, OP_ADDRESS, "GET", path, NULL, NULL, now_s());
             return 1;
         }
         die("sign-in of consumer %d: HTTP %ld %.200s", c->idx, st, x->ans ? x->ans : "");
         return 0;
     case OP_ADDRESS:
         if ((st == 200 || st == 201) && (j = answer_json(x)) != NULL) {
-            c->address_id = json_integer_value(json_object_get(j, "id"));
+            json_t *items = json_object_get(j, "items"), *a = items != NULL ? json_array_get(items, 0) : j;
+            if (a == NULL) { /* none yet */
+                json_decref(j);
+                start(c, OP_ADDRESS, "POST", "/v1/addresses",
+                      json_pack("{sssssssfsf}", "name", "压测", "phone", "13800000000", "text", "市场东门外 100 米",
+                                "lat", g_lat + 0.001, "lng", g_lng + 0.001),
+                      NULL, now_s());
+                return 1;
+            }
+            c->address_id = json_integer_value(json_object_get(a, "id"));
             json_decref(j);
             if (g_fulfil) { /* its orders from earlier runs, whose codes the couriers will ask for */
                 start(c, OP_ORDERS, "GET", "/v1/orders?limit=100", NULL, NULL, now_s());
