@@ -38,9 +38,19 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+static pid_t redis_pid;
+
+/* The server, with a Redis of this test's own: the catalogue versions and their channel are
+ * per market id, and a test beside this one that seeds a scratch database (market ids from 1
+ * again) on the suite's shared Redis bumped this test's market, hard, now and then. */
 static void server_up(const char *stale_ms)
 {
-    static char stale[64];
+    static char stale[64], port_s[16];
+    int port = t_free_port();
+    redis_pid = t_redis_start(port, NULL);
+    ck_assert_msg(redis_pid > 0, "no private redis-server on port %d", port);
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    setenv("STALLFRONT_REDIS_PORT", port_s, 1);
     snprintf(stale, sizeof(stale), "STALLFRONT_CACHE_STOCK_STALE_MS=%s", stale_ms);
     const char *env[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                          "STALLFRONT_ORDER_DELIVERY_FEE_FEN=500",
@@ -57,6 +67,7 @@ static void server_up(const char *stale_ms)
 static void server_down(void)
 {
     ck_assert_int_eq(tserver_stop(&srv, SIGTERM), 0);
+    t_redis_stop(redis_pid);
 }
 
 static double metric(const char *series)
