@@ -25,19 +25,6 @@
 
 static tserver_t srv;
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static pid_t redis_pid;
 
 /* The server, with a Redis of this test's own: the catalogue versions and their channel are
@@ -176,7 +163,7 @@ static void vendor_patch(world_t *w, const char *body)
 static uint64_t warm(world_t *w, int64_t stock)
 {
     for (int i = 0; i < 20; i++) {
-        uint64_t t = mono_ms();
+        uint64_t t = t_mono_ms();
         seen_t a = read_list(w);
         ck_assert_int_eq(a.stock, stock);
         seen_t b = read_list(w);
@@ -202,7 +189,7 @@ START_TEST(test_a_checkout_leaves_the_cache_warm_and_the_stock_catches_up_within
     checkout(&w, 3);
     ck_assert_int_eq(shop_stock(&w.s.db, w.product), 47);
     seen_t s = read_list(&w);
-    uint64_t age = mono_ms() - born_after;
+    uint64_t age = t_mono_ms() - born_after;
     if (age + 100 < BOUND_MS) { /* otherwise this machine was too slow to tell */
         ck_assert_msg(s.hit, "a checkout emptied the cache (%llu ms after the entry)", (unsigned long long)age);
         ck_assert_int_eq(s.stock, 50); /* the cached answer, from before the checkout */
@@ -224,11 +211,11 @@ START_TEST(test_a_checkout_leaves_the_cache_warm_and_the_stock_catches_up_within
         else {
             ck_assert_int_eq(s.stock, 50);
             ck_assert_msg(s.hit, "the old stock came from a new answer");
-            sleep_ms(50);
+            t_sleep_ms(50);
         }
     }
     ck_assert_msg(caught_up, "the stock shown never caught up");
-    ck_assert_int_ge(mono_ms() - born_after, BOUND_MS); /* not before the bound */
+    ck_assert_int_ge(t_mono_ms() - born_after, BOUND_MS); /* not before the bound */
     /* and the new answer is cached in turn */
     ck_assert_int_eq(read_list(&w).hit, 1);
     shop_world_down(&w.s);

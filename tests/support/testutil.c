@@ -92,10 +92,17 @@ const char *t_base(const tserver_t *s, tproto_t proto)
     return proto == T_H2TLS || proto == T_H1TLS ? s->tls_base : s->base;
 }
 
-static void sleep_ms(long ms)
+void t_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+uint64_t t_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 int tserver_start(tserver_t *s, const char *const *env)
@@ -150,7 +157,7 @@ int tserver_start(tserver_t *s, const char *const *env)
             s->pid = 0;
             return -1;
         }
-        sleep_ms(100);
+        t_sleep_ms(100);
     }
     tserver_stop(s, SIGKILL);
     return -1;
@@ -383,7 +390,7 @@ pid_t t_redis_start(int port, const char *password)
     for (int i = 0; i < 200; i++) {
         if (t_can_connect(port))
             return pid;
-        sleep_ms(25);
+        t_sleep_ms(25);
     }
     t_redis_stop(pid);
     return -1;
@@ -466,7 +473,7 @@ int t_work_start(twork_t *w, const char *const *env, const char *const *args)
             w->pid = 0;
             return -1;
         }
-        sleep_ms(100);
+        t_sleep_ms(100);
     }
     t_work_stop(w, SIGKILL);
     return -1;

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct tserver {
@@ -36,6 +37,11 @@ const char *t_env(const char *name);
 
 /* A TCP port nobody listens on right now. */
 int t_free_port(void);
+
+/* Sleeps ms milliseconds; the monotonic clock in milliseconds (for polling with a bound,
+ * never for asserting speed). */
+void t_sleep_ms(long ms);
+uint64_t t_mono_ms(void);
 
 /* Starts `stallfront serve` with the test environment plus `env` ("KEY=VALUE", NULL-ended),
  * on fresh ports, and waits (bounded) until /healthz answers. 0 or -1. */
