@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "tests/support/dbtest.h"
 #include "tests/support/fixture.h"
 #include "tests/support/shop.h"
 #include "tests/support/sandboxkeys.h"
@@ -522,6 +523,9 @@ END_TEST
 
 int main(void)
 {
+    t_iso_t iso; /* a database and a Redis of its own: its `work` must not do its neighbours' work */
+    if (t_isolate(&iso, "lifecycle") != 0)
+        return 1;
     curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("lifecycle");
     TCase *tc = tcase_create("lifecycle");
@@ -535,5 +539,6 @@ int main(void)
         fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
         failed++;
     }
+    t_isolate_end(&iso);
     return failed == 0 ? 0 : 1;
 }

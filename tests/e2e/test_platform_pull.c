@@ -640,6 +640,9 @@ static Suite *pull_suite(void)
 
 int main(void)
 {
+    t_iso_t iso; /* a database and a Redis of its own: its `work` must not do its neighbours' work */
+    if (t_isolate(&iso, "pull") != 0)
+        return 1;
     curl_global_init(CURL_GLOBAL_ALL);
     int failed = t_run(pull_suite(), 0);
     curl_global_cleanup();
@@ -647,5 +650,6 @@ int main(void)
         fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
         failed++;
     }
+    t_isolate_end(&iso);
     return failed == 0 ? 0 : 1;
 }

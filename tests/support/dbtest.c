@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "tests/support/dbtest.h"
+#include "tests/support/testutil.h"
 
 const char *const t_db_env[] = {"STALLFRONT_DB_HOST",     "STALLFRONT_DB_PORT", "STALLFRONT_DB_USER",
                                 "STALLFRONT_DB_PASSWORD", "STALLFRONT_DB_NAME", NULL};
@@ -95,4 +97,59 @@ int64_t t_db_insert(db_t *db, const char *sql, const db_param_t *p, size_t n)
     uint64_t id = 0;
     ck_assert_msg(db_exec(db, sql, p, n, NULL, &id) == DB_OK, "`%s`: %s", sql, db->err);
     return (int64_t)id;
+}
+
+/* Runs sql on a connection to the configured server (not inside a test: no assertion). */
+static int admin_sql(const char *sql)
+{
+    config_t cfg;
+    db_t db;
+    char err[256];
+    if (config_load(&cfg, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "isolate: config: %s\n", err);
+        return -1;
+    }
+    int rc = db_open(&db, &cfg) == DB_OK && db_exec_script(&db, sql, strlen(sql)) == DB_OK ? 0 : -1;
+    if (rc != 0)
+        fprintf(stderr, "isolate: `%s`: %s\n", sql, db.err);
+    db_close(&db);
+    config_free(&cfg);
+    return rc;
+}
+
+int t_isolate(t_iso_t *iso, const char *name)
+{
+    char sql[256], port[16];
+    const char *password = getenv("STALLFRONT_REDIS_PASSWORD");
+    memset(iso, 0, sizeof(*iso));
+    snprintf(iso->db, sizeof(iso->db), "sf_iso_%s_%ld", name, (long)getpid());
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s CHARACTER SET utf8mb4", iso->db,
+             iso->db);
+    if (admin_sql(sql) != 0)
+        return -1;
+    int p = t_free_port();
+    iso->redis = (int)t_redis_start(p, password != NULL && password[0] != '\0' ? password : NULL);
+    if (iso->redis <= 0) {
+        fprintf(stderr, "isolate: no redis-server on port %d\n", p);
+        t_isolate_end(iso);
+        return -1;
+    }
+    snprintf(port, sizeof(port), "%d", p);
+    setenv("STALLFRONT_DB_NAME", iso->db, 1);
+    setenv("STALLFRONT_REDIS_HOST", "127.0.0.1", 1);
+    setenv("STALLFRONT_REDIS_PORT", port, 1);
+    return 0;
+}
+
+void t_isolate_end(t_iso_t *iso)
+{
+    char sql[160];
+    if (iso->db[0] != '\0') {
+        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", iso->db);
+        admin_sql(sql);
+    }
+    if (iso->redis > 0)
+        t_redis_stop((pid_t)iso->redis);
+    iso->db[0] = '\0';
+    iso->redis = 0;
 }

@@ -40,4 +40,19 @@ void t_db_scratch_close(db_t *db, config_t *cfg);
 /* Drops every database named <prefix>_* (what failed tests left behind). */
 void t_db_sweep(const char *prefix);
 
+/* A test binary with a world of its own: a scratch database sf_iso_<name>_<pid> (t_migrate
+ * migrates it as usual) and a private Redis, named in STALLFRONT_DB_NAME and
+ * STALLFRONT_REDIS_PORT for every server and `work` its tests start. For the binaries that run
+ * `work`: a worker relays every market's outbox rows of its database and consumes every
+ * message of its Redis with its own settings, so two of them on the suite's shared stack did
+ * each other's work (test_courier's 5 s offers expired by test_lifecycle's worker after 45 s).
+ * Called from main before the suite runs, outside any test: 0, or -1 with the reason on
+ * stderr. t_isolate_end drops the database and stops the Redis. */
+typedef struct t_iso {
+    char db[64];
+    int redis; /* its pid */
+} t_iso_t;
+int t_isolate(t_iso_t *iso, const char *name);
+void t_isolate_end(t_iso_t *iso);
+
 #endif
