@@ -838,7 +838,6 @@ END_TEST
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("cart_api");
     TCase *tc = tcase_create("cart_api");
     tcase_set_timeout(tc, 120);
@@ -854,11 +853,5 @@ int main(void)
     tcase_add_test(tc, test_bad_addresses_are_refused_naming_the_field_and_nothing_is_written);
     tcase_add_test(tc, test_the_51st_address_is_refused);
     suite_add_tcase(su, tc);
-    int failed = t_run(su, 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    return failed == 0 ? 0 : 1;
+    return t_main_shared(su, NULL, &shared, &shared_exit);
 }

@@ -720,7 +720,6 @@ END_TEST
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("catalogue");
     TCase *tc = tcase_create("catalogue");
     tcase_set_timeout(tc, 120);
@@ -737,11 +736,5 @@ int main(void)
     tcase_add_test(tc, test_chinese_search_and_filters_find_exactly_what_they_name);
     tcase_add_test(tc, test_a_product_carries_pricing_traceability_and_the_days_guide_price);
     suite_add_tcase(su, tc);
-    int failed = t_run(su, 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    return failed == 0 ? 0 : 1;
+    return t_main_shared(su, NULL, &shared, &shared_exit);
 }

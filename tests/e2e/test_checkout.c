@@ -554,7 +554,6 @@ END_TEST
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("checkout");
     TCase *tc = tcase_create("checkout");
     tcase_set_timeout(tc, 180);
@@ -570,11 +569,5 @@ int main(void)
     tcase_add_test(tc, test_the_second_market_of_the_world_takes_orders_too);
     tcase_add_test(tc, test_lines_gone_off_sale_or_short_are_named_and_nothing_is_reserved);
     suite_add_tcase(su, tc);
-    int failed = t_run(su, 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    return failed == 0 ? 0 : 1;
+    return t_main_shared(su, NULL, &shared, &shared_exit);
 }

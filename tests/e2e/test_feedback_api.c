@@ -612,7 +612,6 @@ END_TEST
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("feedback");
     TCase *tc = tcase_create("feedback");
     tcase_set_timeout(tc, 120);
@@ -625,11 +624,5 @@ int main(void)
     tcase_add_test(tc, test_complaints_are_filed_and_seen_by_their_consumer_only);
     tcase_add_test(tc, test_the_markets_operator_alone_sees_and_resolves_its_complaints_once);
     suite_add_tcase(su, tc);
-    int failed = t_run(su, 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    return failed == 0 ? 0 : 1;
+    return t_main_shared(su, NULL, &shared, &shared_exit);
 }

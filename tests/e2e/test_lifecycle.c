@@ -523,22 +523,12 @@ END_TEST
 
 int main(void)
 {
-    t_iso_t iso; /* a database and a Redis of its own: its `work` must not do its neighbours' work */
-    if (t_isolate(&iso, "lifecycle") != 0)
-        return 1;
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("lifecycle");
     TCase *tc = tcase_create("lifecycle");
     tcase_set_timeout(tc, 240);
     tcase_add_unchecked_fixture(tc, shared_up, shared_down);
     tcase_add_test(tc, test_an_order_goes_from_checkout_to_delivered_and_rated);
     suite_add_tcase(su, tc);
-    int failed = t_run(su, 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    t_isolate_end(&iso);
-    return failed == 0 ? 0 : 1;
+    /* a database and a Redis of its own: its `work` must not do its neighbours' work */
+    return t_main_shared(su, "lifecycle", &shared, &shared_exit);
 }

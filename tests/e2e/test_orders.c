@@ -328,7 +328,6 @@ END_TEST
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("orders");
     TCase *tc = tcase_create("orders");
     tcase_set_timeout(tc, 120);
@@ -340,11 +339,5 @@ int main(void)
     tcase_add_test(tc, test_cancel_after_payment_is_taken_until_a_vendor_accepts);
     tcase_add_test(tc, test_order_routes_admit_consumers_only);
     suite_add_tcase(su, tc);
-    int failed = t_run(su, 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    return failed == 0 ? 0 : 1;
+    return t_main_shared(su, NULL, &shared, &shared_exit);
 }

@@ -728,16 +728,6 @@ static Suite *payments_suite(void)
 
 int main(void)
 {
-    t_iso_t iso; /* a database and a Redis of its own: its `work` must not do its neighbours' work */
-    if (t_isolate(&iso, "payments") != 0)
-        return 1;
-    curl_global_init(CURL_GLOBAL_ALL);
-    int failed = t_run(payments_suite(), 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    t_isolate_end(&iso);
-    return failed == 0 ? 0 : 1;
+    /* a database and a Redis of its own: its `work` must not do its neighbours' work */
+    return t_main_shared(payments_suite(), "payments", &shared, &shared_exit);
 }

@@ -1064,7 +1064,6 @@ END_TEST
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("paynotify");
     TCase *tc = tcase_create("paynotify");
     tcase_set_timeout(tc, 120);
@@ -1080,11 +1079,5 @@ int main(void)
     tcase_add_test(tc, test_sandbox_pay_pays_a_demo_order_and_its_vendors_see_it_new);
     tcase_add_test(tc, test_sandbox_pay_makes_the_payment_attempt_when_there_is_none);
     suite_add_tcase(su, tc);
-    int failed = t_run(su, 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    return failed == 0 ? 0 : 1;
+    return t_main_shared(su, NULL, &shared, &shared_exit);
 }

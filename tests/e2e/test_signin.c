@@ -771,7 +771,6 @@ static void each_up(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("signin");
     TCase *tc = tcase_create("signin");
     tcase_set_timeout(tc, 120);
@@ -800,11 +799,5 @@ int main(void)
     tcase_add_test(tc, test_operator_add_creates_an_operator_who_can_log_in);
     tcase_add_test(tc, test_operator_add_refuses_bad_input_with_the_right_exit_status);
     suite_add_tcase(su, tc);
-    int failed = t_run(su, 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    return failed == 0 ? 0 : 1;
+    return t_main_shared(su, NULL, &shared, &shared_exit);
 }

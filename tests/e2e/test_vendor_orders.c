@@ -605,16 +605,6 @@ static Suite *fulfil_suite(void)
 
 int main(void)
 {
-    t_iso_t iso; /* a database and a Redis of its own: its `work` must not do its neighbours' work */
-    if (t_isolate(&iso, "vendor_orders") != 0)
-        return 1;
-    curl_global_init(CURL_GLOBAL_ALL);
-    int failed = t_run(fulfil_suite(), 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    t_isolate_end(&iso);
-    return failed == 0 ? 0 : 1;
+    /* a database and a Redis of its own: its `work` must not do its neighbours' work */
+    return t_main_shared(fulfil_suite(), "vendor_orders", &shared, &shared_exit);
 }

@@ -583,7 +583,6 @@ END_TEST
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *su = suite_create("vendor_products");
     TCase *tc = tcase_create("vendor_products");
     tcase_set_timeout(tc, 120);
@@ -595,11 +594,5 @@ int main(void)
     tcase_add_test(tc, test_a_patch_changes_only_what_it_names_and_another_vendors_product_is_404);
     tcase_add_test(tc, test_off_sale_is_hidden_from_the_public_but_listed_for_its_vendor);
     suite_add_tcase(su, tc);
-    int failed = t_run(su, 0);
-    curl_global_cleanup();
-    if (shared_exit != 0) {
-        fprintf(stderr, "the shared server exited with %d: see %s\n", shared_exit, shared.log_path);
-        failed++;
-    }
-    return failed == 0 ? 0 : 1;
+    return t_main_shared(su, NULL, &shared, &shared_exit);
 }

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "tests/support/dbtest.h"
 #include "tests/support/testutil.h"
 
 extern char **environ;
@@ -491,4 +492,23 @@ int t_work_stop(twork_t *w, int sig)
         ;
     w->pid = 0;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int t_main_shared(Suite *su, const char *isolate, const tserver_t *shared, const int *shared_exit)
+{
+    t_iso_t iso = {0};
+    if (isolate != NULL && t_isolate(&iso, isolate) != 0) {
+        srunner_free(srunner_create(su)); /* frees the suite */
+        return 1;
+    }
+    curl_global_init(CURL_GLOBAL_ALL);
+    int failed = t_run(su, 0);
+    curl_global_cleanup();
+    if (*shared_exit != 0) {
+        fprintf(stderr, "the shared server exited with %d: see %s\n", *shared_exit, shared->log_path);
+        failed++;
+    }
+    if (isolate != NULL)
+        t_isolate_end(&iso);
+    return failed == 0 ? 0 : 1;
 }

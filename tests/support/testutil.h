@@ -85,6 +85,13 @@ int t_can_connect(int port);
 /* Stops it (SIGTERM) and reaps it. */
 void t_redis_stop(pid_t pid);
 
+/* The main() of an end-to-end binary whose tests share one server, started and stopped by an
+ * unchecked fixture that records its exit status in *shared_exit: runs su (with curl set up),
+ * in a world of its own when isolate names one (t_isolate in dbtest.h: for the binaries that
+ * run `stallfront work`), and fails when a test failed or the shared server did not exit
+ * cleanly (naming its log). The process's exit status. */
+int t_main_shared(Suite *su, const char *isolate, const tserver_t *shared, const int *shared_exit);
+
 /* Runs a suite (in Check's default fork mode unless nofork) and frees it; returns the
  * number of failed tests. */
 int t_run(Suite *s, int nofork);
