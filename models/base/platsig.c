@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include "models/base/b64.h"
 #include "models/base/platsig.h"
 
@@ -29,18 +30,16 @@ static int piece_cmp(const void *a, const void *b)
     return c != 0 ? c : (xl < yl ? -1 : xl > yl);
 }
 
-char *platsig_canonical_query(const char *query)
+/* The query's non-empty pieces, sorted by name then value, into *out (the caller frees it);
+ * the count, or -1 if out of memory. */
+static ssize_t split_sorted(const char *query, piece_t **out)
 {
     size_t qlen = query != NULL ? strlen(query) : 0, n = 0, cap = 1;
     for (size_t i = 0; i < qlen; i++)
         cap += query[i] == '&';
     piece_t *p = calloc(cap, sizeof(*p));
-    char *out = malloc(2 * qlen + cap + 1); /* every piece may gain a '=' */
-    if (p == NULL || out == NULL) {
-        free(p);
-        free(out);
-        return NULL;
-    }
+    if ((*out = p) == NULL)
+        return -1;
     for (const char *s = query; qlen > 0 && s <= query + qlen;) {
         const char *amp = memchr(s, '&', (size_t)(query + qlen - s));
         size_t len = amp != NULL ? (size_t)(amp - s) : (size_t)(query + qlen - s);
@@ -53,8 +52,21 @@ char *platsig_canonical_query(const char *query)
         s = amp + 1;
     }
     qsort(p, n, sizeof(*p), piece_cmp);
+    return (ssize_t)n;
+}
+
+char *platsig_canonical_query(const char *query)
+{
+    piece_t *p = NULL;
+    size_t qlen = query != NULL ? strlen(query) : 0;
+    ssize_t n = split_sorted(query, &p);
+    char *out = n >= 0 ? malloc(2 * qlen + (size_t)n + 1) : NULL; /* every piece may gain a '=' */
+    if (out == NULL) {
+        free(p);
+        return NULL;
+    }
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (ssize_t i = 0; i < n; i++) {
         if (i > 0)
             out[o++] = '&';
         memcpy(out + o, p[i].s, p[i].len);
@@ -65,6 +77,17 @@ char *platsig_canonical_query(const char *query)
     out[o] = '\0';
     free(p);
     return out;
+}
+
+int platsig_query_repeats(const char *query)
+{
+    piece_t *p = NULL;
+    ssize_t n = split_sorted(query, &p);
+    int rep = n < 0 ? -1 : 0;
+    for (ssize_t i = 1; i < n && rep == 0; i++) /* sorted by name: a repeated one is a neighbour */
+        rep = p[i].name_len == p[i - 1].name_len && memcmp(p[i].s, p[i - 1].s, p[i].name_len) == 0;
+    free(p);
+    return rep;
 }
 
 char *platsig_string(const char *method, const char *path, const char *query, const void *body, size_t body_len,

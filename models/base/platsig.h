@@ -21,6 +21,11 @@
  * NULL when out of memory. */
 char *platsig_canonical_query(const char *query);
 
+/* 1 if a parameter name comes twice in the raw query (compared as sent: the canonical query
+ * would sign both values, a handler reads the first), 0 if not, -1 if out of memory. Sorts,
+ * as the canonical query does: n log n, whatever the query an unauthenticated client sends. */
+int platsig_query_repeats(const char *query);
+
 /* The string to sign, malloc'd (NULL when out of memory). body may be NULL when body_len is 0. */
 char *platsig_string(const char *method, const char *path, const char *query, const void *body, size_t body_len,
                      const char *timestamp, const char *nonce);

@@ -106,24 +106,6 @@ static int refuse(api_req_t *req, const char *app_key, const char *why)
     return -1;
 }
 
-/* 1 if a parameter name of the raw query comes twice (compared as sent, as api_query reads
- * them): the canonical query would sign both values, a handler reads the first. */
-static int query_repeats(const char *q)
-{
-    for (const char *p = q; p != NULL && *p != '\0';) {
-        size_t len = strcspn(p, "&"), klen = strcspn(p, "=&");
-        const char *next = p[len] == '&' ? p + len + 1 : p + len;
-        for (const char *o = next; len > 0 && *o != '\0';) {
-            size_t olen = strcspn(o, "&"), oklen = strcspn(o, "=&");
-            if (olen > 0 && oklen == klen && memcmp(o, p, klen) == 0)
-                return 1;
-            o = o[olen] == '&' ? o + olen + 1 : o + olen;
-        }
-        p = next;
-    }
-    return 0;
-}
-
 /* 1 if sig is the signature of the request under secret ("" never matches). */
 static int signed_with(const api_req_t *req, const char *secret, const char *ts, const char *nonce, const char *sig)
 {
@@ -178,7 +160,7 @@ int platauth_check(api_req_t *req, worker_t *w)
         return refuse(req, key, "a signed header is missing");
     if (!app_key_ok(key) || !timestamp_ok(ts, &t) || !nonce_ok(nonce) || !signature_ok(sig))
         return refuse(req, key, "a signed header is malformed");
-    if (query_repeats(req->query))
+    if (platsig_query_repeats(req->query) != 0)
         return refuse(req, key, "a query parameter is repeated");
     long long now = (long long)time(NULL);
     if (t < now - PLATAUTH_SKEW_S || t > now + PLATAUTH_SKEW_S)
