@@ -567,6 +567,14 @@ static int by_product(const void *a, const void *b)
     return x->product_id < y->product_id ? -1 : x->product_id > y->product_id;
 }
 
+/* A parameter array that could not be completed (out of memory) is dropped whole: a part of
+ * it would lock, insert or record only some of the lines. NULL, which json_param refuses. */
+static json_t *json_incomplete(json_t *a)
+{
+    json_decref(a);
+    return NULL;
+}
+
 /* Serialises a JSON array built by the caller (a statement's JSON_TABLE parameter) and
  * frees it; NULL if out of memory (db->err says so). */
 static char *json_param(db_t *db, json_t *a)
@@ -644,7 +652,7 @@ static int lock_lines(db_t *db, co_work_t *w)
     json_t *ids = json_array();
     for (size_t i = 0; ids != NULL && i < w->n; i++)
         if (json_array_append_new(ids, json_integer(w->lines[i].product_id)) != 0)
-            break;
+            ids = json_incomplete(ids);
     char *text = json_param(db, ids);
     if (text == NULL)
         return DB_ERR;
@@ -702,17 +710,15 @@ static int compute_totals(co_work_t *w)
     return money_add(w->items_fen, w->delivery_fee_fen, &w->payable_fen) == MONEY_OK ? DB_OK : DB_ERR;
 }
 
-/* "SF" + the +08:00 date + 10 random digits. */
-static int make_order_no(char *out, size_t len)
+/* The 10 random digits of an order number; "SF" and the +08:00 date are the database's
+ * (insert_order), so an order is numbered by the day its row says it was made, whatever the
+ * clock of this process (the demo's history is placed under the session's SET timestamp). */
+static int order_no_digits(char *out, size_t len)
 {
     uint64_t r;
-    struct tm tm;
-    char date[16];
-    time_t t = time(NULL) + 8 * 3600;
-    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1 || gmtime_r(&t, &tm) == NULL ||
-        strftime(date, sizeof(date), "%Y%m%d", &tm) != 8)
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
         return -1;
-    snprintf(out, len, "SF%.8s%010llu", date, (unsigned long long)(r % 10000000000ULL));
+    snprintf(out, len, "%010llu", (unsigned long long)(r % 10000000000ULL));
     return 0;
 }
 
@@ -725,16 +731,18 @@ static int insert_order(db_t *db, co_work_t *w)
     int rc = DB_DUP;
     for (int i = 0; i < ORDER_NO_TRIES && rc == DB_DUP; i++) {
         db_rows_t *rows = NULL;
-        if (make_order_no(w->order_no, sizeof(w->order_no)) != 0)
+        char digits[16];
+        if (order_no_digits(digits, sizeof(digits)) != 0)
             return DB_ERR;
-        db_param_t p[] = {DB_STR(w->order_no),   DB_I64(in->market_id),        DB_I64(in->user_id),
+        db_param_t p[] = {DB_STR(digits),        DB_I64(in->market_id),        DB_I64(in->user_id),
                           DB_I64(w->items_fen),  DB_I64(w->delivery_fee_fen),  DB_I64(w->payable_fen),
                           str_or_null(in->note), DB_I64(in->unpaid_timeout_s), DB_I64(in->address_id),
                           DB_I64(in->user_id)};
         rc = db_query(db,
                       "INSERT INTO orders (order_no, market_id, consumer_id, status, items_fen, delivery_fee_fen,"
                       " payable_fen, address_id, addr_name, addr_phone, addr_text, addr_lat, addr_lng, note,"
-                      " expires_at) SELECT ?, ?, ?, 'pending_payment', ?, ?, ?, a.id, a.name, a.phone, a.text, a.lat,"
+                      " expires_at) SELECT CONCAT('SF', DATE_FORMAT(NOW(3) + INTERVAL 8 HOUR, '%Y%m%d'), ?), ?, ?,"
+                      " 'pending_payment', ?, ?, ?, a.id, a.name, a.phone, a.text, a.lat,"
                       " a.lng, ?, NOW(3) + INTERVAL ? SECOND FROM addresses a WHERE a.id = ? AND a.user_id = ?"
                       " RETURNING " ORDER_COLS_OF("") ", CAST(ROUND(UNIX_TIMESTAMP(expires_at) * 1000) AS SIGNED)",
                       p, 10, &rows);
@@ -742,6 +750,7 @@ static int insert_order(db_t *db, co_work_t *w)
             rc = SF_E_UNKNOWN_ADDRESS; /* deleted since it was checked */
         if (rc == DB_OK) {
             w->order_id = db_rows_i64(rows, 0);
+            db_rows_copy(rows, 1, w->order_no, sizeof(w->order_no));
             w->expires_at_ms = db_rows_i64(rows, 20);
             if ((w->doc = order_json(rows)) == NULL)
                 rc = DB_ERR;
@@ -758,7 +767,7 @@ static int insert_events(db_t *db, const co_work_t *w, const int64_t *vos, size_
     json_t *ids = json_pack("[I]", (json_int_t)0); /* 0: the order's own */
     for (size_t i = 0; ids != NULL && i < nvos; i++)
         if (json_array_append_new(ids, json_integer(vos[i])) != 0)
-            break;
+            ids = json_incomplete(ids);
     char *text = json_param(db, ids);
     if (text == NULL)
         return DB_ERR;
@@ -794,9 +803,11 @@ static int insert_vendor_orders(db_t *db, co_work_t *w, const char *actor)
                 json_decref(vos);
                 return DB_ERR;
             }
-        if (json_array_append_new(
-                vos, json_pack("[I, I, I]", (json_int_t)l->stall_id, (json_int_t)l->vendor_id, (json_int_t)items)) != 0)
+        if (json_array_append_new(vos, json_pack("[I, I, I]", (json_int_t)l->stall_id, (json_int_t)l->vendor_id,
+                                                 (json_int_t)items)) != 0) {
+            vos = json_incomplete(vos);
             break;
+        }
     }
     char *text = json_param(db, vos);
     if (text == NULL)
@@ -856,7 +867,7 @@ static int insert_lines(db_t *db, co_work_t *w)
         if (json_array_append_new(a,
                                   json_pack("[I, I, I, I]", (json_int_t)l->product_id, (json_int_t)l->vendor_order_id,
                                             (json_int_t)l->qty, (json_int_t)l->amount_fen)) != 0)
-            break;
+            a = json_incomplete(a);
     }
     char *text = json_param(db, a);
     if (text == NULL)

@@ -726,15 +726,12 @@ static int64_t count_orders(world_t *w, const char *code, sf_status_t *rc)
     return n;
 }
 
-/* The stock as it was, the outbox rows of the history marked handled (their work is long
- * done: the workers must not replay a week), the order numbers dated by the day they were
- * placed (make_order_no dates them by the real clock, not the session's), copied into the
- * sale lines and their versions not yet in the feed (pos NULL: the sequencer has not run), and
- * the sale lines' paid day from their paid_at (a no-op when the change log computes it in
- * SQL), in one transaction (db_tx). */
+/* The stock as it was and the outbox rows of the history marked handled (their work is long
+ * done: the workers must not replay a week), in one transaction (db_tx). The orders carry the
+ * day they were placed in their numbers already (the database dates them under the session's
+ * SET timestamp), and so do their sale lines. */
 typedef struct finish_ctx {
     int64_t market_id, outbox_from;
-    const char *like;
 } finish_ctx_t;
 
 static sf_status_t finish_tx(db_t *db, void *ctx)
@@ -743,29 +740,18 @@ static sf_status_t finish_tx(db_t *db, void *ctx)
     static const char *const sql[] = {
         "UPDATE products p JOIN seed_stock s ON s.id = p.id SET p.stock = s.stock WHERE p.market_id = ?",
         "UPDATE outbox SET published_at = created_at WHERE market_id = ? AND id > ? AND published_at IS NULL",
-        "UPDATE orders SET order_no = CONCAT('SF', DATE_FORMAT(created_at + INTERVAL 8 HOUR, '%Y%m%d'),"
-        " SUBSTRING(order_no, 11)) WHERE market_id = ? AND consumer_id IN (SELECT id FROM users WHERE wechat_openid"
-        " LIKE ?)",
-        "UPDATE sale_lines l JOIN orders o ON o.id = l.order_id SET l.order_no = o.order_no,"
-        " l.paid_date = DATE(l.paid_at + INTERVAL 8 HOUR) WHERE l.market_id = ?"
-        " AND (l.order_no <> o.order_no OR l.paid_date <> DATE(l.paid_at + INTERVAL 8 HOUR))",
-        "UPDATE sale_line_versions l JOIN orders o ON o.id = l.order_id SET l.order_no = o.order_no,"
-        " l.paid_date = DATE(l.paid_at + INTERVAL 8 HOUR) WHERE l.market_id = ? AND l.pos IS NULL"
-        " AND (l.order_no <> o.order_no OR l.paid_date <> DATE(l.paid_at + INTERVAL 8 HOUR))",
     };
     sf_status_t rc = DB_OK;
     for (size_t i = 0; rc == DB_OK && i < NELEM(sql); i++) {
-        db_param_t p[] = {DB_I64(c->market_id), i == 1 ? DB_I64(c->outbox_from) : DB_STR(c->like)};
-        rc = db_exec(db, sql[i], p, i == 1 || i == 2 ? 2 : 1, NULL, NULL);
+        db_param_t p[] = {DB_I64(c->market_id), DB_I64(c->outbox_from)};
+        rc = db_exec(db, sql[i], p, i == 1 ? 2 : 1, NULL, NULL);
     }
     return rc;
 }
 
 static int finish(world_t *w, int64_t outbox_from)
 {
-    char like[48];
-    snprintf(like, sizeof(like), "seed-%s-%%", seed_market_code(w->s));
-    finish_ctx_t c = {.market_id = w->s->market_id, .outbox_from = outbox_from, .like = like};
+    finish_ctx_t c = {.market_id = w->s->market_id, .outbox_from = outbox_from};
     sf_status_t rc = db_tx(w->db, finish_tx, &c);
     return rc == DB_OK ? 0 : failed(w, rc, "the last touches", 0);
 }
