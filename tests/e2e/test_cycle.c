@@ -2,7 +2,7 @@
  * The Redis commands of one checkout cycle (issue 11): 3 cart PUTs of lines from 2 stalls,
  * then POST /v1/orders with an Idempotency-Key, against a real `stallfront serve` and
  * `stallfront work` (relay and the order.created consumer), counted with MONITOR on the
- * test's Redis from before the first PUT until the worker has scheduled the unpaid timeout
+ * test's own Redis from before the first PUT until the worker has scheduled the unpaid timeout
  * (the job in the delayed set, the message acknowledged).
  * Counts, never times. The worker's idle polling (its blocking reads, the reaper's claims,
  * the mover's calls) is not the cycle's and is not counted; the read that delivers the
@@ -119,6 +119,8 @@ static int not_cycle(const char *cmd, const char *arg, const char *line, const c
     return 0;
 }
 
+#define TALLY_MAX 32 /* kinds of command told apart */
+
 typedef struct tally {
     char name[64];
     int n;
@@ -141,8 +143,10 @@ static int count_cycle(const monitor_t *m, const char *self, tally_t *t, size_t 
         size_t j = 0;
         while (j < *nt && strcmp(t[j].name, name) != 0)
             j++;
-        if (j == *nt)
+        if (j == *nt) {
+            ck_assert_msg(*nt < TALLY_MAX, "more than %d kinds of command in the cycle", TALLY_MAX);
             snprintf(t[(*nt)++].name, sizeof(t[0].name), "%s", name);
+        }
         t[j].n++;
         total++;
         if (print)
@@ -169,12 +173,6 @@ static void self_addr(redis_t *r, char *buf, size_t len)
     a += 5;
     snprintf(buf, len, " %.*s]", (int)strcspn(a, " "), a);
     freeReplyObject(rep);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Whether the order.created consumer is done with the order: the unpaid timeout scheduled
@@ -218,41 +216,6 @@ static int64_t cycle(shop_world_t *w, const tserver_t *s, const shop_consumer_t 
     return id;
 }
 
-/* A Redis of this test's own (the suite's is shared by the tests running beside this one, and
- * MONITOR would count their commands too): redis-server on a free port, without persistence;
- * STALLFRONT_REDIS_PORT points the world, serve and work at it. Its pid. */
-static pid_t private_redis(void)
-{
-    char port[16];
-    int p = t_free_port();
-    snprintf(port, sizeof(port), "%d", p);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
-               "no", "--loglevel", "warning", "--logfile", "/dev/null", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-        redisContext *c = redisConnect("127.0.0.1", p);
-        redisReply *r = c != NULL && c->err == 0 ? redisCommand(c, "PING") : NULL;
-        int up = r != NULL && r->type == REDIS_REPLY_STATUS;
-        if (r != NULL)
-            freeReplyObject(r);
-        if (c != NULL)
-            redisFree(c);
-        if (up) {
-            setenv("STALLFRONT_REDIS_PORT", port, 1);
-            return pid;
-        }
-        sleep_ms(25);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    ck_abort_msg("redis-server did not start on port %d", p);
-    return -1;
-}
-
 static const char *const serve_env[] = {"STALLFRONT_AUTH_WECHAT_MODE=sandbox",
                                         "STALLFRONT_ORDER_DELIVERY_RADIUS_M=5000", NULL};
 
@@ -264,20 +227,11 @@ START_TEST(one_cycle_redis_commands)
     shop_consumer_t c;
     monitor_t m;
     pthread_t tid;
-    tally_t t[32];
+    tally_t t[TALLY_MAX];
     size_t nt;
     char self[64];
     int print = getenv("STALLFRONT_TEST_CYCLE_PRINT") != NULL;
     const char *const work_args[] = {"--only", "relay,timeout-scheduler,mover,order-timeout,reaper", NULL};
-    pid_t redis = private_redis();
-    /* and a database of its own: any `work` another test runs beside this one relays every
-     * market's outbox rows of the shared database, this cycle's among them */
-    db_t scratch;
-    config_t scfg;
-    char tag[32];
-    snprintf(tag, sizeof(tag), "%d", (int)getpid());
-    t_db_scratch_open(&scratch, &scfg, "sf_cycle", tag);
-    setenv("STALLFRONT_DB_NAME", scfg.db_name, 1);
     t_migrate();
     shop_world_up(&w);
     int64_t p[3] = {shop_product(&w, 0, "青菜", 300, 500, 50000), shop_product(&w, 0, "土豆", 200, 0, 100),
@@ -289,14 +243,14 @@ START_TEST(one_cycle_redis_commands)
     /* a first cycle: functions loaded, groups made, statements prepared */
     int64_t first = cycle(&w, &s, &c, p, 0);
     for (int i = 0; i < 100 && !scheduled(&w, first); i++)
-        sleep_ms(50);
+        t_sleep_ms(50);
     ck_assert_msg(scheduled(&w, first), "the first order's timeout was not scheduled");
 
     self_addr(&w.redis, self, sizeof(self));
     monitor_start(&m, &w.cfg, &tid);
     int64_t id = cycle(&w, &s, &c, p, 1);
     for (int i = 0; i < 100 && !scheduled(&w, id); i++)
-        sleep_ms(50);
+        t_sleep_ms(50);
     ck_assert_msg(scheduled(&w, id), "the order's timeout was not scheduled");
     monitor_stop(&m, &w.redis, tid);
 
@@ -327,9 +281,6 @@ START_TEST(one_cycle_redis_commands)
     ck_assert_int_eq(t_work_stop(&wk, SIGTERM), 0);
     ck_assert_int_eq(tserver_stop(&s, SIGTERM), 0);
     shop_world_down(&w);
-    t_db_scratch_close(&scratch, &scfg);
-    kill(redis, SIGTERM);
-    waitpid(redis, NULL, 0);
 }
 END_TEST
 
@@ -340,5 +291,12 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, one_cycle_redis_commands);
     suite_add_tcase(su, tc);
-    return t_run(su, 0) == 0 ? 0 : 1;
+    /* a Redis of its own (MONITOR would count the neighbours' commands) and a database of
+     * its own (any `work` beside it relays every market's outbox rows of its database) */
+    t_iso_t iso;
+    if (t_isolate(&iso, "cycle") != 0)
+        return 1;
+    int failed = t_run(su, 0);
+    t_isolate_end(&iso);
+    return failed == 0 ? 0 : 1;
 }

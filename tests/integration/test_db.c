@@ -364,17 +364,15 @@ START_TEST(test_lock_wait_inside_the_rows_leaves_the_statement_reusable)
         db_rows_free(rows);
         rows = NULL;
         db_rollback(&holder);
-        /* the same statement, the same connection: answered now, not after a read timeout */
-        time_t t0 = time(NULL);
+        /* the same statement, the same connection: answered, not lost to the read timeout
+         * (which failed it with 2006 and rebuilt the connection) */
         ck_assert_int_eq(db_begin(&db), DB_OK);
         int qrc = db_query(&db, sel, (db_param_t[]){DB_I64(1)}, 1, &rows);
-        ck_assert_msg(qrc == DB_OK, "rc %d errno %u %s after %ld s", qrc, db.last_errno, db.err,
-                      (long)(time(NULL) - t0));
+        ck_assert_msg(qrc == DB_OK, "rc %d errno %u %s", qrc, db.last_errno, db.err);
         ck_assert_uint_eq(rows->nrows, 3);
         db_rows_free(rows);
         rows = NULL;
         ck_assert_int_eq(db_commit(&db), DB_OK);
-        ck_assert_int_le(time(NULL) - t0, 2);
         ck_assert_int_eq(t_db_i64(&db, "SELECT CONNECTION_ID()", NULL, 0), conn); /* never rebuilt */
     }
     db_close(&holder);
