@@ -49,7 +49,8 @@ typedef struct args {
     const char *app_key, *secret_file, *url, *since, *out, *verify;
     int64_t market;
     long limit;
-    int http1; /* --http1.1: no HTTP/2 (an HTTP/1.1-only proxy in between) */
+    int http1;          /* --http1.1: no HTTP/2 (an HTTP/1.1-only proxy in between) */
+    int32_t verify_day; /* --verify's day (kpi_day_parse) */
 } args_t;
 
 typedef struct client {
@@ -83,17 +84,6 @@ static int parse_int(const char *v, int64_t max, int64_t *out)
         return -1;
     *out = n;
     return 0;
-}
-
-/* "YYYY-MM-DD", a real calendar day. */
-static int valid_date(const char *s)
-{
-    int y, m, d, n = 0;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return y >= 1970 && m >= 1 && m <= 12 && d >= 1 && d <= (m == 2 && !leap ? 28 : mdays[m - 1]);
 }
 
 /* Parses `pull --app-key K --secret-file F --market M [...]`. 0, or 2 after a message. */
@@ -136,7 +126,7 @@ static int parse(int argc, char **argv, args_t *a)
             }
             a->limit = (long)n;
         } else if (strcmp(o, "--verify") == 0) {
-            if (!valid_date(v)) {
+            if (kpi_day_parse(v, &a->verify_day) != 0) {
                 fprintf(stderr, CMD ": --verify '%s' is not a day YYYY-MM-DD\n", v);
                 return 2;
             }
@@ -657,27 +647,23 @@ static int pull(client_t *c, const args_t *a, int fd, char *cursor0, int32_t day
 
 /* ---- --verify ----------------------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* An RFC 3339 time ("2026-11-30T08:14:05.123+08:00", or Z) as Unix milliseconds; null gives
  * KPI_NO_TIME when nullable. 0, or -1. */
 static int time_ms(json_t *v, int nullable, int64_t *ms)
 {
     const char *s = json_string_value(v);
-    int y, mo, d, h, mi, sec, n = 0;
+    int h, mi, sec, n = 0;
+    int32_t day;
+    char date[11];
     if (s == NULL) {
         *ms = KPI_NO_TIME;
         return nullable && json_is_null(v) ? 0 : -1;
     }
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+    if (strlen(s) < 19 || s[10] != 'T')
+        return -1;
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    if (kpi_day_parse(date, &day) != 0 || sscanf(s + 11, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 || n != 8)
         return -1;
     const char *p = s + 19;
     int64_t frac = 0;
@@ -702,9 +688,9 @@ static int time_ms(json_t *v, int nullable, int64_t *ms)
         p += 6;
     } else
         return -1;
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (*p != '\0' || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
         return -1;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    int64_t secs = (int64_t)day * 86400 + h * 3600 + mi * 60 + sec - off;
     *ms = secs * 1000 + frac;
     return 0;
 }
@@ -855,10 +841,9 @@ static int verify(client_t *c, const args_t *a, int fd, char *cursor)
     json_t *profile = NULL, *sales = NULL, *rec = NULL, *mine = NULL;
     sale_rec_t *recs = NULL;
     size_t n = 0, lines = 0;
-    int rc = 1, diffs = 0, y, m, d, round;
+    int rc = 1, diffs = 0, round;
     long long fresh = 0;
-    sscanf(a->verify, "%d-%d-%d", &y, &m, &d);
-    int32_t day = (int32_t)days_from_civil(y, (unsigned)m, (unsigned)d);
+    int32_t day = a->verify_day;
 
     snprintf(path, sizeof(path), "/v1/platform/markets/%lld", (long long)a->market);
     if (get_json(c, a->market, path, "", &profile) != 0)

@@ -610,9 +610,13 @@ START_TEST(test_a_secret_others_can_read_and_bad_options_are_refused_before_any_
     ck_assert_int_eq(t_sh("%s platform pull %s --secret-file '%s' >'%s' 2>&1", SF_BINARY, base, sec, log), 2);
     ck_assert_int_eq(t_sh("grep -q 'open to others' '%s' && grep -q 'chmod 600' '%s'", log, log), 0);
     ck_assert_int_eq(chmod(sec, 0600), 0);
-    static const char *const bad[] = {
-        "--limit 0", "--limit 1001", "--limit x", "--verify 2026-02-30", "--verify 2026-12-07", /* without --out */
-        "--bogus 1"};
+    static const char *const bad[] = {"--limit 0",
+                                      "--limit 1001",
+                                      "--limit x",
+                                      "--verify 2026-02-30",
+                                      "--out x --verify 2026-+1-01",
+                                      "--verify 2026-12-07", /* without --out */
+                                      "--bogus 1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(t_sh("%s platform pull %s --secret-file '%s' %s >'%s' 2>&1", SF_BINARY, base, sec, bad[i], log) ==
                           2,
