@@ -763,7 +763,6 @@ static void *race(void *arg)
                 db_commit(&db) != DB_OK)
                 r->failed = 1;
         }
-        atomic_store(r->writing, 0);
     } else {
         int done = 0;
         while (!done && !r->failed) {
@@ -793,6 +792,8 @@ static void *race(void *arg)
         snprintf(r->err, sizeof(r->err), "%s", db.err);
     db_close(&db);
 out:
+    if (r->kind == 0) /* the readers' last round, whether the writer got to write or not */
+        atomic_store(r->writing, 0);
     db_thread_end();
     return NULL;
 }
