@@ -64,15 +64,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    local p
-    for _ in $(seq 50); do
-        p=$(shuf -i 20000-60000 -n 1)
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    echo "no free port found" >&2
-    exit 1
-}
+source loadtest/lib.sh # free_port, wait_port
 
 ms() { date +%s%3N; }
 
@@ -149,8 +141,7 @@ BASE_URL=http://127.0.0.1:$PORT
 STALLFRONT_HTTP_LISTEN=127.0.0.1:$PORT STALLFRONT_TLS_LISTEN='' STALLFRONT_PLATFORM_RATE_PER_MIN=100000 \
     STALLFRONT_HTTP_DEADLINE_MS=300000 "$BIN" serve >"$WORK/serve.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do curl -fsS -o /dev/null "$BASE_URL/healthz" 2>/dev/null && break; sleep 0.1; done
-curl -fsS -o /dev/null "$BASE_URL/healthz" || { echo "the server did not start: $WORK/serve.log" >&2; exit 1; }
+wait_port "$PORT"
 
 umask 077
 printf 'feed-bench-operator-pass\n' >"$WORK/op.pass"

@@ -563,17 +563,29 @@ static int idle_h2(int n, int port, double hold)
     /* hold them; drain what the server sends (its SETTINGS) so nothing backs up */
     char buf[4096];
     double end = now_s() + hold;
-    while (now_s() < end) {
+    int closed = 0;
+    while (now_s() < end && closed < n) {
         for (int i = 0; i < n; i++)
             fds[i].events = POLLIN;
         int r = poll(fds, (nfds_t)n, 1000);
-        for (int i = 0; r > 0 && i < n; i++)
-            if (fds[i].revents & POLLIN)
-                while (read(fds[i].fd, buf, sizeof(buf)) > 0)
-                    ;
+        for (int i = 0; r > 0 && i < n; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t got;
+            while ((got = read(fds[i].fd, buf, sizeof(buf))) > 0)
+                ;
+            if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                /* the server closed it: out of the poll set (an EOF stays readable), and said */
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                printf("idle-h2: %d closed\n", ++closed);
+                fflush(stdout);
+            }
+        }
     }
     for (int i = 0; i < n; i++)
-        close(fds[i].fd);
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
     free(fds);
     return 0;
 }
