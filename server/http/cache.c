@@ -153,7 +153,8 @@ void cache_set_stock_version(cache_t *c, int64_t market, uint64_t version)
     raise_version(c, market, version, c->stock_stale_ms == 0);
 }
 
-/* Whether an answer of `market` at `version`, born at born_ms, may be served at now_ms. */
+/* Whether an answer of `market` at `version`, born at born_ms, may be served at now_ms: 0 no,
+ * 1 yes (the newest), 2 yes but only stock bumps came after it (within the bound). */
 static int servable(cache_t *c, int64_t market, uint64_t version, uint64_t born_ms, uint64_t now_ms)
 {
     uint64_t age = now_ms > born_ms ? now_ms - born_ms : 0;
@@ -162,7 +163,7 @@ static int servable(cache_t *c, int64_t market, uint64_t version, uint64_t born_
     market_ver_t *m = market_slot(c, market, 0);
     if (m == NULL || version >= m->version)
         return 1;
-    return version >= m->hard && age < c->stock_stale_ms;
+    return version >= m->hard && age < c->stock_stale_ms ? 2 : 0;
 }
 
 int cache_get(cache_t *c, const char *key, size_t keylen, uint64_t now_ms, cache_hit_t *hit)
@@ -170,15 +171,14 @@ int cache_get(cache_t *c, const char *key, size_t keylen, uint64_t now_ms, cache
     entry_t *e = find(c, key, keylen, hash_key(key, keylen));
     if (e == NULL)
         return 0;
-    if (!servable(c, e->market, e->version, e->born_ms, now_ms)) {
+    int ok = servable(c, e->market, e->version, e->born_ms, now_ms);
+    if (ok == 0) {
         entry_remove(c, e);
         return 0;
     }
     lru_unlink(c, e);
     lru_push_front(c, e);
-    market_ver_t *m = market_slot(c, e->market, 0);
-    *hit = (cache_hit_t){
-        e->body, e->len, e->etag, e->market, e->version, e->product, m != NULL && e->version < m->version};
+    *hit = (cache_hit_t){e->body, e->len, e->etag, e->market, e->version, e->product, ok == 2};
     return 1;
 }
 
