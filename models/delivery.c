@@ -342,21 +342,15 @@ sf_status_t delivery_overdue(db_t *db, int64_t max, db_rows_t **rows)
                                                                                                             "up_at") ", " SQL_AT_0800("d.delivered_at") ", d.market_id"
 #define DFROM " FROM deliveries d JOIN orders o ON o.id = d.order_id LEFT JOIN couriers c ON c.id = d.courier_id"
 
-static json_t *col_real(const db_rows_t *r, size_t col)
-{
-    const char *s = db_rows_str(r, col, NULL);
-    return s != NULL ? json_real(strtod(s, NULL)) : json_null();
-}
-
 /* One delivery; operator adds the dispatch figures and the courier. */
 static json_t *delivery_json(const db_rows_t *r, int operator)
 {
     json_t *d = json_pack("{s:I, s:I, s:o, s:o, s:[], s:{s:o, s:o, s:o}, s:I, s:b, s:o, s:o, s:o, s:o}", "id",
                           (json_int_t)db_rows_i64(r, 0), "order_id", (json_int_t)db_rows_i64(r, 1), "order_no",
                           db_rows_json_str(r, 2), "status", db_rows_json_str(r, 3), "pickups", "dropoff", "text",
-                          db_rows_json_str(r, 4), "lat", col_real(r, 5), "lng", col_real(r, 6), "code_failures",
-                          (json_int_t)db_rows_i64(r, 7), "locked", db_rows_i64(r, 8) != 0, "created_at",
-                          db_rows_json_str(r, 15), "assigned_at", db_rows_json_str(r, 17), "picked_up_at",
+                          db_rows_json_str(r, 4), "lat", db_rows_json_real(r, 5), "lng", db_rows_json_real(r, 6),
+                          "code_failures", (json_int_t)db_rows_i64(r, 7), "locked", db_rows_i64(r, 8) != 0,
+                          "created_at", db_rows_json_str(r, 15), "assigned_at", db_rows_json_str(r, 17), "picked_up_at",
                           db_rows_json_str(r, 18), "delivered_at", db_rows_json_str(r, 19));
     if (d == NULL || !operator)
         return d;

@@ -252,12 +252,6 @@ typedef struct range {
     const char *status;
 } range_t;
 
-static json_t *col_real(const db_rows_t *r, size_t col)
-{
-    const char *s = db_rows_str(r, col, NULL);
-    return s != NULL ? json_real(strtod(s, NULL)) : json_null();
-}
-
 static int by_node(const void *a, const void *b)
 {
     const node_t *x = a, *y = b;
@@ -282,7 +276,7 @@ static json_t *order_json(const db_rows_t *r)
         (json_int_t)db_rows_i64(r, 7), "refunded_fen", (json_int_t)db_rows_i64(r, 8), "created_at",
         db_rows_json_str(r, 9), "expires_at", db_rows_json_str(r, 10), "paid_at", db_rows_json_str(r, 11), "note",
         db_rows_json_str(r, 12), "address", "name", db_rows_json_str(r, 13), "phone", db_rows_json_str(r, 14), "text",
-        db_rows_json_str(r, 15), "lat", col_real(r, 16), "lng", col_real(r, 17), "cancelled_at",
+        db_rows_json_str(r, 15), "lat", db_rows_json_real(r, 16), "lng", db_rows_json_real(r, 17), "cancelled_at",
         db_rows_json_str(r, 18), "cancel_reason", db_rows_json_str(r, 19), "vendor_orders", "delivery", "refunds");
 }
 

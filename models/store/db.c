@@ -751,6 +751,12 @@ json_t *db_rows_json_int(const db_rows_t *rows, size_t col)
     return db_rows_isnull(rows, col) ? json_null() : json_integer(db_rows_i64(rows, col));
 }
 
+json_t *db_rows_json_real(const db_rows_t *rows, size_t col)
+{
+    const char *s = db_rows_str(rows, col, NULL);
+    return s != NULL ? json_real(strtod(s, NULL)) : json_null();
+}
+
 /* ---------------------------------------------------------------- transactions */
 
 /* Runs fixed text (never input) on the connection, without a prepared statement. */
