@@ -117,8 +117,6 @@ static void set_options(CURL *h, const httpc_req_t *req, struct curl_slist *list
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-    /* HTTP/2 without the h2c Upgrade dance: prior knowledge over http (the peer must speak
-     * h2c), ALPN over https (HTTP/1.1 if the peer does not offer h2). */
     /* HTTP/2 without the h2c Upgrade: prior knowledge over http (the peer must speak h2c),
      * ALPN over https (HTTP/1.1 if the peer offers no h2). libcurl 7.88 (Debian 12) has two
      * bugs here, worked around: a connection opened with prior knowledge fails when reused
@@ -127,14 +125,13 @@ static void set_options(CURL *h, const httpc_req_t *req, struct curl_slist *list
      * no Upgrade is sent on it); and an answer longer than the receive buffer (16 KiB by
      * default) leaves its end unnoticed in the HTTP/2 layer until the next timer, 0.2 to 1 s
      * per answer, so the buffer is libcurl's largest (an answer that fits is done at once). */
-    if (req->http2 > 0)
+    if (req->http2 > 0) {
         curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTPC_H2_BUFFER);
-    if (req->http2 > 0)
         curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
                          strncmp(req->url, "http://", 7) != 0 ? (long)CURL_HTTP_VERSION_2TLS
                          : h2_open                            ? (long)CURL_HTTP_VERSION_2_0
                                                               : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
-    else if (req->http2 < 0)
+    } else if (req->http2 < 0)
         curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 }
 
