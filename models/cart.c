@@ -309,23 +309,6 @@ int cart_remove(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_
 
 /* ================================================================ MariaDB */
 
-int cart_product_get(db_t *db, int64_t product_id, cart_product_t *out)
-{
-    db_rows_t *rows = NULL;
-    int rc = db_query_row(db,
-                          "SELECT p.id, p.market_id, p.stock, p.status = 'on_sale', v.status = 'active'"
-                          " FROM products p JOIN vendors v ON v.id = p.vendor_id WHERE p.id = ?",
-                          (db_param_t[]){DB_I64(product_id)}, 1, &rows);
-    if (rc == DB_OK)
-        *out = (cart_product_t){.id = db_rows_i64(rows, 0),
-                                .market_id = db_rows_i64(rows, 1),
-                                .stock = db_rows_i64(rows, 2),
-                                .on_sale = db_rows_i64(rows, 3) == 1,
-                                .vendor_active = db_rows_i64(rows, 4) == 1};
-    db_rows_free(rows);
-    return rc;
-}
-
 /* Columns of the view query, in this order. */
 enum { C_ID, C_NAME, C_STALL, C_MODE, C_PRICE, C_PER_G, C_UNIT, C_STOCK, C_ON_SALE, C_VENDOR_ACTIVE, C_MARKET };
 

@@ -30,15 +30,6 @@ typedef struct cart_line {
     int64_t qty; /* grams or pieces, > 0 */
 } cart_line_t;
 
-/* What a PUT needs to know about a product, whatever its status. */
-typedef struct cart_product {
-    int64_t id;
-    int64_t market_id;
-    int64_t stock;
-    int on_sale;       /* products.status = 'on_sale' */
-    int vendor_active; /* vendors.status = 'active' */
-} cart_product_t;
-
 /* Fees of a market's orders, from the configuration. */
 typedef struct cart_fees {
     int64_t delivery_fee_fen;
@@ -88,10 +79,6 @@ int cart_remove(redis_t *r, int64_t user_id, int64_t market_id, int64_t product_
 int cart_functions_load(redis_t *r);
 
 /* ---- MariaDB ---- */
-
-/* A product with its market, stock and whether it and its vendor may sell. DB_OK, DB_NOROW
- * for an unknown product, or a db error. */
-int cart_product_get(db_t *db, int64_t product_id, cart_product_t *out);
 
 /* The cart as the API shows it: {"market_id", "items": [{product_id, name, stall_id, qty,
  * pricing, amount_fen, available, reason?}], "items_fen", "delivery_fee_fen", "payable_fen"},

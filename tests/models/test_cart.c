@@ -636,27 +636,6 @@ START_TEST(test_one_query_prices_any_number_of_lines_up_to_the_cap)
 }
 END_TEST
 
-START_TEST(test_a_product_is_looked_up_whatever_its_status)
-{
-    world_t w;
-    world_open(&w, "get");
-    cart_product_t p;
-    ck_assert_int_eq(cart_product_get(&w.db, w.spinach, &p), DB_OK);
-    ck_assert_int_eq(p.id, w.spinach);
-    ck_assert_int_eq(p.market_id, w.market);
-    ck_assert_int_eq(p.stock, 20000);
-    ck_assert(p.on_sale && p.vendor_active);
-    ck_assert_int_eq(cart_product_get(&w.db, w.offsale, &p), DB_OK);
-    ck_assert(!p.on_sale && p.vendor_active);
-    ck_assert_int_eq(cart_product_get(&w.db, w.suspended, &p), DB_OK);
-    ck_assert(p.on_sale && !p.vendor_active);
-    ck_assert_int_eq(cart_product_get(&w.db, w.elsewhere, &p), DB_OK);
-    ck_assert_int_eq(p.market_id, w.other_market);
-    ck_assert_int_eq(cart_product_get(&w.db, w.elsewhere + 1000, &p), DB_NOROW);
-    world_close(&w);
-}
-END_TEST
-
 /* ================================================================ what a change costs */
 
 /* Statements this session executed (prepared executions), as MariaDB counts them. */
@@ -965,7 +944,6 @@ static Suite *cart_suite(void)
     tcase_add_test(tc, test_delivery_is_free_from_the_threshold_and_nothing_to_buy_costs_nothing);
     tcase_add_test(tc, test_lines_that_cannot_be_bought_are_shown_with_their_reason_not_dropped);
     tcase_add_test(tc, test_one_query_prices_any_number_of_lines_up_to_the_cap);
-    tcase_add_test(tc, test_a_product_is_looked_up_whatever_its_status);
     tcase_add_test(tc, test_a_change_is_one_redis_call_and_one_statement);
     tcase_add_test(tc, test_a_refused_change_changes_nothing_not_even_the_ttl);
     tcase_add_test(tc, test_lines_changed_elsewhere_cost_one_more_statement_not_a_wrong_answer);
