@@ -216,14 +216,6 @@ static redisReply *fcall_set(redis_t *r, const char *key, int64_t product_id, in
                      CART_MAX_LINES, CART_TTL_S);
 }
 
-/* Whether Redis answered that it does not know the function (it restarted without its data,
- * or the library was never loaded there). */
-static int not_loaded(const redisReply *rep)
-{
-    return rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->str != NULL &&
-           (strstr(rep->str, "Function not found") != NULL || strstr(rep->str, "NOSCRIPT") != NULL);
-}
-
 static redisReply *fcall_done(redis_t *r, const char *key, const char *ver_key, int64_t market_id)
 {
     return redis_cmd(r, "FCALL sf_cart_done 2 %s %s %s %lld", key, ver_key, CACHEVER_CHANNEL, (long long)market_id);
@@ -235,7 +227,7 @@ int cart_checked_out(redis_t *r, int64_t user_id, int64_t market_id, uint64_t *v
     cart_key(key, user_id, market_id);
     cachever_key(ver_key, sizeof(ver_key), market_id);
     redisReply *rep = fcall_done(r, key, ver_key, market_id);
-    if (not_loaded(rep)) {
+    if (redis_function_missing(rep)) {
         freeReplyObject(rep);
         log_info("cart: Redis does not have the %s functions; loading them", CART_FUNCTION_LIB);
         rep = cart_functions_load(r) == 0 ? fcall_done(r, key, ver_key, market_id) : NULL;
@@ -276,7 +268,7 @@ static sf_status_t change_lines(redis_t *r, int64_t user_id, int64_t market_id, 
     }
     cart_key(key, user_id, market_id);
     redisReply *rep = fcall_set(r, key, product_id, qty);
-    if (not_loaded(rep)) {
+    if (redis_function_missing(rep)) {
         freeReplyObject(rep);
         log_info("cart: Redis does not have the %s functions; loading them", CART_FUNCTION_LIB);
         rep = cart_functions_load(r) == 0 ? fcall_set(r, key, product_id, qty) : NULL;

@@ -477,7 +477,7 @@ int queue_move_due(redis_t *r, const char *topic, int64_t now_ms, size_t *moved)
     if (queue_delayed_key(dkey, sizeof(dkey), topic) != 0 || queue_stream_key(skey, sizeof(skey), topic) != 0)
         return -1;
     redisReply *rep = fcall_move(r, dkey, skey, now_ms);
-    if (is_error(rep, "Function not found") || is_error(rep, "NOSCRIPT")) {
+    if (redis_function_missing(rep)) {
         /* Redis restarted without the library (functions live in its data files) */
         freeReplyObject(rep);
         log_info("queue: Redis lost the %s functions; loading them again", QUEUE_FUNCTION_LIB);

@@ -180,3 +180,9 @@ int redis_ping(redis_t *r)
     freeReplyObject(rep);
     return ok ? 0 : -1;
 }
+
+int redis_function_missing(const redisReply *rep)
+{
+    return rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->str != NULL &&
+           (strstr(rep->str, "Function not found") != NULL || strstr(rep->str, "NOSCRIPT") != NULL);
+}

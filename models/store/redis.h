@@ -54,4 +54,8 @@ int redis_pipeline(redis_t *r, size_t n, const redis_argv_t *cmds, redisReply **
 /* PING; 0 when the answer is PONG. */
 int redis_ping(redis_t *r);
 
+/* 1 if rep is Redis saying it does not know the function or script called (it restarted
+ * without its data files, or the library was never loaded there): load it, call again. */
+int redis_function_missing(const redisReply *rep);
+
 #endif
