@@ -307,18 +307,9 @@ enum { C_ID, C_NAME, C_STALL, C_MODE, C_PRICE, C_PER_G, C_UNIT, C_STOCK, C_ON_SA
 #define VIEW_SQL                                                                                                       \
     "SELECT p.id, p.name, p.stall_id, p.pricing_mode, p.price_fen, p.per_g, p.unit, p.stock,"                          \
     " p.status = 'on_sale', v.status = 'active', p.market_id"                                                          \
-    " FROM products p JOIN vendors v ON v.id = p.vendor_id WHERE p.id IN ("
+    " FROM products p JOIN vendors v ON v.id = p.vendor_id WHERE p.id IN "
 
 #define IDS_MAX (CART_MAX_LINES + 1) /* a cart's lines and the product being added */
-
-/* The IN list's length for n ids: the next of 1, 2, 4, ... 64, then IDS_MAX. */
-static size_t padded(size_t n)
-{
-    size_t k = 1;
-    while (k < n && k < 64)
-        k *= 2;
-    return n > k ? IDS_MAX : k;
-}
 
 /* Reads the products of 1..IDS_MAX ids (sorted) in one query, ordered by id, whatever their
  * market (the rows say it: a line of a product of another market is shown as gone). */
@@ -326,12 +317,11 @@ static int read_products(db_t *db, const int64_t *ids, size_t n, db_rows_t **row
 {
     char sql[SQL_MAX];
     db_param_t p[IDS_MAX];
-    size_t k = padded(n), off = (size_t)snprintf(sql, sizeof(sql), "%s", VIEW_SQL);
-    for (size_t i = 0; i < k; i++) {
-        p[i] = DB_I64(ids[i < n ? i : n - 1]);
-        off += (size_t)snprintf(sql + off, sizeof(sql) - off, i == 0 ? "?" : ",?");
+    size_t k = db_in_list(sql, sizeof(sql), VIEW_SQL, " ORDER BY p.id", p, ids, n, IDS_MAX);
+    if (k == 0) {
+        snprintf(db->err, sizeof(db->err), "cart: %zu products to read", n);
+        return DB_ERR;
     }
-    snprintf(sql + off, sizeof(sql) - off, ") ORDER BY p.id");
     return db_query(db, sql, p, k, rows);
 }
 

@@ -38,34 +38,18 @@ int outbox_unpublished(db_t *db, size_t limit, db_rows_t **rows)
                     p, 1, rows);
 }
 
-/* The IN list's length for n ids: the next of 1, 2, 4, ... 64, then OUTBOX_BATCH_MAX, so the
- * db layer keeps a handful of prepared texts, not one per count (the last id repeated in
- * the padding changes nothing). */
-static size_t padded(size_t n)
-{
-    size_t k = 1;
-    while (k < n && k < 64)
-        k *= 2;
-    return n > k ? OUTBOX_BATCH_MAX : k;
-}
-
 int outbox_mark_published(db_t *db, const int64_t *ids, size_t n)
 {
-    static const char head[] = "UPDATE outbox SET published_at = NOW(3) WHERE published_at IS NULL AND id IN (";
+    static const char head[] = "UPDATE outbox SET published_at = NOW(3) WHERE published_at IS NULL AND id IN ";
     char sql[sizeof(head) + 2 * OUTBOX_BATCH_MAX + 8];
     db_param_t p[OUTBOX_BATCH_MAX];
     if (n == 0)
         return DB_OK;
-    if (n > OUTBOX_BATCH_MAX) {
+    size_t k = db_in_list(sql, sizeof(sql), head, "", p, ids, n, OUTBOX_BATCH_MAX);
+    if (k == 0) {
         snprintf(db->err, sizeof(db->err), "outbox_mark_published: %zu ids", n);
         return DB_ERR;
     }
-    size_t k = padded(n), off = (size_t)snprintf(sql, sizeof(sql), "%s", head);
-    for (size_t i = 0; i < k; i++) {
-        p[i] = DB_I64(ids[i < n ? i : n - 1]);
-        off += (size_t)snprintf(sql + off, sizeof(sql) - off, i == 0 ? "?" : ",?");
-    }
-    snprintf(sql + off, sizeof(sql) - off, ")");
     return db_exec(db, sql, p, k, NULL, NULL);
 }
 

@@ -724,6 +724,26 @@ int db_rows_isnull(const db_rows_t *rows, size_t col)
     return db_rows_str(rows, col, NULL) == NULL;
 }
 
+size_t db_in_list(char *sql, size_t len, const char *head, const char *tail, db_param_t *p, const int64_t *ids,
+                  size_t n, size_t max)
+{
+    size_t k = 1;
+    if (n == 0 || n > max)
+        return 0;
+    while (k < n && k < 64)
+        k *= 2;
+    if (n > k)
+        k = max;
+    int off = snprintf(sql, len, "%s(", head);
+    for (size_t i = 0; i < k && off > 0 && (size_t)off < len; i++) {
+        p[i] = DB_I64(ids[i < n ? i : n - 1]);
+        off += snprintf(sql + off, len - (size_t)off, i == 0 ? "?" : ",?");
+    }
+    if (off > 0 && (size_t)off < len)
+        off += snprintf(sql + off, len - (size_t)off, ")%s", tail);
+    return off > 0 && (size_t)off < len ? k : 0;
+}
+
 json_t *db_rows_json_str(const db_rows_t *rows, size_t col)
 {
     size_t len;

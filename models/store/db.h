@@ -92,6 +92,14 @@ int db_ping(db_t *db);
 int db_exec(db_t *db, const char *sql, const db_param_t *params, size_t nparams, uint64_t *affected,
             uint64_t *insert_id);
 
+/* An "IN (?,?,...)" list of n ids (1..max, max >= 64) with few prepared texts: writes "(?,...,?)"
+ * and the tail into sql, after the head (the statement's text up to "IN"), and the ids
+ * into p (max slots), the list padded to the next of 1, 2, 4, ... 64, then to max, with the
+ * last id repeated (which changes nothing). The count of parameters; 0 (nothing written) if
+ * n is 0 or above max or the text does not fit in len. */
+size_t db_in_list(char *sql, size_t len, const char *head, const char *tail, db_param_t *p, const int64_t *ids,
+                  size_t n, size_t max);
+
 /* Runs a query and buffers its rows into *rows (freed by the caller with db_rows_free). */
 int db_query(db_t *db, const char *sql, const db_param_t *params, size_t nparams, db_rows_t **rows);
 

@@ -380,6 +380,29 @@ START_TEST(test_lock_wait_inside_the_rows_leaves_the_statement_reusable)
 }
 END_TEST
 
+/* The padded IN list: few texts, the last id repeated, nothing written when it cannot be. */
+START_TEST(test_an_in_list_is_padded_to_a_few_lengths)
+{
+    char sql[512];
+    db_param_t p[100];
+    int64_t ids[100];
+    for (int i = 0; i < 100; i++)
+        ids[i] = 10 + i;
+    ck_assert_uint_eq(db_in_list(sql, sizeof(sql), "SELECT 1 FROM t WHERE id IN ", " ORDER BY id", p, ids, 3, 100), 4);
+    ck_assert_str_eq(sql, "SELECT 1 FROM t WHERE id IN (?,?,?,?) ORDER BY id");
+    ck_assert_int_eq(p[2].i, 12);
+    ck_assert_int_eq(p[3].i, 12); /* the last repeated */
+    ck_assert_uint_eq(db_in_list(sql, sizeof(sql), "IN ", "", p, ids, 1, 100), 1);
+    ck_assert_str_eq(sql, "IN (?)");
+    ck_assert_uint_eq(db_in_list(sql, sizeof(sql), "IN ", "", p, ids, 64, 100), 64);
+    ck_assert_uint_eq(db_in_list(sql, sizeof(sql), "IN ", "", p, ids, 65, 100), 100);
+    ck_assert_int_eq(p[99].i, 10 + 64);
+    ck_assert_uint_eq(db_in_list(sql, sizeof(sql), "IN ", "", p, ids, 0, 100), 0);
+    ck_assert_uint_eq(db_in_list(sql, sizeof(sql), "IN ", "", p, ids, 101, 100), 0);
+    ck_assert_uint_eq(db_in_list(sql, 40, "IN ", "", p, ids, 30, 100), 0); /* does not fit */
+}
+END_TEST
+
 /* Server-wide count of prepared statements (all sessions). */
 static int64_t prepared_count(db_t *db)
 {
@@ -524,6 +547,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, test_ping_rebuilds_a_killed_connection);
     tcase_add_test(tc, test_lock_wait_timeout_ends_the_transaction);
     tcase_add_test(tc, test_lock_wait_inside_the_rows_leaves_the_statement_reusable);
+    tcase_add_test(tc, test_an_in_list_is_padded_to_a_few_lengths);
     tcase_add_test(tc, test_statement_cache_survives_many_distinct_statements);
     tcase_add_test(tc, test_bad_sql_is_db_err_with_a_message);
     tcase_add_test(tc, test_script_runs_every_statement_and_reports_the_first_error);
