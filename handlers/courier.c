@@ -79,6 +79,17 @@ static void shift(api_req_t *req, worker_t *w)
     api_reply_result(req, w, rc, &d, 200, doc);
 }
 
+/* GET /v1/courier/shift: whether the courier is on shift, since when, and where. */
+static void shift_get(api_req_t *req, worker_t *w)
+{
+    status_detail_t d = {0};
+    json_t *doc = NULL;
+    sf_status_t rc = courier_of(req, &d);
+    if (rc == SF_OK)
+        rc = courier_shift_get(&w->db, &w->redis, req->who.market_id, req->who.courier_id, &doc);
+    api_reply_result(req, w, rc, &d, 200, doc);
+}
+
 /* delivery.position to the consumer of each order the courier carries, in one batch. */
 static void tell_position(worker_t *w, const config_t *cfg, const courier_held_t *held, size_t n, double lat,
                           double lng)
@@ -254,6 +265,7 @@ static void deliver(api_req_t *req, worker_t *w)
 int courier_register(router_t *r)
 {
     if (router_add(r, "POST", "/v1/courier/shift", ROUTE_COURIER | ROUTE_BODY_JSON, shift) != 0 ||
+        router_add(r, "GET", "/v1/courier/shift", ROUTE_COURIER, shift_get) != 0 ||
         router_add(r, "PUT", "/v1/courier/location", ROUTE_COURIER | ROUTE_BODY_JSON, location) != 0 ||
         router_add(r, "GET", "/v1/courier/offers", ROUTE_COURIER, offers) != 0 ||
         router_add(r, "POST", "/v1/courier/offers/{delivery_id}/accept", ROUTE_COURIER, accept) != 0 ||

@@ -6,6 +6,7 @@
  *   GET  /v1/complaints                      consumer: their own complaints, newest first
  *   GET  /v1/admin/complaints?status=        operator: the market's complaints, newest first
  *   POST /v1/admin/complaints/{id}/resolve   operator: resolve one with a note
+ *   GET  /v1/vendor/complaints?status=       vendor: those about its own stalls, newest first
  * Worker threads. Each route reads its whole input with the validation kit (unknown fields
  * refused, the first bad field named), calls one model function (models/feedback.h), and
  * replies once. Every query is scoped by the caller: another consumer's order and another
@@ -194,8 +195,29 @@ static void market_complaints(api_req_t *req, worker_t *w)
     json_t *items = NULL;
     sf_status_t rc = page(req, COMPLAINT_STATUSES, FEEDBACK_KIND_ADMIN, &pg, &d);
     if (rc == SF_OK)
-        rc = feedback_complaints_in(&w->db, req->who.market_id, pg.filter >= 0 ? COMPLAINT_STATUSES[pg.filter] : NULL,
-                                    pg.after_id, pg.limit, &items, next, sizeof(next));
+        rc =
+            feedback_complaints_in(&w->db, req->who.market_id, 0, pg.filter >= 0 ? COMPLAINT_STATUSES[pg.filter] : NULL,
+                                   pg.after_id, pg.limit, &items, next, sizeof(next));
+    api_reply_page(req, w, rc, &d, items, next);
+}
+
+/* The market's list narrowed to the stalls the calling vendor holds: a vendor token always
+ * names its vendor (one that does not is refused, never read as "every vendor"). */
+static void vendor_complaints(api_req_t *req, worker_t *w)
+{
+    char next[FEEDBACK_CURSOR_MAX];
+    status_detail_t d = {0};
+    valid_page_t pg;
+    json_t *items = NULL;
+    sf_status_t rc = req->who.vendor_id > 0 && req->who.market_id > 0
+                         ? SF_OK
+                         : status_field(&d, SF_E_FORBIDDEN, NULL, "not a vendor account");
+    if (rc == SF_OK)
+        rc = page(req, COMPLAINT_STATUSES, FEEDBACK_KIND_VENDOR, &pg, &d);
+    if (rc == SF_OK)
+        rc = feedback_complaints_in(&w->db, req->who.market_id, req->who.vendor_id,
+                                    pg.filter >= 0 ? COMPLAINT_STATUSES[pg.filter] : NULL, pg.after_id, pg.limit,
+                                    &items, next, sizeof(next));
     api_reply_page(req, w, rc, &d, items, next);
 }
 
@@ -224,7 +246,8 @@ int feedback_register(router_t *r)
         router_add(r, "POST", "/v1/complaints", consumer, complain) != 0 ||
         router_add(r, "GET", "/v1/complaints", ROUTE_CONSUMER, my_complaints) != 0 ||
         router_add(r, "GET", "/v1/admin/complaints", ROUTE_OPERATOR, market_complaints) != 0 ||
-        router_add(r, "POST", "/v1/admin/complaints/{id}/resolve", op, resolve) != 0)
+        router_add(r, "POST", "/v1/admin/complaints/{id}/resolve", op, resolve) != 0 ||
+        router_add(r, "GET", "/v1/vendor/complaints", ROUTE_VENDOR, vendor_complaints) != 0)
         return -1;
     return 0;
 }

@@ -512,6 +512,19 @@ static void vendor_get_h(api_req_t *req, worker_t *w)
     reply(req, w, rc, &d, 200, doc, 0);
 }
 
+/* GET /v1/admin/expiring?within_days= (0..365, 30 when absent): one list, no further page. */
+static void expiring_h(api_req_t *req, worker_t *w)
+{
+    status_detail_t d = {0};
+    int64_t days = 0;
+    json_t *items = NULL;
+    sf_status_t rc =
+        valid_query_count(req, "within_days", 30, VENDOR_EXPIRING_DAYS_MAX, &days, &d) == 0 ? SF_OK : SF_E_INVALID;
+    if (rc == SF_OK)
+        rc = vendor_expiring(&w->db, req->who.market_id, (int)days, &items);
+    api_reply_page(req, w, rc, &d, items, NULL);
+}
+
 static void stall_list_h(api_req_t *req, worker_t *w)
 {
     size_t limit = 0;
@@ -550,6 +563,7 @@ int operator_register(router_t *r)
         router_add(r, "GET", "/v1/admin/vendors", op, vendor_list_h) != 0 ||
         router_add(r, "GET", "/v1/admin/vendors/{id}", op, vendor_get_h) != 0 ||
         router_add(r, "GET", "/v1/admin/stalls", op, stall_list_h) != 0 ||
+        router_add(r, "GET", "/v1/admin/expiring", op, expiring_h) != 0 ||
         router_add(r, "GET", "/v1/admin/couriers", op, courier_list_h) != 0)
         return -1;
     return 0;

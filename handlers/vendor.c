@@ -1,5 +1,6 @@
 /*
- * The vendor's own products: list (every status), create, patch. Vendor tokens only (the
+ * The vendor's own products: list (every status), create, patch; and its own record
+ * (GET /v1/vendor/profile: name, stalls, licences, staff). Vendor tokens only (the
  * route flags have the token checked before a handler runs); every query is scoped by the
  * caller's vendor and market, so another vendor's product is simply not found (404) and
  * nothing changes. After a write commits, the market's catalogue version is bumped so the
@@ -13,6 +14,7 @@
 #include "handlers/handlers.h"
 #include "models/base/log.h"
 #include "models/product.h"
+#include "models/vendor.h"
 
 #define NO_PRODUCT "no such product"
 
@@ -108,9 +110,21 @@ static void patch(api_req_t *req, worker_t *w)
     api_reply_result(req, w, rc, &d, 200, doc);
 }
 
+/* GET /v1/vendor/profile: the vendor's own record, for its dashboard. */
+static void profile(api_req_t *req, worker_t *w)
+{
+    status_detail_t d = {0};
+    json_t *doc = NULL;
+    sf_status_t rc = vendor_of(req, &d);
+    if (rc == SF_OK)
+        rc = vendor_profile(&w->db, req->who.market_id, req->who.vendor_id, &doc, &d);
+    api_reply_result(req, w, rc, &d, 200, doc);
+}
+
 int vendor_register(router_t *r)
 {
-    if (router_add(r, "GET", "/v1/vendor/products", ROUTE_VENDOR, list_own) != 0 ||
+    if (router_add(r, "GET", "/v1/vendor/profile", ROUTE_VENDOR, profile) != 0 ||
+        router_add(r, "GET", "/v1/vendor/products", ROUTE_VENDOR, list_own) != 0 ||
         router_add(r, "POST", "/v1/vendor/products", ROUTE_VENDOR | ROUTE_BODY_JSON, create) != 0 ||
         router_add(r, "PATCH", "/v1/vendor/products/{id}", ROUTE_VENDOR | ROUTE_BODY_JSON, patch) != 0)
         return -1;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "models/base/sqltime.h"
 #include "models/courier.h"
 #include "models/outbox.h"
 #include "models/store/redis.h"
@@ -179,10 +180,18 @@ static const char nearby_lua[] =
     " if hb and tonumber(hb) >= tonumber(ARGV[4]) then out[#out + 1] = e[1] out[#out + 1] = e[2]"
     " if #out >= 2 * tonumber(ARGV[5]) then break end end end return out";
 
+/* The courier's position and the time of it: {lng, lat, heartbeat ms ('' if none)}, or an
+ * empty array when the courier has no position. */
+static const char where_lua[] = "local p = redis.call('GEOPOS', KEYS[1], ARGV[1])[1]"
+                                " if not p then return {} end"
+                                " return {p[1], p[2], redis.call('ZSCORE', KEYS[2], ARGV[1]) or ''}";
+
 typedef struct shift {
     int64_t market_id, courier_id;
     int on;
     size_t withdrawn;
+    char now[32];   /* NOW(3) as MariaDB writes it, for the row */
+    char since[40]; /* the same at +08:00, for the answer */
 } shift_t;
 
 #define SHIFT_BATCH 100 /* open offers withdrawn per statement when a courier goes off shift */
@@ -224,9 +233,17 @@ static sf_status_t shift_tx(db_t *db, void *ctx)
     size_t n = 0;
     db_rows_t *rows = NULL;
     k->withdrawn = 0;
-    db_param_t p[] = {DB_I64(k->on ? 1 : 0), DB_I64(k->courier_id), DB_I64(k->market_id)};
-    sf_status_t rc = db_query_row(db, "SELECT id FROM couriers WHERE id = ? AND market_id = ? AND status = 'active'",
-                                  p + 1, 2, &rows);
+    db_param_t p[] = {DB_I64(k->on ? 1 : 0), DB_NULL, DB_I64(k->courier_id), DB_I64(k->market_id)};
+    sf_status_t rc =
+        db_query_row(db,
+                     "SELECT NOW(3), " SQL_AT_0800("NOW(3)") " FROM couriers"
+                                                             " WHERE id = ? AND market_id = ? AND status = 'active'",
+                     p + 2, 2, &rows);
+    if (rc == DB_OK) {
+        db_rows_copy(rows, 0, k->now, sizeof(k->now));
+        db_rows_copy(rows, 1, k->since, sizeof(k->since));
+        p[1] = DB_STR(k->now);
+    }
     db_rows_free(rows);
     if (rc == DB_NOROW)
         return SF_E_NOT_FOUND;
@@ -235,9 +252,83 @@ static sf_status_t shift_tx(db_t *db, void *ctx)
             k->withdrawn += n;
     } while (rc == DB_OK && !k->on && n == SHIFT_BATCH);
     if (rc == DB_OK)
-        rc = db_exec(db, "UPDATE couriers SET on_shift = ?, shift_changed_at = NOW(3) WHERE id = ? AND market_id = ?",
-                     p, 3, NULL, NULL);
+        rc = db_exec(db, "UPDATE couriers SET on_shift = ?, shift_changed_at = ? WHERE id = ? AND market_id = ?", p, 4,
+                     NULL, NULL);
     return rc;
+}
+
+static json_t *coord(double v);
+
+/* Unix ms as RFC 3339 at +08:00 with milliseconds, as SQL_AT_0800 renders a column. */
+static void at_0800(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000) + 8 * 3600;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t k = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + k, len - k, ".%03d+08:00", (int)(ms % 1000));
+}
+
+/* Adds lat, lng and location_at (when the heartbeat is known) to the shift from Redis, in
+ * one script; nothing when the courier has no position. 0, or -1 when Redis failed. */
+static int add_position(redis_t *r, int64_t market_id, int64_t courier_id, json_t *doc)
+{
+    char id[24], at[40];
+    snprintf(id, sizeof(id), "%lld", (long long)courier_id);
+    const char *args[] = {id};
+    redisReply *rep = eval2(r, where_lua, market_id, args, 1);
+    if (rep == NULL)
+        return -1;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 && rep->element[0]->type == REDIS_REPLY_STRING &&
+        rep->element[1]->type == REDIS_REPLY_STRING) {
+        json_object_set_new(doc, "lng", coord(strtod(rep->element[0]->str, NULL)));
+        json_object_set_new(doc, "lat", coord(strtod(rep->element[1]->str, NULL)));
+        if (rep->element[2]->type == REDIS_REPLY_STRING && rep->element[2]->len > 0) {
+            at_0800(strtoll(rep->element[2]->str, NULL, 10), at, sizeof(at));
+            json_object_set_new(doc, "location_at", json_string(at));
+        }
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+/* The shift as both routes answer it: {id, on, on_shift, since?} (since absent when the
+ * shift never changed), with the position when on. NULL out of memory. */
+static json_t *shift_doc(int64_t courier_id, int on, const char *since)
+{
+    json_t *doc = json_pack("{s:I, s:b, s:b}", "id", (json_int_t)courier_id, "on", on != 0, "on_shift", on != 0);
+    if (doc != NULL && since != NULL && since[0] != '\0' &&
+        json_object_set_new(doc, "since", json_string(since)) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
+sf_status_t courier_shift_get(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, json_t **out)
+{
+    db_rows_t *rows = NULL;
+    *out = NULL;
+    sf_status_t rc = db_query_row(
+        db,
+        "SELECT on_shift, " SQL_AT_0800("shift_changed_at") " FROM couriers"
+                                                            " WHERE id = ? AND market_id = ? AND status = 'active'",
+        (db_param_t[]){DB_I64(courier_id), DB_I64(market_id)}, 2, &rows);
+    if (rc == DB_NOROW)
+        return SF_E_NOT_FOUND;
+    if (rc != DB_OK)
+        return db_fail(rc);
+    int on = db_rows_i64(rows, 0) != 0;
+    json_t *doc = shift_doc(courier_id, on, db_rows_str(rows, 1, NULL));
+    db_rows_free(rows);
+    if (doc == NULL)
+        return SF_E_INTERNAL;
+    if (on && add_position(r, market_id, courier_id, doc) != 0) {
+        json_decref(doc);
+        return SF_E_UNAVAILABLE;
+    }
+    *out = doc;
+    return SF_OK;
 }
 
 sf_status_t courier_set_shift(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, int on, json_t **out)
@@ -256,9 +347,17 @@ sf_status_t courier_set_shift(db_t *db, redis_t *r, int64_t market_id, int64_t c
             return SF_E_UNAVAILABLE;
         freeReplyObject(rep);
     }
-    *out = json_pack("{s:I, s:b, s:I}", "id", (json_int_t)courier_id, "on_shift", on != 0, "offers_withdrawn",
-                     (json_int_t)k.withdrawn);
-    return *out != NULL ? SF_OK : SF_E_INTERNAL;
+    json_t *doc = shift_doc(courier_id, on, k.since);
+    if (doc == NULL || json_object_set_new(doc, "offers_withdrawn", json_integer((json_int_t)k.withdrawn)) != 0) {
+        json_decref(doc);
+        return SF_E_INTERNAL;
+    }
+    if (on && add_position(r, market_id, courier_id, doc) != 0) { /* on again while on: where it was */
+        json_decref(doc);
+        return SF_E_UNAVAILABLE;
+    }
+    *out = doc;
+    return SF_OK;
 }
 
 sf_status_t courier_locate(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, double lat, double lng,

@@ -65,11 +65,20 @@ typedef struct courier_held {
 /* Shift on or off: couriers.on_shift (and shift_changed_at), in one transaction with, going
  * off, the courier's open offers withdrawn and each of those deliveries handed back to the
  * dispatcher at once (an outbox row, as a refusal); then off also removes the courier's
- * position and heartbeat from Redis. *out {id, on_shift, offers_withdrawn}. SF_OK;
+ * position and heartbeat from Redis. *out {id, on_shift, offers_withdrawn} and the shift as
+ * courier_shift_get renders it (on, since; going on, the position if one is known: one more
+ * Redis script). SF_OK;
  * SF_E_NOT_FOUND (no such active courier in the market); a db status; SF_E_UNAVAILABLE when
  * Redis failed after the row changed (the next shift call fixes it; the row already keeps the
  * courier from being offered work). */
 sf_status_t courier_set_shift(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, int on, json_t **out);
+
+/* The courier's shift now, for a page that reloads: {id, on, on_shift (= on), since (when
+ * the shift last changed, absent if never), and when on and a position is known lat, lng and
+ * location_at (the time of the last location)}. One statement (couriers), then, only on
+ * shift, one Redis script (GEOPOS and ZSCORE). SF_OK, SF_E_NOT_FOUND (no such active
+ * courier in the market), a db status, SF_E_UNAVAILABLE (Redis). */
+sf_status_t courier_shift_get(db_t *db, redis_t *r, int64_t market_id, int64_t courier_id, json_t **out);
 
 /* A location, also the heartbeat: refused (SF_E_OFF_SHIFT) off shift, else GEOADD plus ZADD
  * in one script. held[] (at most COURIER_HELD_MAX) gets the deliveries the courier holds, for

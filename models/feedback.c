@@ -224,19 +224,22 @@ sf_status_t feedback_stall_ratings(db_t *db, int64_t stall_id, int64_t after_ms,
 /* ================================================================ complaints */
 
 /* Columns of a rendered complaint: 0 id, 1 market, 2 order, 3 stall, 4 stall_no, 5 text,
- * 6 status, 7 resolution, 8 created_at, 9 resolved_at. */
+ * 6 status, 7 resolution, 8 created_at, 9 resolved_at, 10 order_no. */
 #define COMPLAINT_COLS                                                                                                 \
     "c.id, c.market_id, c.order_id, c.stall_id, s.stall_no, c.text, c.status, c.resolution, " SQL_AT_0800(             \
-        "c.created_at") ", " SQL_AT_0800("c.resolved_at") " FROM complaints c JOIN stalls s ON s.id = c.stall_id"
+        "c.created_at") ", " SQL_AT_0800("c.resolved_at") ", o.order_no FROM complaints c"                             \
+                                                          " JOIN stalls s ON s.id = c.stall_id"                        \
+                                                          " LEFT JOIN orders o ON o.id = c.order_id"
 
 static json_t *complaint_json(const db_rows_t *r)
 {
-    return json_pack("{s:I, s:I, s:o, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "id", (json_int_t)db_rows_i64(r, 0),
-                     "market_id", (json_int_t)db_rows_i64(r, 1), "order_id",
-                     db_rows_isnull(r, 2) ? json_null() : json_integer(db_rows_i64(r, 2)), "stall_id",
-                     (json_int_t)db_rows_i64(r, 3), "stall_no", db_rows_str(r, 4, NULL), "text",
-                     db_rows_str(r, 5, NULL), "status", db_rows_str(r, 6, NULL), "resolution", db_rows_str(r, 7, NULL),
-                     "created_at", db_rows_str(r, 8, NULL), "resolved_at", db_rows_str(r, 9, NULL));
+    return json_pack("{s:I, s:I, s:o, s:s?, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "id",
+                     (json_int_t)db_rows_i64(r, 0), "market_id", (json_int_t)db_rows_i64(r, 1), "order_id",
+                     db_rows_isnull(r, 2) ? json_null() : json_integer(db_rows_i64(r, 2)), "order_no",
+                     db_rows_str(r, 10, NULL), "stall_id", (json_int_t)db_rows_i64(r, 3), "stall_no",
+                     db_rows_str(r, 4, NULL), "text", db_rows_str(r, 5, NULL), "status", db_rows_str(r, 6, NULL),
+                     "resolution", db_rows_str(r, 7, NULL), "created_at", db_rows_str(r, 8, NULL), "resolved_at",
+                     db_rows_str(r, 9, NULL));
 }
 
 /* A page of complaints from a query whose last two parameters are the id to start below
@@ -277,15 +280,16 @@ sf_status_t feedback_complaints_of(db_t *db, int64_t consumer_id, int64_t after_
                           p, 4, after_id, limit, FEEDBACK_KIND_MINE, items, next_cursor, len);
 }
 
-sf_status_t feedback_complaints_in(db_t *db, int64_t market_id, const char *status, int64_t after_id, size_t limit,
-                                   json_t **items, char *next_cursor, size_t len)
+sf_status_t feedback_complaints_in(db_t *db, int64_t market_id, int64_t vendor_id, const char *status, int64_t after_id,
+                                   size_t limit, json_t **items, char *next_cursor, size_t len)
 {
     db_param_t st = status != NULL ? DB_STR(status) : DB_NULL;
-    db_param_t p[] = {DB_I64(market_id), st, st, DB_NULL, DB_NULL, DB_NULL};
+    db_param_t p[] = {DB_I64(market_id), DB_I64(vendor_id), DB_I64(vendor_id), st, st, DB_NULL, DB_NULL, DB_NULL};
     return complaint_page(db,
-                          "SELECT " COMPLAINT_COLS " WHERE c.market_id = ? AND (? IS NULL OR c.status = ?)"
-                          " AND (? = 0 OR c.id < ?) ORDER BY c.id DESC LIMIT ?",
-                          p, 6, after_id, limit, FEEDBACK_KIND_ADMIN, items, next_cursor, len);
+                          "SELECT " COMPLAINT_COLS " WHERE c.market_id = ? AND (? = 0 OR s.vendor_id = ?)"
+                          " AND (? IS NULL OR c.status = ?) AND (? = 0 OR c.id < ?) ORDER BY c.id DESC LIMIT ?",
+                          p, 8, after_id, limit, vendor_id != 0 ? FEEDBACK_KIND_VENDOR : FEEDBACK_KIND_ADMIN, items,
+                          next_cursor, len);
 }
 
 /* One complaint of a market, rendered. DB_OK, DB_NOROW or a db status. */
@@ -306,18 +310,18 @@ typedef struct complain_ctx {
     json_t *out;
 } complain_ctx_t;
 
-/* Columns: 0 the stall's market (NULL: no such stall), 1 stall_no, 2 the order is the
- * consumer's, 3 the stall is one of the order's, 4 now, 5 now at +08:00. */
+/* Columns: 0 the stall's market (NULL: no such stall), 1 stall_no, 2 the order's number if
+ * it is the consumer's (else NULL), 3 the stall is one of the order's, 4 now, 5 now at +08:00. */
 static const char complain_read_sql[] =
     "SELECT s.market_id, s.stall_no,"
-    " EXISTS (SELECT 1 FROM orders o WHERE o.id = ? AND o.consumer_id = ?),"
+    " (SELECT o.order_no FROM orders o WHERE o.id = ? AND o.consumer_id = ?),"
     " EXISTS (SELECT 1 FROM vendor_orders vo WHERE vo.order_id = ? AND vo.stall_id = s.id),"
     " NOW(3), " SQL_AT_0800("NOW(3)") " FROM (SELECT 1) one LEFT JOIN stalls s ON s.id = ?";
 
 /* The refusals of a complaint, in the order a client should hear them. */
 static sf_status_t complain_check(const feedback_complaint_t *in, const db_rows_t *rows, status_detail_t *d)
 {
-    if (in->order_id != 0 && db_rows_i64(rows, 2) == 0)
+    if (in->order_id != 0 && db_rows_isnull(rows, 2))
         return status_field(d, SF_E_NOT_FOUND, NULL, "no such order");
     if (db_rows_isnull(rows, 0))
         return status_field(d, SF_E_UNKNOWN_STALL, "stall_id", "no such stall");
@@ -351,10 +355,11 @@ static sf_status_t complain_tx(db_t *db, void *ctx)
         rc = db_fail(rc);
         goto out;
     }
-    k->out = json_pack("{s:I, s:I, s:o, s:I, s:s?, s:s, s:s, s:n, s:s?, s:n}", "id", (json_int_t)id, "market_id",
+    k->out = json_pack("{s:I, s:I, s:o, s:s?, s:I, s:s?, s:s, s:s, s:n, s:s?, s:n}", "id", (json_int_t)id, "market_id",
                        (json_int_t)market_id, "order_id", in->order_id != 0 ? json_integer(in->order_id) : json_null(),
-                       "stall_id", (json_int_t)in->stall_id, "stall_no", db_rows_str(rows, 1, NULL), "text", in->text,
-                       "status", "open", "resolution", "created_at", db_rows_str(rows, 5, NULL), "resolved_at");
+                       "order_no", in->order_id != 0 ? db_rows_str(rows, 2, NULL) : NULL, "stall_id",
+                       (json_int_t)in->stall_id, "stall_no", db_rows_str(rows, 1, NULL), "text", in->text, "status",
+                       "open", "resolution", "created_at", db_rows_str(rows, 5, NULL), "resolved_at");
     rc = k->out != NULL ? SF_OK : SF_E_INTERNAL;
 out:
     db_rows_free(rows);

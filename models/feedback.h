@@ -35,6 +35,7 @@
 #define FEEDBACK_KIND_RATINGS 'r' /* a stall's ratings: key = created_at in ms, id = order id */
 #define FEEDBACK_KIND_MINE    'j' /* a consumer's complaints, by id */
 #define FEEDBACK_KIND_ADMIN   'a' /* a market's complaints, by id */
+#define FEEDBACK_KIND_VENDOR  'q' /* a vendor's complaints, by id */
 
 /* One stall's part of a rating. */
 typedef struct feedback_stall_score {
@@ -83,14 +84,17 @@ typedef struct feedback_complaint {
 sf_status_t feedback_complain(db_t *db, const feedback_complaint_t *in, json_t **out, status_detail_t *d);
 
 /* A page of a consumer's complaints, newest first. A complaint is rendered {id, market_id,
- * order_id, stall_id, stall_no, text, status, resolution, created_at, resolved_at}. after_id 0:
+ * order_id, order_no (null with no order), stall_id, stall_no, text, status, resolution,
+ * created_at, resolved_at}: never the consumer. after_id 0:
  * from the newest; next_cursor gets the next page's cursor or "". DB_OK or a db status. */
 sf_status_t feedback_complaints_of(db_t *db, int64_t consumer_id, int64_t after_id, size_t limit, json_t **items,
                                    char *next_cursor, size_t len);
 
-/* The same for a market's complaints; status "open", "resolved" or NULL (any). */
-sf_status_t feedback_complaints_in(db_t *db, int64_t market_id, const char *status, int64_t after_id, size_t limit,
-                                   json_t **items, char *next_cursor, size_t len);
+/* The same for a market's complaints (vendor_id 0, cursor kind FEEDBACK_KIND_ADMIN), or only
+ * those about the stalls vendor_id holds now in that market (cursor kind
+ * FEEDBACK_KIND_VENDOR); status "open", "resolved" or NULL (any). One statement. */
+sf_status_t feedback_complaints_in(db_t *db, int64_t market_id, int64_t vendor_id, const char *status, int64_t after_id,
+                                   size_t limit, json_t **items, char *next_cursor, size_t len);
 
 /* Resolves an open complaint of the market with the operator's note (a conditional UPDATE on
  * status = 'open'). DB_OK with *out the complaint as stored now; SF_E_NOT_FOUND (none, or

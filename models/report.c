@@ -178,34 +178,67 @@ sf_status_t report_vendor_stats(db_t *db, int64_t market_id, int64_t vendor_id, 
 static const int64_t bucket_min[] = {0, 30, 45, 60, 90, 120};
 #define NBUCKETS (sizeof(bucket_min) / sizeof(bucket_min[0]))
 
+/* A row 's' of report_admin_stats's statement as a stall of its answer; NULL out of memory. */
+static json_t *stall_json(const db_rows_t *r)
+{
+    int64_t sales = db_rows_i64(r, 3), refunds = db_rows_i64(r, 11);
+    json_t *vendor = db_rows_isnull(r, 7) ? json_null()
+                                          : json_pack("{s:I, s:s?}", "id", (json_int_t)db_rows_i64(r, 7), "name",
+                                                      db_rows_str(r, 8, NULL));
+    return json_pack("{s:I, s:s?, s:s?, s:{s:I, s:I}, s:o, s:I, s:I, s:I, s:I, s:I}", "stall_id",
+                     (json_int_t)db_rows_i64(r, 4), "stall_no", db_rows_str(r, 1, NULL), "zone",
+                     db_rows_str(r, 2, NULL), "map", "x", (json_int_t)db_rows_i64(r, 5), "y",
+                     (json_int_t)db_rows_i64(r, 6), "vendor", vendor, "orders", (json_int_t)db_rows_i64(r, 9), "lines",
+                     (json_int_t)db_rows_i64(r, 10), "sales_fen", (json_int_t)sales, "refunds_fen", (json_int_t)refunds,
+                     "net_sales_fen", (json_int_t)(sales - refunds));
+}
+
 sf_status_t report_admin_stats(db_t *db, int64_t market_id, const char *from, const char *to, int band_pct,
                                json_t **out)
 {
-    /* Sales by category ('c', code, name, fen; largest first, then by code), then delivered orders by bucket ('d', the
-     * bucket's index, NULL, orders): per delivered order, its latest delivered_at minus its
-     * paid_at in whole seconds (the millisecond difference truncated), as the KPIs take it. */
+    /* One statement, three kinds of rows in 12 columns (unused ones NULL), ordered by kind,
+     * then column 3 descending, then column 1:
+     * 'c' sales by category: 1 code, 2 name, 3 fen (largest first, then by code);
+     * 'd' delivered orders by bucket: 1 the bucket's index, 3 orders: per delivered order, its
+     *     latest delivered_at minus its paid_at in whole seconds (the millisecond difference
+     *     truncated), as the KPIs take it;
+     * 's' every stall of the market, with its sale lines or none: 1 stall_no, 2 zone,
+     *     3 sales_fen (largest first, then by stall_no), 4 id, 5 map_x, 6 map_y, 7 vendor id,
+     *     8 vendor name (the stall's vendor now; NULL for a free stall), 9 orders (distinct
+     *     order_no), 10 lines, 11 refunds_fen. */
     static const char sql[] =
-        "SELECT 'c', g.category, c.name, g.sales_fen FROM (SELECT category, SUM(amount_fen) AS sales_fen "
+        "SELECT 'c', g.category, c.name, g.sales_fen, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM ("
+        "SELECT category, SUM(amount_fen) AS sales_fen "
         "FROM sale_lines WHERE market_id = ? AND paid_date BETWEEN ? AND ? GROUP BY category) g "
         "LEFT JOIN categories c ON c.market_id = ? AND c.code = g.category "
         "UNION ALL "
         "SELECT 'd', CASE WHEN o.s < 1800 THEN 0 WHEN o.s < 2700 THEN 1 WHEN o.s < 3600 THEN 2 "
-        "WHEN o.s < 5400 THEN 3 WHEN o.s < 7200 THEN 4 ELSE 5 END, NULL, COUNT(*) FROM ("
+        "WHEN o.s < 5400 THEN 3 WHEN o.s < 7200 THEN 4 ELSE 5 END, NULL, COUNT(*), NULL, NULL, NULL, NULL, NULL, NULL, "
+        "NULL, NULL FROM ("
         "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(paid_at), MAX(delivered_at)) DIV 1000000 AS s FROM sale_lines "
         "WHERE market_id = ? AND paid_date BETWEEN ? AND ? GROUP BY order_no HAVING MAX(delivered_at) IS NOT NULL) o "
-        "GROUP BY 2 ORDER BY 1, 4 DESC, 2";
-    json_t *os = NULL, *alerts = NULL, *cats = NULL, *hist = NULL;
+        "GROUP BY 2 "
+        "UNION ALL "
+        "SELECT 's', s.stall_no, s.zone, COALESCE(g.sales_fen, 0), s.id, s.map_x, s.map_y, v.id, v.name, "
+        "COALESCE(g.orders, 0), COALESCE(g.nlines, 0), COALESCE(g.refunds_fen, 0) FROM stalls s LEFT JOIN ("
+        "SELECT stall_id, COUNT(DISTINCT order_no) AS orders, COUNT(*) AS nlines, SUM(amount_fen) AS sales_fen, "
+        "SUM(refunded_fen) AS refunds_fen FROM sale_lines WHERE market_id = ? AND paid_date BETWEEN ? AND ? "
+        "GROUP BY stall_id) g ON g.stall_id = s.id LEFT JOIN vendors v ON v.id = s.vendor_id WHERE s.market_id = ? "
+        "ORDER BY 1, 4 DESC, 2";
+    json_t *os = NULL, *alerts = NULL, *cats = NULL, *hist = NULL, *stalls = NULL;
     db_rows_t *rows = NULL;
     *out = NULL;
     sf_status_t rc = stats_online_sales(db, market_id, from, to, &os);
     if (rc == SF_OK)
         rc = db_query(db, sql,
                       (db_param_t[]){DB_I64(market_id), DB_STR(from), DB_STR(to), DB_I64(market_id), DB_I64(market_id),
-                                     DB_STR(from), DB_STR(to)},
-                      7, &rows);
+                                     DB_STR(from), DB_STR(to), DB_I64(market_id), DB_STR(from), DB_STR(to),
+                                     DB_I64(market_id)},
+                      11, &rows);
     if (rc == SF_OK)
         rc = guide_alerts(db, market_id, to, band_pct, &alerts);
-    if (rc == SF_OK && ((cats = json_array()) == NULL || (hist = json_array()) == NULL))
+    if (rc == SF_OK &&
+        ((cats = json_array()) == NULL || (hist = json_array()) == NULL || (stalls = json_array()) == NULL))
         rc = SF_E_INTERNAL;
     int64_t gmv = rc == SF_OK ? json_integer_value(json_object_get(json_object_get(os, "total"), "gmv_fen")) : 0;
     int64_t counts[NBUCKETS] = {0};
@@ -215,6 +248,11 @@ sf_status_t report_admin_stats(db_t *db, int64_t market_id, const char *from, co
             int64_t b = db_rows_i64(rows, 1);
             if (b >= 0 && b < (int64_t)NBUCKETS)
                 counts[b] = db_rows_i64(rows, 3);
+            continue;
+        }
+        if (kind != NULL && kind[0] == 's') {
+            if (json_array_append_new(stalls, stall_json(rows)) != 0)
+                rc = SF_E_INTERNAL;
             continue;
         }
         int64_t fen = db_rows_i64(rows, 3);
@@ -229,9 +267,9 @@ sf_status_t report_admin_stats(db_t *db, int64_t market_id, const char *from, co
                                                   "orders", (json_int_t)counts[b])) != 0)
             rc = SF_E_INTERNAL;
     if (rc == SF_OK) {
-        *out = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O}", "from", from, "to", to, "kpis",
+        *out = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O}", "from", from, "to", to, "kpis",
                          json_object_get(os, "total"), "days", json_object_get(os, "days"), "categories", cats,
-                         "delivery_minutes", hist, "price_alerts", json_object_get(alerts, "items"));
+                         "delivery_minutes", hist, "stalls", stalls, "price_alerts", json_object_get(alerts, "items"));
         if (*out == NULL)
             rc = SF_E_INTERNAL;
     }
@@ -240,5 +278,6 @@ sf_status_t report_admin_stats(db_t *db, int64_t market_id, const char *from, co
     json_decref(alerts);
     json_decref(cats);
     json_decref(hist);
+    json_decref(stalls);
     return rc;
 }

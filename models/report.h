@@ -32,8 +32,12 @@ sf_status_t report_vendor_stats(db_t *db, int64_t market_id, int64_t vendor_id, 
 
 /* The market centre's view from..to: {from, to, kpis (online-sales total), days (online-sales
  * days), categories: [{category, name, sales_fen, share}], delivery_minutes: [{from_min,
- * to_min, orders}], price_alerts: the guide-price anomalies of `to` (guide_alerts with
- * band_pct)}. */
+ * to_min, orders}], stalls: [{stall_id, stall_no, zone, map: {x, y}, vendor: {id, name} |
+ * null, orders, lines, sales_fen, refunds_fen, net_sales_fen}] (every stall of the market,
+ * those without a line too, by sales_fen descending, then stall_no), price_alerts: the
+ * guide-price anomalies of `to` (guide_alerts with band_pct)}. Statements: those of
+ * stats_online_sales, one for the categories, the histogram and the stalls together, and
+ * guide_alerts's. */
 sf_status_t report_admin_stats(db_t *db, int64_t market_id, const char *from, const char *to, int band_pct,
                                json_t **out);
 

@@ -410,7 +410,34 @@ static json_t *record_json(const db_rows_t *rows, int64_t market_id)
                      db_rows_json_str(rows, 7), "created_at", time_json(t, tlen), "stall_ids", "licences", "staff");
 }
 
-sf_status_t vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out, status_detail_t *d)
+static json_t *stall_brief_json(const db_rows_t *rows)
+{
+    return json_pack("{s:I, s:o, s:o}", "id", (json_int_t)db_rows_i64(rows, 0), "stall_no", db_rows_json_str(rows, 1),
+                     "zone", db_rows_json_str(rows, 2));
+}
+
+/* Appends one integer (column 0) to ids and, when stalls is not NULL, {id, stall_no, zone}
+ * to stalls, per stall the vendor holds: one statement. */
+static sf_status_t add_stalls(db_t *db, int64_t market_id, int64_t vendor_id, json_t *ids, json_t *stalls)
+{
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(vendor_id), DB_I64(market_id)};
+    sf_status_t rc = db_query(
+        db, "SELECT id, stall_no, zone FROM stalls WHERE vendor_id = ? AND market_id = ? ORDER BY id LIMIT 100", p, 2,
+        &rows);
+    if (rc != DB_OK)
+        return db_fail(rc);
+    while (rc == SF_OK && db_rows_next(rows))
+        if (json_array_append_new(ids, json_integer(db_rows_i64(rows, 0))) != 0 ||
+            (stalls != NULL && json_array_append_new(stalls, stall_brief_json(rows)) != 0))
+            rc = SF_E_INTERNAL;
+    db_rows_free(rows);
+    return rc;
+}
+
+/* The record; with profile also vendor_id and stalls [{id, stall_no, zone}] (the same
+ * statements). */
+static sf_status_t render(db_t *db, int64_t market_id, int64_t vendor_id, int profile, json_t **out, status_detail_t *d)
 {
     db_rows_t *rows = NULL;
     json_t *doc = NULL;
@@ -430,9 +457,13 @@ sf_status_t vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t
     doc = record_json(rows, market_id);
     db_rows_free(rows);
     rc = doc != NULL ? SF_OK : SF_E_INTERNAL;
+    json_t *stalls = profile && rc == SF_OK ? json_array() : NULL;
+    if (profile && rc == SF_OK &&
+        (stalls == NULL || json_object_set_new(doc, "stalls", stalls) != 0 ||
+         json_object_set_new(doc, "vendor_id", json_integer(vendor_id)) != 0))
+        rc = SF_E_INTERNAL;
     if (rc == SF_OK)
-        rc = add_list(db, "SELECT id FROM stalls WHERE vendor_id = ? AND market_id = ? ORDER BY id LIMIT 100",
-                      market_id, vendor_id, json_object_get(doc, "stall_ids"), NULL);
+        rc = add_stalls(db, market_id, vendor_id, json_object_get(doc, "stall_ids"), stalls);
     if (rc == SF_OK)
         rc = add_list(db,
                       "SELECT id, type, number, " SQL_DATE(
@@ -448,6 +479,79 @@ sf_status_t vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t
         *out = doc;
     else
         json_decref(doc);
+    return rc;
+}
+
+sf_status_t vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out, status_detail_t *d)
+{
+    return render(db, market_id, vendor_id, 0, out, d);
+}
+
+sf_status_t vendor_profile(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out, status_detail_t *d)
+{
+    return render(db, market_id, vendor_id, 1, out, d);
+}
+
+/* ---------------------------------------------------------------- what expires */
+
+static json_t *expiring_json(const db_rows_t *rows)
+{
+    json_t *nos = json_array();
+    const char *list = db_rows_str(rows, 8, NULL);
+    for (const char *p = list; nos != NULL && p != NULL && *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (json_array_append_new(nos, json_stringn(p, n)) != 0) {
+            json_decref(nos);
+            nos = NULL;
+        }
+        p = end != NULL ? end + 1 : p + n;
+    }
+    if (nos == NULL)
+        return NULL;
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "vendor_id", (json_int_t)db_rows_i64(rows, 0),
+                     "vendor_name", db_rows_json_str(rows, 1), "vendor_status", db_rows_json_str(rows, 2), "stall_nos",
+                     nos, "kind", db_rows_json_str(rows, 3), "label", db_rows_json_str(rows, 4), "number",
+                     db_rows_json_str(rows, 5), "valid_until", db_rows_json_str(rows, 6), "days_left",
+                     (json_int_t)db_rows_i64(rows, 7));
+}
+
+sf_status_t vendor_expiring(db_t *db, int64_t market_id, int within_days, json_t **items)
+{
+    /* Columns: 0 vendor, 1 its name, 2 its status, 3 kind, 4 label, 5 number, 6 valid_until,
+     * 7 days left, 8 the vendor's stall numbers (slugs: no comma) joined by commas. */
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(market_id),   DB_I64(within_days), DB_I64(market_id),
+                      DB_I64(within_days), DB_I64(market_id),   DB_I64(VENDOR_EXPIRING_MAX)};
+    *items = NULL;
+    sf_status_t rc = db_query(
+        db,
+        "SELECT v.id, v.name, v.status, x.kind, x.label, x.number, " SQL_DATE(
+            "x.valid_until") ","
+                             " DATEDIFF(x.valid_until, " SQL_TODAY "),"
+                             " (SELECT GROUP_CONCAT(s.stall_no ORDER BY s.stall_no SEPARATOR ',') FROM stalls s"
+                             " WHERE s.vendor_id = v.id AND s.market_id = v.market_id) FROM ("
+                             "SELECT vendor_id, 'licence' AS kind, type AS label, number, valid_until, id FROM "
+                             "vendor_licences"
+                             " WHERE market_id = ? AND valid_until <= " SQL_TODAY " + INTERVAL ? DAY UNION ALL "
+                             "SELECT vendor_id, 'health_certificate', name, certificate, valid_until, id FROM "
+                             "vendor_staff"
+                             " WHERE market_id = ? AND valid_until <= " SQL_TODAY " + INTERVAL ? DAY) x"
+                             " JOIN vendors v ON v.id = x.vendor_id WHERE v.market_id = ? AND v.status <> 'closed'"
+                             " ORDER BY x.valid_until, v.id, x.kind DESC, x.id LIMIT ?",
+        p, 6, &rows);
+    if (rc != DB_OK)
+        return db_fail(rc);
+    *items = json_array();
+    rc = *items != NULL ? SF_OK : SF_E_INTERNAL;
+    while (rc == SF_OK && db_rows_next(rows))
+        if (json_array_append_new(*items, expiring_json(rows)) != 0)
+            rc = SF_E_INTERNAL;
+    db_rows_free(rows);
+    if (rc != SF_OK) {
+        json_decref(*items);
+        *items = NULL;
+    }
     return rc;
 }
 

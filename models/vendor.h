@@ -86,6 +86,23 @@ sf_status_t vendor_staff_add(db_t *db, int64_t market_id, int64_t vendor_id, con
  * says "no such vendor in this market"). */
 sf_status_t vendor_render(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out, status_detail_t *d);
 
+/* The vendor's own record for its dashboard: vendor_render's record plus vendor_id (= id)
+ * and stalls [{id, stall_no, zone}] (the stalls of stall_ids), in the same four statements. */
+sf_status_t vendor_profile(db_t *db, int64_t market_id, int64_t vendor_id, json_t **out, status_detail_t *d);
+
+#define VENDOR_EXPIRING_DAYS_MAX 365
+#define VENDOR_EXPIRING_MAX      1000 /* items of vendor_expiring: the soonest ones */
+
+/* What the market centre must have renewed: the licences of the market's vendors and their
+ * staff's health certificates whose valid_until is at most within_days (0..365) after today
+ * (+08:00), those already expired included. Vendors active or suspended (a suspended vendor
+ * needs valid papers to reopen); closed ones are left out. [{vendor_id, vendor_name,
+ * vendor_status, stall_nos [...], kind "licence" | "health_certificate", label (the licence's
+ * type, or the staff member's name), number (the licence's or the certificate's), valid_until,
+ * days_left (negative once expired)}], by valid_until, then vendor, licences before
+ * certificates, then id; at most VENDOR_EXPIRING_MAX. One statement. */
+sf_status_t vendor_expiring(db_t *db, int64_t market_id, int within_days, json_t **items);
+
 /* A page of the market's vendors by id: those after after_id (0: from the first), at most
  * limit (1-VENDOR_LIST_MAX), each as vendor_render makes it. status ("active", "suspended", "closed")
  * and like (a LIKE pattern on the name, ESCAPE '!') are filters when not NULL. *items is the

@@ -10,7 +10,6 @@
 #include "models/kpi.h"
 #include "server/http/valid.h"
 
-
 /* ---------------------------------------------------------------- character classes */
 
 int valid_c_line(int c)
@@ -489,6 +488,27 @@ int valid_query_limit(const api_req_t *req, size_t dflt, size_t max, size_t *lim
         return bad(d, "limit", NULL, why);
     }
     *limit = (size_t)v;
+    return 0;
+}
+
+int valid_query_count(const api_req_t *req, const char *name, int64_t dflt, int64_t max, int64_t *out,
+                      status_detail_t *d)
+{
+    char buf[24], why[64];
+    *out = dflt;
+    int rc = api_query(req, name, buf, sizeof(buf));
+    if (rc == 0)
+        return 0;
+    size_t n = rc == 1 ? strlen(buf) : 0;
+    int max_digits = snprintf(NULL, 0, "%lld", (long long)max); /* no overflow; "0030" is refused */
+    long long v = -1;
+    if (rc == 1 && n > 0 && n <= (size_t)max_digits && strspn(buf, "0123456789") == n && (n == 1 || buf[0] != '0'))
+        v = strtoll(buf, NULL, 10);
+    if (v < 0 || v > max) {
+        snprintf(why, sizeof(why), "must be an integer from 0 to %lld", (long long)max);
+        return bad(d, name, NULL, why);
+    }
+    *out = (int64_t)v;
     return 0;
 }
 

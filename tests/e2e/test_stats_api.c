@@ -430,12 +430,56 @@ START_TEST(test_the_market_centre_sees_its_own_market)
     ck_assert_int_eq(jint(json_array_get(hist, 1), "orders"), 1); /* A1: 40 min */
     ck_assert_int_eq(jint(json_array_get(hist, 4), "orders"), 1); /* A3: 100 min */
     ck_assert(json_is_array(json_object_get(doc, "price_alerts")));
+    /* every stall, by sales: S-2 sold A1 300, A2 1200 (120 back) and yesterday's A3 450; S-1
+     * A1 600, A4 10 and the rejected A2 1000 (all back); S-3 nothing, and is on the map */
+    json_t *st = json_object_get(doc, "stalls");
+    ck_assert_int_eq(json_array_size(st), 3);
+    static const struct {
+        const char *no, *vendor;
+        int64_t orders, lines, sales, refunds;
+    } want[] = {{"S-2", "李四", 3, 3, 1950, 120}, {"S-1", "张三", 3, 3, 1610, 1000}, {"S-3", NULL, 0, 0, 0, 0}};
+    int64_t sum = 0;
+    for (size_t i = 0; i < 3; i++) {
+        json_t *it = json_array_get(st, i), *v = json_object_get(it, "vendor");
+        ck_assert_str_eq(json_string_value(json_object_get(it, "stall_no")), want[i].no);
+        ck_assert_str_eq(json_string_value(json_object_get(it, "zone")), "A区");
+        ck_assert_int_eq(jint(json_object_get(it, "map"), "x"), 10);
+        ck_assert_int_eq(jint(json_object_get(it, "map"), "y"), 20);
+        if (want[i].vendor == NULL)
+            ck_assert(json_is_null(v));
+        else {
+            ck_assert_str_eq(json_string_value(json_object_get(v, "name")), want[i].vendor);
+            ck_assert_int_eq(jint(v, "id"), i == 0 ? va2 : va1);
+            ck_assert_int_eq(jint(it, "stall_id"), i == 0 ? stall_a2 : stall_a1);
+        }
+        ck_assert_int_eq(jint(it, "orders"), want[i].orders);
+        ck_assert_int_eq(jint(it, "lines"), want[i].lines);
+        ck_assert_int_eq(jint(it, "sales_fen"), want[i].sales);
+        ck_assert_int_eq(jint(it, "refunds_fen"), want[i].refunds);
+        ck_assert_int_eq(jint(it, "net_sales_fen"), want[i].sales - want[i].refunds);
+        sum += jint(it, "sales_fen");
+    }
+    ck_assert_int_eq(sum, jint(k, "gmv_fen"));
+    char *text = json_dumps(doc, JSON_COMPACT);
+    ck_assert_ptr_null(strstr(text, "王五")); /* market B's vendor */
+    free(text);
     json_decref(doc);
     /* the other market's operator sees only its own */
     pathf(p, sizeof(p), "/v1/admin/stats?from=%s&to=%s", yesterday, today);
     doc = get_ok(tok_b, p);
     ck_assert_int_eq(jint(json_object_get(doc, "kpis"), "gmv_fen"), 99999);
     ck_assert_int_eq(jint(json_object_get(doc, "kpis"), "stalls_total"), 1);
+    st = json_object_get(doc, "stalls");
+    ck_assert_int_eq(json_array_size(st), 1);
+    ck_assert_int_eq(jint(json_array_get(st, 0), "stall_id"), stall_b1);
+    ck_assert_int_eq(jint(json_array_get(st, 0), "sales_fen"), 99999);
+    json_decref(doc);
+    /* a day without sales: every stall still listed, at zero */
+    doc = get_ok(tok_a, "/v1/admin/stats?from=2026-01-01&to=2026-01-01");
+    st = json_object_get(doc, "stalls");
+    ck_assert_int_eq(json_array_size(st), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(st, 0), "stall_no")), "S-1");
+    ck_assert_int_eq(jint(json_array_get(st, 2), "sales_fen"), 0);
     json_decref(doc);
     /* roles */
     refused(NULL, "/v1/admin/stats", 401, "unauthorized", NULL);

@@ -577,7 +577,7 @@ START_TEST(test_complaints_are_listed_per_consumer_and_per_market_and_resolved_o
     json_decref(items);
     ck_assert_str_eq(next, ""); /* the last page says so: no empty page after it */
     /* the market's: five, not the other market's */
-    ck_assert_int_eq(feedback_complaints_in(&w.db, w.market, NULL, 0, 100, &items, next, sizeof(next)), SF_OK);
+    ck_assert_int_eq(feedback_complaints_in(&w.db, w.market, 0, NULL, 0, 100, &items, next, sizeof(next)), SF_OK);
     ck_assert_int_eq(json_array_size(items), 5);
     ck_assert_str_eq(next, "");
     json_decref(items);
@@ -596,11 +596,11 @@ START_TEST(test_complaints_are_listed_per_consumer_and_per_market_and_resolved_o
     ck_assert_ptr_null(out);
     ck_assert_int_eq(q1(&w, "SELECT resolved_by FROM complaints WHERE id = ?", ids[1]), 77);
     /* the filter */
-    ck_assert_int_eq(feedback_complaints_in(&w.db, w.market, "resolved", 0, 100, &items, next, sizeof(next)), SF_OK);
+    ck_assert_int_eq(feedback_complaints_in(&w.db, w.market, 0, "resolved", 0, 100, &items, next, sizeof(next)), SF_OK);
     ck_assert_int_eq(json_array_size(items), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(items, 0), "id")), ids[1]);
     json_decref(items);
-    ck_assert_int_eq(feedback_complaints_in(&w.db, w.market, "open", 0, 100, &items, next, sizeof(next)), SF_OK);
+    ck_assert_int_eq(feedback_complaints_in(&w.db, w.market, 0, "open", 0, 100, &items, next, sizeof(next)), SF_OK);
     ck_assert_int_eq(json_array_size(items), 4);
     json_decref(items);
     status_detail_clear(&d);

@@ -856,12 +856,71 @@ START_TEST(test_a_vendors_stats_are_its_own_lines_by_product_and_by_day)
 }
 END_TEST
 
+/* The stalls of report_admin_stats: every stall of market m, each with the figures the test
+ * computes from its own lines paid D1..D3 (grouping by stall_no, as a platform would), by
+ * sales descending then stall_no; none of the other market's. */
+static void expect_admin_stalls(world_t *w, const json_t *stalls, int64_t gmv)
+{
+    int32_t d0 = d1();
+    int64_t sum = 0, prev_sales = INT64_MAX;
+    const char *prev_no = "";
+    ck_assert_int_eq(json_array_size(stalls), 4);
+    for (size_t k = 0; k < json_array_size(stalls); k++) {
+        const json_t *it = json_array_get(stalls, k);
+        const char *no = json_string_value(json_object_get(it, "stall_no"));
+        const stall_t *s = NULL;
+        for (int i = 0; i < 4; i++)
+            if (w->ms[i].id == jint(it, "stall_id"))
+                s = &w->ms[i];
+        ck_assert_msg(s != NULL, "stall %lld is not one of the market's", (long long)jint(it, "stall_id"));
+        ck_assert_str_eq(no, s->no);
+        ck_assert_str_eq(json_string_value(json_object_get(it, "zone")), "A");
+        ck_assert_int_eq(jint(json_object_get(it, "map"), "x"), 1);
+        ck_assert_int_eq(jint(json_object_get(it, "vendor"), "id"), s->vendor);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "vendor"), "name")), s->vendor_name);
+        int64_t lines = 0, sales = 0, refunds = 0, orders = 0;
+        for (size_t a = 0; a < w->nl; a++) {
+            const line_t *l = &w->l[a];
+            int32_t day = kpi_day_of(l->paid);
+            if (l->market != w->m || strcmp(stall_of(w, l)->no, no) != 0 || day < d0 || day > d0 + 2)
+                continue;
+            lines++, sales += l->amount, refunds += l->refunded;
+            int first = 1; /* distinct order_no of the stall */
+            for (size_t b = 0; b < a; b++)
+                if (w->l[b].market == w->m && strcmp(w->l[b].order_no, l->order_no) == 0 &&
+                    strcmp(stall_of(w, &w->l[b])->no, no) == 0 && kpi_day_of(w->l[b].paid) >= d0 &&
+                    kpi_day_of(w->l[b].paid) <= d0 + 2)
+                    first = 0;
+            orders += first;
+        }
+        ck_assert_int_eq(jint(it, "lines"), lines);
+        ck_assert_int_eq(jint(it, "orders"), orders);
+        ck_assert_int_eq(jint(it, "sales_fen"), sales);
+        ck_assert_int_eq(jint(it, "refunds_fen"), refunds);
+        ck_assert_int_eq(jint(it, "net_sales_fen"), sales - refunds);
+        ck_assert_msg(sales < prev_sales || (sales == prev_sales && strcmp(prev_no, no) < 0), "%s out of order", no);
+        if (s == &w->ms[3])
+            ck_assert_int_eq(lines, 0); /* C-01 never sells, and is listed */
+        else
+            ck_assert_int_gt(lines, 0);
+        prev_sales = sales;
+        prev_no = no;
+        sum += sales;
+    }
+    ck_assert_int_eq(sum, gmv);
+}
+
 START_TEST(test_the_market_centres_stats_agree_with_the_kpis)
 {
     world_t *w = world_up("admin");
     gen_days(w);
     json_t *doc = NULL, *os = NULL, *it;
+    int64_t before = statements(w);
     ck_assert_int_eq(report_admin_stats(&w->db, w->m, D1, D3, 50, &doc), SF_OK);
+    /* the stall count and complaints, one batch of lines (fewer than stats_batch_lines here),
+     * the categories, histogram and stalls together, the price alerts */
+    ck_assert_int_eq(statements(w) - before - 1, 4);
+    expect_admin_stalls(w, json_object_get(doc, "stalls"), jint(json_object_get(doc, "kpis"), "gmv_fen"));
     ck_assert_int_eq(stats_online_sales(&w->db, w->m, D1, D3, &os), SF_OK);
     expect_same_json(json_object_get(doc, "kpis"), json_object_get(os, "total"), "kpis");
     expect_same_json(json_object_get(doc, "days"), json_object_get(os, "days"), "days");
