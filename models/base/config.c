@@ -34,6 +34,8 @@ const config_key_t config_keys[] = {
      "how long a cached catalogue answer may still be served after only the stock of the order flow changed (checkout, "
      "cancel, expiry, reject, pick), ms; 0: at once stale, as after any other change"},
     {"http.idle_timeout_s", "30", "idle connections are closed after this many seconds"},
+    {"http.web_root", "",
+     "directory of the built web app (index.html, assets/) served under /app/; empty: no web app, /app answers 404"},
     {"pool.workers", "16", "worker threads, each owning one MariaDB and one Redis connection"},
     {"pool.queue", "1024", "jobs that may wait for a worker; when full the server answers 503"},
     {"db.host", "127.0.0.1", "MariaDB host"},
@@ -156,6 +158,7 @@ static const slot_t slots[] = {
     I("http.public_max_age_s", http_public_max_age_s, 0, 3600),
     I("cache.stock_stale_ms", cache_stock_stale_ms, 0, 10000),
     I("http.idle_timeout_s", http_idle_timeout_s, 1, 3600),
+    S("http.web_root", http_web_root),
     I("pool.workers", pool_workers, 1, 1024),
     I("pool.queue", pool_queue, 1, 1000000),
     S("db.host", db_host),

@@ -30,6 +30,7 @@ typedef struct config {
     int http_public_max_age_s; /* Cache-Control max-age of public catalogue answers */
     int cache_stock_stale_ms;  /* a cached answer older than a stock-only bump is served this long */
     int http_idle_timeout_s;
+    char *http_web_root; /* the built web app served under /app/ (index.html, assets/); empty: none */
     /* worker pool */
     int pool_workers; /* threads, each with one MariaDB and one Redis connection */
     int pool_queue;   /* jobs waiting for a worker before 503 */

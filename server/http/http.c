@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <h2o.h>
@@ -143,6 +145,13 @@ struct api_server {
     SSL_CTX *ssl;
     cachesub_t *sub;
     statpoll_t *stats; /* queue figures for /metrics, if the process has them */
+    size_t unmatched;  /* the metrics' route id of requests no route matched */
+    /* The web app under /app/ (see app_on_req). */
+    char *web_root;            /* http.web_root resolved (realpath), or NULL: no web app */
+    route_t app_route;         /* every /app answer's route in /metrics and the access log */
+    h2o_handler_t *app_assets; /* h2o's file handler of <web_root>/assets, precompressed siblings */
+    h2o_handler_t *app_files;  /* h2o's file handler of <web_root>'s top level */
+    h2o_handler_t *app_index;  /* h2o's handler of <web_root>/index.html */
     size_t nloops;
     loop_t *loops[MAX_THREADS];
     size_t inflight_total;     /* atomic: requests with a job in the pool */
@@ -312,7 +321,7 @@ static void send_reply(loop_t *L, h2o_req_t *req, api_req_t *a, const char *allo
         int n = snprintf(ra, sizeof(ra), "%d", a->retry_after);
         add_header(req, H2O_TOKEN_RETRY_AFTER, ra, (size_t)n);
     }
-    size_t route_idx = a->route != NULL ? a->route->index : L->srv->routes->n;
+    size_t route_idx = a->route != NULL ? a->route->index : L->srv->unmatched;
     log_request(L, req, a, route_idx, t0);
     /* h2o_send_inline leaves content_length unset (HTTP/1.1 would go chunked): set it. */
     req->res.content_length = a->status == 304 ? SIZE_MAX : a->out_len;
@@ -594,6 +603,21 @@ static void submit(loop_t *L, h2o_req_t *req, http_job_t *j, conn_state_t *cs)
     h2o_timeout_link(L->ctx.loop, &L->deadline_timeout, &g->deadline);
 }
 
+/* A new request's client address and request id into a; its connection's state, or NULL. */
+static conn_state_t *intake(loop_t *L, h2o_req_t *req, api_req_t *a)
+{
+    conn_state_t *cs = conn_of(req);
+    if (cs == NULL) {
+        peer_of(req, a->peer, sizeof(a->peer));
+    } else {
+        if (cs->peer[0] == '\0')
+            peer_of(req, cs->peer, sizeof(cs->peer));
+        memcpy(a->peer, cs->peer, sizeof(cs->peer));
+    }
+    set_request_id(L, req, a);
+    return cs;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     loop_t *L = loop_of(req);
@@ -603,15 +627,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     router_params_t params = {0};
     char allow[128];
     api_req_t local = {.cfg = S->cfg, .server = S};
-    conn_state_t *cs = conn_of(req);
-    if (cs == NULL) {
-        peer_of(req, local.peer, sizeof(local.peer));
-    } else {
-        if (cs->peer[0] == '\0')
-            peer_of(req, cs->peer, sizeof(cs->peer));
-        memcpy(local.peer, cs->peer, sizeof(cs->peer));
-    }
-    set_request_id(L, req, &local);
+    conn_state_t *cs = intake(L, req, &local);
 
     router_result_t rr = router_match(S->routes, req->method.base, req->method.len, req->path_normalized.base,
                                       req->path_normalized.len, &route, &params, allow, sizeof(allow));
@@ -668,6 +684,142 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     submit(L, req, j, cs);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The web app under /app/ (http.web_root): the built dashboards, files on disk.
+ *
+ * app_on_req answers every /app request itself, in front of three of h2o's file handlers
+ * whose on_req it calls: h2o_file_register on <web_root>/assets (with the .br/.gz sibling
+ * when the client takes it), h2o_file_register on <web_root> (its top-level files) and
+ * h2o_file_register_file on <web_root>/index.html. They do the file work: Content-Type,
+ * ETag, Last-Modified, 304 on If-None-Match or If-Modified-Since, HEAD, Range. Ours does
+ * what they cannot: the connection's rate bound, GET and HEAD only, the security headers
+ * and cache policy of every answer, missing files and the rest in the API's error shape,
+ * the fallback of the app's own routes to index.html, and the access-log line and metrics
+ * of every answer under one route (app_route). Those handlers sit on the /app pathconfs
+ * behind ours only so that h2o initialises and frees them; ours always answers, so h2o
+ * never calls them itself. Not h2o_file_send: in 2.2.5 it answers neither HEAD nor a
+ * conditional request. A file handler starts its answer before its on_req returns, so the
+ * status is known then, and the request is logged then, as API answers are: when the
+ * headers go, not when the last byte has.
+ *
+ * Paths: h2o normalises the path before any handler runs (percent-decoding, "." and "..",
+ * a %2F is a slash), and a path that would climb out ends up as "/" or outside /app, where
+ * the API's router answers it: what reaches here is /app or /app/<path> with no "..".
+ * ------------------------------------------------------------------------------------- */
+
+/* Hashed asset names change with their content: keep them a year. */
+#define APP_CC_ASSET "public, max-age=31536000, immutable"
+#define APP_CC_INDEX "no-cache"            /* revalidated each time: a new build shows at once */
+#define APP_CC_FILE  "public, max-age=300" /* unhashed top-level files (favicon.svg) */
+#define APP_ALLOW    "GET, HEAD"
+/* Our own origin only. Element Plus and ECharts set inline style attributes, hence
+ * 'unsafe-inline' for styles; scripts get neither inline nor eval. */
+#define APP_CSP                                                                                                        \
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; "           \
+    "media-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+
+/* Starts req's headers afresh with the security headers; with cc (a file answer), also its
+ * Cache-Control and X-Request-Id (send_reply adds those to an error). */
+static void app_headers(h2o_req_t *req, const api_req_t *a, const char *cc)
+{
+    req->res.headers = (h2o_headers_t){NULL, 0, 0};
+    static const struct {
+        const char *name, *value;
+    } sec[] = {
+        {"x-content-type-options", "nosniff"},
+        {"referrer-policy", "no-referrer"},
+        {"x-frame-options", "DENY"},
+        {"content-security-policy", APP_CSP},
+    };
+    for (size_t i = 0; i < sizeof(sec) / sizeof(sec[0]); i++)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, sec[i].name, strlen(sec[i].name), 1, NULL, sec[i].value,
+                              strlen(sec[i].value));
+    if (cc == NULL)
+        return;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, cc, strlen(cc));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
+                          h2o_strdup(&req->pool, a->request_id, SIZE_MAX).base, strlen(a->request_id));
+}
+
+/* Lets one of h2o's file handlers answer req with Cache-Control cc; logs the answer.
+ * 0, or -1 when it has no such file (nothing sent: the caller answers). */
+static int app_file(loop_t *L, h2o_req_t *req, api_req_t *a, h2o_handler_t *files, const char *cc, uint64_t t0)
+{
+    app_headers(req, a, cc);
+    if (files->on_req(files, req) != 0)
+        return -1;
+    a->status = req->res.status;
+    log_request(L, req, a, a->route->index, t0);
+    return 0;
+}
+
+static void app_error(loop_t *L, h2o_req_t *req, api_req_t *a, sf_status_t err, const char *msg, uint64_t t0)
+{
+    app_headers(req, a, NULL);
+    int method = err == SF_E_METHOD;
+    send_error(L, req, a, err, NULL, msg, method ? json_pack("{s:s}", "allow", APP_ALLOW) : NULL,
+               method ? APP_ALLOW : NULL, t0);
+}
+
+static int app_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    loop_t *L = loop_of(req);
+    api_server_t *S = L->srv;
+    uint64_t t0 = now_us();
+    api_req_t a = {.cfg = S->cfg, .server = S, .route = &S->app_route};
+    conn_state_t *cs = intake(L, req, &a);
+    if (over_limits(L, cs, 0)) {
+        metrics_event(S->metrics, L->id, METRICS_RATE_LIMITED);
+        app_error(L, req, &a, SF_E_RATE_LIMITED, "too many requests on this connection", t0);
+        return 0;
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        app_error(L, req, &a, SF_E_METHOD, NULL, t0);
+        return 0;
+    }
+    if (S->web_root == NULL) {
+        app_error(L, req, &a, SF_E_NOT_FOUND, "the web app is not installed here (http.web_root is unset)", t0);
+        return 0;
+    }
+    h2o_iovec_t p = req->path_normalized; /* "/app" or "/app/...": how the pathconfs matched */
+    if (p.len == 4) {                     /* the app's relative URLs need the slash */
+        app_headers(req, &a, APP_CC_INDEX);
+        h2o_iovec_t query = req->query_at != SIZE_MAX
+                                ? h2o_iovec_init(req->path.base + req->query_at, req->path.len - req->query_at)
+                                : h2o_iovec_init(H2O_STRLIT(""));
+        h2o_iovec_t to = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("/app/")), query);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, to.base, to.len);
+        req->res.status = 301;
+        req->res.reason = "Moved Permanently";
+        req->res.content_length = 0;
+        a.status = 301;
+        log_request(L, req, &a, a.route->index, t0);
+        h2o_send_inline(req, "", 0);
+        return 0;
+    }
+    const char *rest = p.base + 5;
+    size_t n = p.len - 5;
+    if (memchr(rest, '\0', n) != NULL) { /* a %00: open() would stop at it */
+        app_error(L, req, &a, SF_E_NOT_FOUND, "no such file in the web app", t0);
+        return 0;
+    }
+    if (n >= 7 && memcmp(rest, "assets/", 7) == 0) { /* never index.html: a missing script is an error */
+        if (rest[n - 1] == '/' || app_file(L, req, &a, S->app_assets, APP_CC_ASSET, t0) != 0)
+            app_error(L, req, &a, SF_E_NOT_FOUND, "no such asset in the web app", t0);
+        return 0;
+    }
+    /* a top-level file if there is one; anything else is one of the app's own routes
+     * (/app/vendor, /app/report?from=...), which index.html's router shows */
+    if (n > 0 && memchr(rest, '/', n) == NULL && !h2o_memis(rest, n, H2O_STRLIT("index.html")) &&
+        app_file(L, req, &a, S->app_files, APP_CC_FILE, t0) == 0)
+        return 0;
+    if (app_file(L, req, &a, S->app_index, APP_CC_INDEX, t0) != 0) /* removed since start-up */
+        app_error(L, req, &a, SF_E_NOT_FOUND, "the web app's index.html is missing from http.web_root", t0);
     return 0;
 }
 
@@ -1134,6 +1286,76 @@ static loop_t *loop_new(api_server_t *S, size_t id, char *errbuf, size_t errlen)
     return L;
 }
 
+/* Resolves http.web_root into S->web_root: 0, or -1 with errbuf when it is set but is not
+ * a directory holding a readable index.html (serve then refuses to start: a 404 for every
+ * page would hide the mistake). Empty: no web app, 0. */
+static int app_root_check(api_server_t *S, char *errbuf, size_t errlen)
+{
+    const char *root = S->cfg->http_web_root;
+    if (root == NULL || root[0] == '\0')
+        return 0;
+    struct stat st;
+    char *real = realpath(root, NULL);
+    if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, errlen,
+                 "http.web_root '%s' is not a directory (%s): point it at the built web app (web/dist) or leave it "
+                 "empty",
+                 root, real == NULL ? strerror(errno) : "not a directory");
+        free(real);
+        return -1;
+    }
+    char index[PATH_MAX + 16];
+    snprintf(index, sizeof(index), "%s/index.html", real);
+    if (stat(index, &st) != 0 || !S_ISREG(st.st_mode) || access(index, R_OK) != 0) {
+        snprintf(
+            errbuf, errlen,
+            "http.web_root '%s' holds no readable index.html: is it the built web app (web/dist, after the build)?",
+            root);
+        free(real);
+        return -1;
+    }
+    S->web_root = real;
+    return 0;
+}
+
+/* The /app pathconfs (see app_on_req): /app/assets, then /app. h2o 2.2.5 binds a request to
+ * the FIRST registered path that prefixes its own (lib/core/request.c, process_hosted_request),
+ * not the longest, so these go before "/". A pathconf pointer is good only until the next
+ * registration (the host's vector of them may move); handlers are allocated apart. */
+static void setup_app(api_server_t *S, h2o_hostconf_t *host)
+{
+    static const char *no_index[] = {NULL}; /* a directory is never answered with a file in it */
+    h2o_mimemap_t *types = NULL;
+    if (S->web_root != NULL) {
+        types = h2o_mimemap_create();
+        h2o_mimemap_define_mimetype(types, "html", "text/html; charset=utf-8", NULL);
+        h2o_mimemap_define_mimetype(types, "js", "text/javascript; charset=utf-8", NULL);
+        h2o_mimemap_define_mimetype(types, "mjs", "text/javascript; charset=utf-8", NULL);
+        h2o_mimemap_define_mimetype(types, "css", "text/css; charset=utf-8", NULL);
+        h2o_mimemap_define_mimetype(types, "map", "application/json", NULL);
+        h2o_mimemap_define_mimetype(types, "webmanifest", "application/manifest+json", NULL);
+    }
+    h2o_pathconf_t *pc = h2o_config_register_path(host, "/app/assets", 0);
+    h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = app_on_req;
+    if (S->web_root != NULL) {
+        char dir[PATH_MAX + 16];
+        snprintf(dir, sizeof(dir), "%s/assets", S->web_root);
+        h2o_file_register(pc, dir, no_index, types, H2O_FILE_FLAG_SEND_COMPRESSED);
+        S->app_assets = pc->handlers.entries[pc->handlers.size - 1];
+    }
+    pc = h2o_config_register_path(host, "/app", 0);
+    h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = app_on_req;
+    if (S->web_root != NULL) {
+        char index[PATH_MAX + 16];
+        snprintf(index, sizeof(index), "%s/index.html", S->web_root);
+        h2o_file_register(pc, S->web_root, no_index, types, 0);
+        S->app_files = pc->handlers.entries[pc->handlers.size - 1];
+        S->app_index = h2o_file_register_file(
+            pc, index, h2o_mimemap_get_type_by_extension(types, h2o_iovec_init(H2O_STRLIT("html"))), 0);
+        h2o_mem_release_shared(types); /* the handlers hold their own references */
+    }
+}
+
 static void setup_h2o(api_server_t *S)
 {
     h2o_config_init(&S->h2o);
@@ -1142,6 +1364,7 @@ static void setup_h2o(api_server_t *S)
     S->h2o.http2.idle_timeout = (uint64_t)S->cfg->http_idle_timeout_s * 1000;
     S->h2o.server_name = h2o_iovec_init(H2O_STRLIT("stallfront"));
     h2o_hostconf_t *host = h2o_config_register_host(&S->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    setup_app(S, host);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = on_req;
@@ -1162,13 +1385,19 @@ http_server_t *http_server_new(const config_t *cfg, const router_t *routes, pool
     S->nloops = cfg->http_threads > 0 ? (size_t)cfg->http_threads : cores > 0 ? (size_t)cores : 1;
     if (S->nloops > MAX_THREADS)
         S->nloops = MAX_THREADS;
-    const char *labels[ROUTER_MAX_ROUTES];
+    /* the routes, then the web app's one, then "unmatched" (metrics_new adds it) */
+    const char *labels[ROUTER_MAX_ROUTES + 1];
     char label_buf[ROUTER_MAX_ROUTES][160];
     for (size_t i = 0; i < routes->n; i++) {
         snprintf(label_buf[i], sizeof(label_buf[i]), "%s %s", routes->routes[i]->method, routes->routes[i]->pattern);
         labels[i] = label_buf[i];
     }
-    if ((S->metrics = metrics_new(routes->n, labels, S->nloops)) == NULL)
+    S->app_route = (route_t){.method = "GET", .pattern = (char *)"/app/*", .index = routes->n};
+    labels[routes->n] = "GET /app/*";
+    S->unmatched = routes->n + 1;
+    if ((S->metrics = metrics_new(routes->n + 1, labels, S->nloops)) == NULL)
+        goto fail;
+    if (app_root_check(S, errbuf, errlen) != 0)
         goto fail;
     if (check_free(cfg->http_listen, errbuf, errlen) != 0)
         goto fail;
@@ -1260,6 +1489,7 @@ int http_server_free(http_server_t *S)
     pthread_cond_destroy(&S->ready_cv);
     SSL_CTX_free(S->ssl);
     metrics_free(S->metrics);
+    free(S->web_root);
     free(S);
     return 1;
 }

@@ -7,8 +7,10 @@
 #include <string.h>
 #include "server/http/metrics.h"
 
-/* The statuses the API uses; anything else is counted as "other". */
-static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503, 504};
+/* The statuses the API and the web app's files (206, 301, 416) use; anything else is
+ * counted as "other". */
+static const int statuses[] = {200, 201, 204, 206, 301, 304, 400, 401, 403, 404,
+                               405, 409, 413, 415, 416, 422, 429, 500, 503, 504};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1)
 
 /* Histogram bounds in microseconds: from a cached read to a deadline. */
