@@ -180,8 +180,9 @@ export async function openPage(browser, world, { viewport = { width: 390, height
 export async function signIn(world, page, user, pass) {
   await page.goto(`${world.base}/app/`)
   await page.waitForURL(/\/app\/login/)
-  await page.fill('[data-test=username] input', user)
-  await page.fill('[data-test=password] input', pass)
+  // Element Plus puts an el-input's attributes on its <input>
+  await page.fill('input[data-test=username]', user)
+  await page.fill('input[data-test=password]', pass)
   await page.click('[data-test=login]')
 }
 
