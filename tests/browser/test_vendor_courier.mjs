@@ -123,6 +123,22 @@ try {
       assert.equal(line.amount_actual_fen, lineAmount(wLine.pricing, 800))
       assert.equal(o.vendor_orders[0].status, 'ready')
     }],
+    ['another order is rejected, and only with a reason', async () => {
+      const { order: second, token } = await paidOrder(world, 'vc-consumer-2', [{ product_id: counted.id, qty: 1 }])
+      const id = second.vendor_orders[0].id
+      await v.waitForSelector(`[data-test=vorder-${id}][data-status=new]`)
+      await until('the second beep', async () => Number(await v.evaluate(() => document.body.dataset.sounds)) >= 2, 5)
+      await v.click(`[data-test=vorder-${id}] [data-test=reject]`)
+      await v.click('[data-test=reject-confirm]')
+      assert.match(await v.textContent('[data-test=reject-dialog]'), /请填写拒单原因/)
+      assert.equal((await ok(world, 'GET', `/v1/orders/${second.id}`, token)).vendor_orders[0].status, 'new')
+      await v.fill('[data-test=reject-reason]', '今日缺货')
+      await v.click('[data-test=reject-confirm]')
+      await v.waitForSelector(`[data-test=vorder-${id}]`, { state: 'detached' })
+      const o = await ok(world, 'GET', `/v1/orders/${second.id}`, token)
+      assert.equal(o.vendor_orders[0].status, 'rejected')
+      assert.equal(o.status, 'cancelled')
+    }],
     ['products: the price typed in yuan is stored in fen', async () => {
       await v.click('[data-test=tab-products]')
       await v.waitForSelector(`[data-test=product-${weighed.id}]`)
