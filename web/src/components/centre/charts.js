@@ -36,15 +36,20 @@ export function dayLine(days) {
   }
 }
 
-/* Category shares of goods sales. */
-export function categoryPie(categories) {
+/* Category shares of goods sales; a slice under 3 % has no label (the tooltip, or the legend
+ * on a screen, names it). On paper (`print`) there is no legend: it could not scroll. */
+export function categoryPie(categories, print = false) {
+  const total = categories.reduce((a, c) => a + c.sales_fen, 0)
   return {
     tooltip: { trigger: 'item', formatter: (p) => `${p.name}<br>${yuan(categories[p.dataIndex].sales_fen)}（${p.percent}%）` },
-    legend: { type: 'scroll', bottom: 0 },
+    legend: print ? { show: false } : { type: 'scroll', bottom: 0 },
     series: [{
-      type: 'pie', radius: ['35%', '65%'], center: ['50%', '45%'],
+      type: 'pie', radius: ['30%', '60%'], center: ['50%', print ? '50%' : '45%'],
       label: { formatter: '{b} {d}%' },
-      data: categories.map((c) => ({ name: c.name || c.category, value: c.sales_fen })),
+      data: categories.map((c) => {
+        const small = total === 0 || c.sales_fen * 100 < total * 3
+        return { name: c.name || c.category, value: c.sales_fen, label: { show: !small }, labelLine: { show: !small } }
+      }),
     }],
   }
 }
