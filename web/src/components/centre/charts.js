@@ -15,23 +15,25 @@ export { echarts }
 const GREEN = '#2e7d32'
 const ORANGE = '#ef6c00'
 
-/* GMV (left axis, yuan) and paid orders (right axis) by day. */
+/* GMV (left axis, yuan) and paid orders (right axis) by day: lines, or bars for a single day
+ * (a line of one point is a dot). */
 export function dayLine(days) {
+  const type = days.length > 1 ? 'line' : 'bar'
   return {
     tooltip: {
       trigger: 'axis',
       formatter: (ps) => ps.map((p) => `${p.marker}${p.seriesName}：${p.seriesIndex === 0 ? yuan(days[p.dataIndex].gmv_fen) : p.value}`).join('<br>'),
     },
     legend: { data: ['销售额（元）', '支付订单数'], top: 0 },
-    grid: { left: 56, right: 48, top: 32, bottom: 28 },
+    grid: { left: 56, right: 48, top: 52, bottom: 28 },
     xAxis: { type: 'category', data: days.map((d) => d.date.slice(5)) },
     yAxis: [
       { type: 'value', name: '元', axisLabel: { formatter: (v) => String(v) } },
       { type: 'value', name: '单', minInterval: 1, splitLine: { show: false } },
     ],
     series: [
-      { name: '销售额（元）', type: 'line', yAxisIndex: 0, data: days.map((d) => d.gmv_fen / 100), itemStyle: { color: GREEN }, areaStyle: { opacity: 0.08 } },
-      { name: '支付订单数', type: 'line', yAxisIndex: 1, data: days.map((d) => d.orders_paid), itemStyle: { color: ORANGE } },
+      { name: '销售额（元）', type, yAxisIndex: 0, symbolSize: 7, data: days.map((d) => d.gmv_fen / 100), itemStyle: { color: GREEN }, areaStyle: { opacity: 0.08 } },
+      { name: '支付订单数', type, yAxisIndex: 1, symbolSize: 7, data: days.map((d) => d.orders_paid), itemStyle: { color: ORANGE } },
     ],
   }
 }
@@ -60,7 +62,7 @@ export function stallRanking(stalls, n = 15) {
   return {
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, formatter: (ps) => { const s = top[ps[0].dataIndex]; return `${s.stall_no} ${s.vendor ? s.vendor.name : ''}<br>销售额 ${yuan(s.sales_fen)}<br>订单 ${s.orders}` } },
     grid: { left: 8, right: 64, top: 8, bottom: 8, containLabel: true },
-    xAxis: { type: 'value', name: '元' },
+    xAxis: { type: 'value', axisLabel: { show: false }, splitLine: { show: false } },
     yAxis: { type: 'category', data: top.map((s) => `${s.stall_no} ${s.vendor ? s.vendor.name : ''}`) },
     series: [{ type: 'bar', data: top.map((s) => s.sales_fen / 100), itemStyle: { color: GREEN }, label: { show: true, position: 'right', formatter: (p) => yuan(top[p.dataIndex].sales_fen) } }],
   }
@@ -72,7 +74,7 @@ export function deliveryHistogram(buckets) {
   return {
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
     grid: { left: 40, right: 16, top: 24, bottom: 40 },
-    xAxis: { type: 'category', name: '分钟', nameLocation: 'middle', nameGap: 26, data: buckets.map(name) },
+    xAxis: { type: 'category', name: '分钟', nameLocation: 'middle', nameGap: 26, axisLabel: { interval: 0, fontSize: 10 }, data: buckets.map(name) },
     yAxis: { type: 'value', name: '订单', minInterval: 1 },
     series: [{ type: 'bar', barCategoryGap: '4%', data: buckets.map((b) => b.orders), itemStyle: { color: ORANGE }, label: { show: true, position: 'top' } }],
   }
@@ -94,9 +96,9 @@ export function stallMap(stalls) {
       formatter: (v) => `¥${Math.round(v)}`,
     },
     series: [{
-      type: 'scatter', symbol: 'roundRect', symbolSize: [34, 22],
+      type: 'scatter', symbol: 'roundRect', symbolSize: [40, 26],
       data: stalls.map((s) => [s.map.x, s.map.y, s.sales_fen / 100]),
-      label: { show: true, formatter: (p) => stalls[p.dataIndex].stall_no, fontSize: 9, color: '#263238' },
+      label: { show: true, formatter: (p) => stalls[p.dataIndex].stall_no, fontSize: 10, color: '#263238' },
     }],
   }
 }
