@@ -267,3 +267,24 @@ sf_status_t user_touch_login(db_t *db, int64_t id)
     db_param_t p[] = {DB_I64(id)};
     return db_exec(db, "UPDATE users SET last_login_at = CURRENT_TIMESTAMP(3) WHERE id = ?", p, 1, NULL, NULL);
 }
+
+sf_status_t user_market_operator(db_t *db, int64_t market_id, user_market_operator_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    db_rows_t *rows = NULL;
+    db_param_t p[] = {DB_I64(market_id), DB_I64(market_id)};
+    int rc = db_query(db,
+                      "SELECT m.id, (SELECT MIN(u.id) FROM users u WHERE u.market_id = m.id AND u.role = 'operator'"
+                      " AND u.status = 'active') FROM markets m WHERE ? = 0 OR m.id = ? ORDER BY m.id LIMIT 2",
+                      p, 2, &rows);
+    if (rc != DB_OK)
+        return rc;
+    while (db_rows_next(rows)) {
+        if (++out->markets == 1) {
+            out->market_id = db_rows_i64(rows, 0);
+            out->operator_id = db_rows_i64(rows, 1);
+        }
+    }
+    db_rows_free(rows);
+    return DB_OK;
+}

@@ -77,4 +77,16 @@ sf_status_t user_set_password_hash(db_t *db, int64_t market_id, int64_t user_id,
 /* Records a successful sign-in (last_login_at = now). DB_OK or a DB_ error. */
 sf_status_t user_touch_login(db_t *db, int64_t id);
 
+/* The market a one-shot command acts for, and an operator of it (`stallfront report`). */
+typedef struct user_market_operator {
+    int markets;         /* markets that matched: 0, 1, or 2 for "more than one" */
+    int64_t market_id;   /* the market, when markets == 1 */
+    int64_t operator_id; /* its active operator with the lowest id, 0 if it has none */
+} user_market_operator_t;
+
+/* market_id given (> 0): that market; 0: the only market there is. One statement. DB_OK with
+ * *out (out->markets says whether the market was found, or whether there are several), or a
+ * DB_ error. */
+sf_status_t user_market_operator(db_t *db, int64_t market_id, user_market_operator_t *out);
+
 #endif

@@ -1,6 +1,6 @@
 /*
  * The stallfront binary's entry: one executable, one subcommand per role (serve, work,
- * migrate, seed, operator, sandbox, platform, config), one configuration for all. This file only reads
+ * migrate, seed, operator, sandbox, platform, report, config), one configuration for all. This file only reads
  * the command's name, --config and --help, loads the configuration and the libraries' global
  * state, and runs the command (server/cli/); each command parses its own options and returns
  * the exit status: 0 ok, 1 failure, 2 usage error.
@@ -13,8 +13,8 @@
 #include "server/cli/cli.h"
 
 /* In the order `stallfront --help` lists them. */
-static const cli_command_t *const commands[] = {&cli_serve,   &cli_work,    &cli_migrate,  &cli_seed, &cli_operator,
-                                                &cli_sandbox, &cli_platform, &cli_config, NULL};
+static const cli_command_t *const commands[] = {&cli_serve,   &cli_work,     &cli_migrate, &cli_seed,   &cli_operator,
+                                                &cli_sandbox, &cli_platform, &cli_report,  &cli_config, NULL};
 
 static void usage_all(FILE *out)
 {

@@ -28,6 +28,7 @@ extern const cli_command_t cli_operator; /* server/cli/operator.c */
 extern const cli_command_t cli_sandbox;  /* server/cli/sandbox.c */
 extern const cli_command_t cli_config;   /* server/cli/config.c */
 extern const cli_command_t cli_platform; /* server/cli/platform.c */
+extern const cli_command_t cli_report;   /* server/cli/report.c */
 
 /* The libraries' process-wide state (MariaDB's client, libcurl's), once before a command
  * runs and before any thread starts; cli_libraries_end after it returns. */
