@@ -43,6 +43,12 @@ int cli_db_open(const char *what, const config_t *cfg, db_t *db);
 /* Closes it and ends the thread's client state. */
 void cli_db_close(db_t *db);
 
+/* The base URL of a running server for the commands that talk to one: url as given with
+ * --url (http[s]://host[:port], trailing '/' dropped; a path, a query, a fragment, quotes or
+ * spaces are refused), else http://<http.listen> (a wildcard host as 127.0.0.1). 0, or 2
+ * after a message starting with who (the command, e.g. "platform pull"). */
+int cli_base_url(const char *who, const config_t *cfg, const char *url, char *out, size_t len);
+
 /* Prints "stallfront CMD: unexpected argument 'ARG' ..." on stderr and returns 2. */
 int cli_usage_error(const char *cmd, const char *arg);
 

@@ -184,32 +184,6 @@ static int read_secret(const char *path, char *buf, size_t len)
     return rc;
 }
 
-/* BASE: --url ("http[s]://host[:port]", a trailing '/' dropped), or http://<http.listen>. */
-static int base_url(const config_t *cfg, const char *url, char *out, size_t len)
-{
-    char host[256];
-    int port = 0;
-    if (url != NULL) {
-        size_t n = strlen(url);
-        while (n > 0 && url[n - 1] == '/')
-            n--;
-        const char *rest = strncmp(url, "http://", 7) == 0    ? url + 7
-                           : strncmp(url, "https://", 8) == 0 ? url + 8
-                                                              : NULL;
-        if (rest == NULL || memchr(rest, '/', n - (size_t)(rest - url)) != NULL || n >= len || rest == url + n) {
-            fprintf(stderr, CMD ": --url '%s' is not http[s]://host[:port]\n", url);
-            return 2;
-        }
-        snprintf(out, len, "%.*s", (int)n, url);
-    } else if (config_split_hostport(cfg->http_listen, host, sizeof(host), &port) == 0)
-        snprintf(out, len, "http://%s:%d", host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, port);
-    else {
-        fprintf(stderr, CMD ": http.listen '%s' is not host:port; pass --url\n", cfg->http_listen);
-        return 2;
-    }
-    return 0;
-}
-
 /* ---- signed requests ---------------------------------------------------------------- */
 
 static void sleep_s(double s)
@@ -964,7 +938,7 @@ static int run(const config_t *cfg, int argc, char **argv)
     int rc = parse(argc, argv, &a), fd = -1;
     if (rc != 0)
         return rc;
-    if ((rc = base_url(cfg, a.url, c.base, sizeof(c.base))) != 0)
+    if ((rc = cli_base_url(CMD, cfg, a.url, c.base, sizeof(c.base))) != 0)
         return rc;
     if ((rc = read_secret(a.secret_file, c.secret, sizeof(c.secret))) != 0)
         goto out;

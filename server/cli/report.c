@@ -99,33 +99,6 @@ static int parse_args(int argc, char **argv, args_t *a)
     return 0;
 }
 
-/* The server's base URL: --url (http[s]://host[:port], no path), else http://<http.listen>. */
-static int base_url(const config_t *cfg, const char *url, char *out, size_t len)
-{
-    char host[256];
-    int port = 0;
-    if (url != NULL) {
-        size_t n = strlen(url);
-        while (n > 0 && url[n - 1] == '/')
-            n--;
-        const char *rest = strncmp(url, "http://", 7) == 0    ? url + 7
-                           : strncmp(url, "https://", 8) == 0 ? url + 8
-                                                              : NULL;
-        if (rest == NULL || rest >= url + n || memchr(rest, '/', n - (size_t)(rest - url)) != NULL || n >= len ||
-            strpbrk(url, "?#\"' ") != NULL) {
-            fprintf(stderr, CMD ": --url '%s' is not http[s]://host[:port]\n", url);
-            return 2;
-        }
-        snprintf(out, len, "%.*s", (int)n, url);
-    } else if (config_split_hostport(cfg->http_listen, host, sizeof(host), &port) == 0)
-        snprintf(out, len, "http://%s:%d", host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, port);
-    else {
-        fprintf(stderr, CMD ": http.listen '%s' is not host:port; pass --url\n", cfg->http_listen);
-        return 2;
-    }
-    return 0;
-}
-
 static double now_s(void)
 {
     struct timespec t;
@@ -325,7 +298,7 @@ static int run(const config_t *cfg, int argc, char **argv)
     args_t a = {.timeout_s = 120};
     char base[512];
     int rc = parse_args(argc, argv, &a);
-    if (rc != 0 || (rc = base_url(cfg, a.url, base, sizeof(base))) != 0)
+    if (rc != 0 || (rc = cli_base_url(CMD, cfg, a.url, base, sizeof(base))) != 0)
         return rc;
     const char *chromium = getenv("STALLFRONT_CHROMIUM");
     if (chromium == NULL || chromium[0] == '\0')
