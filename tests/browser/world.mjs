@@ -240,6 +240,12 @@ export async function steps(world, pages, list) {
   }
 }
 
+/* A screenshot of the whole page as an artefact, after checking that every Element Plus tag
+ * on it became a component: one that main.js does not register stays in the DOM as an
+ * unknown <el-…> element, drawn as bare text (the production build prints no warning). */
 export async function shot(world, page, label) {
+  const unresolved = await page.evaluate(() =>
+    [...new Set([...document.querySelectorAll('*')].map((e) => e.localName).filter((n) => n.startsWith('el-')))])
+  if (unresolved.length > 0) throw new Error(`${label}: components not registered (web/src/main.js): ${unresolved.join(', ')}`)
   await page.screenshot({ path: join(world.artefacts, `${label}.png`), fullPage: true })
 }
