@@ -256,7 +256,7 @@ static void deliver(api_req_t *req, worker_t *w)
                         valid_str(req->body, "code", NULL, 1, 0, &T_CODE, &code, &d) < 0))
         rc = SF_E_INVALID;
     if (rc == SF_OK)
-        rc = not_found(delivery_deliver(&w->db, req->who.courier_id, id, code, &doc, &order_id), &d);
+        rc = not_found(delivery_deliver(&w->db, req->who.courier_id, id, code, &d, &doc, &order_id), &d);
     if (rc == SF_OK)
         order_changed(w, req->cfg, order_id);
     api_reply_result(req, w, rc, &d, 200, doc);

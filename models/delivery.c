@@ -588,7 +588,8 @@ typedef struct answer {
     const char *code;
     json_t *out;
     int64_t order_id;
-    sf_status_t result; /* an outcome committed with the transaction (a wrong code) */
+    sf_status_t result;    /* an outcome committed with the transaction (a wrong code) */
+    int64_t attempts_left; /* after a wrong code: how many more the courier may try */
 } answer_t;
 
 static void answer_reset(answer_t *a)
@@ -891,16 +892,23 @@ static sf_status_t deliver_tx(db_t *db, void *ctx)
                              "too many wrong delivery codes", NULL);
         db_rows_free(rows);
     }
-    if (rc == DB_OK)
+    if (rc == DB_OK) {
         a->result = SF_E_WRONG_CODE;
+        a->attempts_left = lock ? 0 : db->cfg->delivery_code_attempts - (failures + 1);
+    }
     return rc;
 }
 
-sf_status_t delivery_deliver(db_t *db, int64_t courier_id, int64_t delivery_id, const char *code, json_t **out,
-                             int64_t *order_id)
+sf_status_t delivery_deliver(db_t *db, int64_t courier_id, int64_t delivery_id, const char *code, status_detail_t *d,
+                             json_t **out, int64_t *order_id)
 {
     answer_t a = {.courier_id = courier_id, .delivery_id = delivery_id, .code = code};
-    return run(db, deliver_tx, &a, out, order_id);
+    sf_status_t rc = run(db, deliver_tx, &a, out, order_id);
+    if (rc == SF_E_WRONG_CODE)
+        status_details(
+            d, rc,
+            json_pack("{s:I, s:b}", "attempts_left", (json_int_t)a.attempts_left, "locked", a.attempts_left == 0));
+    return rc;
 }
 
 /* ================================================================ the operator's side */

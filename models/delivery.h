@@ -121,11 +121,12 @@ sf_status_t delivery_list(db_t *db, int64_t market_id, int64_t courier_id, const
 sf_status_t delivery_pickup(db_t *db, int64_t courier_id, int64_t delivery_id, json_t **out, int64_t *order_id);
 
 /* picked_up → delivered with the consumer's code. A wrong code counts (committed) and is
- * SF_E_WRONG_CODE; at cfg->delivery_code_attempts failures the delivery locks (alert
- * delivery_locked) and is SF_E_DELIVERY_LOCKED from then. SF_OK with *out; SF_E_NOT_FOUND;
- * SF_E_DELIVERY_STATE. */
-sf_status_t delivery_deliver(db_t *db, int64_t courier_id, int64_t delivery_id, const char *code, json_t **out,
-                             int64_t *order_id);
+ * SF_E_WRONG_CODE, with details {attempts_left, locked} in d (may be NULL); at
+ * cfg->delivery_code_attempts failures the delivery locks (alert delivery_locked; that
+ * wrong code's attempts_left is 0 and locked true) and is SF_E_DELIVERY_LOCKED from then.
+ * SF_OK with *out; SF_E_NOT_FOUND; SF_E_DELIVERY_STATE. */
+sf_status_t delivery_deliver(db_t *db, int64_t courier_id, int64_t delivery_id, const char *code, status_detail_t *d,
+                             json_t **out, int64_t *order_id);
 
 /* ---- the operator's side ---- */
 

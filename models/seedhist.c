@@ -423,7 +423,7 @@ static int deliver(world_t *w, rng_t *g, int64_t order_id, int64_t ready_ms, int
     if (*delivered_ms < pickup + 5 * 60000)
         *delivered_ms = pickup + 5 * 60000 + between(g, 0, 120) * 1000;
     if (rc != DB_OK || (rc = clock_at(w->db, *delivered_ms)) != DB_OK ||
-        (rc = delivery_deliver(w->db, courier, delivery_id, code, &out, &oid)) != SF_OK)
+        (rc = delivery_deliver(w->db, courier, delivery_id, code, NULL, &out, &oid)) != SF_OK)
         return failed(w, rc, "the delivery", order_id);
     json_decref(out);
     return 0;

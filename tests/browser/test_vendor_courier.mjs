@@ -213,7 +213,8 @@ try {
       await c.fill(`[data-test=delivery-${deliveryId}] [data-test=deliver-code]`, wrong)
       await c.click(`[data-test=delivery-${deliveryId}] [data-test=deliver]`)
       await c.waitForSelector('[data-test=delivery-error]')
-      assert.match(await c.textContent('[data-test=delivery-error]'), /收货码不正确/)
+      // delivery.code_attempts is 5 by default: the courier is told the 4 tries left
+      assert.match(await c.textContent('[data-test=delivery-error]'), /收货码不正确，还可再试 4 次/)
       await c.waitForSelector('[data-test=code-failures]')
       await shot(world, c, 'courier-delivery')
       await c.fill(`[data-test=delivery-${deliveryId}] [data-test=deliver-code]`, code)

@@ -352,8 +352,17 @@ START_TEST(test_offers_expiry_refusal_grab_pickup_and_delivery_over_http)
     snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
     expect_error("POST", path, next.token, body, 404, "not_found");
     snprintf(body, sizeof(body), "{\"code\":\"%s\"}", wrong);
-    for (int i = 0; i < 5; i++)
-        expect_error("POST", path, near.token, body, 422, "wrong_code");
+    for (int i = 0; i < 5; i++) { /* each says how many tries are left; the fifth locks */
+        long st = 0;
+        json_t *e = call("POST", path, near.token, body, &st);
+        ck_assert_int_eq(st, 422);
+        json_t *err = json_object_get(e, "error");
+        ck_assert_str_eq(json_string_value(json_object_get(err, "code")), "wrong_code");
+        json_t *det = json_object_get(err, "details");
+        ck_assert_int_eq(json_integer_value(json_object_get(det, "attempts_left")), 4 - i);
+        ck_assert(json_boolean_value(json_object_get(det, "locked")) == (i == 4));
+        json_decref(e);
+    }
     snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
     expect_error("POST", path, near.token, body, 409, "delivery_locked");
     doc = expect("GET", "/v1/admin/deliveries?status=picked_up", w.op, NULL, 200);

@@ -458,11 +458,16 @@ START_TEST(test_pickup_waits_for_every_vendor_order_and_the_code_locks_after_fiv
     snprintf(code, sizeof(code), "%04lld",
              (long long)q1(&w, "SELECT CAST(code AS UNSIGNED) FROM deliveries WHERE id = ?", d));
     snprintf(wrong, sizeof(wrong), "%04d", (atoi(code) + 1) % 10000);
-    ck_assert_int_eq(delivery_deliver(&w.db, b, d, code, &out, &oid), SF_E_NOT_FOUND);
-    for (int i = 0; i < 5; i++)
-        ck_assert_int_eq(delivery_deliver(&w.db, a, d, wrong, &out, &oid), SF_E_WRONG_CODE);
+    ck_assert_int_eq(delivery_deliver(&w.db, b, d, code, NULL, &out, &oid), SF_E_NOT_FOUND);
+    for (int i = 0; i < 5; i++) { /* delivery.code_attempts is 5: the courier is told what is left */
+        status_detail_t det = {0};
+        ck_assert_int_eq(delivery_deliver(&w.db, a, d, wrong, &det, &out, &oid), SF_E_WRONG_CODE);
+        ck_assert_int_eq(json_integer_value(json_object_get(det.details, "attempts_left")), 4 - i);
+        ck_assert(json_boolean_value(json_object_get(det.details, "locked")) == (i == 4));
+        status_detail_clear(&det);
+    }
     ck_assert_int_eq(q1(&w, "SELECT code_failures * 10 + locked FROM deliveries WHERE id = ?", d), 51);
-    ck_assert_int_eq(delivery_deliver(&w.db, a, d, code, &out, &oid), SF_E_DELIVERY_LOCKED);
+    ck_assert_int_eq(delivery_deliver(&w.db, a, d, code, NULL, &out, &oid), SF_E_DELIVERY_LOCKED);
     ck_assert_int_eq(
         q1(&w, "SELECT COUNT(*) FROM fulfilment_alerts WHERE kind = 'delivery_locked' AND subject_id = ?", d), 1);
     ck_assert_int_eq(delivery_unlock(&w.db, w.market + 1, d, &out), SF_E_NOT_FOUND);
@@ -470,11 +475,11 @@ START_TEST(test_pickup_waits_for_every_vendor_order_and_the_code_locks_after_fiv
     ck_assert(json_is_false(json_object_get(out, "locked")));
     json_decref(out);
     ck_assert_int_eq(delivery_unlock(&w.db, w.market, d, &out), SF_E_DELIVERY_STATE);
-    ck_assert_int_eq(delivery_deliver(&w.db, a, d, code, &out, &oid), SF_OK);
+    ck_assert_int_eq(delivery_deliver(&w.db, a, d, code, NULL, &out, &oid), SF_OK);
     ck_assert_str_eq(json_string_value(json_object_get(out, "status")), "delivered");
     json_decref(out);
     ck_assert_int_eq(q1(&w, "SELECT status = 'delivered' FROM orders WHERE id = ?", order), 1);
-    ck_assert_int_eq(delivery_deliver(&w.db, a, d, code, &out, &oid), SF_E_DELIVERY_STATE);
+    ck_assert_int_eq(delivery_deliver(&w.db, a, d, code, NULL, &out, &oid), SF_E_DELIVERY_STATE);
     /* every move an event: waiting, offered, assigned, picked_up, delivered */
     ck_assert_int_eq(q1(&w, "SELECT COUNT(DISTINCT to_status) FROM order_events WHERE delivery_id = ?", d), 5);
     world_close(&w);

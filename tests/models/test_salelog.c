@@ -336,7 +336,7 @@ static void deliver(world_t *w, int64_t order)
     json_decref(out);
     snprintf(code, sizeof(code), "%04lld",
              (long long)q1(w, "SELECT CAST(code AS UNSIGNED) FROM deliveries WHERE id = ?", d));
-    ck_assert_int_eq(delivery_deliver(&w->db, c, d, code, &out, &oid), SF_OK);
+    ck_assert_int_eq(delivery_deliver(&w->db, c, d, code, NULL, &out, &oid), SF_OK);
     json_decref(out);
 }
 
