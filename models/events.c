@@ -173,8 +173,8 @@ static size_t order_events(const order_view_t *v, char parties[][EVENTS_PARTY_MA
     if (v->courier_id > 0) {
         events_party(parties[n], EVENTS_PARTY_MAX, "courier", v->courier_id);
         types[n] = "delivery.changed";
-        data[n++] = json_pack("{s:I, s:I, s:s}", "delivery_id", (json_int_t)v->delivery_id, "order_id",
-                              (json_int_t)v->id, "status", v->delivery_status);
+        data[n++] = json_pack("{s:I, s:I, s:s, s:O}", "delivery_id", (json_int_t)v->delivery_id, "order_id",
+                              (json_int_t)v->id, "status", v->delivery_status, "vendor_orders", vos);
     }
     return n;
 }

@@ -53,7 +53,7 @@ int events_emit_all(redis_t *r, int keep, const events_out_t *ev, size_t n);
  *   to the consumer: "order.changed", data {order_id, status, delivery_status, vendor_orders:
  *     [{id, status}]};
  *   to the delivery's courier, if one holds it: "delivery.changed", data {delivery_id,
- *     order_id, status}.
+ *     order_id, status, vendor_orders: [{id, status}]} (so a stall's move reaches it too).
  * 0 or -1 (logged by the caller). */
 int events_order_changed(db_t *db, redis_t *r, int keep, int64_t order_id);
 

@@ -269,10 +269,11 @@ START_TEST(test_an_order_change_reaches_its_vendors_consumer_and_courier)
     json_decref(d);
     json_decref(want);
 
-    d = only_event(&w, o.courier_p, "delivery.changed");
-    want = json_pack("{s:I, s:I, s:s}", "delivery_id", (json_int_t)o.delivery, "order_id", (json_int_t)o.order,
-                     "status", "assigned");
-    ck_assert(json_equal(d, want));
+    d = only_event(&w, o.courier_p, "delivery.changed"); /* with each stall's progress */
+    want = json_pack("{s:I, s:I, s:s, s:[{s:I, s:s}, {s:I, s:s}]}", "delivery_id", (json_int_t)o.delivery, "order_id",
+                     (json_int_t)o.order, "status", "assigned", "vendor_orders", "id", (json_int_t)o.vo[0], "status",
+                     "new", "id", (json_int_t)o.vo[1], "status", "accepted");
+    ck_assert_msg(json_equal(d, want), "%s", json_dumps(d, JSON_COMPACT));
     json_decref(d);
     json_decref(want);
     ck_assert_int_eq(count_events(&w, other), 0); /* a vendor not in the order hears nothing */
