@@ -109,6 +109,7 @@ int events_emit(redis_t *r, int keep, const char *party, const char *type, const
 /* What one query reads of an order: the order, its vendor orders, its delivery. */
 typedef struct order_view {
     int64_t id, consumer_id;
+    char order_no[ORDER_NO_MAX];
     char status[ORDER_STATUS_NAME_MAX];
     int paid; /* paid_at set: vendors saw it */
     size_t nvo;
@@ -125,7 +126,7 @@ static int order_view(db_t *db, int64_t order_id, order_view_t *v)
     db_rows_t *rows = NULL;
     int rc = db_query(db,
                       "SELECT o.status, o.consumer_id, o.paid_at IS NOT NULL, vo.id, vo.vendor_id, vo.status,"
-                      " d.id, d.status, d.courier_id"
+                      " d.id, d.status, d.courier_id, o.order_no"
                       " FROM orders o LEFT JOIN vendor_orders vo ON vo.order_id = o.id"
                       " LEFT JOIN deliveries d ON d.order_id = o.id"
                       " WHERE o.id = ? ORDER BY vo.id LIMIT ?",
@@ -145,6 +146,7 @@ static int order_view(db_t *db, int64_t order_id, order_view_t *v)
         v->delivery_id = db_rows_i64(rows, 6);
         db_rows_copy(rows, 7, v->delivery_status, sizeof(v->delivery_status));
         v->courier_id = db_rows_i64(rows, 8);
+        db_rows_copy(rows, 9, v->order_no, sizeof(v->order_no));
     }
     if (rc == DB_OK && rows->nrows == 0)
         rc = DB_NOROW;
@@ -163,18 +165,21 @@ static size_t order_events(const order_view_t *v, char parties[][EVENTS_PARTY_MA
             continue;
         events_party(parties[n], EVENTS_PARTY_MAX, "vendor", v->vo[i].vendor_id);
         types[n] = strcmp(v->vo[i].status, "new") == 0 ? "vendor_order.new" : "vendor_order.changed";
-        data[n++] = json_pack("{s:I, s:I, s:s, s:s}", "order_id", (json_int_t)v->id, "vendor_order_id",
-                              (json_int_t)v->vo[i].id, "status", v->vo[i].status, "order_status", v->status);
+        data[n++] =
+            json_pack("{s:I, s:s, s:I, s:s, s:s}", "order_id", (json_int_t)v->id, "order_no", v->order_no,
+                      "vendor_order_id", (json_int_t)v->vo[i].id, "status", v->vo[i].status, "order_status", v->status);
     }
     events_party(parties[n], EVENTS_PARTY_MAX, "consumer", v->consumer_id);
     types[n] = "order.changed";
-    data[n++] = json_pack("{s:I, s:s, s:s?, s:o}", "order_id", (json_int_t)v->id, "status", v->status,
-                          "delivery_status", v->delivery_id > 0 ? v->delivery_status : NULL, "vendor_orders", vos);
+    data[n++] =
+        json_pack("{s:I, s:s, s:s, s:s?, s:o}", "order_id", (json_int_t)v->id, "order_no", v->order_no, "status",
+                  v->status, "delivery_status", v->delivery_id > 0 ? v->delivery_status : NULL, "vendor_orders", vos);
     if (v->courier_id > 0) {
         events_party(parties[n], EVENTS_PARTY_MAX, "courier", v->courier_id);
         types[n] = "delivery.changed";
-        data[n++] = json_pack("{s:I, s:I, s:s, s:O}", "delivery_id", (json_int_t)v->delivery_id, "order_id",
-                              (json_int_t)v->id, "status", v->delivery_status, "vendor_orders", vos);
+        data[n++] =
+            json_pack("{s:I, s:I, s:s, s:s, s:O}", "delivery_id", (json_int_t)v->delivery_id, "order_id",
+                      (json_int_t)v->id, "order_no", v->order_no, "status", v->delivery_status, "vendor_orders", vos);
     }
     return n;
 }

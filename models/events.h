@@ -49,11 +49,11 @@ int events_emit_all(redis_t *r, int keep, const events_out_t *ev, size_t n);
  * the order's parties with one query and emits, in one pipelined round trip,
  *   to each vendor of its vendor orders, once the order was paid (the vendors of an order
  *     never paid never saw it): "vendor_order.new" (status new) or
- *     "vendor_order.changed", data {order_id, vendor_order_id, status, order_status};
- *   to the consumer: "order.changed", data {order_id, status, delivery_status, vendor_orders:
+ *     "vendor_order.changed", data {order_id, order_no, vendor_order_id, status, order_status};
+ *   to the consumer: "order.changed", data {order_id, order_no, status, delivery_status, vendor_orders:
  *     [{id, status}]};
  *   to the delivery's courier, if one holds it: "delivery.changed", data {delivery_id,
- *     order_id, status, vendor_orders: [{id, status}]} (so a stall's move reaches it too).
+ *     order_id, order_no, status, vendor_orders: [{id, status}]} (so a stall's move reaches it too).
  * 0 or -1 (logged by the caller). */
 int events_order_changed(db_t *db, redis_t *r, int keep, int64_t order_id);
 

@@ -77,6 +77,9 @@ try {
     ['the order appears on the vendor page without a reload, with the beep and the badge', async () => {
       const navigations = []
       v.on('framenavigated', (f) => f === v.mainFrame() && navigations.push(f.url()))
+      // the notice names the order: the event carries its order_no (the notice lasts 8 s)
+      await v.waitForSelector('[data-test=new-order-notice]')
+      assert.match(await v.textContent('[data-test=new-order-notice]'), new RegExp(`订单 ${order.order_no} 已支付`))
       await v.waitForSelector(`[data-test=vorder-${vo.id}][data-status=new]`)
       await until('the beep', async () => Number(await v.evaluate(() => document.body.dataset.sounds || '0')) >= 1, 5)
       assert.match(await v.textContent('[data-test=new-badge]'), /1/)

@@ -170,23 +170,23 @@ END_TEST
 typedef struct order_fix {
     int64_t order, consumer, vo[2], courier, delivery;
     char consumer_p[EVENTS_PARTY_MAX], vendor_p[2][EVENTS_PARTY_MAX], courier_p[EVENTS_PARTY_MAX];
+    char no[40]; /* its order_no */
 } order_fix_t;
 
 /* An order of a made-up consumer with vendor orders at stalls 0 and 1 in these states. */
 static void make_order(shop_world_t *w, int n, const char *status, int paid, const char *vo0, const char *vo1,
                        order_fix_t *o)
 {
-    char no[40];
     memset(o, 0, sizeof(*o));
     party(o->consumer_p, "consumer", n, &o->consumer);
-    snprintf(no, sizeof(no), "EV%d-%d", (int)getpid(), n);
+    snprintf(o->no, sizeof(o->no), "EV%d-%d", (int)getpid(), n);
     o->order = shop_sql(
         &w->db,
         "INSERT INTO orders (order_no, market_id, consumer_id, status, items_fen, delivery_fee_fen,"
         " payable_fen, address_id, addr_name, addr_phone, addr_text, addr_lat, addr_lng, expires_at,"
         " paid_at) VALUES (?, ?, ?, ?, 100, 0, 100, 1, 'n', '1', 't', 34.7, 113.6,"
         " NOW(3) + INTERVAL 15 MINUTE, IF(?, NOW(3), NULL))",
-        (db_param_t[]){DB_STR(no), DB_I64(w->m.market_id), DB_I64(o->consumer), DB_STR(status), DB_I64(paid)}, 5);
+        (db_param_t[]){DB_STR(o->no), DB_I64(w->m.market_id), DB_I64(o->consumer), DB_STR(status), DB_I64(paid)}, 5);
     const char *st[2] = {vo0, vo1};
     for (int i = 0; i < 2; i++) {
         o->vo[i] = shop_sql(&w->db,
@@ -248,31 +248,31 @@ START_TEST(test_an_order_change_reaches_its_vendors_consumer_and_courier)
     ck_assert_int_eq(events_order_changed(&w.db, &w.redis, 100, o.order), 0);
 
     json_t *d = only_event(&w, o.vendor_p[0], "vendor_order.new");
-    json_t *want = json_pack("{s:I, s:I, s:s, s:s}", "order_id", (json_int_t)o.order, "vendor_order_id",
-                             (json_int_t)o.vo[0], "status", "new", "order_status", "fulfilling");
+    json_t *want = json_pack("{s:I, s:s, s:I, s:s, s:s}", "order_id", (json_int_t)o.order, "order_no", o.no,
+                             "vendor_order_id", (json_int_t)o.vo[0], "status", "new", "order_status", "fulfilling");
     ck_assert(json_equal(d, want));
     json_decref(d);
     json_decref(want);
 
     d = only_event(&w, o.vendor_p[1], "vendor_order.changed");
-    want = json_pack("{s:I, s:I, s:s, s:s}", "order_id", (json_int_t)o.order, "vendor_order_id", (json_int_t)o.vo[1],
-                     "status", "accepted", "order_status", "fulfilling");
+    want = json_pack("{s:I, s:s, s:I, s:s, s:s}", "order_id", (json_int_t)o.order, "order_no", o.no, "vendor_order_id",
+                     (json_int_t)o.vo[1], "status", "accepted", "order_status", "fulfilling");
     ck_assert(json_equal(d, want));
     json_decref(d);
     json_decref(want);
 
     d = only_event(&w, o.consumer_p, "order.changed");
-    want = json_pack("{s:I, s:s, s:s, s:[{s:I, s:s}, {s:I, s:s}]}", "order_id", (json_int_t)o.order, "status",
-                     "fulfilling", "delivery_status", "assigned", "vendor_orders", "id", (json_int_t)o.vo[0], "status",
-                     "new", "id", (json_int_t)o.vo[1], "status", "accepted");
+    want = json_pack("{s:I, s:s, s:s, s:s, s:[{s:I, s:s}, {s:I, s:s}]}", "order_id", (json_int_t)o.order, "order_no",
+                     o.no, "status", "fulfilling", "delivery_status", "assigned", "vendor_orders", "id",
+                     (json_int_t)o.vo[0], "status", "new", "id", (json_int_t)o.vo[1], "status", "accepted");
     ck_assert_msg(json_equal(d, want), "%s", json_dumps(d, JSON_COMPACT));
     json_decref(d);
     json_decref(want);
 
     d = only_event(&w, o.courier_p, "delivery.changed"); /* with each stall's progress */
-    want = json_pack("{s:I, s:I, s:s, s:[{s:I, s:s}, {s:I, s:s}]}", "delivery_id", (json_int_t)o.delivery, "order_id",
-                     (json_int_t)o.order, "status", "assigned", "vendor_orders", "id", (json_int_t)o.vo[0], "status",
-                     "new", "id", (json_int_t)o.vo[1], "status", "accepted");
+    want = json_pack("{s:I, s:I, s:s, s:s, s:[{s:I, s:s}, {s:I, s:s}]}", "delivery_id", (json_int_t)o.delivery,
+                     "order_id", (json_int_t)o.order, "order_no", o.no, "status", "assigned", "vendor_orders", "id",
+                     (json_int_t)o.vo[0], "status", "new", "id", (json_int_t)o.vo[1], "status", "accepted");
     ck_assert_msg(json_equal(d, want), "%s", json_dumps(d, JSON_COMPACT));
     json_decref(d);
     json_decref(want);
