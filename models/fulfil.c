@@ -28,8 +28,9 @@
 #define AUTO_ACTOR  "system:acceptance"
 #define AUTO_REASON "not accepted in time"
 
-static const char *const vo_statuses[] = {"pending_payment", "new",      "accepted",  "picked", "ready",
-                                          "handed_over",     "rejected", "cancelled", NULL};
+/* The statuses, then FULFIL_ACTIVE: the list's filter for "still the stall's to do". */
+static const char *const vo_statuses[] = {"pending_payment", "new",      "accepted",  "picked",      "ready",
+                                          "handed_over",     "rejected", "cancelled", FULFIL_ACTIVE, NULL};
 
 const char *const *fulfil_status_names(void)
 {
@@ -157,7 +158,14 @@ sf_status_t fulfil_list(db_t *db, int64_t market_id, int64_t vendor_id, const ch
     if ((*items = json_array()) == NULL)
         return DB_ERR;
     /* one more than the page, to know whether another follows */
-    if (status != NULL)
+    if (status != NULL && strcmp(status, FULFIL_ACTIVE) == 0)
+        rc =
+            db_query(db,
+                     "SELECT " VO_COLS VO_FROM " WHERE v.vendor_id = ? AND v.status IN ('new', 'accepted', 'picked',"
+                     " 'ready') AND v.id > ? AND v.market_id = ? ORDER BY v.id LIMIT ?",
+                     (db_param_t[]){DB_I64(vendor_id), DB_I64(after_id), DB_I64(market_id), DB_I64((int64_t)limit + 1)},
+                     4, &rows);
+    else if (status != NULL)
         rc = db_query(db,
                       "SELECT " VO_COLS VO_FROM " WHERE v.vendor_id = ? AND v.status = ? AND v.id > ?"
                       " AND v.market_id = ? ORDER BY v.id LIMIT ?",

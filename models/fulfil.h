@@ -35,7 +35,12 @@
 #define FULFIL_PICK_LINES_MAX 100        /* lines of a pick body (a vendor order has at most a cart's) */
 #define FULFIL_ACTOR_MAX      32         /* bytes of an actor ("vendor:<id>"), with its NUL */
 
-/* The vendor order statuses (API.md "Orders"), NULL-ended, for ?status=. */
+/* The list's filter for the vendor orders still the stall's to do: new, accepted, picked or
+ * ready (the pages a stall keeps open want these in one request). */
+#define FULFIL_ACTIVE "active"
+
+/* The vendor order statuses (API.md "Orders"), then FULFIL_ACTIVE, NULL-ended: the values of
+ * the list's ?status=. */
 const char *const *fulfil_status_names(void);
 
 /* Who acts: a vendor (its market and vendor id: the vendor order must be its own) or the
@@ -64,7 +69,8 @@ typedef struct fulfil_pick_line {
 
 /* A page of the vendor's own vendor orders, oldest first (id order), each as
  * fulfil_render() shows it. status NULL: every vendor order that was paid (new_at set),
- * whatever its status now; else only that status. after_id 0: from the oldest. next_cursor
+ * whatever its status now; FULFIL_ACTIVE: those new, accepted, picked or ready; else only
+ * that status. after_id 0: from the oldest. next_cursor
  * gets the next page's cursor, or "" at the end. Two queries a page (the vendor orders, their lines). DB_OK or a db
  * status. */
 sf_status_t fulfil_list(db_t *db, int64_t market_id, int64_t vendor_id, const char *status, size_t limit,

@@ -173,6 +173,28 @@ static json_t *list(world_t *w, int i, const char *query, long *status)
     return shop_call(&shared, "GET", path, w->vendor_token[i], NULL, NULL, status);
 }
 
+/* How many vendor orders GET /v1/vendor/orders?status=active gives vendor i, and whether
+ * the one with id `want` (0: none expected) is among them. */
+static size_t active_of(world_t *w, int i, int64_t want, int *found)
+{
+    long status;
+    json_t *doc = list(w, i, "?status=active", &status), *it;
+    ck_assert_int_eq(status, 200);
+    size_t k, n = json_array_size(json_object_get(doc, "items"));
+    *found = 0;
+    json_array_foreach(json_object_get(doc, "items"), k, it)
+    {
+        const char *st = json_string_value(json_object_get(it, "status"));
+        ck_assert_msg(strcmp(st, "new") == 0 || strcmp(st, "accepted") == 0 || strcmp(st, "picked") == 0 ||
+                          strcmp(st, "ready") == 0,
+                      "status=active listed a vendor order %s", st);
+        if (shop_jint(it, "id") == want)
+            *found = 1;
+    }
+    json_decref(doc);
+    return n;
+}
+
 /* The line of a vendor order's JSON with this id. */
 static const json_t *jline(const json_t *vo, int64_t id)
 {
@@ -223,8 +245,14 @@ START_TEST(test_vendors_accept_pick_and_ready_and_a_lighter_line_is_refunded_by_
     ck_assert_ptr_null(json_object_get(it, "address"));
     ck_assert(json_is_null(json_object_get(doc, "next_cursor")));
     json_decref(doc);
+    /* status=active: what is still the stall's to do, new to ready, in one list */
+    int found;
+    ck_assert_int_eq(active_of(&w, 0, va, &found), 1);
+    ck_assert(found);
     /* accept; twice is a conflict */
     json_decref(act_ok(&w, 0, va, "accept", NULL, "accepted"));
+    ck_assert_int_eq(active_of(&w, 0, va, &found), 1);
+    ck_assert(found);
     shop_expect_error(act(&w, 0, va, "accept", NULL, &status), &status, 409, "vendor_order_state");
     ck_assert(status_is(&w, "orders", order, "fulfilling"));
     /* pick: 733 g of 750 (1904.334 → 1904: 45 back), 2 eggs of 3 (350 back) */
@@ -241,6 +269,8 @@ START_TEST(test_vendors_accept_pick_and_ready_and_a_lighter_line_is_refunded_by_
     shop_expect_error(act(&w, 0, va, "pick", body, &status), &status, 409, "vendor_order_state");
     json_decref(act_ok(&w, 0, va, "ready", NULL, "ready"));
     ck_assert(status_is(&w, "orders", order, "fulfilling"));
+    ck_assert_int_eq(active_of(&w, 0, va, &found), 1); /* ready: still to hand over */
+    ck_assert(found);
     /* the other stall: exact */
     json_decref(act_ok(&w, 1, vb, "accept", NULL, "accepted"));
     snprintf(body, sizeof(body), "{\"lines\":[{\"line_id\":%lld,\"qty_actual\":2}]}",
@@ -304,6 +334,10 @@ START_TEST(test_rejections_refund_and_the_last_cancels_the_order_with_its_delive
     shop_expect_error(act(&w, 0, va, "reject", "{\"reason\":\"again\"}", &status), &status, 409, "vendor_order_state");
     shop_expect_error(act(&w, 0, va, "accept", NULL, &status), &status, 409, "vendor_order_state");
     ck_assert(status_is(&w, "orders", order, "paid"));
+    int found;
+    ck_assert_int_eq(active_of(&w, 0, va, &found), 0); /* rejected: nothing left to do */
+    ck_assert_int_eq(active_of(&w, 1, vb, &found), 1); /* the other stall's, still new */
+    ck_assert(found);
     ck_assert_int_eq(shop_stock(&w.s.db, eggs), 10);
     assert_balance(&w, order, paid, 700);
     json_decref(act_ok(&w, 1, vb, "reject", "{\"reason\":\"关门\"}", "rejected"));
