@@ -157,22 +157,20 @@ sf_status_t fulfil_list(db_t *db, int64_t market_id, int64_t vendor_id, const ch
     next_cursor[0] = '\0';
     if ((*items = json_array()) == NULL)
         return DB_ERR;
-    /* one more than the page, to know whether another follows */
-    if (status != NULL && strcmp(status, FULFIL_ACTIVE) == 0)
-        rc =
-            db_query(db,
-                     "SELECT " VO_COLS VO_FROM " WHERE v.vendor_id = ? AND v.status IN ('new', 'accepted', 'picked',"
-                     " 'ready') AND v.id > ? AND v.market_id = ? ORDER BY v.id LIMIT ?",
-                     (db_param_t[]){DB_I64(vendor_id), DB_I64(after_id), DB_I64(market_id), DB_I64((int64_t)limit + 1)},
-                     4, &rows);
-    else if (status != NULL)
+    /* one more than the page, to know whether another follows; one statement for one status
+     * and for the four of FULFIL_ACTIVE (a single status is given four times) */
+    static const char *const active[] = {"new", "accepted", "picked", "ready"};
+    if (status != NULL) {
+        int all = strcmp(status, FULFIL_ACTIVE) == 0;
         rc = db_query(db,
-                      "SELECT " VO_COLS VO_FROM " WHERE v.vendor_id = ? AND v.status = ? AND v.id > ?"
+                      "SELECT " VO_COLS VO_FROM " WHERE v.vendor_id = ? AND v.status IN (?, ?, ?, ?) AND v.id > ?"
                       " AND v.market_id = ? ORDER BY v.id LIMIT ?",
-                      (db_param_t[]){DB_I64(vendor_id), DB_STR(status), DB_I64(after_id), DB_I64(market_id),
+                      (db_param_t[]){DB_I64(vendor_id), DB_STR(all ? active[0] : status),
+                                     DB_STR(all ? active[1] : status), DB_STR(all ? active[2] : status),
+                                     DB_STR(all ? active[3] : status), DB_I64(after_id), DB_I64(market_id),
                                      DB_I64((int64_t)limit + 1)},
-                      5, &rows);
-    else
+                      8, &rows);
+    } else
         rc =
             db_query(db,
                      "SELECT " VO_COLS VO_FROM " WHERE v.vendor_id = ? AND v.new_at IS NOT NULL AND v.id > ?"
