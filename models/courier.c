@@ -259,16 +259,6 @@ static sf_status_t shift_tx(db_t *db, void *ctx)
 
 static json_t *coord(double v);
 
-/* Unix ms as RFC 3339 at +08:00 with milliseconds, as SQL_AT_0800 renders a column. */
-static void at_0800(int64_t ms, char *buf, size_t len)
-{
-    time_t t = (time_t)(ms / 1000) + 8 * 3600;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t k = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, len - k, ".%03d+08:00", (int)(ms % 1000));
-}
-
 /* Adds lat, lng and location_at (when the heartbeat is known) to the shift from Redis, in
  * one script; nothing when the courier has no position. 0, or -1 when Redis failed. */
 static int add_position(redis_t *r, int64_t market_id, int64_t courier_id, json_t *doc)
@@ -284,7 +274,7 @@ static int add_position(redis_t *r, int64_t market_id, int64_t courier_id, json_
         json_object_set_new(doc, "lng", coord(strtod(rep->element[0]->str, NULL)));
         json_object_set_new(doc, "lat", coord(strtod(rep->element[1]->str, NULL)));
         if (rep->element[2]->type == REDIS_REPLY_STRING && rep->element[2]->len > 0) {
-            at_0800(strtoll(rep->element[2]->str, NULL, 10), at, sizeof(at));
+            sqltime_ms_0800(strtoll(rep->element[2]->str, NULL, 10), at, sizeof(at));
             json_object_set_new(doc, "location_at", json_string(at));
         }
     }

@@ -6,6 +6,13 @@
 #ifndef SF_SQLTIME_H
 #define SF_SQLTIME_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #define SQL_AT_0800(col) "CONCAT(LEFT(DATE_FORMAT(" col " + INTERVAL 8 HOUR, '%Y-%m-%dT%H:%i:%s.%f'), 23), '+08:00')"
+
+/* The same text for a moment known in C (Unix milliseconds, not negative), for what is not
+ * read from a column (a Redis score, a time taken in C). buf: 30 bytes suffice. */
+void sqltime_ms_0800(int64_t ms, char *buf, size_t len);
 
 #endif
