@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -282,17 +281,6 @@ out:
     return rc;
 }
 
-static int token_hash_hex(const char *token, char hex[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof(md))
-        return -1;
-    for (size_t i = 0; i < sizeof(md); i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return 0;
-}
-
 static int run(const config_t *cfg, int argc, char **argv)
 {
     args_t a = {.timeout_s = 120};
@@ -334,31 +322,24 @@ static int run(const config_t *cfg, int argc, char **argv)
     if (st != DB_OK || mo.markets != 1 || mo.operator_id == 0)
         return 1;
 
-    /* the session lives REPORT_TOKEN_TTL_S, not auth.token_ttl_s: auth_issue reads its TTL
-     * from the configuration it is handed */
-    config_t short_cfg = *cfg;
-    short_cfg.auth_token_ttl_s = REPORT_TOKEN_TTL_S;
     redis_t redis;
-    char token[80], hash[65];
+    char token[80];
     principal_t who = {.role = ROLE_OPERATOR, .user_id = mo.operator_id, .market_id = mo.market_id};
-    redis_open(&redis, &short_cfg);
-    if (auth_issue(&redis, &who, token, sizeof(token)) != 0) {
+    redis_open(&redis, cfg);
+    if (auth_issue_for(&redis, &who, REPORT_TOKEN_TTL_S, token, sizeof(token)) != 0) {
         fprintf(stderr, CMD ": cannot open a session in Redis: %s\n", redis.err[0] ? redis.err : "refused");
         redis_close(&redis);
         return 1;
     }
-    if (token_hash_hex(token, hash) == 0) {
-        if (print_report(&a, chromium, base, mo.market_id, token) == 0) {
-            printf(CMD ": wrote %s (market %lld, %s to %s)\n", a.out, (long long)mo.market_id, a.from, a.to);
-            rc = 0;
-        }
-        if (auth_revoke(&redis, hash) != 0) {
-            fprintf(stderr, CMD ": could not revoke the report's session (it expires within %d s): %s\n",
-                    REPORT_TOKEN_TTL_S, redis.err);
-            rc = 1;
-        }
-    } else
-        fprintf(stderr, CMD ": cannot hash the session's token (it expires within %d s)\n", REPORT_TOKEN_TTL_S);
+    if (print_report(&a, chromium, base, mo.market_id, token) == 0) {
+        printf(CMD ": wrote %s (market %lld, %s to %s)\n", a.out, (long long)mo.market_id, a.from, a.to);
+        rc = 0;
+    }
+    if (auth_revoke_token(&redis, token) != 0) {
+        fprintf(stderr, CMD ": could not revoke the report's session (it expires within %d s): %s\n",
+                REPORT_TOKEN_TTL_S, redis.err);
+        rc = 1;
+    }
     OPENSSL_cleanse(token, sizeof(token));
     redis_close(&redis);
     return rc;

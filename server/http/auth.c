@@ -162,10 +162,15 @@ static int queued(redisReply *rep)
 
 int auth_issue(redis_t *r, const principal_t *who, char *token, size_t tokenlen)
 {
+    return auth_issue_for(r, who, r->cfg->auth_token_ttl_s, token, tokenlen);
+}
+
+int auth_issue_for(redis_t *r, const principal_t *who, int ttl_s, char *token, size_t tokenlen)
+{
     unsigned char raw[TOKEN_BYTES];
     char b64[64], hash[65];
     const char *role = role_name(who->role);
-    if (role == NULL || tokenlen <= TOKEN_LEN || RAND_bytes(raw, sizeof(raw)) != 1)
+    if (role == NULL || ttl_s < 1 || tokenlen <= TOKEN_LEN || RAND_bytes(raw, sizeof(raw)) != 1)
         return -1;
     size_t n = 0;
     if (b64url_encode(raw, sizeof(raw), b64, sizeof(b64), &n) != B64_OK || n != TOKEN_LEN)
@@ -181,7 +186,7 @@ int auth_issue(redis_t *r, const principal_t *who, char *token, size_t tokenlen)
     if (queued(redis_cmd(r, "HSET sess:%s user_id %lld role %s market_id %lld vendor_id %lld courier_id %lld", hash,
                          (long long)who->user_id, role, (long long)who->market_id, (long long)who->vendor_id,
                          (long long)who->courier_id)) != 0 ||
-        queued(redis_cmd(r, "EXPIRE sess:%s %d", hash, r->cfg->auth_token_ttl_s)) != 0) {
+        queued(redis_cmd(r, "EXPIRE sess:%s %d", hash, ttl_s)) != 0) {
         queued(redis_cmd(r, "DISCARD"));
         goto out;
     }
@@ -198,6 +203,15 @@ out:
     OPENSSL_cleanse(raw, sizeof(raw));
     OPENSSL_cleanse(b64, sizeof(b64));
     return rc;
+}
+
+int auth_revoke_token(redis_t *r, const char *token)
+{
+    char hash[65];
+    size_t len = strlen(token);
+    if (len != TOKEN_LEN || token_hash(token, len, hash) != 0)
+        return -1;
+    return auth_revoke(r, hash);
 }
 
 int auth_revoke(redis_t *r, const char *token_hash)

@@ -23,7 +23,15 @@ int auth_check(api_req_t *req, worker_t *w, int roles);
  * token. 0, or -1 if Redis failed. */
 int auth_issue(redis_t *r, const principal_t *who, char *token, size_t tokenlen);
 
+/* The same with a lifetime of its own (ttl_s ≥ 1 seconds), for a session a command hands to
+ * a program for minutes (stallfront report). */
+int auth_issue_for(redis_t *r, const principal_t *who, int ttl_s, char *token, size_t tokenlen);
+
 /* Deletes the session with this token hash. 0, or -1 if Redis failed. */
 int auth_revoke(redis_t *r, const char *token_hash);
+
+/* Deletes the session of this token (as auth_issue wrote it). 0, or -1 if it is not such a
+ * token or Redis failed. */
+int auth_revoke_token(redis_t *r, const char *token);
 
 #endif

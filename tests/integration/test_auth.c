@@ -139,6 +139,27 @@ START_TEST(test_issuing_refuses_a_principal_without_a_role_or_a_small_buffer)
     char token[64], tiny[43];
     ck_assert_int_eq(auth_issue(&w.redis, &none, token, sizeof(token)), -1);
     ck_assert_int_eq(auth_issue(&w.redis, &ok, tiny, sizeof(tiny)), -1);
+    ck_assert_int_eq(auth_issue_for(&w.redis, &ok, 0, token, sizeof(token)), -1);
+}
+END_TEST
+
+START_TEST(test_a_session_of_its_own_lifetime_ends_when_its_token_is_revoked)
+{
+    principal_t who = {.role = ROLE_OPERATOR, .user_id = 2, .market_id = 4}, got;
+    char token[64], header[96];
+    int status;
+    ck_assert_int_eq(auth_issue_for(&w.redis, &who, 300, token, sizeof(token)), 0);
+    snprintf(header, sizeof(header), "Bearer %s", token);
+    ck_assert_int_eq(check(header, ROUTE_OPERATOR, &status, &got), 0);
+    redisReply *ttl = redis_cmd(&w.redis, "TTL sess:%s", got.token_hash);
+    ck_assert_ptr_nonnull(ttl);
+    ck_assert(ttl->type == REDIS_REPLY_INTEGER && ttl->integer > 0 && ttl->integer <= 300);
+    freeReplyObject(ttl);
+    ck_assert_int_eq(auth_revoke_token(&w.redis, "not-a-token"), -1);
+    ck_assert_int_eq(check(header, ROUTE_OPERATOR, &status, NULL), 0); /* untouched by that */
+    ck_assert_int_eq(auth_revoke_token(&w.redis, token), 0);
+    ck_assert_int_eq(check(header, ROUTE_OPERATOR, &status, NULL), -1);
+    ck_assert_int_eq(status, 401);
 }
 END_TEST
 
@@ -148,6 +169,7 @@ int main(void)
     TCase *tc = tcase_create("auth");
     tcase_add_checked_fixture(tc, up, down);
     tcase_add_test(tc, test_an_issued_token_admits_its_role_with_its_scope);
+    tcase_add_test(tc, test_a_session_of_its_own_lifetime_ends_when_its_token_is_revoked);
     tcase_add_test(tc, test_a_role_the_route_does_not_admit_is_403);
     tcase_add_test(tc, test_malformed_or_missing_headers_are_401);
     tcase_add_test(tc, test_redis_away_is_503_and_issuing_fails);
