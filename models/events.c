@@ -169,6 +169,10 @@ static size_t order_events(const order_view_t *v, char parties[][EVENTS_PARTY_MA
             json_pack("{s:I, s:s, s:I, s:s, s:s}", "order_id", (json_int_t)v->id, "order_no", v->order_no,
                       "vendor_order_id", (json_int_t)v->vo[i].id, "status", v->vo[i].status, "order_status", v->status);
     }
+    /* the consumer's event and the courier's each take a reference of their own (json_pack's
+     * "o" drops it even when packing fails) */
+    if (v->courier_id > 0)
+        json_incref(vos);
     events_party(parties[n], EVENTS_PARTY_MAX, "consumer", v->consumer_id);
     types[n] = "order.changed";
     data[n++] =
@@ -178,7 +182,7 @@ static size_t order_events(const order_view_t *v, char parties[][EVENTS_PARTY_MA
         events_party(parties[n], EVENTS_PARTY_MAX, "courier", v->courier_id);
         types[n] = "delivery.changed";
         data[n++] =
-            json_pack("{s:I, s:I, s:s, s:s, s:O}", "delivery_id", (json_int_t)v->delivery_id, "order_id",
+            json_pack("{s:I, s:I, s:s, s:s, s:o}", "delivery_id", (json_int_t)v->delivery_id, "order_id",
                       (json_int_t)v->id, "order_no", v->order_no, "status", v->delivery_status, "vendor_orders", vos);
     }
     return n;
