@@ -470,29 +470,10 @@ int valid_query_log_cursor(const api_req_t *req, char kind, int64_t *key, int64_
     return rc;
 }
 
-int valid_query_limit(const api_req_t *req, size_t dflt, size_t max, size_t *limit, status_detail_t *d)
-{
-    char buf[24], why[64];
-    *limit = dflt;
-    int rc = api_query(req, "limit", buf, sizeof(buf));
-    if (rc == 0)
-        return 0;
-    size_t n = rc == 1 ? strlen(buf) : 0;
-    /* as many digits as max has at most: no overflow, and "0100" is as wrong as "1000" */
-    int max_digits = snprintf(NULL, 0, "%zu", max);
-    unsigned long long v = 0;
-    if (rc == 1 && n > 0 && n <= (size_t)max_digits && strspn(buf, "0123456789") == n)
-        v = strtoull(buf, NULL, 10);
-    if (v < 1 || v > max) {
-        snprintf(why, sizeof(why), "must be an integer from 1 to %zu", max);
-        return bad(d, "limit", NULL, why);
-    }
-    *limit = (size_t)v;
-    return 0;
-}
-
-int valid_query_count(const api_req_t *req, const char *name, int64_t dflt, int64_t max, int64_t *out,
-                      status_detail_t *d)
+/* The query parameter `name` as a whole number from lo to hi (dflt when absent): decimal
+ * digits only, at most as many as hi has (no overflow, and "0100" is as wrong as "1000"). */
+static int query_whole(const api_req_t *req, const char *name, int64_t dflt, int64_t lo, int64_t hi, int64_t *out,
+                       status_detail_t *d)
 {
     char buf[24], why[64];
     *out = dflt;
@@ -500,16 +481,30 @@ int valid_query_count(const api_req_t *req, const char *name, int64_t dflt, int6
     if (rc == 0)
         return 0;
     size_t n = rc == 1 ? strlen(buf) : 0;
-    int max_digits = snprintf(NULL, 0, "%lld", (long long)max); /* no overflow; "0030" is refused */
+    int max_digits = snprintf(NULL, 0, "%lld", (long long)hi);
     long long v = -1;
-    if (rc == 1 && n > 0 && n <= (size_t)max_digits && strspn(buf, "0123456789") == n && (n == 1 || buf[0] != '0'))
+    if (rc == 1 && n > 0 && n <= (size_t)max_digits && strspn(buf, "0123456789") == n)
         v = strtoll(buf, NULL, 10);
-    if (v < 0 || v > max) {
-        snprintf(why, sizeof(why), "must be an integer from 0 to %lld", (long long)max);
+    if (v < lo || v > hi) {
+        snprintf(why, sizeof(why), "must be an integer from %lld to %lld", (long long)lo, (long long)hi);
         return bad(d, name, NULL, why);
     }
     *out = (int64_t)v;
     return 0;
+}
+
+int valid_query_limit(const api_req_t *req, size_t dflt, size_t max, size_t *limit, status_detail_t *d)
+{
+    int64_t v = 0;
+    int rc = query_whole(req, "limit", (int64_t)dflt, 1, (int64_t)max, &v, d);
+    *limit = (size_t)v;
+    return rc;
+}
+
+int valid_query_count(const api_req_t *req, const char *name, int64_t dflt, int64_t max, int64_t *out,
+                      status_detail_t *d)
+{
+    return query_whole(req, name, dflt, 0, max, out, d);
 }
 
 sf_status_t valid_query_page(const api_req_t *req, const char *filter, const char *const *filters, size_t dflt,

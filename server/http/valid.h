@@ -149,8 +149,8 @@ int valid_query_log_cursor(const api_req_t *req, char kind, int64_t *key, int64_
 /* ?limit=: dflt when absent, else a decimal from 1 to max. 0 or -1 (never "absent"). */
 int valid_query_limit(const api_req_t *req, size_t dflt, size_t max, size_t *limit, status_detail_t *d);
 
-/* ?name= as a whole number from 0 to max (decimal digits, no sign, no leading zero): dflt
- * when absent. 0, or -1 with d naming the parameter. */
+/* ?name= as a whole number from 0 to max (decimal digits, no sign, at most as many as max
+ * has, as ?limit=): dflt when absent. 0, or -1 with d naming the parameter. */
 int valid_query_count(const api_req_t *req, const char *name, int64_t dflt, int64_t max, int64_t *out,
                       status_detail_t *d);
 

@@ -252,7 +252,7 @@ START_TEST(test_the_centre_lists_what_expires_in_its_own_market_soonest_first)
     ck_assert_int_eq(json_array_size(json_object_get(doc, "items")), 0);
     json_decref(doc);
     /* bad windows, roles */
-    static const char *const bad[] = {"-1", "366", "abc", "1.5", "", "030", "99999999999999999999", "1e2", NULL};
+    static const char *const bad[] = {"-1", "366", "abc", "1.5", "", "0030", "+30", "99999999999999999999", "1e2", NULL};
     for (int i = 0; bad[i] != NULL; i++) {
         char path[96];
         snprintf(path, sizeof(path), "/v1/admin/expiring?within_days=%s", bad[i]);
