@@ -173,10 +173,7 @@ static void times_at(int64_t add_s, char *utc, char *shown)
     gmtime_r(&t, &tm);
     strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
     snprintf(utc, TIME_LEN, "%s.%03d", buf, ms);
-    t += 8 * 3600;
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(shown, TIME_LEN, "%s.%03d+08:00", buf, ms);
+    sqltime_ms_0800((int64_t)t * 1000 + ms, shown, TIME_LEN);
 }
 
 /* ---------------------------------------------------------------- create */
@@ -278,30 +275,22 @@ out:
 
 /* ---------------------------------------------------------------- list and render */
 
-/* Columns of a client as listed; the grants as "1,2,3". */
-#define CLIENT_COLS                                                                                                                      \
-    "pc.id, pc.app_key, pc.name, pc.scope, pc.status, " SQL_AT_0800("pc.created_at") ", " SQL_AT_0800("pc.rotated_at") ", " SQL_AT_0800( \
-        "pc.disabled_at") ", IF(pc.prev_valid_until > NOW(3), " SQL_AT_0800("pc.prev_valid_until") ", NULL),"                            \
-                                                                                                   " (SELECT "                           \
-                                                                                                   "GROUP_CONCAT(m."                     \
-                                                                                                   "market_id ORDER "                    \
-                                                                                                   "BY m.market_id) "                    \
-                                                                                                   "FROM "                               \
-                                                                                                   "platform_client_"                    \
-                                                                                                   "markets m"                           \
-                                                                                                   " WHERE "                             \
-                                                                                                   "m.client_id = "                      \
-                                                                                                   "pc.id)"
+/* Columns of a client as listed; the grants as a JSON array of market ids. (Not formatted:
+ * clang-format cuts a macro's strings into pieces a column wide.) */
+// clang-format off
+#define CLIENT_COLS                                                                                   \
+    "pc.id, pc.app_key, pc.name, pc.scope, pc.status, " SQL_AT_0800("pc.created_at") ", "             \
+    SQL_AT_0800("pc.rotated_at") ", " SQL_AT_0800("pc.disabled_at") ","                               \
+    " IF(pc.prev_valid_until > NOW(3), " SQL_AT_0800("pc.prev_valid_until") ", NULL),"                \
+    " (SELECT JSON_ARRAYAGG(m.market_id ORDER BY m.market_id) FROM platform_client_markets m"         \
+    " WHERE m.client_id = pc.id)"
+// clang-format on
 
 static json_t *client_json(const db_rows_t *r)
 {
-    json_t *ids = json_array();
-    const char *s = db_rows_str(r, 9, NULL);
-    while (ids != NULL && s != NULL && *s != '\0') {
-        char *end = NULL;
-        json_array_append_new(ids, json_integer(strtoll(s, &end, 10)));
-        s = *end == ',' ? end + 1 : end;
-    }
+    json_t *ids = db_rows_json_array(r, 9);
+    if (ids == NULL)
+        return NULL;
     return json_pack("{s:I, s:s?, s:s?, s:s?, s:o, s:s?, s:s?, s:s?, s:s?, s:s?}", "id", (json_int_t)db_rows_i64(r, 0),
                      "app_key", db_rows_str(r, 1, NULL), "name", db_rows_str(r, 2, NULL), "scope",
                      db_rows_str(r, 3, NULL), "market_ids", ids, "status", db_rows_str(r, 4, NULL), "created_at",

@@ -496,17 +496,7 @@ sf_status_t vendor_profile(db_t *db, int64_t market_id, int64_t vendor_id, json_
 
 static json_t *expiring_json(const db_rows_t *rows)
 {
-    json_t *nos = json_array();
-    const char *list = db_rows_str(rows, 8, NULL);
-    for (const char *p = list; nos != NULL && p != NULL && *p != '\0';) {
-        const char *end = strchr(p, ',');
-        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        if (json_array_append_new(nos, json_stringn(p, n)) != 0) {
-            json_decref(nos);
-            nos = NULL;
-        }
-        p = end != NULL ? end + 1 : p + n;
-    }
+    json_t *nos = db_rows_json_array(rows, 8);
     if (nos == NULL)
         return NULL;
     return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "vendor_id", (json_int_t)db_rows_i64(rows, 0),
@@ -519,7 +509,7 @@ static json_t *expiring_json(const db_rows_t *rows)
 sf_status_t vendor_expiring(db_t *db, int64_t market_id, int within_days, json_t **items)
 {
     /* Columns: 0 vendor, 1 its name, 2 its status, 3 kind, 4 label, 5 number, 6 valid_until,
-     * 7 days left, 8 the vendor's stall numbers (slugs: no comma) joined by commas. */
+     * 7 days left, 8 the vendor's stall numbers (a JSON array). */
     db_rows_t *rows = NULL;
     db_param_t p[] = {DB_I64(market_id),   DB_I64(within_days), DB_I64(market_id),
                       DB_I64(within_days), DB_I64(market_id),   DB_I64(VENDOR_EXPIRING_MAX)};
@@ -529,7 +519,7 @@ sf_status_t vendor_expiring(db_t *db, int64_t market_id, int within_days, json_t
         "SELECT v.id, v.name, v.status, x.kind, x.label, x.number, " SQL_DATE(
             "x.valid_until") ","
                              " DATEDIFF(x.valid_until, " SQL_TODAY "),"
-                             " (SELECT GROUP_CONCAT(s.stall_no ORDER BY s.stall_no SEPARATOR ',') FROM stalls s"
+                             " (SELECT JSON_ARRAYAGG(s.stall_no ORDER BY s.stall_no) FROM stalls s"
                              " WHERE s.vendor_id = v.id AND s.market_id = v.market_id) FROM ("
                              "SELECT vendor_id, 'licence' AS kind, type AS label, number, valid_until, id FROM "
                              "vendor_licences"

@@ -751,6 +751,20 @@ json_t *db_rows_json_str(const db_rows_t *rows, size_t col)
     return s != NULL ? json_stringn(s, len) : json_null();
 }
 
+json_t *db_rows_json_array(const db_rows_t *rows, size_t col)
+{
+    size_t len;
+    const char *s = db_rows_str(rows, col, &len);
+    if (s == NULL)
+        return json_array();
+    json_t *a = json_loadb(s, len, 0, NULL);
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
 void db_rows_copy(const db_rows_t *rows, size_t col, char *buf, size_t len)
 {
     size_t n = 0;

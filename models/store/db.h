@@ -119,6 +119,10 @@ int db_rows_isnull(const db_rows_t *rows, size_t col);
 json_t *db_rows_json_str(const db_rows_t *rows, size_t col);
 json_t *db_rows_json_int(const db_rows_t *rows, size_t col);
 json_t *db_rows_json_real(const db_rows_t *rows, size_t col); /* a DECIMAL as a JSON number */
+/* A JSON array a statement built (JSON_ARRAYAGG in a subquery: one column for a list of
+ * values), parsed; SQL NULL (no rows to aggregate) is []. NULL when out of memory or the
+ * column is not a JSON array. */
+json_t *db_rows_json_array(const db_rows_t *rows, size_t col);
 /* A text column into buf (len >= 1), "" for SQL NULL, cut to fit on a UTF-8 character boundary. */
 void db_rows_copy(const db_rows_t *rows, size_t col, char *buf, size_t len);
 void db_rows_free(db_rows_t *rows);
