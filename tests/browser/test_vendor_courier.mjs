@@ -161,7 +161,10 @@ try {
       await v.waitForSelector('[data-test=sales-chart] canvas')
       await until('today\'s figures', async () => Number(await v.textContent('[data-test=sales-today-orders]')) >= 1, 10)
       const stats = await ok(world, 'GET', '/v1/vendor/stats', vendorToken)
+      // the page takes today from the week's last day: it must say what the day's own figures say
       assert.equal((await v.textContent('[data-test=sales-today-sales]')).trim(), yuan(stats.sales_fen))
+      assert.equal(Number(await v.textContent('[data-test=sales-today-orders]')), stats.orders)
+      assert.equal((await v.textContent('[data-test=sales-today-net]')).trim(), yuan(stats.net_sales_fen))
       await shot(world, v, 'vendor-sales')
       await v.click('[data-test=tab-feedback]')
       await v.waitForSelector('[data-test=vendor-feedback]')
